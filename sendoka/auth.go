@@ -1,0 +1,170 @@
+package sendoka
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+)
+
+// Authenticate turns a bearer token into a Principal. A missing, malformed, unknown,
+// revoked or expired key is CodeUnauthorized (one message for all, so a caller learns
+// nothing about which keys exist); a caller outside the key's CIDRs is CodeIPNotAllowed.
+// ip may be the zero Addr when the caller's address is unknown.
+func (c *Client) Authenticate(ctx context.Context, token string, ip netip.Addr) (*Principal, error) {
+	if token == "" {
+		return nil, Errorf(CodeUnauthorized, "missing API key")
+	}
+	if _, ok := ParseKey(token); !ok {
+		return nil, Errorf(CodeUnauthorized, "invalid API key")
+	}
+	key, err := c.store.GetAPIKeyByHash(ctx, HashKey(token))
+	if ErrorCode(err) == CodeNotFound {
+		return nil, Errorf(CodeUnauthorized, "invalid API key")
+	}
+	if err != nil {
+		return nil, AsError(err)
+	}
+	now := c.now()
+	if key.RevokedAt != nil && !key.RevokedAt.After(now) {
+		return nil, Errorf(CodeUnauthorized, "invalid API key")
+	}
+	if key.ExpiresAt != nil && !key.ExpiresAt.After(now) {
+		return nil, Errorf(CodeUnauthorized, "invalid API key")
+	}
+	if len(key.AllowedCIDRs) > 0 && (!ip.IsValid() || !ipAllowed(key.AllowedCIDRs, ip)) {
+		return nil, Errorf(CodeIPNotAllowed, "caller IP is outside this key's allowed_cidrs")
+	}
+	return &Principal{
+		OrgID:            key.OrgID,
+		TenantID:         key.TenantID,
+		KeyID:            key.ID,
+		Mode:             key.Mode,
+		Permissions:      key.Permissions,
+		AllowedCIDRs:     key.AllowedCIDRs,
+		AllowedDomainIDs: key.AllowedDomainIDs,
+	}, nil
+}
+
+// CreateAPIKey stores a new key and returns it with its plaintext, which is never available
+// again.
+func (c *Client) CreateAPIKey(ctx context.Context, p CreateKeyParams) (*APIKey, string, error) {
+	if err := p.validate(); err != nil {
+		return nil, "", err
+	}
+	plaintext := p.Plaintext
+	if plaintext == "" {
+		plaintext = NewKeyPlaintext(p.Mode)
+	}
+	perms := p.Permissions
+	if len(perms) == 0 {
+		perms = []Permission{PermissionFullAccess}
+	}
+	now := c.now()
+	key := &APIKey{
+		ID:               NewID(PrefixAPIKey, now),
+		OrgID:            p.OrgID,
+		TenantID:         p.TenantID,
+		Name:             p.Name,
+		Prefix:           keyVisible(plaintext),
+		Hash:             HashKey(plaintext),
+		Mode:             p.Mode,
+		Permissions:      perms,
+		AllowedCIDRs:     p.AllowedCIDRs,
+		AllowedDomainIDs: p.AllowedDomainIDs,
+		CreatedAt:        now,
+		ExpiresAt:        p.ExpiresAt,
+	}
+	if err := c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.InsertAPIKey(ctx, key) }); err != nil {
+		return nil, "", err
+	}
+	return key, plaintext, nil
+}
+
+// ListAPIKeys returns an org's keys, newest first (hashes only, never plaintext).
+func (c *Client) ListAPIKeys(ctx context.Context, orgID string) ([]*APIKey, error) {
+	keys, err := c.store.ListAPIKeys(ctx, orgID)
+	return keys, AsError(err)
+}
+
+// RevokeAPIKey revokes a key at once: its next request is CodeUnauthorized.
+func (c *Client) RevokeAPIKey(ctx context.Context, orgID, keyID string) error {
+	now := c.now()
+	return c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.RevokeAPIKey(ctx, orgID, keyID, now) })
+}
+
+// ListOrgs returns every org, oldest first.
+func (c *Client) ListOrgs(ctx context.Context) ([]*Org, error) {
+	orgs, err := c.store.ListOrgs(ctx)
+	return orgs, AsError(err)
+}
+
+// BootstrapOptions controls Bootstrap.
+type BootstrapOptions struct {
+	// OrgName names the default org when it is created. Default: "default".
+	OrgName string
+	// Keys, when set, are the exact plaintext keys to ensure exist (full access) on the default
+	// org; none is generated. Keys that already exist are left alone.
+	Keys []string
+}
+
+// BootstrapResult reports what Bootstrap did.
+type BootstrapResult struct {
+	Org *Org
+	// CreatedOrg is true when the store was empty and the default org was made now.
+	CreatedOrg bool
+	// NewKeys are the plaintexts of keys generated now: shown once, never again.
+	NewKeys []string
+}
+
+// Bootstrap prepares an empty store: on first start it creates the default org and, unless
+// opts.Keys names the keys to use, one live and one test key. On later starts it only adds
+// the keys of opts.Keys that are missing.
+func (c *Client) Bootstrap(ctx context.Context, opts BootstrapOptions) (*BootstrapResult, error) {
+	orgs, err := c.store.ListOrgs(ctx)
+	if err != nil {
+		return nil, AsError(err)
+	}
+	res := &BootstrapResult{}
+	if len(orgs) > 0 {
+		res.Org = orgs[0]
+	} else {
+		name := opts.OrgName
+		if name == "" {
+			name = "default"
+		}
+		now := c.now()
+		res.Org = &Org{ID: NewID(PrefixOrg, now), Name: name, Plan: "free", CreatedAt: now}
+		res.CreatedOrg = true
+		if err := c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.InsertOrg(ctx, res.Org) }); err != nil {
+			return nil, err
+		}
+	}
+	for i, k := range opts.Keys {
+		k = strings.TrimSpace(k)
+		if k == "" {
+			continue
+		}
+		mode, ok := ParseKey(k)
+		if !ok {
+			return nil, Errorf(CodeValidation, "bootstrap key %d is not sok_live_ or sok_test_ followed by 24 or more base62 characters", i+1)
+		}
+		if _, err := c.store.GetAPIKeyByHash(ctx, HashKey(k)); err == nil {
+			continue
+		} else if ErrorCode(err) != CodeNotFound {
+			return nil, AsError(err)
+		}
+		if _, _, err := c.CreateAPIKey(ctx, CreateKeyParams{OrgID: res.Org.ID, Name: "bootstrap", Mode: mode, Plaintext: k}); err != nil {
+			return nil, err
+		}
+	}
+	if res.CreatedOrg && len(opts.Keys) == 0 {
+		for _, mode := range []Mode{ModeLive, ModeTest} {
+			_, plain, err := c.CreateAPIKey(ctx, CreateKeyParams{OrgID: res.Org.ID, Name: "default " + string(mode), Mode: mode})
+			if err != nil {
+				return nil, err
+			}
+			res.NewKeys = append(res.NewKeys, plain)
+		}
+	}
+	return res, nil
+}

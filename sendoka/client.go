@@ -1,0 +1,110 @@
+package sendoka
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// DefaultSandboxDomain is the sender domain every org may use without verifying anything.
+// Mail from it only ever reaches the sandbox provider.
+const DefaultSandboxDomain = "sandbox.sendoka.com"
+
+// Config assembles a Client. Store and Queue are required; every other field has a default.
+type Config struct {
+	// Store persists everything. Required.
+	Store Store
+	// Queue runs deliveries in the background. Required.
+	Queue Queue
+
+	// Email is the provider for live mail. Default: SandboxEmail.
+	Email EmailSender
+	// SMS is the provider for live SMS. Default: SandboxSMS.
+	SMS SMSSender
+	// SandboxEmail and SandboxSMS take every test-key message and all mail from the sandbox
+	// domain: a test key never reaches Email or SMS. Required when a test key or the sandbox
+	// domain is used; providers/sandbox is the usual choice.
+	SandboxEmail EmailSender
+	SandboxSMS   SMSSender
+
+	// SandboxDomain is the always-allowed sender domain. Default: DefaultSandboxDomain.
+	SandboxDomain string
+	// VerifiedDomains are extra sender domains every org may use with a live key, until the
+	// domains API manages them per org. Default: none.
+	VerifiedDomains []string
+
+	// Clock tells the time. Default: SystemClock.
+	Clock Clock
+	// Logger receives operational logs. Default: none.
+	Logger *slog.Logger
+}
+
+// Client is Sendoka: everything the API does, callable without HTTP.
+type Client struct {
+	store         Store
+	queue         Queue
+	email         EmailSender
+	sms           SMSSender
+	sandboxEmail  EmailSender
+	sandboxSMS    SMSSender
+	sandboxDomain string
+	verified      map[string]bool
+	clock         Clock
+	log           *slog.Logger
+}
+
+// New returns a Client for cfg.
+func New(cfg Config) (*Client, error) {
+	if cfg.Store == nil || cfg.Queue == nil {
+		return nil, errors.New("sendoka: Config.Store and Config.Queue are required")
+	}
+	c := &Client{
+		store:         cfg.Store,
+		queue:         cfg.Queue,
+		email:         cfg.Email,
+		sms:           cfg.SMS,
+		sandboxEmail:  cfg.SandboxEmail,
+		sandboxSMS:    cfg.SandboxSMS,
+		sandboxDomain: strings.ToLower(cfg.SandboxDomain),
+		verified:      map[string]bool{},
+		clock:         cfg.Clock,
+		log:           cfg.Logger,
+	}
+	if c.sandboxDomain == "" {
+		c.sandboxDomain = DefaultSandboxDomain
+	}
+	for _, d := range cfg.VerifiedDomains {
+		c.verified[strings.ToLower(strings.TrimSpace(d))] = true
+	}
+	if c.email == nil {
+		c.email = c.sandboxEmail
+	}
+	if c.sms == nil {
+		c.sms = c.sandboxSMS
+	}
+	if c.clock == nil {
+		c.clock = SystemClock{}
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// SandboxDomain returns the always-allowed sender domain.
+func (c *Client) SandboxDomain() string { return c.sandboxDomain }
+
+// now is the clock's time in UTC, at the microsecond precision every store keeps.
+func (c *Client) now() time.Time {
+	return c.clock.Now().UTC().Truncate(time.Microsecond)
+}
+
+// inTx runs fn in a store transaction and wraps any unclassified error once.
+func (c *Client) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
+	if err := c.store.InTx(ctx, fn); err != nil {
+		return AsError(err)
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+package sendoka
+
+import (
+	"context"
+	"net/mail"
+	"strings"
+)
+
+// EmailRequest is the body of POST /api/v1/emails.
+type EmailRequest struct {
+	From     string         `json:"from" doc:"Sender email (verified domain, or the sandbox domain)" example:"you@sandbox.sendoka.com"`
+	To       []string       `json:"to" doc:"Recipients (1-50)" example:"[\"user@example.com\"]"`
+	Cc       []string       `json:"cc,omitempty" doc:"CC list"`
+	Bcc      []string       `json:"bcc,omitempty" doc:"BCC list"`
+	ReplyTo  []string       `json:"reply_to,omitempty" doc:"Reply-To list"`
+	Subject  string         `json:"subject,omitempty" doc:"Subject (required unless supplied by template)"`
+	HTML     string         `json:"html,omitempty" doc:"HTML body"`
+	Text     string         `json:"text,omitempty" doc:"Plain text body"`
+	Tags     []string       `json:"tags,omitempty" doc:"Max 10"`
+	Metadata map[string]any `json:"metadata,omitempty" doc:"Custom string/number/bool values"`
+}
+
+// Email limits.
+const (
+	MaxEmailRecipients = 50 // per list: to, cc, bcc, reply_to
+	MaxSubjectLen      = 998
+	MaxAddressLen      = 320
+)
+
+// SendEmail validates and accepts an email. On success the message is durable and queued
+// for delivery: the returned message has its id, status and creation time.
+func (c *Client) SendEmail(ctx context.Context, p *Principal, req *EmailRequest) (*Message, error) {
+	if err := p.require(PermissionEmailsSend); err != nil {
+		return nil, err
+	}
+	m, err := c.newEmail(p, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.accept(ctx, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// newEmail validates req and returns the message it describes, not yet stored.
+func (c *Client) newEmail(p *Principal, req *EmailRequest) (*Message, error) {
+	var v Validation
+	content := &EmailContent{Subject: req.Subject, HTML: req.HTML, Text: req.Text}
+
+	if req.From == "" {
+		v.Add(FieldRequired, "Required", "from")
+	} else if from, ok := parseAddress(&v, req.From, "from"); ok {
+		content.From = from
+		if !c.domainAllowed(p, addressDomain(from)) {
+			v.Add(FieldInvalid, "the domain "+addressDomain(from)+" is not verified; send from @"+c.sandboxDomain+" or verify the domain", "from")
+		}
+	}
+	if len(req.To) == 0 {
+		v.Add(FieldRequired, "Required", "to")
+	}
+	content.To = parseAddressList(&v, req.To, "to")
+	content.Cc = parseAddressList(&v, req.Cc, "cc")
+	content.Bcc = parseAddressList(&v, req.Bcc, "bcc")
+	content.ReplyTo = parseAddressList(&v, req.ReplyTo, "reply_to")
+
+	switch {
+	case strings.TrimSpace(req.Subject) == "":
+		v.Add(FieldRequired, "Required", "subject")
+	case len(req.Subject) > MaxSubjectLen:
+		v.Add(FieldTooBig, "at most 998 characters", "subject")
+	case strings.ContainsAny(req.Subject, "\r\n"):
+		v.Add(FieldInvalid, "must not contain line breaks", "subject")
+	}
+	if req.HTML == "" && req.Text == "" {
+		v.Add(FieldRequired, "html or text is required", "html")
+	}
+	validateTags(&v, req.Tags)
+	validateMetadata(&v, req.Metadata)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return &Message{
+		OrgID: p.OrgID, TenantID: p.TenantID, KeyID: p.KeyID,
+		Channel: ChannelEmail, Mode: p.Mode, Email: content,
+		Tags: req.Tags, Metadata: req.Metadata,
+	}, nil
+}
+
+// domainAllowed reports whether mail may come from domain for this principal.
+func (c *Client) domainAllowed(p *Principal, domain string) bool {
+	return domain == c.sandboxDomain || c.verified[domain]
+}
+
+// isSandboxSender reports whether a message must go to the sandbox provider.
+func (c *Client) isSandboxSender(m *Message) bool {
+	if m.Mode != ModeLive {
+		return true
+	}
+	return m.Channel == ChannelEmail && addressDomain(m.Email.From) == c.sandboxDomain
+}
+
+func parseAddressList(v *Validation, list []string, field string) []string {
+	if len(list) > MaxEmailRecipients {
+		v.Add(FieldTooBig, "at most 50 addresses", field)
+		return nil
+	}
+	out := make([]string, 0, len(list))
+	for i, a := range list {
+		if addr, ok := parseAddress(v, a, field, i); ok {
+			out = append(out, addr)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// parseAddress parses one RFC 5322 address (display name optional) and returns its
+// normalised form.
+func parseAddress(v *Validation, s string, path ...any) (string, bool) {
+	if len(s) > MaxAddressLen || strings.ContainsAny(s, "\r\n") {
+		v.Add(FieldInvalidString, "invalid email address", path...)
+		return "", false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || !strings.Contains(a.Address, "@") || strings.HasPrefix(a.Address, "@") || strings.HasSuffix(a.Address, "@") {
+		v.Add(FieldInvalidString, "invalid email address", path...)
+		return "", false
+	}
+	local, domain, _ := strings.Cut(a.Address, "@")
+	a.Address = local + "@" + strings.ToLower(domain)
+	if a.Name == "" {
+		return a.Address, true
+	}
+	return a.String(), true
+}
+
+// addressDomain returns the lower-cased domain of a normalised address.
+func addressDomain(addr string) string {
+	if a, err := mail.ParseAddress(addr); err == nil {
+		addr = a.Address
+	}
+	_, d, _ := strings.Cut(addr, "@")
+	return strings.ToLower(d)
+}

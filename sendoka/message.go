@@ -1,0 +1,156 @@
+package sendoka
+
+import "time"
+
+// Channel is how a message travels.
+type Channel string
+
+// The two channels.
+const (
+	ChannelEmail Channel = "email"
+	ChannelSMS   Channel = "sms"
+)
+
+// Status is where a message is in its life. See CanTransition for the machine.
+type Status string
+
+// The documented statuses.
+const (
+	StatusQueued    Status = "queued"    // accepted, internal flight state
+	StatusScheduled Status = "scheduled" // waiting for scheduled_at
+	StatusSent      Status = "sent"      // handed to provider
+	StatusDelivered Status = "delivered" // provider confirmed
+	StatusBounced   Status = "bounced"   // rejected by recipient mail server / carrier
+	StatusFailed    Status = "failed"    // provider error before send
+	StatusCanceled  Status = "canceled"  // scheduled send canceled
+)
+
+// Statuses lists every status.
+var Statuses = []Status{StatusQueued, StatusScheduled, StatusSent, StatusDelivered, StatusBounced, StatusFailed, StatusCanceled}
+
+// Valid reports whether s is a documented status.
+func (s Status) Valid() bool {
+	for _, v := range Statuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Terminal reports whether no further transition leaves s.
+func (s Status) Terminal() bool {
+	switch s {
+	case StatusDelivered, StatusBounced, StatusFailed, StatusCanceled:
+		return true
+	}
+	return false
+}
+
+var transitions = map[Status][]Status{
+	StatusQueued:    {StatusSent, StatusFailed},
+	StatusScheduled: {StatusQueued, StatusSent, StatusFailed, StatusCanceled},
+	StatusSent:      {StatusDelivered, StatusBounced, StatusFailed},
+}
+
+// CanTransition reports whether a message may move from one status to another:
+// queued|scheduled -> sent -> delivered|bounced; queued|sent -> failed; scheduled -> canceled.
+// A terminal status never moves.
+func CanTransition(from, to Status) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Mode says whether a message was sent with a live or a test key. Test messages only ever
+// reach the sandbox provider.
+type Mode string
+
+// The two key modes.
+const (
+	ModeLive Mode = "live"
+	ModeTest Mode = "test"
+)
+
+// Message is one email or SMS and everything known about its delivery.
+type Message struct {
+	ID       string
+	OrgID    string
+	TenantID string // "" when not in a tenant
+	KeyID    string // the API key that sent it, if any
+	Channel  Channel
+	Mode     Mode
+	Status   Status
+
+	// Email is set for ChannelEmail, SMS for ChannelSMS.
+	Email *EmailContent
+	SMS   *SMSContent
+
+	Tags     []string
+	Metadata map[string]any
+
+	ScheduledAt *time.Time
+	// JobID is the queue's id of the job that delivers this message.
+	JobID int64
+	// ClaimedAt is set when a delivery attempt has taken the message and cleared when the
+	// attempt gives it back for a retry. A claimed message is never handed to a provider by
+	// another attempt (at-most-once sends).
+	ClaimedAt *time.Time
+
+	// Provider is the name of the provider that took (or refused) the message.
+	Provider          string
+	ProviderMessageID string
+	// Diagnostic explains a bounce or a failure.
+	Diagnostic *Diagnostic
+	// Attempts counts delivery attempts that reached a provider.
+	Attempts int
+
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	SentAt      *time.Time
+	CompletedAt *time.Time // when it reached a terminal status
+
+	// Events is the timeline, oldest first. Filled by Client.GetMessage only.
+	Events []Event
+}
+
+// EmailContent is what an email message says and to whom.
+type EmailContent struct {
+	From    string   `json:"from"`
+	To      []string `json:"to"`
+	Cc      []string `json:"cc,omitempty"`
+	Bcc     []string `json:"bcc,omitempty"`
+	ReplyTo []string `json:"reply_to,omitempty"`
+	Subject string   `json:"subject"`
+	HTML    string   `json:"html,omitempty"`
+	Text    string   `json:"text,omitempty"`
+}
+
+// SMSContent is what an SMS says and to whom.
+type SMSContent struct {
+	From      string   `json:"from"`
+	To        string   `json:"to"`
+	Body      string   `json:"body"`
+	MediaURLs []string `json:"media_url,omitempty"`
+}
+
+// From returns the sender of m, whatever its channel.
+func (m *Message) From() string {
+	switch {
+	case m.Email != nil:
+		return m.Email.From
+	case m.SMS != nil:
+		return m.SMS.From
+	}
+	return ""
+}
+
+// Diagnostic is a provider's explanation of a bounce or failure.
+type Diagnostic struct {
+	Provider string `json:"provider,omitempty"`
+	Code     string `json:"code,omitempty"`
+	Message  string `json:"message"`
+}

@@ -1,0 +1,147 @@
+package sendoka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// OutboundEmail is an email ready for a provider. The core has validated every field:
+// addresses parse, the sender's domain is allowed, at least one body is set.
+type OutboundEmail struct {
+	// MessageID is Sendoka's id; providers that support deduplication use it as the key, so
+	// a retried hand-off is not sent twice.
+	MessageID string
+	From      string
+	To        []string
+	Cc        []string
+	Bcc       []string
+	ReplyTo   []string
+	Subject   string
+	HTML      string
+	Text      string
+	Tags      []string
+}
+
+// OutboundSMS is an SMS ready for a provider. To (and From, when a number) are E.164.
+type OutboundSMS struct {
+	MessageID string
+	From      string
+	To        string
+	Body      string
+	MediaURLs []string
+}
+
+// SendResult is what a provider says when it accepts a message.
+type SendResult struct {
+	// ProviderMessageID is the provider's own id for the message.
+	ProviderMessageID string
+	// Events are outcomes the provider already knows (a simulated delivery, for instance).
+	// The core records them durably and applies them after the send is recorded.
+	Events []ProviderEvent
+}
+
+// EmailSender hands emails to a provider. Implementations: providers/sesemail,
+// providers/smtpemail, providers/sandbox, providers/memsend. providers/providertest is the
+// conformance suite.
+//
+// SendEmail must be safe for concurrent use. It returns a nil error only when the provider
+// accepted the message. Errors should be *ProviderError so the core can tell a retry from a
+// failure; any other error is treated as transient.
+type EmailSender interface {
+	SendEmail(ctx context.Context, m *OutboundEmail) (SendResult, error)
+}
+
+// SMSSender hands SMS to a provider, with the same contract as EmailSender.
+type SMSSender interface {
+	SendSMS(ctx context.Context, m *OutboundSMS) (SendResult, error)
+}
+
+// Namer is implemented by providers that report their name (recorded on each message).
+type Namer interface {
+	Name() string
+}
+
+// Deduplicator is implemented by providers that deduplicate on OutboundEmail.MessageID /
+// OutboundSMS.MessageID. The core may then retry a hand-off whose outcome is unknown (a crash
+// between the call and the record of its result) instead of failing it.
+type Deduplicator interface {
+	Deduplicates() bool
+}
+
+// ProviderErrorKind classifies a provider failure.
+type ProviderErrorKind string
+
+// The three kinds of provider failure.
+const (
+	// Throttled: the provider is rate limiting us; try again later, the message is fine.
+	Throttled ProviderErrorKind = "throttled"
+	// Transient: a network or server failure; try again.
+	Transient ProviderErrorKind = "transient"
+	// Permanent: the provider will never take this message (bad address, rejected content).
+	Permanent ProviderErrorKind = "permanent"
+)
+
+// ProviderError is a classified provider failure.
+type ProviderError struct {
+	Kind     ProviderErrorKind
+	Provider string
+	// Code and Message are the provider's own, kept as the message's diagnostic.
+	Code    string
+	Message string
+	// RetryAfter, when positive, is how long the provider asked us to wait.
+	RetryAfter time.Duration
+	Err        error
+}
+
+// Error implements error.
+func (e *ProviderError) Error() string {
+	s := fmt.Sprintf("%s %s error", e.Provider, e.Kind)
+	if e.Code != "" {
+		s += " " + e.Code
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Err != nil && e.Message == "" {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the cause.
+func (e *ProviderError) Unwrap() error { return e.Err }
+
+// ProviderErrorKindOf returns the kind of a provider error; unclassified errors are Transient.
+func ProviderErrorKindOf(err error) ProviderErrorKind {
+	var pe *ProviderError
+	if errors.As(err, &pe) {
+		return pe.Kind
+	}
+	return Transient
+}
+
+// ProviderEventType is an outcome a provider reports after accepting a message.
+type ProviderEventType string
+
+// Provider outcomes.
+const (
+	ProviderDelivered ProviderEventType = "delivered"
+	ProviderBounced   ProviderEventType = "bounced"
+	ProviderFailed    ProviderEventType = "failed"    // for example an SMS carrier failure
+	ProviderComplaint ProviderEventType = "complaint" // recorded as message.failed
+	ProviderOpened    ProviderEventType = "opened"
+	ProviderClicked   ProviderEventType = "clicked"
+)
+
+// ProviderEvent is a provider's report about one message.
+type ProviderEvent struct {
+	MessageID         string            `json:"message_id"`
+	ProviderMessageID string            `json:"provider_message_id,omitempty"`
+	Type              ProviderEventType `json:"type"`
+	Recipient         string            `json:"recipient,omitempty"`
+	Diagnostic        *Diagnostic       `json:"diagnostic,omitempty"`
+	Data              map[string]any    `json:"data,omitempty"`
+	OccurredAt        time.Time         `json:"occurred_at"`
+}

@@ -1,0 +1,46 @@
+package sendoka
+
+import (
+	"context"
+	"time"
+)
+
+// JobKind names a kind of background job.
+type JobKind string
+
+// Job kinds.
+const (
+	// JobDeliverMessage hands one message to its provider (Client.Deliver).
+	JobDeliverMessage JobKind = "deliver_message"
+	// JobProviderEvent applies one provider report to a message (Client.HandleProviderEvent).
+	JobProviderEvent JobKind = "provider_event"
+)
+
+// Job is a unit of background work. It carries ids, never message content.
+type Job struct {
+	Kind      JobKind
+	MessageID string
+	// Event is set for JobProviderEvent.
+	Event *ProviderEvent
+	// RunAt, when set and in the future, delays the job until then.
+	RunAt time.Time
+}
+
+// Queue is the durable job port. Implementation: queue/riverjobs (River).
+//
+// Enqueue and Cancel join the caller's transaction: their effect becomes visible only if tx
+// commits, and disappears if it rolls back (the outbox invariant). They never commit on their
+// own. Enqueue returns one job id per job, in order.
+type Queue interface {
+	Enqueue(ctx context.Context, tx Tx, jobs ...Job) ([]int64, error)
+	// Cancel removes a job that has not started. Cancelling a job that is running, finished or
+	// unknown is not an error: the core's own status checks decide what happens.
+	Cancel(ctx context.Context, tx Tx, jobID int64) error
+}
+
+// DeliverOptions tells Client.Deliver about the job that runs it.
+type DeliverOptions struct {
+	// FinalAttempt is true when the queue will not retry after this attempt: a transient
+	// failure then fails the message instead of leaving it queued forever.
+	FinalAttempt bool
+}

@@ -1,0 +1,115 @@
+package sendoka
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"time"
+)
+
+// GetMessage returns a message of the given channel with its event timeline. An id that is
+// unknown, of another channel, or outside the principal's scope is CodeNotFound.
+func (c *Client) GetMessage(ctx context.Context, p *Principal, channel Channel, id string) (*Message, error) {
+	if err := p.require(readPermissions(channel)...); err != nil {
+		return nil, err
+	}
+	m, err := c.store.GetMessage(ctx, p.Scope(), id)
+	if err != nil {
+		return nil, AsError(err)
+	}
+	if m.Channel != channel {
+		return nil, NotFound("message")
+	}
+	if m.Events, err = c.store.ListEvents(ctx, p.Scope(), id); err != nil {
+		return nil, AsError(err)
+	}
+	return m, nil
+}
+
+// ListParams are the documented list query parameters.
+type ListParams struct {
+	Limit  int    // 1..100, default 20
+	Cursor string // the next_cursor of a previous page
+	Status Status
+	Tag    string
+}
+
+// MessageList is one page of messages.
+type MessageList struct {
+	Messages   []*Message
+	HasMore    bool
+	NextCursor string // "" when there is no next page
+}
+
+// Listing limits.
+const (
+	DefaultListLimit = 20
+	MaxListLimit     = 100
+)
+
+// ListMessages returns a page of a channel's messages, newest first.
+func (c *Client) ListMessages(ctx context.Context, p *Principal, channel Channel, lp ListParams) (*MessageList, error) {
+	if err := p.require(readPermissions(channel)...); err != nil {
+		return nil, err
+	}
+	var v Validation
+	q := MessageQuery{Channel: channel, Status: lp.Status, Tag: lp.Tag, Limit: lp.Limit}
+	if q.Limit == 0 {
+		q.Limit = DefaultListLimit
+	}
+	if q.Limit < 1 || q.Limit > MaxListLimit {
+		v.Add(FieldTooBig, "limit must be between 1 and 100", "limit")
+	}
+	if lp.Status != "" && !lp.Status.Valid() {
+		v.Add(FieldInvalid, "unknown status", "status")
+	}
+	if lp.Cursor != "" {
+		cur, err := DecodeCursor(lp.Cursor)
+		if err != nil {
+			v.Add(FieldInvalid, "malformed cursor", "cursor")
+		}
+		q.After = cur
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	page, err := c.store.ListMessages(ctx, p.Scope(), q)
+	if err != nil {
+		return nil, AsError(err)
+	}
+	out := &MessageList{Messages: page.Messages, HasMore: page.HasMore}
+	if page.HasMore && len(page.Messages) > 0 {
+		last := page.Messages[len(page.Messages)-1]
+		out.NextCursor = EncodeCursor(Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
+	}
+	return out, nil
+}
+
+func readPermissions(ch Channel) []Permission {
+	if ch == ChannelSMS {
+		return []Permission{PermissionSMSRead, PermissionSMSSend}
+	}
+	return []Permission{PermissionEmailsRead, PermissionEmailsSend}
+}
+
+// EncodeCursor returns the documented cursor form: base64url of "{created_at}|{id}".
+func EncodeCursor(c Cursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + c.ID))
+}
+
+// DecodeCursor parses a cursor made by EncodeCursor (padded base64url is accepted too).
+func DecodeCursor(s string) (*Cursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+	if err != nil {
+		return nil, err
+	}
+	ts, id, ok := strings.Cut(string(raw), "|")
+	if !ok || id == "" || len(id) > 64 {
+		return nil, Errorf(CodeValidation, "malformed cursor")
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return nil, err
+	}
+	return &Cursor{CreatedAt: t.UTC(), ID: id}, nil
+}

@@ -1,0 +1,87 @@
+package sendoka
+
+import (
+	"context"
+	"maps"
+	"slices"
+)
+
+// accept makes a validated message durable: in ONE transaction it inserts the message, its
+// first event and the job that delivers it (the outbox invariant). Either all of it commits
+// or none of it does.
+func (c *Client) accept(ctx context.Context, msgs ...*Message) error {
+	now := c.now()
+	jobs := make([]Job, len(msgs))
+	events := make([]*Event, len(msgs))
+	for i, m := range msgs {
+		m.CreatedAt, m.UpdatedAt = now, now
+		m.ID = NewID(PrefixMessage, now)
+		m.Status = StatusQueued
+		jobs[i] = Job{Kind: JobDeliverMessage, MessageID: m.ID}
+		evType := EventQueued
+		if m.ScheduledAt != nil {
+			m.Status = StatusScheduled
+			jobs[i].RunAt = *m.ScheduledAt
+			evType = EventScheduled
+		}
+		events[i] = &Event{
+			ID: NewID(PrefixEvent, now), OrgID: m.OrgID, TenantID: m.TenantID, MessageID: m.ID,
+			Type: evType, Status: m.Status, CreatedAt: now,
+		}
+	}
+	return c.inTx(ctx, func(ctx context.Context, tx Tx) error {
+		ids, err := c.queue.Enqueue(ctx, tx, jobs...)
+		if err != nil {
+			return err
+		}
+		for i, m := range msgs {
+			m.JobID = ids[i]
+		}
+		if err := tx.InsertMessages(ctx, msgs...); err != nil {
+			return err
+		}
+		return tx.InsertEvents(ctx, events...)
+	})
+}
+
+// Shared limits of both channels.
+const (
+	MaxTags          = 10
+	MaxTagLen        = 256
+	MaxMetadataKeys  = 50
+	MaxMetadataKey   = 40
+	MaxMetadataValue = 500
+)
+
+// validateTags checks the documented tag limit.
+func validateTags(v *Validation, tags []string) {
+	if len(tags) > MaxTags {
+		v.Add(FieldTooBig, "at most 10 tags", "tags")
+	}
+	for i, t := range tags {
+		if t == "" || len(t) > MaxTagLen {
+			v.Add(FieldInvalid, "a tag is 1 to 256 characters", "tags", i)
+		}
+	}
+}
+
+// validateMetadata allows only string, number and boolean values.
+func validateMetadata(v *Validation, md map[string]any) {
+	if len(md) > MaxMetadataKeys {
+		v.Add(FieldTooBig, "at most 50 keys", "metadata")
+	}
+	for _, k := range slices.Sorted(maps.Keys(md)) {
+		if k == "" || len(k) > MaxMetadataKey {
+			v.Add(FieldInvalid, "a key is 1 to 40 characters", "metadata", k)
+		}
+		switch val := md[k].(type) {
+		case string:
+			if len(val) > MaxMetadataValue {
+				v.Add(FieldTooBig, "a value is at most 500 characters", "metadata", k)
+			}
+		case bool, float64, float32, int, int64, int32, uint, uint64, uint32:
+		default:
+			v.Add(FieldInvalidType, "values must be strings, numbers or booleans", "metadata", k)
+		}
+	}
+}

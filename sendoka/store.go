@@ -1,0 +1,86 @@
+package sendoka
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the core's persistence port. Implementations: storage/bunstore (Postgres and
+// SQLite). The conformance suite storage/storetest pins the contract below.
+//
+// Errors: a lookup of an id that does not exist in the given Scope returns an *Error with
+// CodeNotFound (use NotFound); a write that breaks a unique constraint returns CodeConflict.
+// Anything else may be returned raw; the core wraps it once as CodeInternal.
+//
+// Times: implementations keep at least microsecond precision and return times in UTC. The
+// core truncates every time it writes to the microsecond.
+type Store interface {
+	// InTx runs fn in one database transaction: it commits if fn returns nil and rolls back
+	// otherwise (and on panic, which it re-raises). Jobs enqueued through the Tx commit with it.
+	InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+
+	// GetMessage returns a message in scope, without its events.
+	GetMessage(ctx context.Context, scope Scope, id string) (*Message, error)
+	// ListMessages returns one page of messages in scope, newest first: ordered by
+	// (CreatedAt, ID) descending, strictly after q.After when it is set (keyset pagination).
+	// It returns at most q.Limit messages, and HasMore tells whether more follow.
+	ListMessages(ctx context.Context, scope Scope, q MessageQuery) (*MessagePage, error)
+	// ListEvents returns a message's events, oldest first ((CreatedAt, ID) ascending). A
+	// message outside scope has no events.
+	ListEvents(ctx context.Context, scope Scope, messageID string) ([]Event, error)
+
+	// GetAPIKeyByHash returns the key with that hash, revoked or not, or CodeNotFound.
+	GetAPIKeyByHash(ctx context.Context, hash string) (*APIKey, error)
+	// ListAPIKeys returns an org's keys, newest first.
+	ListAPIKeys(ctx context.Context, orgID string) ([]*APIKey, error)
+	// ListOrgs returns every org, oldest first.
+	ListOrgs(ctx context.Context) ([]*Org, error)
+}
+
+// Tx is one open transaction. Its methods must only be called from inside the InTx callback
+// that received it. Implementations that can share their transaction with a Queue expose it
+// through a method the queue knows (storage/bunstore's Tx has SQLTx() *sql.Tx).
+type Tx interface {
+	InsertOrg(ctx context.Context, org *Org) error
+	InsertAPIKey(ctx context.Context, key *APIKey) error
+	// RevokeAPIKey sets RevokedAt on a key of the org that is not yet revoked. An unknown key
+	// (or one of another org) is CodeNotFound; revoking twice keeps the first time.
+	RevokeAPIKey(ctx context.Context, orgID, id string, at time.Time) error
+
+	// InsertMessages inserts messages (each with its content, tags and metadata), in as few
+	// statements as the database allows.
+	InsertMessages(ctx context.Context, msgs ...*Message) error
+	// InsertEvents appends events.
+	InsertEvents(ctx context.Context, events ...*Event) error
+	// GetMessage returns a message by id whatever its scope (for workers), or CodeNotFound.
+	GetMessage(ctx context.Context, id string) (*Message, error)
+	// ClaimMessage sets ClaimedAt = at on the message if its status is one of from and it is
+	// not claimed, and reports whether it did. Two concurrent claims never both succeed.
+	ClaimMessage(ctx context.Context, id string, at time.Time, from ...Status) (bool, error)
+	// UpdateMessage writes m's delivery fields (Status, ClaimedAt, ScheduledAt, JobID,
+	// Provider, ProviderMessageID, Diagnostic, Attempts, UpdatedAt, SentAt, CompletedAt) if
+	// the stored status is one of from, and reports whether it did. Content, tags, metadata,
+	// ids and CreatedAt are never changed.
+	UpdateMessage(ctx context.Context, m *Message, from ...Status) (bool, error)
+}
+
+// MessageQuery selects messages for ListMessages. Zero fields do not filter.
+type MessageQuery struct {
+	Channel Channel
+	Status  Status
+	Tag     string
+	Limit   int // 1..100; the core always sets it
+	After   *Cursor
+}
+
+// Cursor is a position in a newest-first listing: the last (CreatedAt, ID) seen.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// MessagePage is one page of ListMessages.
+type MessagePage struct {
+	Messages []*Message
+	HasMore  bool
+}
