@@ -1,0 +1,171 @@
+// Package memsend is an in-memory provider for tests: it records every email and SMS handed
+// to it, and can be told to fail or to be slow. It delivers nothing.
+//
+// Use it in place of a real provider in your own tests:
+//
+//	fake := memsend.New()
+//	client, _ := sendoka.New(sendoka.Config{..., Email: fake, SMS: fake, SandboxEmail: fake, SandboxSMS: fake})
+//	// ... send ...
+//	fake.WaitFor(ctx, 1)
+//	got := fake.Sent()[0].Email
+package memsend
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/sendoka/sendoka/sendoka"
+)
+
+// Sent is one recorded hand-off. Exactly one of Email and SMS is set.
+type Sent struct {
+	Email *sendoka.OutboundEmail
+	SMS   *sendoka.OutboundSMS
+	At    time.Time
+}
+
+// MessageID returns the Sendoka id of the sent message.
+func (s Sent) MessageID() string {
+	if s.Email != nil {
+		return s.Email.MessageID
+	}
+	return s.SMS.MessageID
+}
+
+// FailFunc decides the outcome of one hand-off: nil accepts it, an error (ideally a
+// *sendoka.ProviderError) refuses it. The message id and the number of earlier calls for it
+// are given.
+type FailFunc func(messageID string, call int) error
+
+// Sender is the in-memory provider. The zero value is not usable; call New.
+type Sender struct {
+	mu      sync.Mutex
+	sent    []Sent
+	calls   map[string]int
+	fail    FailFunc
+	delay   time.Duration
+	events  []sendoka.ProviderEvent
+	changed chan struct{} // closed and replaced on every recorded send
+}
+
+var (
+	_ sendoka.EmailSender = (*Sender)(nil)
+	_ sendoka.SMSSender   = (*Sender)(nil)
+	_ sendoka.Namer       = (*Sender)(nil)
+)
+
+// New returns an empty Sender that accepts everything at once.
+func New() *Sender {
+	return &Sender{calls: map[string]int{}, changed: make(chan struct{})}
+}
+
+// Name returns "memsend".
+func (s *Sender) Name() string { return "memsend" }
+
+// FailWith makes every later hand-off consult fn (nil restores accepting everything).
+func (s *Sender) FailWith(fn FailFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = fn
+}
+
+// SetDelay makes every later hand-off take d (or until its context ends).
+func (s *Sender) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
+}
+
+// ReportOnSend makes every accepted hand-off report these outcomes in its SendResult, as
+// the sandbox reports a simulated delivery. The message id is filled in by the core.
+func (s *Sender) ReportOnSend(events ...sendoka.ProviderEvent) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = events
+}
+
+// SendEmail records m.
+func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendoka.SendResult, error) {
+	cp := *m
+	return s.record(ctx, m.MessageID, Sent{Email: &cp})
+}
+
+// SendSMS records m.
+func (s *Sender) SendSMS(ctx context.Context, m *sendoka.OutboundSMS) (sendoka.SendResult, error) {
+	cp := *m
+	return s.record(ctx, m.MessageID, Sent{SMS: &cp})
+}
+
+func (s *Sender) record(ctx context.Context, id string, rec Sent) (sendoka.SendResult, error) {
+	s.mu.Lock()
+	delay, fail := s.delay, s.fail
+	call := s.calls[id]
+	s.calls[id]++
+	s.mu.Unlock()
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return sendoka.SendResult{}, &sendoka.ProviderError{Kind: sendoka.Transient, Provider: "memsend", Message: "context ended", Err: ctx.Err()}
+		case <-t.C:
+		}
+	}
+	if fail != nil {
+		if err := fail(id, call); err != nil {
+			return sendoka.SendResult{}, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec.At = time.Now()
+	s.sent = append(s.sent, rec)
+	close(s.changed)
+	s.changed = make(chan struct{})
+	return sendoka.SendResult{ProviderMessageID: "mem_" + id, Events: append([]sendoka.ProviderEvent(nil), s.events...)}, nil
+}
+
+// Sent returns every accepted hand-off, in order.
+func (s *Sender) Sent() []Sent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Sent(nil), s.sent...)
+}
+
+// Count returns how many times the message with this id was accepted.
+func (s *Sender) Count(messageID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.sent {
+		if r.MessageID() == messageID {
+			n++
+		}
+	}
+	return n
+}
+
+// Calls returns how many times a hand-off of this message was attempted, accepted or not.
+func (s *Sender) Calls(messageID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[messageID]
+}
+
+// WaitFor blocks until at least n hand-offs were accepted or ctx ends.
+func (s *Sender) WaitFor(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		got, ch := len(s.sent), s.changed
+		s.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
