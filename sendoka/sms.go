@@ -96,7 +96,12 @@ func ParseE164(s string) (string, bool) {
 	if err != nil || !phonenumbers.IsPossibleNumber(num) {
 		return "", false
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), true
+	// A number the library had to rewrite (a trunk "0" after the country code, say) was not
+	// E.164 as given; sending to the rewritten number would be a guess.
+	if phonenumbers.Format(num, phonenumbers.E164) != s {
+		return "", false
+	}
+	return s, true
 }
 
 // validSenderID reports whether s is an alphanumeric sender ID: 1-11 letters, digits and

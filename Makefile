@@ -1,0 +1,46 @@
+# Sendoka — the two commands are `make run` and `make test`.
+GO ?= go
+PKGS := ./...
+BIN := bin/sendoka
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: run build test test-race vet fmt fuzz bench clean
+
+## run: build and start the server on the embedded default (SQLite in ./sendoka-data, sandbox providers)
+run: build
+	./$(BIN) serve
+
+## build: build the sendoka binary into bin/
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./hosts/sendoka
+
+## test: vet, then every test (SQLite; Postgres too when SENDOKA_TEST_DATABASE_URL is set), examples included
+test: vet
+	$(GO) test -count=1 -timeout 15m $(PKGS)
+
+## test-race: the tests under the race detector (slower)
+test-race:
+	$(GO) test -count=1 -race -timeout 30m $(PKGS)
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w .
+
+## fuzz: run each fuzz target briefly (FUZZTIME=30s by default)
+FUZZTIME ?= 30s
+fuzz:
+	@for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$spec/*_test.go | sed 's/func //'); do \
+	    echo "== $$spec $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$spec || exit 1; \
+	  done; \
+	done
+
+## bench: measure the server (SQLite, and Postgres when SENDOKA_BENCH_DATABASE_URL or a local server is there); writes bench/results.md
+bench: build
+	$(GO) run ./bench/cmd/sendokabench -bin ./$(BIN) -out bench/results.md
+
+clean:
+	rm -rf bin sendoka-data

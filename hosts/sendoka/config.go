@@ -1,0 +1,114 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sendoka/sendoka/hosts/server"
+)
+
+// config is everything the commands read from SENDOKA_* variables and flags.
+type config struct {
+	addr            string
+	databaseURL     string
+	dataDir         string
+	sandboxDomain   string
+	bootstrapKeys   string
+	bootstrapDomain string
+	emailProvider   string
+	smsProvider     string
+	logLevel        string
+	logFormat       string
+	workers         int
+	fetchCooldown   time.Duration
+	shutdownTimeout time.Duration
+	noWorkers       bool
+}
+
+// env returns the variable's value, or def when it is unset or empty.
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return d
+	}
+	return def
+}
+
+// flags binds the shared settings to fs, with the environment as defaults.
+func (c *config) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.addr, "addr", env("SENDOKA_ADDR", "127.0.0.1:8080"), "listen address (SENDOKA_ADDR)")
+	fs.StringVar(&c.databaseURL, "database-url", env("SENDOKA_DATABASE_URL", ""), "postgres:// URL or sqlite:PATH; empty = SQLite in the data dir (SENDOKA_DATABASE_URL)")
+	fs.StringVar(&c.dataDir, "data-dir", env("SENDOKA_DATA_DIR", "./sendoka-data"), "SQLite data directory (SENDOKA_DATA_DIR)")
+	fs.StringVar(&c.sandboxDomain, "sandbox-domain", env("SENDOKA_SANDBOX_DOMAIN", "sandbox.sendoka.com"), "always-allowed sender domain (SENDOKA_SANDBOX_DOMAIN)")
+	fs.StringVar(&c.bootstrapKeys, "bootstrap-keys", env("SENDOKA_BOOTSTRAP_KEYS", ""), "comma-separated API keys to create on start instead of random ones (SENDOKA_BOOTSTRAP_KEYS)")
+	fs.StringVar(&c.bootstrapDomain, "bootstrap-domains", env("SENDOKA_BOOTSTRAP_DOMAINS", ""), "comma-separated sender domains to treat as verified (SENDOKA_BOOTSTRAP_DOMAINS)")
+	fs.StringVar(&c.emailProvider, "email-provider", env("SENDOKA_EMAIL_PROVIDER", "sandbox"), "provider for live email: sandbox (SENDOKA_EMAIL_PROVIDER)")
+	fs.StringVar(&c.smsProvider, "sms-provider", env("SENDOKA_SMS_PROVIDER", "sandbox"), "provider for live SMS: sandbox (SENDOKA_SMS_PROVIDER)")
+	fs.StringVar(&c.logLevel, "log-level", env("SENDOKA_LOG_LEVEL", "info"), "debug, info, warn or error (SENDOKA_LOG_LEVEL)")
+	fs.StringVar(&c.logFormat, "log-format", env("SENDOKA_LOG_FORMAT", "text"), "text or json (SENDOKA_LOG_FORMAT)")
+	fs.IntVar(&c.workers, "workers", envInt("SENDOKA_WORKERS", 100), "concurrent delivery workers (SENDOKA_WORKERS)")
+	fs.DurationVar(&c.fetchCooldown, "fetch-cooldown", envDuration("SENDOKA_FETCH_COOLDOWN", 50*time.Millisecond), "minimum time between job fetches (SENDOKA_FETCH_COOLDOWN)")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDuration("SENDOKA_SHUTDOWN_TIMEOUT", 30*time.Second), "how long SIGTERM waits for requests and jobs in flight (SENDOKA_SHUTDOWN_TIMEOUT)")
+}
+
+// logger builds the structured logger.
+func (c *config) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// serverConfig turns the settings into a server.Config.
+func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
+	cfg := server.Config{
+		DatabaseURL:     c.databaseURL,
+		DataDir:         c.dataDir,
+		SandboxDomain:   c.sandboxDomain,
+		VerifiedDomains: splitList(c.bootstrapDomain),
+		Logger:          log,
+	}
+	cfg.Queue.MaxWorkers = c.workers
+	cfg.Queue.FetchCooldown = c.fetchCooldown
+	if c.emailProvider != "sandbox" {
+		return cfg, fmt.Errorf("SENDOKA_EMAIL_PROVIDER=%q: supported: sandbox", c.emailProvider)
+	}
+	if c.smsProvider != "sandbox" {
+		return cfg, fmt.Errorf("SENDOKA_SMS_PROVIDER=%q: supported: sandbox", c.smsProvider)
+	}
+	return cfg, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

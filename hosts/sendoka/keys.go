@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sendoka/sendoka/hosts/server"
+	"github.com/sendoka/sendoka/sendoka"
+)
+
+// keys manages API keys of an org (the first org unless -org is given).
+func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: sendoka keys create|list|revoke [flags]")
+	}
+	sub, args := args[0], args[1:]
+	var c config
+	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.flags(fs)
+	org := fs.String("org", "", "org id (default: the first org)")
+	mode := fs.String("mode", "live", "create: live or test")
+	name := fs.String("name", "", "create: a name for the key")
+	scopes := fs.String("scopes", "", "create: comma-separated permissions (full_access, emails:send, emails:read, sms:send, sms:read); empty = full access")
+	cidrs := fs.String("allowed-cidrs", "", "create: comma-separated CIDRs the key may be used from")
+	expires := fs.Duration("expires-in", 0, "create: lifetime of the key (0 = never expires)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.serverConfig(log)
+	if err != nil {
+		return err
+	}
+	srv, err := server.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close(ctx)
+	client := srv.Client
+	orgID := *org
+	if orgID == "" {
+		res, err := client.Bootstrap(ctx, sendoka.BootstrapOptions{})
+		if err != nil {
+			return err
+		}
+		orgID = res.Org.ID
+		for _, k := range res.NewKeys {
+			fmt.Fprintln(stdout, "created default key:", k)
+		}
+	}
+
+	switch sub {
+	case "create":
+		p := sendoka.CreateKeyParams{OrgID: orgID, Name: *name, Mode: sendoka.Mode(*mode), AllowedCIDRs: splitList(*cidrs)}
+		for _, s := range splitList(*scopes) {
+			p.Permissions = append(p.Permissions, sendoka.Permission(s))
+		}
+		if *expires > 0 {
+			t := time.Now().Add(*expires).UTC()
+			p.ExpiresAt = &t
+		}
+		key, plain, err := client.CreateAPIKey(ctx, p)
+		if err != nil {
+			return describe(err)
+		}
+		fmt.Fprintf(stdout, "%s\t%s (shown once)\n", key.ID, plain)
+		return nil
+	case "list":
+		list, err := client.ListAPIKeys(ctx, orgID)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tPREFIX\tMODE\tNAME\tPERMISSIONS\tCREATED\tSTATE")
+		for _, k := range list {
+			state := "active"
+			switch {
+			case k.RevokedAt != nil:
+				state = "revoked"
+			case k.ExpiresAt != nil && k.ExpiresAt.Before(time.Now()):
+				state = "expired"
+			}
+			perms := make([]string, len(k.Permissions))
+			for i, p := range k.Permissions {
+				perms[i] = string(p)
+			}
+			fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Mode, k.Name,
+				strings.Join(perms, ","), k.CreatedAt.Format(time.RFC3339), state)
+		}
+		return tw.Flush()
+	case "revoke":
+		if fs.NArg() != 1 {
+			return errors.New("usage: sendoka keys revoke KEY_ID")
+		}
+		if err := client.RevokeAPIKey(ctx, orgID, fs.Arg(0)); err != nil {
+			return describe(err)
+		}
+		fmt.Fprintln(stdout, "revoked", fs.Arg(0))
+		return nil
+	}
+	return fmt.Errorf("unknown keys command %q (create, list, revoke)", sub)
+}
+
+// describe turns a core error into a readable one, field errors included.
+func describe(err error) error {
+	e := sendoka.AsError(err)
+	msg := e.Message
+	for _, f := range e.Fields {
+		msg += fmt.Sprintf("\n  %v: %s", f.Path, f.Message)
+	}
+	return errors.New(msg)
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/sendoka/sendoka/hosts/server"
+	"github.com/sendoka/sendoka/sendoka"
+)
+
+// serve runs the HTTP API (unless workers only) and the workers (unless -no-workers) until
+// ctx ends, then shuts down gracefully: it stops taking requests, finishes those in flight,
+// and lets running jobs finish.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, withHTTP bool) error {
+	name := "serve"
+	if !withHTTP {
+		name = "worker"
+	}
+	var c config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.flags(fs)
+	if withHTTP {
+		fs.BoolVar(&c.noWorkers, "no-workers", false, "serve the API only; run `sendoka worker` elsewhere")
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.serverConfig(log)
+	if err != nil {
+		return err
+	}
+	srv, err := server.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+		defer cancel()
+		if err := srv.Close(sctx); err != nil {
+			log.Error("shutdown", "error", err)
+		}
+		log.Info("stopped")
+	}()
+	log.Info("database ready", "dialect", srv.DB.Dialect(), "url", server.Redacted(srv.DatabaseURL))
+
+	if withHTTP {
+		if err := bootstrap(ctx, srv, &c, stdout); err != nil {
+			return err
+		}
+	}
+	if !c.noWorkers {
+		if err := srv.Start(ctx); err != nil {
+			return err
+		}
+		log.Info("workers started", "max_workers", c.workers)
+	}
+	if !withHTTP {
+		<-ctx.Done()
+		return nil
+	}
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	log.Info("listening", "addr", "http://"+ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// bootstrap creates the default org and keys on first start and prints new keys once.
+func bootstrap(ctx context.Context, srv *server.Server, c *config, stdout io.Writer) error {
+	res, err := srv.Client.Bootstrap(ctx, sendoka.BootstrapOptions{Keys: splitList(c.bootstrapKeys)})
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if res.CreatedOrg {
+		fmt.Fprintf(stdout, "Created org %s (%s).\n", res.Org.Name, res.Org.ID)
+	}
+	if len(res.NewKeys) > 0 {
+		fmt.Fprintln(stdout, "API keys (shown once; store them now):")
+		for _, k := range res.NewKeys {
+			fmt.Fprintln(stdout, "  "+k)
+		}
+		fmt.Fprintf(stdout, "Try: export SENDOKA_API_KEY=%s\n", res.NewKeys[len(res.NewKeys)-1])
+	}
+	return nil
+}
+
+// migrate applies every migration and exits.
+func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c config
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.serverConfig(log)
+	if err != nil {
+		return err
+	}
+	srv, err := server.Open(ctx, cfg) // Open migrates
+	if err != nil {
+		return err
+	}
+	defer srv.Close(ctx)
+	fmt.Fprintln(stdout, "migrations applied:", server.Redacted(srv.DatabaseURL))
+	return nil
+}

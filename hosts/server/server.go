@@ -1,0 +1,188 @@
+// Package server assembles a complete Sendoka: the database (Postgres or embedded SQLite),
+// the River queue and its workers, the providers, the core client and the HTTP handler. The
+// sendoka binary is a thin command line around it; Go programs that embed Sendoka as a whole
+// use it the same way:
+//
+//	srv, err := server.Open(ctx, server.Config{DataDir: "./sendoka-data"})
+//	...
+//	defer srv.Close(ctx)
+//	srv.Start(ctx)                        // run the delivery workers
+//	http.Handle("/mail/", http.StripPrefix("/mail", srv.Handler))
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sendoka/sendoka/hosts/httpapi"
+	"github.com/sendoka/sendoka/providers/sandbox"
+	"github.com/sendoka/sendoka/queue/riverjobs"
+	"github.com/sendoka/sendoka/sendoka"
+	"github.com/sendoka/sendoka/storage/bunstore"
+)
+
+// Config describes a server. The zero value is the embedded default: SQLite under
+// ./sendoka-data and the sandbox providers.
+type Config struct {
+	// DatabaseURL is a postgres:// URL, or sqlite:PATH. Default: SQLite at DataDir/sendoka.db.
+	DatabaseURL string
+	// DataDir holds the SQLite database when DatabaseURL is empty. Default: ./sendoka-data.
+	DataDir string
+
+	// Email and SMS are the providers for live keys. Default: the sandbox (nothing leaves the
+	// machine). Test keys and the sandbox domain always use the sandbox.
+	Email sendoka.EmailSender
+	SMS   sendoka.SMSSender
+
+	// SandboxDomain is the always-allowed sender domain. Default: sandbox.sendoka.com.
+	SandboxDomain string
+	// VerifiedDomains are sender domains allowed for live keys (bootstrap convenience).
+	VerifiedDomains []string
+
+	// Queue tunes the River workers. Zero fields take riverjobs' defaults.
+	Queue riverjobs.Config
+	// HTTP tunes the HTTP API. Zero fields take httpapi's defaults.
+	HTTP httpapi.Options
+
+	// Clock tells the time. Default: the system clock.
+	Clock sendoka.Clock
+	// Logger receives logs. Default: quiet.
+	Logger *slog.Logger
+}
+
+// Server is an assembled Sendoka.
+type Server struct {
+	DB      *bunstore.DB
+	Queue   *riverjobs.Queue
+	Client  *sendoka.Client
+	Handler http.Handler
+	// Sandbox is the provider that takes test-key and sandbox-domain messages.
+	Sandbox *sandbox.Sender
+	// DatabaseURL is the database in use (it may hold a password: see Redacted).
+	DatabaseURL string
+
+	log     *slog.Logger
+	started bool
+}
+
+// Open connects to the database, applies every migration (Sendoka's and River's) and wires
+// the parts together. Workers do not run until Start.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dsn, err := databaseURL(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db, err := bunstore.Open(ctx, dsn, &bunstore.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	s := &Server{DB: db, DatabaseURL: dsn, log: log}
+	if err := s.open(ctx, cfg); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) open(ctx context.Context, cfg Config) error {
+	if err := Migrate(ctx, s.DB); err != nil {
+		return err
+	}
+	qcfg := cfg.Queue
+	if qcfg.Logger == nil {
+		qcfg.Logger = s.log
+	}
+	q, err := riverjobs.New(s.DB.SQLDB(), string(s.DB.Dialect()), qcfg)
+	if err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
+	s.Queue = q
+	s.Sandbox = sandbox.New(sandbox.Options{Domain: cfg.SandboxDomain})
+	s.Client, err = sendoka.New(sendoka.Config{
+		Store: s.DB, Queue: q,
+		Email: cfg.Email, SMS: cfg.SMS,
+		SandboxEmail: s.Sandbox, SandboxSMS: s.Sandbox,
+		SandboxDomain: cfg.SandboxDomain, VerifiedDomains: cfg.VerifiedDomains,
+		Clock: cfg.Clock, Logger: s.log,
+	})
+	if err != nil {
+		return err
+	}
+	hopts := cfg.HTTP
+	if hopts.Logger == nil {
+		hopts.Logger = s.log
+	}
+	if hopts.Ready == nil {
+		hopts.Ready = s.DB.Ping
+	}
+	s.Handler = httpapi.New(s.Client, hopts)
+	return nil
+}
+
+// Migrate applies Sendoka's and River's migrations to db. It is idempotent.
+func Migrate(ctx context.Context, db *bunstore.DB) error {
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate sendoka: %w", err)
+	}
+	if err := riverjobs.Migrate(ctx, db.SQLDB(), string(db.Dialect())); err != nil {
+		return fmt.Errorf("migrate river: %w", err)
+	}
+	return nil
+}
+
+// Start runs the delivery workers until Close.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.Queue.Start(ctx, s.Client); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	s.started = true
+	return nil
+}
+
+// Close stops the workers, letting jobs in flight finish within ctx, and closes the database.
+func (s *Server) Close(ctx context.Context) error {
+	var errs []error
+	if s.started {
+		errs = append(errs, s.Queue.Stop(ctx))
+	}
+	errs = append(errs, s.DB.Close())
+	return errors.Join(errs...)
+}
+
+// databaseURL resolves the configured database, creating the data directory for SQLite.
+func databaseURL(cfg Config) (string, error) {
+	if cfg.DatabaseURL != "" {
+		return cfg.DatabaseURL, nil
+	}
+	dir := cfg.DataDir
+	if dir == "" {
+		dir = "./sendoka-data"
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("data dir: %w", err)
+	}
+	return "sqlite:" + filepath.Join(dir, "sendoka.db"), nil
+}
+
+// Redacted returns a database URL safe to log (no password).
+func Redacted(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		rest := dsn[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if colon := strings.Index(rest[:at], ":"); colon >= 0 {
+				return dsn[:i+3] + rest[:colon] + ":***" + rest[at:]
+			}
+		}
+	}
+	return dsn
+}
