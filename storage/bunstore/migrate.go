@@ -1,0 +1,90 @@
+package bunstore
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+
+	"github.com/uptrace/bun/migrate"
+)
+
+//go:embed migrations
+var migrationFiles embed.FS
+
+// Names of Bun's bookkeeping tables, prefixed so they do not collide with an embedding app's
+// own Bun migrations in the same database.
+const (
+	migrationsTable      = "sendoka_migrations"
+	migrationsLocksTable = "sendoka_migration_locks"
+)
+
+// Migrations returns the schema migrations of a dialect. Each dialect has its own SQL (types
+// and time storage differ); both build the same tables.
+func Migrations(d Dialect) (*migrate.Migrations, error) {
+	sub, err := fs.Sub(migrationFiles, "migrations/"+string(d))
+	if err != nil {
+		return nil, err
+	}
+	ms := migrate.NewMigrations()
+	if err := ms.Discover(sub); err != nil {
+		return nil, fmt.Errorf("bunstore: migrations of %s: %w", d, err)
+	}
+	if len(ms.Sorted()) == 0 {
+		return nil, fmt.Errorf("bunstore: no migrations for dialect %q", d)
+	}
+	return ms, nil
+}
+
+// Migrate applies the migrations that have not run yet; it does nothing on an up-to-date
+// database. Each migration runs in a transaction and is recorded only when it succeeds, so a
+// failed one is retried by the next Migrate. On Postgres, concurrent Migrate calls (several
+// nodes starting at once) are serialised by an advisory lock on the current schema.
+func (db *DB) Migrate(ctx context.Context) error {
+	ms, err := Migrations(db.dialect)
+	if err != nil {
+		return err
+	}
+	if db.dialect == DialectPostgres {
+		unlock, err := db.lockMigrations(ctx)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	m := migrate.NewMigrator(db.bun, ms,
+		migrate.WithTableName(migrationsTable),
+		migrate.WithLocksTableName(migrationsLocksTable),
+		migrate.WithMarkAppliedOnSuccess(true),
+	)
+	if err := m.Init(ctx); err != nil {
+		return fmt.Errorf("bunstore: init migrations: %w", err)
+	}
+	group, err := m.Migrate(ctx)
+	if err != nil {
+		return fmt.Errorf("bunstore: migrate: %w", err)
+	}
+	if !group.IsZero() {
+		db.log.InfoContext(ctx, "migrated database", "dialect", db.dialect, "migrations", group.Migrations.String())
+	}
+	return nil
+}
+
+// lockMigrations takes a session advisory lock rather than Bun's lock table: a lock row left
+// by a crashed process would block every later start, a session lock dies with its session.
+func (db *DB) lockMigrations(ctx context.Context) (func(), error) {
+	conn, err := db.bun.DB.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bunstore: migration lock: %w", err)
+	}
+	const key = "hashtext('sendoka_migrate:' || current_schema())"
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock("+key+")"); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("bunstore: migration lock: %w", err)
+	}
+	return func() {
+		// A fresh context: the caller's may be done, and the lock must still be released.
+		_, _ = conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock("+key+")")
+		_ = conn.Close()
+	}, nil
+}

@@ -1,0 +1,149 @@
+package bunstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/uptrace/bun"
+
+	"github.com/sendoka/sendoka/sendoka"
+)
+
+// scoped adds the scope filter: the org always, the tenant only when the scope names one.
+func scoped(q *bun.SelectQuery, alias string, scope sendoka.Scope) *bun.SelectQuery {
+	q = q.Where("?.org_id = ?", bun.Ident(alias), scope.OrgID)
+	if scope.TenantID != "" {
+		q = q.Where("?.tenant_id = ?", bun.Ident(alias), scope.TenantID)
+	}
+	return q
+}
+
+// GetMessage returns a message in scope, or CodeNotFound.
+func (db *DB) GetMessage(ctx context.Context, scope sendoka.Scope, id string) (*sendoka.Message, error) {
+	return getMessage(ctx, db.bun, &scope, id)
+}
+
+// getMessage reads one message; a nil scope means any scope (workers).
+func getMessage(ctx context.Context, idb bun.IDB, scope *sendoka.Scope, id string) (*sendoka.Message, error) {
+	var row messageRow
+	q := idb.NewSelect().Model(&row).Where("m.id = ?", id)
+	if scope != nil {
+		q = scoped(q, "m", *scope)
+	}
+	if err := q.Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, sendoka.NotFound("message")
+		}
+		return nil, err
+	}
+	return row.message()
+}
+
+// ListMessages returns one page of messages in scope, newest first.
+func (db *DB) ListMessages(ctx context.Context, scope sendoka.Scope, mq sendoka.MessageQuery) (*sendoka.MessagePage, error) {
+	limit := mq.Limit
+	if limit <= 0 {
+		limit = sendoka.DefaultListLimit
+	}
+	var rows []messageRow
+	q := scoped(db.bun.NewSelect().Model(&rows), "m", scope)
+	if mq.Channel != "" {
+		q = q.Where("m.channel = ?", mq.Channel)
+	}
+	if mq.Status != "" {
+		q = q.Where("m.status = ?", mq.Status)
+	}
+	if mq.Tag != "" {
+		q = q.Where("EXISTS (SELECT 1 FROM message_tags AS t WHERE t.message_id = m.id AND t.tag = ?)", mq.Tag)
+	}
+	if c := mq.After; c != nil {
+		// (created_at, id) < (c.CreatedAt, c.ID), written so that both databases can use the
+		// first half as an index range: row-value comparisons are not portable index quals.
+		at := ts(c.CreatedAt)
+		q = q.Where("m.created_at <= ?", at).
+			Where("(m.created_at < ? OR m.id < ?)", at, c.ID)
+	}
+	// One extra row tells whether another page follows.
+	q = q.OrderExpr("m.created_at DESC, m.id DESC").Limit(int64(limit + 1))
+	if err := q.Scan(ctx); err != nil {
+		return nil, err
+	}
+	page := &sendoka.MessagePage{Messages: make([]*sendoka.Message, 0, min(len(rows), limit))}
+	if len(rows) > limit {
+		page.HasMore = true
+		rows = rows[:limit]
+	}
+	for i := range rows {
+		m, err := rows[i].message()
+		if err != nil {
+			return nil, err
+		}
+		page.Messages = append(page.Messages, m)
+	}
+	return page, nil
+}
+
+// ListEvents returns a message's events in scope, oldest first. Events carry their message's
+// org and tenant, so the scope filters them directly.
+func (db *DB) ListEvents(ctx context.Context, scope sendoka.Scope, messageID string) ([]sendoka.Event, error) {
+	var rows []eventRow
+	q := scoped(db.bun.NewSelect().Model(&rows), "e", scope).
+		Where("e.message_id = ?", messageID).
+		OrderExpr("e.created_at ASC, e.id ASC")
+	if err := q.Scan(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]sendoka.Event, 0, len(rows))
+	for i := range rows {
+		e, err := rows[i].event()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// GetAPIKeyByHash returns the key with that hash, revoked or not, or CodeNotFound.
+func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*sendoka.APIKey, error) {
+	var row apiKeyRow
+	if err := db.bun.NewSelect().Model(&row).Where("k.hash = ?", hash).Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, sendoka.NotFound("api key")
+		}
+		return nil, err
+	}
+	return row.key()
+}
+
+// ListAPIKeys returns an org's keys, newest first.
+func (db *DB) ListAPIKeys(ctx context.Context, orgID string) ([]*sendoka.APIKey, error) {
+	var rows []apiKeyRow
+	if err := db.bun.NewSelect().Model(&rows).Where("k.org_id = ?", orgID).
+		OrderExpr("k.created_at DESC, k.id DESC").Scan(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]*sendoka.APIKey, 0, len(rows))
+	for i := range rows {
+		k, err := rows[i].key()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// ListOrgs returns every org, oldest first.
+func (db *DB) ListOrgs(ctx context.Context) ([]*sendoka.Org, error) {
+	var rows []orgRow
+	if err := db.bun.NewSelect().Model(&rows).OrderExpr("o.created_at ASC, o.id ASC").Scan(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]*sendoka.Org, 0, len(rows))
+	for i := range rows {
+		out = append(out, rows[i].org())
+	}
+	return out, nil
+}

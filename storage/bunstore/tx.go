@@ -1,0 +1,181 @@
+package bunstore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/sendoka/sendoka/sendoka"
+)
+
+// Tx is one open transaction of a DB, handed to the InTx callback.
+type Tx struct {
+	tx bun.Tx
+}
+
+var _ sendoka.Tx = (*Tx)(nil)
+
+// SQLTx returns the database/sql transaction underneath, so the queue can insert its jobs in
+// the same transaction (River's InsertTx).
+func (t *Tx) SQLTx() *sql.Tx { return t.tx.Tx }
+
+// Bun returns the Bun transaction, for code that runs its own queries in it.
+func (t *Tx) Bun() bun.Tx { return t.tx }
+
+// insertBatch bounds the rows of one INSERT statement: Bun inlines the values, and a batch
+// of this size stays far below either database's statement size limit.
+const insertBatch = 500
+
+// InsertOrg inserts an org. A duplicate id is CodeConflict.
+func (t *Tx) InsertOrg(ctx context.Context, org *sendoka.Org) error {
+	row := &orgRow{ID: org.ID, Name: org.Name, Plan: org.Plan, CreatedAt: ts(org.CreatedAt)}
+	_, err := t.tx.NewInsert().Model(row).Returning("NULL").Exec(ctx)
+	return conflict(err, "org")
+}
+
+// InsertAPIKey inserts a key. A duplicate id or hash is CodeConflict.
+func (t *Tx) InsertAPIKey(ctx context.Context, key *sendoka.APIKey) error {
+	row, err := newAPIKeyRow(key)
+	if err != nil {
+		return err
+	}
+	_, err = t.tx.NewInsert().Model(row).Returning("NULL").Exec(ctx)
+	return conflict(err, "api key")
+}
+
+// RevokeAPIKey sets revoked_at on a key of the org unless it is already revoked.
+func (t *Tx) RevokeAPIKey(ctx context.Context, orgID, id string, at time.Time) error {
+	res, err := t.tx.NewUpdate().Model((*apiKeyRow)(nil)).
+		Set("revoked_at = ?", ts(at)).
+		Where("id = ?", id).Where("org_id = ?", orgID).Where("revoked_at IS NULL").
+		Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 1 {
+		return nil
+	}
+	// Nothing changed: either the key is already revoked (fine, the first time stays) or
+	// it is not the org's.
+	exists, err := t.tx.NewSelect().Model((*apiKeyRow)(nil)).
+		Where("k.id = ?", id).Where("k.org_id = ?", orgID).Exists(ctx)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return sendoka.NotFound("api key")
+	}
+	return nil
+}
+
+// InsertMessages inserts messages and their tags with multi-row INSERTs.
+func (t *Tx) InsertMessages(ctx context.Context, msgs ...*sendoka.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	rows := make([]*messageRow, 0, len(msgs))
+	var tags []*messageTagRow
+	for _, m := range msgs {
+		r, err := newMessageRow(m)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r)
+		for i, tag := range m.Tags {
+			tags = append(tags, &messageTagRow{MessageID: m.ID, Position: i, OrgID: m.OrgID, TenantID: m.TenantID, Tag: tag})
+		}
+	}
+	for chunk := range chunks(rows) {
+		if _, err := t.tx.NewInsert().Model(&chunk).Returning("NULL").Exec(ctx); err != nil {
+			return conflict(err, "message")
+		}
+	}
+	for chunk := range chunks(tags) {
+		if _, err := t.tx.NewInsert().Model(&chunk).Returning("NULL").Exec(ctx); err != nil {
+			return conflict(err, "message tag")
+		}
+	}
+	return nil
+}
+
+// InsertEvents appends events with multi-row INSERTs.
+func (t *Tx) InsertEvents(ctx context.Context, events ...*sendoka.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	rows := make([]*eventRow, 0, len(events))
+	for _, e := range events {
+		r, err := newEventRow(e)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r)
+	}
+	for chunk := range chunks(rows) {
+		if _, err := t.tx.NewInsert().Model(&chunk).Returning("NULL").Exec(ctx); err != nil {
+			return conflict(err, "event")
+		}
+	}
+	return nil
+}
+
+// GetMessage returns a message whatever its scope, or CodeNotFound.
+func (t *Tx) GetMessage(ctx context.Context, id string) (*sendoka.Message, error) {
+	return getMessage(ctx, t.tx, nil, id)
+}
+
+// ClaimMessage sets claimed_at in one conditional UPDATE: of two concurrent claims the
+// database lets exactly one change the row, and the other sees no row affected.
+func (t *Tx) ClaimMessage(ctx context.Context, id string, at time.Time, from ...sendoka.Status) (bool, error) {
+	if len(from) == 0 {
+		return false, nil
+	}
+	res, err := t.tx.NewUpdate().Model((*messageRow)(nil)).
+		Set("claimed_at = ?", ts(at)).
+		Where("id = ?", id).Where("status IN (?)", bun.In(from)).Where("claimed_at IS NULL").
+		Exec(ctx)
+	return affected(res, err)
+}
+
+// UpdateMessage writes the delivery fields in one UPDATE conditional on the stored status.
+func (t *Tx) UpdateMessage(ctx context.Context, m *sendoka.Message, from ...sendoka.Status) (bool, error) {
+	if len(from) == 0 {
+		return false, nil
+	}
+	row := &messageRow{ID: m.ID}
+	if err := row.setDelivery(m); err != nil {
+		return false, err
+	}
+	res, err := t.tx.NewUpdate().Model(row).Column(deliveryColumns...).
+		Where("id = ?", m.ID).Where("status IN (?)", bun.In(from)).
+		Exec(ctx)
+	return affected(res, err)
+}
+
+func affected(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
+// chunks splits rows into slices of at most insertBatch.
+func chunks[T any](rows []T) func(yield func([]T) bool) {
+	return func(yield func([]T) bool) {
+		for len(rows) > 0 {
+			n := min(len(rows), insertBatch)
+			if !yield(rows[:n]) {
+				return
+			}
+			rows = rows[n:]
+		}
+	}
+}
