@@ -44,6 +44,12 @@ func parseDSN(dsn string) (Dialect, string, error) {
 			q.Add("_pragma", p.name+"("+p.value+")")
 		}
 	}
+	// BEGIN IMMEDIATE takes the write lock when a transaction starts, where busy_timeout
+	// waits for it. A deferred BEGIN upgrades later, and a failed upgrade in WAL mode
+	// (SQLITE_BUSY_SNAPSHOT, another process wrote first) fails at once, busy_timeout or not.
+	if !q.Has("_txlock") {
+		q.Set("_txlock", "immediate")
+	}
 	return DialectSQLite, name + "?" + q.Encode(), nil
 }
 

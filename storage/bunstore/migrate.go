@@ -3,9 +3,12 @@ package bunstore
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
+	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/migrate"
 )
 
@@ -36,10 +39,16 @@ func Migrations(d Dialect) (*migrate.Migrations, error) {
 	return ms, nil
 }
 
+// errAlreadyApplied stops a migration that another process applied after this one read
+// the list of applied migrations.
+var errAlreadyApplied = errors.New("bunstore: migration applied concurrently")
+
 // Migrate applies the migrations that have not run yet; it does nothing on an up-to-date
-// database. Each migration runs in a transaction and is recorded only when it succeeds, so a
-// failed one is retried by the next Migrate. On Postgres, concurrent Migrate calls (several
-// nodes starting at once) are serialised by an advisory lock on the current schema.
+// database. Each migration runs in a transaction that also records it, so a migration is
+// applied and recorded together or not at all, and a failed one is retried by the next
+// Migrate. Concurrent Migrate calls (several processes starting at once) are safe: on
+// Postgres an advisory lock on the current schema serialises them; on SQLite each migration
+// transaction holds the write lock (BEGIN IMMEDIATE) and re-checks the record first.
 func (db *DB) Migrate(ctx context.Context) error {
 	ms, err := Migrations(db.dialect)
 	if err != nil {
@@ -56,18 +65,49 @@ func (db *DB) Migrate(ctx context.Context) error {
 		migrate.WithTableName(migrationsTable),
 		migrate.WithLocksTableName(migrationsLocksTable),
 		migrate.WithMarkAppliedOnSuccess(true),
+		// Bun records a migration after its transaction commits; recordInTx has already
+		// recorded it inside, so Bun's own record must be an upsert.
+		migrate.WithUpsert(true),
+		migrate.BeforeMigration(skipIfApplied),
+		migrate.AfterMigration(recordInTx),
 	)
 	if err := m.Init(ctx); err != nil {
 		return fmt.Errorf("bunstore: init migrations: %w", err)
 	}
-	group, err := m.Migrate(ctx)
-	if err != nil {
-		return fmt.Errorf("bunstore: migrate: %w", err)
+	for attempt := 0; ; attempt++ {
+		group, err := m.Migrate(ctx)
+		if errors.Is(err, errAlreadyApplied) && attempt < 10 {
+			continue // another process got there first: read the applied list again
+		}
+		if err != nil {
+			return fmt.Errorf("bunstore: migrate: %w", err)
+		}
+		if !group.IsZero() {
+			db.log.InfoContext(ctx, "migrated database", "dialect", db.dialect, "migrations", group.Migrations.String())
+		}
+		return nil
 	}
-	if !group.IsZero() {
-		db.log.InfoContext(ctx, "migrated database", "dialect", db.dialect, "migrations", group.Migrations.String())
+}
+
+// skipIfApplied runs first in a migration's transaction: once the transaction holds the
+// write lock, a record written by a concurrent Migrate is visible.
+func skipIfApplied(ctx context.Context, idb bun.IConn, mig *migrate.Migration) error {
+	// Bun's Tx formats the ? placeholders for the dialect.
+	var n int
+	if err := idb.QueryRowContext(ctx, "SELECT count(*) FROM "+migrationsTable+" WHERE name = ?", mig.Name).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return errAlreadyApplied
 	}
 	return nil
+}
+
+// recordInTx records the migration in its own transaction.
+func recordInTx(ctx context.Context, idb bun.IConn, mig *migrate.Migration) error {
+	_, err := idb.ExecContext(ctx, "INSERT INTO "+migrationsTable+" (name, group_id, migrated_at) VALUES (?, ?, ?)",
+		mig.Name, mig.GroupID, time.Now().UTC())
+	return err
 }
 
 // lockMigrations takes a session advisory lock rather than Bun's lock table: a lock row left
