@@ -1,0 +1,305 @@
+// Package httpapi serves Sendoka's HTTP API (the developer docs' /api/v1) on Huma v2.
+//
+// New returns a complete http.Handler: the operations, OpenAPI 3.1 at /api/v1/openapi.json,
+// a reference page at /api/v1/docs, /healthz and /readyz. It can be mounted under any prefix
+// in any router:
+//
+//	mux.Handle("/mail/", http.StripPrefix("/mail", httpapi.New(client, httpapi.Options{})))
+//
+// Register adds just the operations to an existing Huma API.
+//
+// Every error response, whatever produced it (the core, authentication, Huma's own request
+// validation, an unknown route, a panic), is the docs' envelope
+//
+//	{"error":{"type","code","message","request_id","errors":[{"path","code","message"}]}}
+//
+// with "errors" always an array ([] unless the code is VALIDATION_ERROR). Codes map to
+// statuses in one table (ErrorStatus). Beyond the core's codes the HTTP layer adds a few of
+// its own: an unknown route is 404 NOT_FOUND; a known path with the wrong method is 405
+// METHOD_NOT_ALLOWED (type invalid_request_error, with an Allow header); a body over
+// Options.MaxBodyBytes is 413 REQUEST_TOO_LARGE; a body that is not JSON or not sent as JSON
+// is 422 VALIDATION_ERROR like any other malformed body; a panic is 500 INTERNAL_ERROR with a
+// fixed message.
+//
+// Every response carries X-Request-Id: req_<ULID>, equal to error.request_id. The id is
+// always minted here: an X-Request-Id sent by the caller is not reused, so ids stay unique
+// and well-formed in our logs (the caller's value is logged as client_request_id).
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/sendoka/sendoka/sendoka"
+)
+
+// DefaultMaxBodyBytes is the default request body limit: room for the documented 7 MB of
+// inline attachments once base64-encoded, plus the rest of the message.
+const DefaultMaxBodyBytes = 10 << 20
+
+// headerRequestID is the response header that carries the request id.
+const headerRequestID = "X-Request-Id"
+
+// Options tunes the HTTP API. The zero value is a working configuration.
+type Options struct {
+	// Logger receives request failures (5xx, with their cause) and panics, and a debug line
+	// per request. Default: nothing is logged.
+	Logger *slog.Logger
+	// TrustProxyHeaders makes the caller's IP (checked against a key's allowed_cidrs) the
+	// last address of X-Forwarded-For, the one the proxy in front of Sendoka appended. Set it
+	// only behind such a proxy: otherwise callers choose their own IP. Default: false, the
+	// TCP peer address (RemoteAddr) is the caller.
+	TrustProxyHeaders bool
+	// Ready reports whether the server can take traffic; /readyz answers 503 NOT_READY while
+	// it returns an error, and 200 otherwise. It gets a context with a 5 s deadline.
+	// Default: always ready.
+	Ready func(ctx context.Context) error
+	// Title and Version describe the API in the OpenAPI document. Default: "Sendoka API" and
+	// "1.0.0".
+	Title   string
+	Version string
+	// MaxBodyBytes limits request bodies; larger ones get 413 REQUEST_TOO_LARGE. Default:
+	// DefaultMaxBodyBytes (10 MiB).
+	MaxBodyBytes int64
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Title == "" {
+		o.Title = "Sendoka API"
+	}
+	if o.Version == "" {
+		o.Version = "1.0.0"
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	return o
+}
+
+// New returns Sendoka's complete HTTP API for c: the operations of Register on a fresh
+// ServeMux and Huma API, OpenAPI 3.1 at /api/v1/openapi.json (and .yaml), a reference page
+// at /api/v1/docs, /healthz (always 200) and /readyz (Options.Ready). The handler assigns
+// request ids, recovers panics and answers unknown routes and methods with the envelope.
+func New(c *sendoka.Client, opts Options) http.Handler {
+	return newHandler(c, opts, nil)
+}
+
+// newHandler is New with a hook that may add routes to the API and mux (tests use it to add
+// routes that fail in ways the real operations never do).
+func newHandler(c *sendoka.Client, opts Options, extra func(api huma.API, mux *http.ServeMux)) http.Handler {
+	opts = opts.withDefaults()
+	mux := http.NewServeMux()
+	api := humago.New(mux, apiConfig(opts))
+	Register(api, c, opts)
+	if extra != nil {
+		extra(api, mux)
+	}
+	// Huma registers its RFC 9457 error model for every operation's OpenAPI; our operations
+	// document the envelope instead, so the unused model is dropped from the document.
+	schemas := api.OpenAPI().Components.Schemas.Map()
+	delete(schemas, "ErrorModel")
+	delete(schemas, "ErrorDetail")
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if opts.Ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+			defer cancel()
+			if err := opts.Ready(ctx); err != nil {
+				opts.Logger.WarnContext(ctx, "not ready", "error", err)
+				writeEnvelope(w, &sendoka.Error{Code: CodeNotReady, Message: "not ready"}, RequestIDFrom(r.Context()))
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.HandleFunc("GET /api/v1/docs", docsPage(opts.Title))
+
+	var h http.Handler = routeErrors(mux)
+	h = recoverPanics(h, opts.Logger)
+	return withRequestID(h, opts.Logger)
+}
+
+// apiConfig is Huma's configuration for New: JSON only, OpenAPI under /api/v1, and none of
+// DefaultConfig's extras that would change the documented shapes ($schema fields and Link
+// headers) or serve pages with absolute URLs that break under a mount prefix.
+func apiConfig(opts Options) huma.Config {
+	cfg := huma.DefaultConfig(opts.Title, opts.Version)
+	cfg.Info.Description = "Send transactional email and SMS through one API."
+	cfg.OpenAPIPath = "/api/v1/openapi"
+	cfg.DocsPath = "" // served by docsPage, with a relative spec URL
+	cfg.SchemasPath = ""
+	cfg.CreateHooks = nil
+	// A map of our own: huma.DefaultFormats is process-wide and an app may add formats to it.
+	cfg.Formats = map[string]huma.Format{
+		"application/json": huma.DefaultJSONFormat,
+		"json":             huma.DefaultJSONFormat,
+	}
+	return cfg
+}
+
+// withRequestID mints the request id, sets X-Request-Id before anything can be written and
+// puts the id in the request's context for the envelope.
+func withRequestID(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &reqState{requestID: newRequestID()}
+		w.Header().Set(headerRequestID, st.requestID)
+		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		rw := &responseWriter{ResponseWriter: w}
+		start := time.Now()
+		next.ServeHTTP(rw, r)
+		log.DebugContext(r.Context(), "request", "request_id", st.requestID, "method", r.Method,
+			"path", r.URL.Path, "status", rw.status, "duration", time.Since(start),
+			"client_request_id", r.Header.Get(headerRequestID))
+	})
+}
+
+func newRequestID() string { return sendoka.NewID(sendoka.PrefixRequest, time.Now()) }
+
+// recoverPanics turns a panic anywhere below into a 500 envelope when nothing was written
+// yet; otherwise it aborts the connection, the only honest signal left.
+func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw, ok := w.(*responseWriter)
+		if !ok {
+			rw = &responseWriter{ResponseWriter: w}
+		}
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			log.ErrorContext(r.Context(), "panic", "request_id", RequestIDFrom(r.Context()),
+				"method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if rw.wrote {
+				panic(http.ErrAbortHandler)
+			}
+			writeEnvelope(rw, sendoka.Internal(fmt.Errorf("panic: %v", v)), RequestIDFrom(r.Context()))
+		}()
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// routeErrors answers requests that match no route with the envelope: 404 NOT_FOUND, or
+// 405 METHOD_NOT_ALLOWED with the mux's Allow header when the path exists.
+func routeErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// Let the mux's own fallback tell 404 from 405 (and compute Allow), then discard
+		// its plain-text body.
+		probe := &probeWriter{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		rid := RequestIDFrom(r.Context())
+		if probe.status == http.StatusMethodNotAllowed {
+			if allow := probe.header.Get("Allow"); allow != "" {
+				w.Header().Set("Allow", allow)
+			}
+			writeEnvelope(w, &sendoka.Error{Code: CodeMethodNotAllowed,
+				Message: fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)}, rid)
+			return
+		}
+		writeEnvelope(w, &sendoka.Error{Code: sendoka.CodeNotFound,
+			Message: "no route " + r.Method + " " + r.URL.Path}, rid)
+	})
+}
+
+// responseWriter remembers whether the response has started, for recoverPanics.
+type responseWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status = code
+	}
+	// 1xx responses are informational: the real status is still to come.
+	if code >= 200 {
+		w.wrote = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController (Huma's body read deadline, flushing) reach the
+// server's writer.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// probeWriter records a status and headers and discards the body.
+type probeWriter struct {
+	header http.Header
+	status int
+}
+
+func (p *probeWriter) Header() http.Header         { return p.header }
+func (p *probeWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (p *probeWriter) WriteHeader(code int)        { p.status = code }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = jsonEncode(w, v)
+}
+
+func jsonEncode(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// docsPage serves an API reference (Stoplight Elements) that loads the spec by a relative
+// URL, so it works under any mount prefix (Huma's built-in page uses an absolute path).
+func docsPage(title string) http.HandlerFunc {
+	body := []byte(`<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta name="referrer" content="no-referrer">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>` + html.EscapeString(title) + ` Reference</title>
+    <link rel="stylesheet" href="https://unpkg.com/@stoplight/elements@9.0.15/styles.min.css" crossorigin integrity="sha384-iVQBHadsD+eV0M5+ubRCEVXrXEBj+BqcuwjUwPoVJc0Pb1fmrhYSAhL+BFProHdV">
+    <script src="https://unpkg.com/@stoplight/elements@9.0.15/web-components.min.js" crossorigin integrity="sha384-xjOcq9PZ/k+pGtPS/xcsCRXGjKKfTlIa4H1IYEnC+97jNa6sAMWTNrV6hY08W3GL"></script>
+  </head>
+  <body style="height: 100vh;">
+    <elements-api apiDescriptionUrl="openapi.json" router="hash" layout="sidebar" tryItCredentialsPolicy="same-origin"></elements-api>
+  </body>
+</html>`)
+	csp := "default-src 'none'; base-uri 'none'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; " +
+		"sandbox allow-same-origin allow-scripts; " +
+		"script-src https://unpkg.com/@stoplight/elements@9.0.15/web-components.min.js; " +
+		"style-src 'unsafe-inline' https://unpkg.com/@stoplight/elements@9.0.15/styles.min.css"
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", csp)
+		_, _ = w.Write(body)
+	}
+}

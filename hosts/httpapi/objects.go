@@ -1,0 +1,223 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/sendoka/sendoka/sendoka"
+)
+
+// timeLayout is the docs' timestamp form: RFC 3339, UTC, milliseconds
+// ("2026-04-22T10:14:22.113Z").
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func formatTimePtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := formatTime(*t)
+	return &s
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// SendResponse is the answer to a send: the message is durable and queued.
+type SendResponse struct {
+	ID        string `json:"id" doc:"Message id" example:"msg_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
+	Channel   string `json:"channel" enum:"email,sms" example:"email"`
+	Status    string `json:"status" enum:"queued,scheduled,sent,delivered,bounced,failed,canceled" doc:"Status at acceptance: queued, or scheduled for a future send" example:"queued"`
+	CreatedAt string `json:"created_at" format:"date-time" doc:"RFC 3339, UTC, milliseconds" example:"2026-04-22T10:14:22.113Z"`
+}
+
+func sendResponse(m *sendoka.Message) *SendResponse {
+	return &SendResponse{ID: m.ID, Channel: string(m.Channel), Status: string(m.Status), CreatedAt: formatTime(m.CreatedAt)}
+}
+
+// MessageDiagnostic is a provider's explanation of a bounce or failure.
+type MessageDiagnostic struct {
+	Provider string `json:"provider" doc:"Provider that reported it" example:"ses"`
+	Code     string `json:"code" doc:"The provider's own code" example:"5.1.1"`
+	Message  string `json:"message" example:"mailbox does not exist"`
+}
+
+func diagnostic(d *sendoka.Diagnostic) *MessageDiagnostic {
+	if d == nil {
+		return nil
+	}
+	return &MessageDiagnostic{Provider: d.Provider, Code: d.Code, Message: d.Message}
+}
+
+// MessageEvent is one entry of a message's timeline.
+type MessageEvent struct {
+	ID         string             `json:"id" example:"evt_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
+	Type       string             `json:"type" doc:"Event name, as in webhooks" example:"message.delivered"`
+	Status     *string            `json:"status" doc:"Message status this event reports; null for opens and clicks" example:"delivered"`
+	Recipient  *string            `json:"recipient" doc:"The recipient concerned, when the event is about one of several"`
+	Diagnostic *MessageDiagnostic `json:"diagnostic" doc:"Provider diagnostic, or null"`
+	Data       map[string]any     `json:"data" doc:"Event-specific details (for example a clicked URL); {} when none"`
+	CreatedAt  string             `json:"created_at" format:"date-time" example:"2026-04-22T10:14:22.113Z"`
+}
+
+func events(evs []sendoka.Event) []MessageEvent {
+	out := make([]MessageEvent, len(evs))
+	for i, e := range evs {
+		data := e.Data
+		if data == nil {
+			data = map[string]any{}
+		}
+		out[i] = MessageEvent{
+			ID: e.ID, Type: string(e.Type), Status: nullable(string(e.Status)),
+			Recipient: nullable(e.Recipient), Diagnostic: diagnostic(e.Diagnostic),
+			Data: data, CreatedAt: formatTime(e.CreatedAt),
+		}
+	}
+	return out
+}
+
+// messageFields are the fields both channels share, listed in each type for the schema.
+type messageFields struct {
+	id, channel, status, mode string
+	tags                      []string
+	metadata                  map[string]any
+	provider, providerMsgID   *string
+	diagnostic                *MessageDiagnostic
+	attempts                  int
+	createdAt, updatedAt      string
+	scheduledAt, sentAt       *string
+	completedAt               *string
+}
+
+func commonFields(m *sendoka.Message) messageFields {
+	md := m.Metadata
+	if md == nil {
+		md = map[string]any{}
+	}
+	return messageFields{
+		id: m.ID, channel: string(m.Channel), status: string(m.Status), mode: string(m.Mode),
+		tags: nonNil(m.Tags), metadata: md,
+		provider: nullable(m.Provider), providerMsgID: nullable(m.ProviderMessageID),
+		diagnostic: diagnostic(m.Diagnostic), attempts: m.Attempts,
+		scheduledAt: formatTimePtr(m.ScheduledAt), createdAt: formatTime(m.CreatedAt), updatedAt: formatTime(m.UpdatedAt),
+		sentAt: formatTimePtr(m.SentAt), completedAt: formatTimePtr(m.CompletedAt),
+	}
+}
+
+// EmailMessage is an email as the API shows it (a list item; GET adds its events).
+type EmailMessage struct {
+	ID                string             `json:"id" example:"msg_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
+	Channel           string             `json:"channel" enum:"email"`
+	Status            string             `json:"status" enum:"queued,scheduled,sent,delivered,bounced,failed,canceled" example:"delivered"`
+	Mode              string             `json:"mode" enum:"live,test" doc:"live for sok_live_ keys; test messages are only simulated"`
+	From              string             `json:"from" example:"you@sandbox.sendoka.com"`
+	To                []string           `json:"to" nullable:"false" example:"[\"user@example.com\"]"`
+	Cc                []string           `json:"cc" nullable:"false"`
+	Bcc               []string           `json:"bcc" nullable:"false"`
+	ReplyTo           []string           `json:"reply_to" nullable:"false"`
+	Subject           string             `json:"subject" example:"Hello from Sendoka"`
+	HTML              *string            `json:"html" doc:"HTML body, or null"`
+	Text              *string            `json:"text" doc:"Plain text body, or null"`
+	Tags              []string           `json:"tags" nullable:"false"`
+	Metadata          map[string]any     `json:"metadata"`
+	Provider          *string            `json:"provider" doc:"Provider that took (or refused) the message, or null before the hand-off" example:"sandbox"`
+	ProviderMessageID *string            `json:"provider_message_id" doc:"The provider's id for the message, or null"`
+	Diagnostic        *MessageDiagnostic `json:"diagnostic" doc:"Why it bounced or failed; null otherwise"`
+	Attempts          int                `json:"attempts" doc:"Delivery attempts that reached a provider"`
+	ScheduledAt       *string            `json:"scheduled_at" format:"date-time" doc:"When a scheduled send fires, or null"`
+	CreatedAt         string             `json:"created_at" format:"date-time" example:"2026-04-22T10:14:22.113Z"`
+	UpdatedAt         string             `json:"updated_at" format:"date-time" example:"2026-04-22T10:14:23.402Z"`
+	SentAt            *string            `json:"sent_at" format:"date-time" doc:"When the provider took it, or null"`
+	CompletedAt       *string            `json:"completed_at" format:"date-time" doc:"When it reached a final status, or null"`
+}
+
+// EmailMessageDetail is an email with its event timeline (GET /api/v1/emails/{id}).
+type EmailMessageDetail struct {
+	EmailMessage
+	Events []MessageEvent `json:"events" nullable:"false" doc:"Timeline, oldest first"`
+}
+
+func emailMessage(m *sendoka.Message) EmailMessage {
+	f := commonFields(m)
+	e := m.Email
+	if e == nil {
+		e = &sendoka.EmailContent{}
+	}
+	return EmailMessage{
+		ID: f.id, Channel: f.channel, Status: f.status, Mode: f.mode,
+		From: e.From, To: nonNil(e.To), Cc: nonNil(e.Cc), Bcc: nonNil(e.Bcc), ReplyTo: nonNil(e.ReplyTo),
+		Subject: e.Subject, HTML: nullable(e.HTML), Text: nullable(e.Text),
+		Tags: f.tags, Metadata: f.metadata, Provider: f.provider, ProviderMessageID: f.providerMsgID,
+		Diagnostic: f.diagnostic, Attempts: f.attempts, ScheduledAt: f.scheduledAt,
+		CreatedAt: f.createdAt, UpdatedAt: f.updatedAt, SentAt: f.sentAt, CompletedAt: f.completedAt,
+	}
+}
+
+// SMSMessage is an SMS as the API shows it (a list item; GET adds its events).
+type SMSMessage struct {
+	ID                string             `json:"id" example:"msg_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
+	Channel           string             `json:"channel" enum:"sms"`
+	Status            string             `json:"status" enum:"queued,scheduled,sent,delivered,bounced,failed,canceled" example:"delivered"`
+	Mode              string             `json:"mode" enum:"live,test" doc:"live for sok_live_ keys; test messages are only simulated"`
+	From              string             `json:"from" example:"+15551234567"`
+	To                string             `json:"to" example:"+15559876543"`
+	Body              string             `json:"body" example:"Your code is 1234"`
+	MediaURL          []string           `json:"media_url" nullable:"false" doc:"MMS media URLs"`
+	Tags              []string           `json:"tags" nullable:"false"`
+	Metadata          map[string]any     `json:"metadata"`
+	Provider          *string            `json:"provider" doc:"Provider that took (or refused) the message, or null before the hand-off" example:"sandbox"`
+	ProviderMessageID *string            `json:"provider_message_id" doc:"The provider's id for the message, or null"`
+	Diagnostic        *MessageDiagnostic `json:"diagnostic" doc:"Why it bounced or failed; null otherwise"`
+	Attempts          int                `json:"attempts" doc:"Delivery attempts that reached a provider"`
+	ScheduledAt       *string            `json:"scheduled_at" format:"date-time" doc:"When a scheduled send fires, or null"`
+	CreatedAt         string             `json:"created_at" format:"date-time" example:"2026-04-22T10:14:22.113Z"`
+	UpdatedAt         string             `json:"updated_at" format:"date-time" example:"2026-04-22T10:14:23.402Z"`
+	SentAt            *string            `json:"sent_at" format:"date-time" doc:"When the provider took it, or null"`
+	CompletedAt       *string            `json:"completed_at" format:"date-time" doc:"When it reached a final status, or null"`
+}
+
+// SMSMessageDetail is an SMS with its event timeline (GET /api/v1/sms/{id}).
+type SMSMessageDetail struct {
+	SMSMessage
+	Events []MessageEvent `json:"events" nullable:"false" doc:"Timeline, oldest first"`
+}
+
+func smsMessage(m *sendoka.Message) SMSMessage {
+	f := commonFields(m)
+	s := m.SMS
+	if s == nil {
+		s = &sendoka.SMSContent{}
+	}
+	return SMSMessage{
+		ID: f.id, Channel: f.channel, Status: f.status, Mode: f.mode,
+		From: s.From, To: s.To, Body: s.Body, MediaURL: nonNil(s.MediaURLs),
+		Tags: f.tags, Metadata: f.metadata, Provider: f.provider, ProviderMessageID: f.providerMsgID,
+		Diagnostic: f.diagnostic, Attempts: f.attempts, ScheduledAt: f.scheduledAt,
+		CreatedAt: f.createdAt, UpdatedAt: f.updatedAt, SentAt: f.sentAt, CompletedAt: f.completedAt,
+	}
+}
+
+// EmailList is one page of emails, newest first.
+type EmailList struct {
+	Data       []EmailMessage `json:"data" nullable:"false"`
+	HasMore    bool           `json:"has_more" doc:"Whether another page follows"`
+	NextCursor *string        `json:"next_cursor" doc:"Pass as cursor for the next page; null on the last page"`
+}
+
+// SMSList is one page of SMS, newest first.
+type SMSList struct {
+	Data       []SMSMessage `json:"data" nullable:"false"`
+	HasMore    bool         `json:"has_more" doc:"Whether another page follows"`
+	NextCursor *string      `json:"next_cursor" doc:"Pass as cursor for the next page; null on the last page"`
+}

@@ -1,0 +1,209 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"reflect"
+	"strconv"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/sendoka/sendoka/sendoka"
+)
+
+// Register adds Sendoka's operations (send, get and list, for email and SMS) to api, with
+// their authentication and the docs' error envelope. It works on any Huma API, the app's own
+// included: it changes neither the API's configuration nor Huma's process-wide error
+// constructors. New uses it; call it directly to serve Sendoka from an existing Huma API.
+//
+// Without New around it there is no envelope for unknown routes and no X-Request-Id on the
+// app's own responses; Sendoka's operations still set X-Request-Id themselves.
+func Register(api huma.API, c *sendoka.Client, opts Options) {
+	opts = opts.withDefaults()
+	r := &registrar{api: api, opts: opts, mw: huma.Middlewares{envelopeMiddleware(opts.Logger), authMiddleware(c, opts)}}
+	h := &handlers{c: c}
+	oapi := api.OpenAPI()
+	if oapi.Components == nil {
+		oapi.Components = &huma.Components{}
+	}
+	if oapi.Components.SecuritySchemes == nil {
+		oapi.Components.SecuritySchemes = map[string]*huma.SecurityScheme{}
+	}
+	oapi.Components.SecuritySchemes[securityScheme] = &huma.SecurityScheme{
+		Type: "http", Scheme: "bearer", BearerFormat: "sok_live_… or sok_test_…",
+		Description: "An API key: sok_live_ keys send for real, sok_test_ keys only simulate.",
+	}
+
+	huma.Register(api, r.op(http.MethodPost, "/api/v1/emails", "send-email", tagEmails, "Send an email",
+		"Validates and accepts an email. A 200 means the message is stored and queued: poll "+
+			"GET /api/v1/emails/{id} (or use webhooks) for its delivery.",
+		http.StatusUnauthorized, http.StatusForbidden, http.StatusRequestEntityTooLarge,
+		http.StatusUnprocessableEntity, http.StatusTooManyRequests), h.sendEmail)
+	huma.Register(api, r.op(http.MethodPost, "/api/v1/sms", "send-sms", tagSMS, "Send an SMS",
+		"Validates and accepts an SMS. A 200 means the message is stored and queued.",
+		http.StatusUnauthorized, http.StatusForbidden, http.StatusRequestEntityTooLarge,
+		http.StatusUnprocessableEntity, http.StatusTooManyRequests), h.sendSMS)
+	huma.Register(api, r.op(http.MethodGet, "/api/v1/emails/{id}", "get-email", tagEmails, "Get an email",
+		"The full message with its delivery status, provider diagnostics and event timeline. "+
+			"An id unknown in your org (or tenant), or the id of an SMS, is 404 NOT_FOUND.",
+		http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusTooManyRequests), h.getEmail)
+	huma.Register(api, r.op(http.MethodGet, "/api/v1/sms/{id}", "get-sms", tagSMS, "Get an SMS",
+		"The full message with its delivery status, provider diagnostics and event timeline. "+
+			"An id unknown in your org (or tenant), or the id of an email, is 404 NOT_FOUND.",
+		http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusTooManyRequests), h.getSMS)
+	huma.Register(api, r.op(http.MethodGet, "/api/v1/emails", "list-emails", tagEmails, "List emails",
+		"Emails newest first, a page at a time: pass next_cursor as cursor for the next page.",
+		http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusTooManyRequests), h.listEmails)
+	huma.Register(api, r.op(http.MethodGet, "/api/v1/sms", "list-sms", tagSMS, "List SMS",
+		"SMS newest first, a page at a time: pass next_cursor as cursor for the next page.",
+		http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusTooManyRequests), h.listSMS)
+}
+
+const (
+	tagEmails = "Emails"
+	tagSMS    = "SMS"
+)
+
+type registrar struct {
+	api  huma.API
+	opts Options
+	mw   huma.Middlewares
+}
+
+// op describes one authenticated operation; errors lists the statuses it documents beyond
+// 200 (500 is always added).
+func (r *registrar) op(method, path, id, tag, summary, description string, errors ...int) huma.Operation {
+	reqID := &huma.Param{
+		Description: "The request's id (req_…), equal to error.request_id on failures",
+		Schema:      &huma.Schema{Type: huma.TypeString},
+	}
+	errSchema := r.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[ErrorResponse](), true, "ErrorResponse")
+	responses := map[string]*huma.Response{
+		"200": {Headers: map[string]*huma.Param{headerRequestID: reqID}},
+	}
+	for _, status := range append(errors, http.StatusInternalServerError) {
+		responses[strconv.Itoa(status)] = &huma.Response{
+			Description: http.StatusText(status),
+			Headers:     map[string]*huma.Param{headerRequestID: reqID},
+			Content:     map[string]*huma.MediaType{"application/json": {Schema: errSchema}},
+		}
+	}
+	return huma.Operation{
+		OperationID:   id,
+		Method:        method,
+		Path:          path,
+		Summary:       summary,
+		Description:   description,
+		Tags:          []string{tag},
+		DefaultStatus: http.StatusOK,
+		Security:      []map[string][]string{{securityScheme: {}}},
+		MaxBodyBytes:  r.opts.MaxBodyBytes,
+		Middlewares:   r.mw,
+		Responses:     responses,
+	}
+}
+
+type handlers struct {
+	c *sendoka.Client
+}
+
+type sendEmailInput struct {
+	Body sendoka.EmailRequest
+}
+
+type sendSMSInput struct {
+	Body sendoka.SMSRequest
+}
+
+type sendOutput struct {
+	Body *SendResponse
+}
+
+func (h *handlers) sendEmail(ctx context.Context, in *sendEmailInput) (*sendOutput, error) {
+	m, err := h.c.SendEmail(ctx, PrincipalFrom(ctx), &in.Body)
+	if err != nil {
+		return nil, fail(ctx, err)
+	}
+	return &sendOutput{Body: sendResponse(m)}, nil
+}
+
+func (h *handlers) sendSMS(ctx context.Context, in *sendSMSInput) (*sendOutput, error) {
+	m, err := h.c.SendSMS(ctx, PrincipalFrom(ctx), &in.Body)
+	if err != nil {
+		return nil, fail(ctx, err)
+	}
+	return &sendOutput{Body: sendResponse(m)}, nil
+}
+
+type getInput struct {
+	ID string `path:"id" doc:"Message id" example:"msg_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
+}
+
+type emailOutput struct {
+	Body *EmailMessageDetail
+}
+
+type smsOutput struct {
+	Body *SMSMessageDetail
+}
+
+func (h *handlers) getEmail(ctx context.Context, in *getInput) (*emailOutput, error) {
+	m, err := h.c.GetMessage(ctx, PrincipalFrom(ctx), sendoka.ChannelEmail, in.ID)
+	if err != nil {
+		return nil, fail(ctx, err)
+	}
+	return &emailOutput{Body: &EmailMessageDetail{EmailMessage: emailMessage(m), Events: events(m.Events)}}, nil
+}
+
+func (h *handlers) getSMS(ctx context.Context, in *getInput) (*smsOutput, error) {
+	m, err := h.c.GetMessage(ctx, PrincipalFrom(ctx), sendoka.ChannelSMS, in.ID)
+	if err != nil {
+		return nil, fail(ctx, err)
+	}
+	return &smsOutput{Body: &SMSMessageDetail{SMSMessage: smsMessage(m), Events: events(m.Events)}}, nil
+}
+
+type listInput struct {
+	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size, 1-100"`
+	Cursor string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page"`
+	Status string `query:"status" enum:"queued,scheduled,sent,delivered,bounced,failed,canceled" doc:"Only messages in this status"`
+	Tag    string `query:"tag" maxLength:"256" doc:"Only messages with this tag"`
+}
+
+func (in *listInput) params() sendoka.ListParams {
+	return sendoka.ListParams{Limit: in.Limit, Cursor: in.Cursor, Status: sendoka.Status(in.Status), Tag: in.Tag}
+}
+
+func cursor(s string) *string { return nullable(s) }
+
+type emailListOutput struct {
+	Body *EmailList
+}
+
+type smsListOutput struct {
+	Body *SMSList
+}
+
+func (h *handlers) listEmails(ctx context.Context, in *listInput) (*emailListOutput, error) {
+	page, err := h.c.ListMessages(ctx, PrincipalFrom(ctx), sendoka.ChannelEmail, in.params())
+	if err != nil {
+		return nil, fail(ctx, err)
+	}
+	out := &EmailList{Data: make([]EmailMessage, len(page.Messages)), HasMore: page.HasMore, NextCursor: cursor(page.NextCursor)}
+	for i, m := range page.Messages {
+		out.Data[i] = emailMessage(m)
+	}
+	return &emailListOutput{Body: out}, nil
+}
+
+func (h *handlers) listSMS(ctx context.Context, in *listInput) (*smsListOutput, error) {
+	page, err := h.c.ListMessages(ctx, PrincipalFrom(ctx), sendoka.ChannelSMS, in.params())
+	if err != nil {
+		return nil, fail(ctx, err)
+	}
+	out := &SMSList{Data: make([]SMSMessage, len(page.Messages)), HasMore: page.HasMore, NextCursor: cursor(page.NextCursor)}
+	for i, m := range page.Messages {
+		out.Data[i] = smsMessage(m)
+	}
+	return &smsListOutput{Body: out}, nil
+}
