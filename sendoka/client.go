@@ -53,6 +53,7 @@ type Client struct {
 	verified      map[string]bool
 	clock         Clock
 	log           *slog.Logger
+	templates     templateCache // compiled templates (template.go)
 }
 
 // New returns a Client for cfg.

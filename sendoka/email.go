@@ -18,6 +18,10 @@ type EmailRequest struct {
 	Text     string         `json:"text,omitempty" doc:"Plain text body"`
 	Tags     []string       `json:"tags,omitempty" doc:"Max 10"`
 	Metadata map[string]any `json:"metadata,omitempty" doc:"Custom string/number/bool values"`
+	// Template names a template by slug; its subject/html/text fill the fields left empty.
+	Template  string         `json:"template,omitempty" doc:"Template slug; subject/html/text come from it unless given here" example:"welcome-v2"`
+	Variables map[string]any `json:"variables,omitempty" doc:"Values for the template's {{variables}}; nested objects for dotted names"`
+	ScheduleRequest
 }
 
 // Email limits.
@@ -33,7 +37,7 @@ func (c *Client) SendEmail(ctx context.Context, p *Principal, req *EmailRequest)
 	if err := p.require(PermissionEmailsSend); err != nil {
 		return nil, err
 	}
-	m, err := c.newEmail(p, req)
+	m, err := c.prepareEmail(ctx, p, req, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -41,6 +45,16 @@ func (c *Client) SendEmail(ctx context.Context, p *Principal, req *EmailRequest)
 		return nil, err
 	}
 	return m, nil
+}
+
+// prepareEmail turns one request into a message ready for accept. Batch sends call it for
+// every row, so every check of a single send belongs here (or in newEmail), not in SendEmail.
+func (c *Client) prepareEmail(ctx context.Context, p *Principal, req *EmailRequest, tl templateLookup) (*Message, error) {
+	req, err := c.applyEmailTemplate(ctx, p, req, tl)
+	if err != nil {
+		return nil, err
+	}
+	return c.newEmail(p, req)
 }
 
 // newEmail validates req and returns the message it describes, not yet stored.
@@ -77,13 +91,14 @@ func (c *Client) newEmail(p *Principal, req *EmailRequest) (*Message, error) {
 	}
 	validateTags(&v, req.Tags)
 	validateMetadata(&v, req.Metadata)
+	scheduledAt := c.scheduledAt(&req.ScheduleRequest, &v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	return &Message{
 		OrgID: p.OrgID, TenantID: p.TenantID, KeyID: p.KeyID,
 		Channel: ChannelEmail, Mode: p.Mode, Email: content,
-		Tags: req.Tags, Metadata: req.Metadata,
+		Tags: req.Tags, Metadata: req.Metadata, ScheduledAt: scheduledAt,
 	}, nil
 }
 

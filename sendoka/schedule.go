@@ -128,3 +128,12 @@ func wallToInstants(y int, mo time.Month, d, hh, mm int, loc *time.Location) []t
 	}
 	return out
 }
+
+// scheduledAt resolves a request's schedule, or returns nil (send now) without asking the
+// clock when the request sets none.
+func (c *Client) scheduledAt(s *ScheduleRequest, v *Validation) *time.Time {
+	if *s == (ScheduleRequest{}) {
+		return nil
+	}
+	return s.resolve(c.now(), v)
+}

@@ -12,9 +12,13 @@ import (
 type SMSRequest struct {
 	From     string         `json:"from,omitempty" doc:"E.164 sender number or alphanumeric sender ID" example:"+15551234567"`
 	To       string         `json:"to" doc:"E.164 recipient" example:"+15559876543"`
-	Body     string         `json:"body" doc:"Message text, at most 1600 characters" example:"Your code is 1234"`
+	Body     string         `json:"body,omitempty" doc:"Message text, at most 1600 characters (required unless supplied by template)" example:"Your code is 1234"`
 	Tags     []string       `json:"tags,omitempty" doc:"Max 10"`
 	Metadata map[string]any `json:"metadata,omitempty" doc:"Custom key-value pairs"`
+	// Template names an SMS template by slug; its body is used unless Body is given.
+	Template  string         `json:"template,omitempty" doc:"Template slug; the body comes from it unless given here" example:"order_shipped"`
+	Variables map[string]any `json:"variables,omitempty" doc:"Values for the template's {{variables}}; nested objects for dotted names"`
+	ScheduleRequest
 }
 
 // SMS limits.
@@ -27,7 +31,7 @@ func (c *Client) SendSMS(ctx context.Context, p *Principal, req *SMSRequest) (*M
 	if err := p.require(PermissionSMSSend); err != nil {
 		return nil, err
 	}
-	m, err := c.newSMS(p, req)
+	m, err := c.prepareSMS(ctx, p, req, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -35,6 +39,16 @@ func (c *Client) SendSMS(ctx context.Context, p *Principal, req *SMSRequest) (*M
 		return nil, err
 	}
 	return m, nil
+}
+
+// prepareSMS turns one request into a message ready for accept. Batch sends call it for
+// every row, so every check of a single send belongs here (or in newSMS), not in SendSMS.
+func (c *Client) prepareSMS(ctx context.Context, p *Principal, req *SMSRequest, tl templateLookup) (*Message, error) {
+	req, err := c.applySMSTemplate(ctx, p, req, tl)
+	if err != nil {
+		return nil, err
+	}
+	return c.newSMS(p, req)
 }
 
 func (c *Client) newSMS(p *Principal, req *SMSRequest) (*Message, error) {
@@ -71,13 +85,14 @@ func (c *Client) newSMS(p *Principal, req *SMSRequest) (*Message, error) {
 	}
 	validateTags(&v, req.Tags)
 	validateMetadata(&v, req.Metadata)
+	scheduledAt := c.scheduledAt(&req.ScheduleRequest, &v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	return &Message{
 		OrgID: p.OrgID, TenantID: p.TenantID, KeyID: p.KeyID,
 		Channel: ChannelSMS, Mode: p.Mode, SMS: content,
-		Tags: req.Tags, Metadata: req.Metadata,
+		Tags: req.Tags, Metadata: req.Metadata, ScheduledAt: scheduledAt,
 	}, nil
 }
 

@@ -35,6 +35,8 @@ type Store interface {
 	ListAPIKeys(ctx context.Context, orgID string) ([]*APIKey, error)
 	// ListOrgs returns every org, oldest first.
 	ListOrgs(ctx context.Context) ([]*Org, error)
+
+	TemplateStore // template.go
 }
 
 // Tx is one open transaction. Its methods must only be called from inside the InTx callback
@@ -62,6 +64,8 @@ type Tx interface {
 	// the stored status is one of from, and reports whether it did. Content, tags, metadata,
 	// ids and CreatedAt are never changed.
 	UpdateMessage(ctx context.Context, m *Message, from ...Status) (bool, error)
+
+	TemplateTx // template.go
 }
 
 // MessageQuery selects messages for ListMessages. Zero fields do not filter.
