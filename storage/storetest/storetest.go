@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"APIKeyRevoke", testAPIKeyRevoke},
 		{"Events", testEvents},
 		{"Orgs", testOrgs},
+		{"Templates", testTemplates}, // template.go
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
