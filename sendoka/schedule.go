@@ -1,6 +1,7 @@
 package sendoka
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -136,4 +137,138 @@ func (c *Client) scheduledAt(s *ScheduleRequest, v *Validation) *time.Time {
 		return nil
 	}
 	return s.resolve(c.now(), v)
+}
+
+// CancelMessage cancels a scheduled message of the given channel: in one transaction it
+// flips the message to canceled, records message.canceled and removes its job. A message
+// that is not scheduled (sent, failed, already canceled, or being handed to its provider
+// right now) is CodeNotScheduled. An id unknown, of the other channel or outside the
+// principal's scope is CodeNotFound.
+//
+// Cancel takes the message with the same conditional claim a delivery attempt takes, so when
+// a cancel races the job that fires the message exactly one of them wins: the message ends
+// canceled and never reaches a provider, or it is sent and the cancel fails.
+func (c *Client) CancelMessage(ctx context.Context, p *Principal, channel Channel, id string) (*Message, error) {
+	if err := p.require(sendPermission(channel)); err != nil {
+		return nil, err
+	}
+	now := c.now()
+	var m *Message
+	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
+		var err error
+		if m, err = c.claimScheduled(ctx, tx, p, channel, id, now); err != nil {
+			return err
+		}
+		m.Status = StatusCanceled
+		m.UpdatedAt = now
+		m.CompletedAt = &now
+		if ok, err := tx.UpdateMessage(ctx, m, StatusScheduled); err != nil {
+			return err
+		} else if !ok {
+			return notScheduled(m)
+		}
+		if err := c.queue.Cancel(ctx, tx, m.JobID); err != nil {
+			return err
+		}
+		return tx.InsertEvents(ctx, c.newEvent(m, EventCanceled, StatusCanceled, nil, now))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// RescheduleMargin is how close to its time a scheduled message may still be rescheduled.
+// Nearer than this, its job may already be running (the queue fires on the database's
+// clock): rescheduling would race it, so the message counts as no longer scheduled.
+const RescheduleMargin = 5 * time.Second
+
+// RescheduleMessage moves a scheduled message to a new time (s: scheduled_at, or
+// scheduled_local with scheduled_at_tz, with the rules of a send). In one transaction it
+// replaces the message's job with one at the new time and records message.scheduled with
+// the previous time. A message that is not scheduled, or is due within RescheduleMargin, is
+// CodeNotScheduled; scope and channel as CancelMessage.
+func (c *Client) RescheduleMessage(ctx context.Context, p *Principal, channel Channel, id string, s ScheduleRequest) (*Message, error) {
+	if err := p.require(sendPermission(channel)); err != nil {
+		return nil, err
+	}
+	now := c.now()
+	var v Validation
+	at := c.scheduledAt(&s, &v)
+	if at == nil && len(v.Fields) == 0 {
+		v.Add(FieldRequired, "Required: the new scheduled_at (or scheduled_local with scheduled_at_tz)", "scheduled_at")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var m *Message
+	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
+		var err error
+		if m, err = c.claimScheduled(ctx, tx, p, channel, id, now); err != nil {
+			return err
+		}
+		prev := m.ScheduledAt
+		if prev == nil || !prev.After(now.Add(RescheduleMargin)) {
+			return &Error{Code: CodeNotScheduled, Message: "the message is due and being sent; it can no longer be rescheduled"}
+		}
+		ids, err := c.queue.Enqueue(ctx, tx, Job{Kind: JobDeliverMessage, MessageID: m.ID, RunAt: *at})
+		if err != nil {
+			return err
+		}
+		if err := c.queue.Cancel(ctx, tx, m.JobID); err != nil {
+			return err
+		}
+		m.ScheduledAt, m.JobID, m.ClaimedAt, m.UpdatedAt = at, ids[0], nil, now
+		if ok, err := tx.UpdateMessage(ctx, m, StatusScheduled); err != nil {
+			return err
+		} else if !ok {
+			return notScheduled(m)
+		}
+		ev := c.newEvent(m, EventScheduled, StatusScheduled, nil, now)
+		ev.Data = map[string]any{
+			"scheduled_at":          at.Format(time.RFC3339Nano),
+			"previous_scheduled_at": prev.Format(time.RFC3339Nano),
+		}
+		return tx.InsertEvents(ctx, ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// claimScheduled loads a message for cancel or reschedule and claims it, as a delivery
+// attempt would, so that it and a firing job cannot both proceed. The claim only lasts as
+// long as the caller's transaction: cancel ends the message, reschedule clears it.
+func (c *Client) claimScheduled(ctx context.Context, tx Tx, p *Principal, channel Channel, id string, now time.Time) (*Message, error) {
+	m, err := tx.GetMessage(ctx, id) // unscoped: the scope is checked next
+	if err != nil {
+		return nil, err
+	}
+	if m.OrgID != p.OrgID || (p.TenantID != "" && m.TenantID != p.TenantID) || m.Channel != channel {
+		return nil, NotFound("message")
+	}
+	if m.Status != StatusScheduled {
+		return nil, notScheduled(m)
+	}
+	ok, err := tx.ClaimMessage(ctx, id, now, StatusScheduled)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, &Error{Code: CodeNotScheduled, Message: "the message is being sent"}
+	}
+	m.ClaimedAt = &now
+	return m, nil
+}
+
+func notScheduled(m *Message) error {
+	return &Error{Code: CodeNotScheduled, Message: "the message is " + string(m.Status) + ", not scheduled"}
+}
+
+func sendPermission(ch Channel) Permission {
+	if ch == ChannelSMS {
+		return PermissionSMSSend
+	}
+	return PermissionEmailsSend
 }

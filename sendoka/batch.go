@@ -1,0 +1,182 @@
+package sendoka
+
+import (
+	"context"
+	"fmt"
+)
+
+// MaxBatch is the most messages one batch call may create, in either shape.
+const MaxBatch = 100
+
+// BatchRow is the outcome of one row of a batch: its message, or why it was refused.
+type BatchRow struct {
+	// Index is the row's position: in the request array (per-item shape), or in `to` (bulk
+	// shape).
+	Index int
+	// Message is the accepted message (status queued or scheduled); nil when Err is set.
+	Message *Message
+	// Err is the same error a single send of the row would have returned.
+	Err *Error
+}
+
+// BatchResult is the outcome of a batch call, one row per request row, in order.
+type BatchResult struct {
+	Rows      []BatchRow
+	Succeeded int
+	Failed    int
+}
+
+// SendEmailBatch validates each request on its own and accepts the valid ones together: all
+// accepted rows commit in one transaction with their jobs, inserted in bulk. A row that fails
+// validation does not stop the others. The call itself fails (and accepts nothing) only for
+// a problem of the whole call: no rows, more than MaxBatch, a missing permission, or a
+// storage error.
+func (c *Client) SendEmailBatch(ctx context.Context, p *Principal, reqs []*EmailRequest) (*BatchResult, error) {
+	if err := p.require(PermissionEmailsSend); err != nil {
+		return nil, err
+	}
+	if err := batchSize(len(reqs), nil, []any{}...); err != nil {
+		return nil, err
+	}
+	tl := templateLookup{}
+	return c.acceptBatch(ctx, len(reqs), func(i int) (*Message, error) {
+		if reqs[i] == nil {
+			return nil, Errorf(CodeValidation, "row %d is empty", i)
+		}
+		return c.prepareEmail(ctx, p, reqs[i], tl)
+	})
+}
+
+// SendEmailBulk fans one request out to one message per address of req.To (at most
+// MaxBatch): each recipient gets a message of its own, with its own id, and does not see the
+// others. Cc and Bcc are refused in this shape, since they would be copied into every
+// message; use SendEmailBatch for multi-recipient messages. Rows are as in SendEmailBatch,
+// indexed by position in req.To; a field error about the recipient has the path
+// ["to", index].
+func (c *Client) SendEmailBulk(ctx context.Context, p *Principal, req *EmailRequest) (*BatchResult, error) {
+	if err := p.require(PermissionEmailsSend); err != nil {
+		return nil, err
+	}
+	var v Validation
+	if len(req.Cc) > 0 {
+		v.Add(FieldInvalid, "not allowed in the bulk shape (it would be copied to every recipient); send an array of messages instead", "cc")
+	}
+	if len(req.Bcc) > 0 {
+		v.Add(FieldInvalid, "not allowed in the bulk shape (it would be copied to every recipient); send an array of messages instead", "bcc")
+	}
+	if err := batchSize(len(req.To), &v, "to"); err != nil {
+		return nil, err
+	}
+	tl := templateLookup{}
+	return c.acceptBatch(ctx, len(req.To), func(i int) (*Message, error) {
+		row := *req
+		row.To = []string{req.To[i]}
+		m, err := c.prepareEmail(ctx, p, &row, tl)
+		return m, bulkPaths(err, i)
+	})
+}
+
+// SendSMSBatch is SendEmailBatch for SMS.
+func (c *Client) SendSMSBatch(ctx context.Context, p *Principal, reqs []*SMSRequest) (*BatchResult, error) {
+	if err := p.require(PermissionSMSSend); err != nil {
+		return nil, err
+	}
+	if err := batchSize(len(reqs), nil, []any{}...); err != nil {
+		return nil, err
+	}
+	tl := templateLookup{}
+	return c.acceptBatch(ctx, len(reqs), func(i int) (*Message, error) {
+		if reqs[i] == nil {
+			return nil, Errorf(CodeValidation, "row %d is empty", i)
+		}
+		return c.prepareSMS(ctx, p, reqs[i], tl)
+	})
+}
+
+// SendSMSBulk fans req out to one SMS per number of to (at most MaxBatch); req.To must be
+// empty. Rows are indexed by position in to; a field error about the recipient has the path
+// ["to", index].
+func (c *Client) SendSMSBulk(ctx context.Context, p *Principal, to []string, req *SMSRequest) (*BatchResult, error) {
+	if err := p.require(PermissionSMSSend); err != nil {
+		return nil, err
+	}
+	var v Validation
+	if req.To != "" {
+		v.Add(FieldInvalid, "give the recipients as the to list of the bulk shape", "to")
+	}
+	if err := batchSize(len(to), &v, "to"); err != nil {
+		return nil, err
+	}
+	tl := templateLookup{}
+	return c.acceptBatch(ctx, len(to), func(i int) (*Message, error) {
+		row := *req
+		row.To = to[i]
+		m, err := c.prepareSMS(ctx, p, &row, tl)
+		return m, bulkPaths(err, i)
+	})
+}
+
+// batchSize checks the row count of a call: path locates the rows (nothing for the array
+// of the per-item shape, "to" for the bulk shape); v may carry earlier problems of the call.
+func batchSize(n int, v *Validation, path ...any) error {
+	if v == nil {
+		v = &Validation{}
+	}
+	switch {
+	case n == 0:
+		v.Add(FieldTooSmall, "a batch needs at least one message", path...)
+	case n > MaxBatch:
+		v.Add(FieldTooBig, fmt.Sprintf("a batch holds at most %d messages, this one has %d: split it (or use an audience for large sends)", MaxBatch, n), path...)
+	}
+	return v.Err()
+}
+
+// bulkPaths rewrites the paths of a bulk row's errors: the row was validated as a message to
+// one recipient (["to", 0] or ["to"]), which is ["to", i] of the call.
+func bulkPaths(err error, i int) error {
+	if err == nil {
+		return nil
+	}
+	e := AsError(err)
+	if len(e.Fields) == 0 {
+		return e
+	}
+	out := *e
+	out.Fields = make([]FieldError, len(e.Fields))
+	for j, f := range e.Fields {
+		if len(f.Path) > 0 && f.Path[0] == "to" {
+			f.Path = append([]any{"to", i}, f.Path[min(len(f.Path), 2):]...)
+		}
+		out.Fields[j] = f
+	}
+	return &out
+}
+
+// acceptBatch prepares n rows and accepts the valid ones in one transaction.
+func (c *Client) acceptBatch(ctx context.Context, n int, prepare func(i int) (*Message, error)) (*BatchResult, error) {
+	res := &BatchResult{Rows: make([]BatchRow, n)}
+	msgs := make([]*Message, 0, n)
+	for i := range n {
+		res.Rows[i].Index = i
+		m, err := prepare(i)
+		if err != nil {
+			e := AsError(err)
+			if e.Code == CodeInternal {
+				// A storage failure is not the row's fault: fail the call, accept nothing.
+				return nil, e
+			}
+			res.Rows[i].Err = e
+			res.Failed++
+			continue
+		}
+		res.Rows[i].Message = m
+		msgs = append(msgs, m)
+	}
+	if len(msgs) > 0 {
+		if err := c.accept(ctx, msgs...); err != nil {
+			return nil, err
+		}
+	}
+	res.Succeeded = len(msgs)
+	return res, nil
+}
