@@ -35,6 +35,9 @@ type Config struct {
 	// domains API manages them per org. Default: none.
 	VerifiedDomains []string
 
+	// Tracking turns on open and click tracking of email (tracking.go). Default: off.
+	Tracking TrackingConfig
+
 	// Clock tells the time. Default: SystemClock.
 	Clock Clock
 	// Logger receives operational logs. Default: none.
@@ -54,6 +57,7 @@ type Client struct {
 	clock         Clock
 	log           *slog.Logger
 	templates     templateCache // compiled templates (template.go)
+	tracking      *tracker      // open and click tracking (tracking.go)
 }
 
 // New returns a Client for cfg.
@@ -75,6 +79,10 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.sandboxDomain == "" {
 		c.sandboxDomain = DefaultSandboxDomain
+	}
+	var err error
+	if c.tracking, err = newTracker(cfg.Tracking); err != nil {
+		return nil, err
 	}
 	for _, d := range cfg.VerifiedDomains {
 		c.verified[strings.ToLower(strings.TrimSpace(d))] = true

@@ -113,11 +113,11 @@ func (c *Client) send(ctx context.Context, m *Message) (SendResult, error) {
 		if p == nil {
 			return SendResult{}, &ProviderError{Kind: Permanent, Provider: m.Provider, Code: "no_provider", Message: "no email provider is configured"}
 		}
-		e := m.Email
-		return p.SendEmail(ctx, &OutboundEmail{
-			MessageID: m.ID, From: e.From, To: e.To, Cc: e.Cc, Bcc: e.Bcc, ReplyTo: e.ReplyTo,
-			Subject: e.Subject, HTML: e.HTML, Text: e.Text, Tags: m.Tags,
-		})
+		out, err := c.outboundEmail(ctx, m) // email_outbound.go
+		if err != nil {
+			return SendResult{}, err
+		}
+		return p.SendEmail(ctx, out)
 	default:
 		p := c.smsSender(m)
 		if p == nil {

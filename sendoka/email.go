@@ -17,18 +17,29 @@ type EmailRequest struct {
 	HTML     string         `json:"html,omitempty" doc:"HTML body"`
 	Text     string         `json:"text,omitempty" doc:"Plain text body"`
 	Tags     []string       `json:"tags,omitempty" doc:"Max 10"`
-	Metadata map[string]any `json:"metadata,omitempty" doc:"Custom string/number/bool values"`
+	Metadata map[string]any `json:"metadata,omitempty" doc:"Custom string/number/bool values (at most 50 keys; keys 1-40 characters; strings at most 500 characters)"`
+	// Attachments, Headers and the tracking switches are email-only (email_attachment.go,
+	// email_headers.go, tracking.go).
+	Attachments []AttachmentRequest `json:"attachments,omitempty" doc:"Files (at most 10, 7 MiB decoded combined); content_id makes one inline (cid:)"`
+	Headers     map[string]string   `json:"headers,omitempty" doc:"Extra header fields (at most 20); reserved names such as From, Subject or Content-Type are refused"`
+	TrackOpens  *bool               `json:"track_opens,omitempty" doc:"Add an open-tracking pixel to the HTML. Default true"`
+	TrackClicks *bool               `json:"track_clicks,omitempty" doc:"Rewrite http(s) links of the HTML to tracked redirects. Default true"`
 	// Template names a template by slug; its subject/html/text fill the fields left empty.
 	Template  string         `json:"template,omitempty" doc:"Template slug; subject/html/text come from it unless given here" example:"welcome-v2"`
 	Variables map[string]any `json:"variables,omitempty" doc:"Values for the template's {{variables}}; nested objects for dotted names"`
 	ScheduleRequest
 }
 
-// Email limits.
+// Email limits. A request within them builds a message of at most about 12 MiB on the wire:
+// 7 MiB of attachments (9.4 MiB once base64-encoded), two bodies of at most 1 MiB, headers.
 const (
-	MaxEmailRecipients = 50 // per list: to, cc, bcc, reply_to
-	MaxSubjectLen      = 998
-	MaxAddressLen      = 320
+	MaxEmailRecipients      = 50 // per list: to, cc, bcc, reply_to
+	MaxEmailRecipientsTotal = 50 // to, cc and bcc together, after duplicates are removed (SES's limit)
+	MaxSubjectLen           = 998
+	MaxAddressLen           = 320
+	MaxDisplayNameLen       = 200
+	MaxHTMLBytes            = 1 << 20
+	MaxTextBytes            = 1 << 20
 )
 
 // SendEmail validates and accepts an email. On success the message is durable and queued
@@ -73,25 +84,27 @@ func (c *Client) newEmail(p *Principal, req *EmailRequest) (*Message, error) {
 	if len(req.To) == 0 {
 		v.Add(FieldRequired, "Required", "to")
 	}
-	content.To = parseAddressList(&v, req.To, "to")
-	content.Cc = parseAddressList(&v, req.Cc, "cc")
-	content.Bcc = parseAddressList(&v, req.Bcc, "bcc")
-	content.ReplyTo = parseAddressList(&v, req.ReplyTo, "reply_to")
+	content.To, content.Cc, content.Bcc = parseRecipients(&v, req.To, req.Cc, req.Bcc)
+	content.ReplyTo = parseAddressList(&v, req.ReplyTo, "reply_to", nil)
 
 	switch {
 	case strings.TrimSpace(req.Subject) == "":
 		v.Add(FieldRequired, "Required", "subject")
 	case len(req.Subject) > MaxSubjectLen:
 		v.Add(FieldTooBig, "at most 998 characters", "subject")
-	case strings.ContainsAny(req.Subject, "\r\n"):
-		v.Add(FieldInvalid, "must not contain line breaks", "subject")
+	case hasControl(req.Subject):
+		v.Add(FieldInvalid, "must not contain line breaks or control characters", "subject")
 	}
 	if req.HTML == "" && req.Text == "" {
 		v.Add(FieldRequired, "html or text is required", "html")
 	}
 	validateTags(&v, req.Tags)
 	validateMetadata(&v, req.Metadata)
+	tooLarge := validateEmailContent(&v, req, content) // email_content.go
 	scheduledAt := c.scheduledAt(&req.ScheduleRequest, &v)
+	if tooLarge != nil {
+		return nil, tooLarge
+	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -113,43 +126,6 @@ func (c *Client) isSandboxSender(m *Message) bool {
 		return true
 	}
 	return m.Channel == ChannelEmail && addressDomain(m.Email.From) == c.sandboxDomain
-}
-
-func parseAddressList(v *Validation, list []string, field string) []string {
-	if len(list) > MaxEmailRecipients {
-		v.Add(FieldTooBig, "at most 50 addresses", field)
-		return nil
-	}
-	out := make([]string, 0, len(list))
-	for i, a := range list {
-		if addr, ok := parseAddress(v, a, field, i); ok {
-			out = append(out, addr)
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}
-
-// parseAddress parses one RFC 5322 address (display name optional) and returns its
-// normalised form.
-func parseAddress(v *Validation, s string, path ...any) (string, bool) {
-	if len(s) > MaxAddressLen || strings.ContainsAny(s, "\r\n") {
-		v.Add(FieldInvalidString, "invalid email address", path...)
-		return "", false
-	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || !strings.Contains(a.Address, "@") || strings.HasPrefix(a.Address, "@") || strings.HasSuffix(a.Address, "@") {
-		v.Add(FieldInvalidString, "invalid email address", path...)
-		return "", false
-	}
-	local, domain, _ := strings.Cut(a.Address, "@")
-	a.Address = local + "@" + strings.ToLower(domain)
-	if a.Name == "" {
-		return a.Address, true
-	}
-	return a.String(), true
 }
 
 // addressDomain returns the lower-cased domain of a normalised address.

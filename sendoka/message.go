@@ -127,6 +127,11 @@ type EmailContent struct {
 	Subject string   `json:"subject"`
 	HTML    string   `json:"html,omitempty"`
 	Text    string   `json:"text,omitempty"`
+	// Attachments are described here; their content is kept apart (see Attachment).
+	Attachments []Attachment      `json:"attachments,omitempty"`
+	Headers     map[string]string `json:"headers,omitempty"`
+	TrackOpens  bool              `json:"track_opens,omitempty"`
+	TrackClicks bool              `json:"track_clicks,omitempty"`
 }
 
 // SMSContent is what an SMS says and to whom.

@@ -8,7 +8,9 @@ import (
 )
 
 // OutboundEmail is an email ready for a provider. The core has validated every field:
-// addresses parse, the sender's domain is allowed, at least one body is set.
+// addresses parse (in the form `local@domain` or `"Name" <local@domain>`), the sender's
+// domain is allowed, at least one body is set, and no value that reaches a header holds a
+// line break. providers/mimemail turns it into an RFC 5322 message.
 type OutboundEmail struct {
 	// MessageID is Sendoka's id; providers that support deduplication use it as the key, so
 	// a retried hand-off is not sent twice.
@@ -19,9 +21,15 @@ type OutboundEmail struct {
 	Bcc       []string
 	ReplyTo   []string
 	Subject   string
-	HTML      string
-	Text      string
-	Tags      []string
+	// HTML already carries the tracking pixel and tracked links when tracking is on.
+	HTML string
+	Text string
+	Tags []string
+	// Attachments are in request order, each with its Content; those with a ContentID are
+	// inline images the HTML refers to as cid:ContentID.
+	Attachments []Attachment
+	// Headers are extra header fields (no reserved names, no line breaks).
+	Headers map[string]string
 }
 
 // OutboundSMS is an SMS ready for a provider. To (and From, when a number) are E.164.

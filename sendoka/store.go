@@ -37,6 +37,7 @@ type Store interface {
 	ListOrgs(ctx context.Context) ([]*Org, error)
 
 	TemplateStore // template.go
+	EmailStore    // email_store.go
 }
 
 // Tx is one open transaction. Its methods must only be called from inside the InTx callback
@@ -66,6 +67,7 @@ type Tx interface {
 	UpdateMessage(ctx context.Context, m *Message, from ...Status) (bool, error)
 
 	TemplateTx // template.go
+	EmailTx    // email_store.go
 }
 
 // MessageQuery selects messages for ListMessages. Zero fields do not filter.

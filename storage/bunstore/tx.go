@@ -99,7 +99,7 @@ func (t *Tx) InsertMessages(ctx context.Context, msgs ...*sendoka.Message) error
 			return conflict(err, "message tag")
 		}
 	}
-	return nil
+	return t.insertAttachments(ctx, msgs) // email.go
 }
 
 // InsertEvents appends events with multi-row INSERTs.
