@@ -1,0 +1,139 @@
+package sendoka_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sendoka/sendoka/sendoka"
+	"github.com/sendoka/sendoka/storage/bunstore"
+	"github.com/sendoka/sendoka/storage/bunstore/bunstoretest"
+)
+
+func TestEmailBatch(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := newDBBundle(t, db)
+		ctx := context.Background()
+		_, err := b.client.CreateTemplate(ctx, b.p, &sendoka.TemplateRequest{Slug: "hi", Channel: sendoka.ChannelEmail, Subject: "Hi {{name}}", Text: "Hello {{name}}"})
+		require.NoError(t, err)
+
+		multi := b.email("a@example.com")
+		multi.To = append(multi.To, "b@example.com")
+		multi.Cc = []string{"c@example.com"}
+		badAddr := b.email("not-an-address")
+		tpl := b.email("t@example.com")
+		tpl.Subject, tpl.Text, tpl.Template, tpl.Variables = "", "", "hi", map[string]any{"name": "Tia"}
+		missing := b.email("m@example.com")
+		missing.Subject, missing.Text, missing.Template = "", "", "hi"
+		sched := b.email("s@example.com")
+		sched.ScheduledAt = b.clock.in(time.Hour)
+
+		res, err := b.client.SendEmailBatch(ctx, b.p, []*sendoka.EmailRequest{multi, badAddr, tpl, missing, sched})
+		require.NoError(t, err)
+		require.Equal(t, 3, res.Succeeded)
+		require.Equal(t, 2, res.Failed)
+		require.Len(t, res.Rows, 5)
+		for i, row := range res.Rows {
+			require.Equal(t, i, row.Index)
+		}
+		require.Equal(t, [][]any{{"to", 0}}, paths(res.Rows[1].Err))
+		require.Nil(t, res.Rows[1].Message)
+		require.Equal(t, sendoka.CodeTemplateMissingVariables, res.Rows[3].Err.Code)
+		require.Equal(t, [][]any{{"variables", "name"}}, paths(res.Rows[3].Err))
+
+		// The accepted rows are stored with their jobs; the per-item shape keeps their headers.
+		jobs := map[int64]bool{}
+		for _, i := range []int{0, 2, 4} {
+			m := b.get(t, sendoka.ChannelEmail, res.Rows[i].Message.ID)
+			require.NotZero(t, m.JobID)
+			require.False(t, jobs[m.JobID], "one job per message")
+			jobs[m.JobID] = true
+			_ = b.jobState(t, m.JobID) // exists
+		}
+		first := b.get(t, sendoka.ChannelEmail, res.Rows[0].Message.ID)
+		require.Equal(t, []string{"a@example.com", "b@example.com"}, first.Email.To)
+		require.Equal(t, []string{"c@example.com"}, first.Email.Cc)
+		require.Equal(t, "Hi Tia", b.get(t, sendoka.ChannelEmail, res.Rows[2].Message.ID).Email.Subject)
+		last := b.get(t, sendoka.ChannelEmail, res.Rows[4].Message.ID)
+		require.Equal(t, sendoka.StatusScheduled, last.Status)
+		require.Equal(t, "scheduled", b.jobState(t, last.JobID))
+
+		// Whole-call problems accept nothing.
+		many := make([]*sendoka.EmailRequest, sendoka.MaxBatch+1)
+		for i := range many {
+			many[i] = b.email(fmt.Sprintf("u%d@example.com", i))
+		}
+		_, err = b.client.SendEmailBatch(ctx, b.p, many)
+		e := requireCode(t, sendoka.CodeValidation, err)
+		require.Contains(t, e.Message, "at most 100")
+		_, err = b.client.SendEmailBatch(ctx, b.p, nil)
+		requireCode(t, sendoka.CodeValidation, err)
+		smsOnly := &sendoka.Principal{OrgID: b.orgID, Mode: sendoka.ModeTest, Permissions: []sendoka.Permission{sendoka.PermissionSMSSend}}
+		_, err = b.client.SendEmailBatch(ctx, smsOnly, many[:1])
+		requireCode(t, sendoka.CodeInsufficientScope, err)
+		list, err := b.client.ListMessages(ctx, b.p, sendoka.ChannelEmail, sendoka.ListParams{Limit: 100})
+		require.NoError(t, err)
+		require.Len(t, list.Messages, 3)
+
+		// A full batch of 100 goes through in one call.
+		res, err = b.client.SendEmailBatch(ctx, b.p, many[:sendoka.MaxBatch])
+		require.NoError(t, err)
+		require.Equal(t, sendoka.MaxBatch, res.Succeeded)
+	})
+}
+
+func TestEmailBulk(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := newDBBundle(t, db)
+		ctx := context.Background()
+		b.start(t)
+
+		req := b.email("")
+		req.To = make([]string, sendoka.MaxBatch)
+		for i := range req.To {
+			req.To[i] = fmt.Sprintf("r%d@example.com", i)
+		}
+		req.To[42] = "broken"
+		req.Tags = []string{"bulk"}
+		res, err := b.client.SendEmailBulk(ctx, b.p, req)
+		require.NoError(t, err)
+		require.Equal(t, sendoka.MaxBatch-1, res.Succeeded)
+		require.Equal(t, 1, res.Failed)
+		require.Equal(t, [][]any{{"to", 42}}, paths(res.Rows[42].Err), "the path names the recipient of the call")
+
+		// One message per recipient, each with its own id, alone in To.
+		seen := map[string]bool{}
+		for i, row := range res.Rows {
+			if i == 42 {
+				continue
+			}
+			require.False(t, seen[row.Message.ID])
+			seen[row.Message.ID] = true
+			require.Equal(t, []string{req.To[i]}, row.Message.Email.To)
+		}
+		require.NoError(t, b.fake.WaitFor(ctx, sendoka.MaxBatch-1))
+		for _, s := range b.fake.Sent() {
+			require.Len(t, s.Email.To, 1, "recipients do not see each other")
+		}
+
+		// Cc/Bcc would be copied to everyone; too many recipients; none.
+		bad := []func(r *sendoka.EmailRequest){
+			func(r *sendoka.EmailRequest) { r.Cc = []string{"boss@example.com"} },
+			func(r *sendoka.EmailRequest) { r.Bcc = []string{"boss@example.com"} },
+			func(r *sendoka.EmailRequest) { r.To = append(r.To, "one-more@example.com") },
+			func(r *sendoka.EmailRequest) { r.To = nil },
+		}
+		for i, mod := range bad {
+			r := *req
+			mod(&r)
+			_, err := b.client.SendEmailBulk(ctx, b.p, &r)
+			requireCode(t, sendoka.CodeValidation, err)
+			require.NotEmpty(t, paths(err), "case %d", i)
+		}
+	})
+}
