@@ -103,6 +103,11 @@ func (s *Sender) record(ctx context.Context, id string, rec Sent) (sendoka.SendR
 	call := s.calls[id]
 	s.calls[id]++
 	s.mu.Unlock()
+	// A real provider cannot reach its peer once the context has ended; neither does the fake,
+	// so tests of shutdown and timeouts see the same thing.
+	if err := ctx.Err(); err != nil {
+		return sendoka.SendResult{}, &sendoka.ProviderError{Kind: sendoka.Transient, Provider: "memsend", Message: "context ended", Err: err}
+	}
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		defer t.Stop()
