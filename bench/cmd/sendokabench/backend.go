@@ -76,6 +76,13 @@ func runBackend(ctx context.Context, o options, rep *report, name, dsn string, p
 		rep.Results = append(rep.Results, res)
 		fmt.Fprintf(os.Stderr, "%s %s: %.0f req/s, %.0f msg/s\n", name, sc.Name, res.ReqPerSec(), res.MsgPerSec())
 	}
+	if o.only == "" || strings.Contains("scheduled", o.only) { // batch.go
+		if l, err := scheduledLateness(ctx, hc, base, 1000); err != nil {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: scheduled-send lateness not measured: %v", name, err))
+		} else {
+			rep.Notes = append(rep.Notes, l.note(name))
+		}
+	}
 	return nil
 }
 

@@ -22,17 +22,19 @@ type scenario struct {
 	Messages int
 	// Tag marks this scenario's messages so they can be listed apart.
 	Tag string
+	// Check, when set, inspects a 200 response body (a batch's per-row results, say).
+	Check func(body []byte) error
 }
 
 func scenarios() []scenario {
-	return []scenario{
+	return append([]scenario{
 		{
 			Name: "single email", Path: "/api/v1/emails", ListPath: "/api/v1/emails", Messages: 1, Tag: "bench-single",
 			Body: func(i int) []byte {
 				return fmt.Appendf(nil, `{"from":"you@sandbox.sendoka.com","to":["user%d@example.com"],"subject":"Hello %d","html":"<p>It works.</p>","tags":["bench-single"]}`, i, i)
 			},
 		},
-	}
+	}, batchScenarios()...) // batch.go
 }
 
 // result is what one scenario measured on one backend.
@@ -86,6 +88,9 @@ func drive(ctx context.Context, hc *http.Client, base string, sc scenario, o opt
 				t0 := time.Now()
 				code, body, err := postJSON(ctx, hc, base+sc.Path, sc.Body(i))
 				local = append(local, time.Since(t0))
+				if err == nil && code == http.StatusOK && sc.Check != nil {
+					err = sc.Check(body)
+				}
 				if err != nil || code != http.StatusOK {
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %s %v", code, body, err))
