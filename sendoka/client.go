@@ -57,6 +57,7 @@ type Client struct {
 	clock         Clock
 	log           *slog.Logger
 	templates     templateCache // compiled templates (template.go)
+	pools         poolCursors   // round-robin turns of the phone pools (pool.go)
 	tracking      *tracker      // open and click tracking (tracking.go)
 }
 

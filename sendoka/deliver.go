@@ -71,6 +71,14 @@ func (c *Client) claim(ctx context.Context, id string) (*Message, error) {
 			m = nil
 			return nil
 		}
+		// A recipient may have opted out or bounced since the message was accepted.
+		if diag, err := suppressedAtDelivery(ctx, tx, m, c.providerName(m)); err != nil || diag != nil {
+			if err == nil {
+				err = c.recordFailedTx(ctx, tx, m, diag, now)
+			}
+			m = nil
+			return err
+		}
 		if m.ClaimedAt != nil {
 			if held := now.Sub(*m.ClaimedAt); held < ClaimLease {
 				return &Error{Code: CodeConflict, Message: "another attempt is delivering this message",
@@ -288,6 +296,10 @@ func (c *Client) HandleProviderEvent(ctx context.Context, pe ProviderEvent) erro
 				ev.Data = map[string]any{}
 			}
 			ev.Data["ignored_status"] = string(status)
+		}
+		// A bounce or complaint suppresses the address, even when it comes late.
+		if err := c.suppressOnEvent(ctx, tx, m, pe, now); err != nil {
+			return err
 		}
 		return tx.InsertEvents(ctx, ev)
 	})

@@ -65,7 +65,15 @@ func (c *Client) prepareEmail(ctx context.Context, p *Principal, req *EmailReque
 	if err != nil {
 		return nil, err
 	}
-	return c.newEmail(p, req)
+	m, err := c.newEmail(p, req)
+	if err != nil {
+		return nil, err
+	}
+	// Suppressed recipients are dropped; a message left with none is ALL_SUPPRESSED.
+	if err := c.checkSuppressed(ctx, m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // newEmail validates req and returns the message it describes, not yet stored.

@@ -140,6 +140,13 @@ type SMSContent struct {
 	To        string   `json:"to"`
 	Body      string   `json:"body"`
 	MediaURLs []string `json:"media_url,omitempty"`
+	// PhoneNumberID is the registered sender the message goes out from, and PoolID the pool
+	// it was picked from ("" when the request named from).
+	PhoneNumberID string `json:"phone_number_id,omitempty"`
+	PoolID        string `json:"from_pool,omitempty"`
+	// Encoding and Segments are how the body travels: GSM-7 or UCS-2, in so many parts.
+	Encoding SMSEncoding `json:"encoding,omitempty"`
+	Segments int         `json:"segments,omitempty"`
 }
 
 // From returns the sender of m, whatever its channel.

@@ -1,6 +1,7 @@
 package sendoka
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,7 +51,10 @@ func TestNewSMSValidation(t *testing.T) {
 		paths [][]any
 	}{
 		{"bad to", SMSRequest{From: "+15551234567", To: "555", Body: "x"}, [][]any{{"to"}}},
-		{"missing from", SMSRequest{To: "+15559876543", Body: "x"}, [][]any{{"from"}}},
+		{"from and from_pool", SMSRequest{From: "+15551234567", FromPool: "pool_1", To: "+15559876543", Body: "x"}, [][]any{{"from_pool"}}},
+		{"http media", SMSRequest{From: "+15551234567", To: "+15559876543", Body: "x", MediaURLs: []string{"https://example.com/a.png", "http://example.com/b.png"}}, [][]any{{"media_url", 1}}},
+		{"relative media", SMSRequest{From: "+15551234567", To: "+15559876543", Body: "x", MediaURLs: []string{"/a.png"}}, [][]any{{"media_url", 0}}},
+		{"too much media", SMSRequest{From: "+15551234567", To: "+15559876543", Body: "x", MediaURLs: slices.Repeat([]string{"https://e.com/a.png"}, 11)}, [][]any{{"media_url"}}},
 		{"bad sender id", SMSRequest{From: "12345", To: "+15559876543", Body: "x"}, [][]any{{"from"}}},
 		{"empty body", SMSRequest{From: "+15551234567", To: "+15559876543"}, [][]any{{"body"}}},
 		{"long body", SMSRequest{From: "Acme", To: "+15559876543", Body: strings.Repeat("é", 1601)}, [][]any{{"body"}}},
@@ -62,4 +66,13 @@ func TestNewSMSValidation(t *testing.T) {
 	m, err := c.newSMS(p, &SMSRequest{From: "Acme", To: "+15559876543", Body: strings.Repeat("é", 1600)})
 	require.NoError(t, err, "1600 characters is allowed even when it is more bytes")
 	require.Equal(t, "Acme", m.SMS.From)
+	require.Equal(t, EncodingGSM7, m.SMS.Encoding, "é is in the GSM-7 alphabet")
+	require.Equal(t, 11, m.SMS.Segments, "1600 septets in parts of 153")
+
+	m, err = c.newSMS(p, &SMSRequest{To: "+15559876543", Body: "Your code is 1234 {ok}", MediaURLs: []string{"https://example.com/a.png"}})
+	require.NoError(t, err, "neither from nor from_pool: the default pool decides later")
+	require.Equal(t, "", m.SMS.From)
+	require.Equal(t, EncodingGSM7, m.SMS.Encoding)
+	require.Equal(t, 1, m.SMS.Segments)
+	require.Equal(t, []string{"https://example.com/a.png"}, m.SMS.MediaURLs)
 }

@@ -36,7 +36,9 @@ type Store interface {
 	// ListOrgs returns every org, oldest first.
 	ListOrgs(ctx context.Context) ([]*Org, error)
 
-	TemplateStore // template.go
+	TemplateStore    // template.go
+	SenderStore      // sender.go
+	SuppressionStore // suppression.go
 	EmailStore    // email_store.go
 }
 
@@ -66,7 +68,9 @@ type Tx interface {
 	// ids and CreatedAt are never changed.
 	UpdateMessage(ctx context.Context, m *Message, from ...Status) (bool, error)
 
-	TemplateTx // template.go
+	TemplateTx    // template.go
+	SenderTx      // sender.go
+	SuppressionTx // suppression.go
 	EmailTx    // email_store.go
 }
 

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"Events", testEvents},
 		{"Orgs", testOrgs},
 		{"Templates", testTemplates}, // template.go
+		{"SMS", testSMS},             // sms.go
 		{"Email", testEmail},         // email.go
 	}
 	for _, tt := range tests {

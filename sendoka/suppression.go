@@ -1,0 +1,262 @@
+package sendoka
+
+import (
+	"context"
+	"fmt"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+)
+
+// SuppressionReason says why an address is suppressed.
+type SuppressionReason string
+
+// Suppression reasons.
+const (
+	// SuppressionOptOut: the recipient replied STOP (or another opt-out keyword) to an SMS.
+	SuppressionOptOut SuppressionReason = "opt_out"
+	// SuppressionBounce: a message to the address bounced.
+	SuppressionBounce SuppressionReason = "bounce"
+	// SuppressionComplaint: the recipient marked a message as spam.
+	SuppressionComplaint SuppressionReason = "complaint"
+	// SuppressionManual: added through the API or the library.
+	SuppressionManual SuppressionReason = "manual"
+)
+
+// Suppression keeps messages of one channel from reaching one address. Suppressions are
+// scoped like everything else: an org-wide suppression (TenantID "") applies to the org's
+// org-wide messages, a tenant's to that tenant's messages only, so a bounce under tenant A
+// does not suppress the address for tenant B.
+type Suppression struct {
+	ID       string
+	OrgID    string
+	TenantID string
+	Channel  Channel
+	// Address is the normalised address: a lower-cased bare email address, or an E.164 number.
+	Address string
+	Reason  SuppressionReason
+	// MessageID is the message whose bounce or complaint caused the suppression, if any.
+	MessageID string
+	CreatedAt time.Time
+}
+
+// SuppressionStore reads suppressions.
+type SuppressionStore interface {
+	// GetSuppressions returns the suppressions of exactly this org and tenant ("" matches only
+	// org-wide suppressions) on channel whose address is one of addresses (normalised, compared
+	// exactly), in any order.
+	GetSuppressions(ctx context.Context, orgID, tenantID string, channel Channel, addresses []string) ([]*Suppression, error)
+}
+
+// SuppressionTx reads and writes suppressions in a transaction.
+type SuppressionTx interface {
+	// GetSuppressions is SuppressionStore.GetSuppressions inside the transaction.
+	GetSuppressions(ctx context.Context, orgID, tenantID string, channel Channel, addresses []string) ([]*Suppression, error)
+	// InsertSuppression adds s unless the org and tenant already suppress that address on
+	// that channel (the first suppression, and its reason, stay), and reports whether it did.
+	InsertSuppression(ctx context.Context, s *Suppression) (bool, error)
+	// DeleteSuppression lifts the suppression of address on channel for exactly this org and
+	// tenant, and reports whether there was one.
+	DeleteSuppression(ctx context.Context, orgID, tenantID string, channel Channel, address string) (bool, error)
+}
+
+// NormalizeSuppressionAddress returns the form of an address that suppressions compare: for
+// email the bare address, lower-cased (a display name is dropped); for SMS the E.164 number.
+// It reports false for an address of neither form.
+func NormalizeSuppressionAddress(ch Channel, address string) (string, bool) {
+	switch ch {
+	case ChannelEmail:
+		a, err := mail.ParseAddress(address)
+		if err != nil || !strings.Contains(a.Address, "@") {
+			return "", false
+		}
+		return strings.ToLower(a.Address), true
+	case ChannelSMS:
+		return ParseE164(address)
+	}
+	return "", false
+}
+
+// Suppress adds an address to the principal's suppression list (reason manual). Adding an
+// address that is already suppressed changes nothing.
+func (c *Client) Suppress(ctx context.Context, p *Principal, ch Channel, address string) (*Suppression, error) {
+	if err := p.require(PermissionFullAccess); err != nil {
+		return nil, err
+	}
+	addr, ok := NormalizeSuppressionAddress(ch, address)
+	if !ok {
+		return nil, fieldError(FieldInvalidString, "not an email address or E.164 number of the channel", "address")
+	}
+	now := c.now()
+	s := &Suppression{ID: NewID(PrefixSuppression, now), OrgID: p.OrgID, TenantID: p.TenantID,
+		Channel: ch, Address: addr, Reason: SuppressionManual, CreatedAt: now}
+	if err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
+		_, err := tx.InsertSuppression(ctx, s)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Unsuppress lifts the principal's suppression of an address, and reports whether there was
+// one.
+func (c *Client) Unsuppress(ctx context.Context, p *Principal, ch Channel, address string) (bool, error) {
+	if err := p.require(PermissionFullAccess); err != nil {
+		return false, err
+	}
+	addr, ok := NormalizeSuppressionAddress(ch, address)
+	if !ok {
+		return false, fieldError(FieldInvalidString, "not an email address or E.164 number of the channel", "address")
+	}
+	var lifted bool
+	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
+		var err error
+		lifted, err = tx.DeleteSuppression(ctx, p.OrgID, p.TenantID, ch, addr)
+		return err
+	})
+	return lifted, err
+}
+
+// GetSuppression returns the principal's suppression of an address, or CodeNotFound when the
+// address is not suppressed.
+func (c *Client) GetSuppression(ctx context.Context, p *Principal, ch Channel, address string) (*Suppression, error) {
+	if err := p.require(readPermissions(ch)...); err != nil {
+		return nil, err
+	}
+	addr, ok := NormalizeSuppressionAddress(ch, address)
+	if !ok {
+		return nil, NotFound("suppression")
+	}
+	found, err := c.store.GetSuppressions(ctx, p.OrgID, p.TenantID, ch, []string{addr})
+	if err != nil {
+		return nil, AsError(err)
+	}
+	if len(found) == 0 {
+		return nil, NotFound("suppression")
+	}
+	return found[0], nil
+}
+
+// recipients returns the normalised addresses a message goes to: to, cc and bcc for email.
+func recipients(m *Message) []string {
+	var out []string
+	add := func(list ...string) {
+		for _, a := range list {
+			if n, ok := NormalizeSuppressionAddress(m.Channel, a); ok && !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	switch {
+	case m.Email != nil:
+		add(m.Email.To...)
+		add(m.Email.Cc...)
+		add(m.Email.Bcc...)
+	case m.SMS != nil:
+		add(m.SMS.To)
+	}
+	return out
+}
+
+// checkSuppressed applies the suppression list to a message about to be accepted: when every
+// recipient is suppressed it fails with CodeAllSuppressed (an SMS has one recipient, so a
+// suppressed SMS recipient always does); otherwise it drops the suppressed recipients of an
+// email from to, cc and bcc, and the message goes to the others.
+func (c *Client) checkSuppressed(ctx context.Context, m *Message) error {
+	all := recipients(m)
+	if len(all) == 0 {
+		return nil
+	}
+	found, err := c.store.GetSuppressions(ctx, m.OrgID, m.TenantID, m.Channel, all)
+	if err != nil {
+		return AsError(err)
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	if len(found) == len(all) {
+		return &Error{Code: CodeAllSuppressed, Message: suppressedMessage(m.Channel, found)}
+	}
+	dropped := make(map[string]bool, len(found))
+	for _, s := range found {
+		dropped[s.Address] = true
+	}
+	keep := func(list []string) []string {
+		out := list[:0:0]
+		for _, a := range list {
+			if n, ok := NormalizeSuppressionAddress(ChannelEmail, a); !ok || !dropped[n] {
+				out = append(out, a)
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	}
+	m.Email.To, m.Email.Cc, m.Email.Bcc = keep(m.Email.To), keep(m.Email.Cc), keep(m.Email.Bcc)
+	return nil
+}
+
+func suppressedMessage(ch Channel, found []*Suppression) string {
+	if ch == ChannelSMS {
+		s := found[0]
+		if s.Reason == SuppressionOptOut {
+			return fmt.Sprintf("%s opted out (replied STOP); a reply of START opts them back in", s.Address)
+		}
+		return fmt.Sprintf("%s is on the suppression list (%s)", s.Address, s.Reason)
+	}
+	if len(found) == 1 {
+		return fmt.Sprintf("%s is on the suppression list (%s)", found[0].Address, found[0].Reason)
+	}
+	return fmt.Sprintf("all %d recipients are on the suppression list", len(found))
+}
+
+// suppressedAtDelivery is the last check before a message reaches its provider, run in the
+// claiming transaction: a recipient may have opted out (or bounced) after the message was
+// accepted, for example while it waited for its scheduled time. It returns the diagnostic to
+// fail the message with when every recipient is now suppressed, or nil. An email that still
+// has a recipient goes out as accepted.
+func suppressedAtDelivery(ctx context.Context, tx Tx, m *Message, provider string) (*Diagnostic, error) {
+	all := recipients(m)
+	if len(all) == 0 {
+		return nil, nil
+	}
+	found, err := tx.GetSuppressions(ctx, m.OrgID, m.TenantID, m.Channel, all)
+	if err != nil || len(found) < len(all) {
+		return nil, err
+	}
+	return &Diagnostic{Provider: provider, Code: "suppressed", Message: suppressedMessage(m.Channel, found)}, nil
+}
+
+// suppressOnEvent adds the suppression that a bounce or a complaint calls for, scoped to the
+// message's org and tenant. The recipient is the event's, or the message's only recipient when
+// the event names none; a report that cannot be tied to one address suppresses nothing.
+func (c *Client) suppressOnEvent(ctx context.Context, tx Tx, m *Message, pe ProviderEvent, now time.Time) error {
+	var reason SuppressionReason
+	switch pe.Type {
+	case ProviderBounced:
+		reason = SuppressionBounce
+	case ProviderComplaint:
+		reason = SuppressionComplaint
+	default:
+		return nil
+	}
+	addr, ok := NormalizeSuppressionAddress(m.Channel, pe.Recipient)
+	if pe.Recipient == "" {
+		all := recipients(m)
+		addr, ok = "", len(all) == 1
+		if ok {
+			addr = all[0]
+		}
+	}
+	if !ok {
+		return nil
+	}
+	_, err := tx.InsertSuppression(ctx, &Suppression{
+		ID: NewID(PrefixSuppression, now), OrgID: m.OrgID, TenantID: m.TenantID, Channel: m.Channel,
+		Address: addr, Reason: reason, MessageID: m.ID, CreatedAt: now,
+	})
+	return err
+}

@@ -1,0 +1,72 @@
+package bunstore
+
+import (
+	"context"
+
+	"github.com/uptrace/bun"
+
+	"github.com/sendoka/sendoka/sendoka"
+)
+
+type suppressionRow struct {
+	bun.BaseModel `bun:"table:suppressions,alias:su"`
+
+	ID        string    `bun:"id,pk"`
+	OrgID     string    `bun:"org_id"`
+	TenantID  string    `bun:"tenant_id,nullzero"`
+	Channel   string    `bun:"channel"`
+	Address   string    `bun:"address"`
+	Reason    string    `bun:"reason"`
+	MessageID string    `bun:"message_id"`
+	CreatedAt timestamp `bun:"created_at"`
+}
+
+// GetSuppressions returns the namespace's suppressions of addresses on a channel.
+func (db *DB) GetSuppressions(ctx context.Context, orgID, tenantID string, ch sendoka.Channel, addresses []string) ([]*sendoka.Suppression, error) {
+	return getSuppressions(ctx, db.bun, orgID, tenantID, ch, addresses)
+}
+
+// GetSuppressions returns the namespace's suppressions of addresses on a channel.
+func (t *Tx) GetSuppressions(ctx context.Context, orgID, tenantID string, ch sendoka.Channel, addresses []string) ([]*sendoka.Suppression, error) {
+	return getSuppressions(ctx, t.tx, orgID, tenantID, ch, addresses)
+}
+
+func getSuppressions(ctx context.Context, idb bun.IDB, orgID, tenantID string, ch sendoka.Channel, addresses []string) ([]*sendoka.Suppression, error) {
+	out := []*sendoka.Suppression{}
+	if len(addresses) == 0 {
+		return out, nil
+	}
+	var rows []suppressionRow
+	q := inNamespaceOf(idb.NewSelect().Model(&rows), "su.", orgID, tenantID).
+		Where("su.channel = ?", ch).Where("su.address IN (?)", bun.In(addresses))
+	if err := q.Scan(ctx); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out = append(out, &sendoka.Suppression{
+			ID: r.ID, OrgID: r.OrgID, TenantID: r.TenantID, Channel: sendoka.Channel(r.Channel),
+			Address: r.Address, Reason: sendoka.SuppressionReason(r.Reason), MessageID: r.MessageID,
+			CreatedAt: r.CreatedAt.Time,
+		})
+	}
+	return out, nil
+}
+
+// InsertSuppression adds a suppression unless the namespace already has one for the address
+// and channel. ON CONFLICT DO NOTHING (no target: the unique index is on an expression) is
+// the same statement on both databases, and never aborts a Postgres transaction.
+func (t *Tx) InsertSuppression(ctx context.Context, s *sendoka.Suppression) (bool, error) {
+	row := &suppressionRow{
+		ID: s.ID, OrgID: s.OrgID, TenantID: s.TenantID, Channel: string(s.Channel), Address: s.Address,
+		Reason: string(s.Reason), MessageID: s.MessageID, CreatedAt: ts(s.CreatedAt),
+	}
+	res, err := t.tx.NewInsert().Model(row).On("CONFLICT DO NOTHING").Returning("NULL").Exec(ctx)
+	return affected(res, err)
+}
+
+// DeleteSuppression lifts the namespace's suppression of an address on a channel.
+func (t *Tx) DeleteSuppression(ctx context.Context, orgID, tenantID string, ch sendoka.Channel, address string) (bool, error) {
+	q := t.tx.NewDelete().Model((*suppressionRow)(nil)).Where("channel = ?", ch).Where("address = ?", address)
+	res, err := inNamespaceOf(q, "", orgID, tenantID).Exec(ctx)
+	return affected(res, err)
+}
