@@ -38,8 +38,8 @@ func rewriteLinks(src string, fn func(pos int, url string) string) string {
 		}
 		n := len(z.Raw())
 		if (tt == xhtml.StartTagToken || tt == xhtml.SelfClosingTagToken) && pos < MaxTrackedLinks {
-			if name, hasAttr := z.TagName(); hasAttr && (string(name) == "a" || string(name) == "area") {
-				tok := z.Token()
+			// Token, not TagName: TagName consumes the name, and Token would lose the attributes.
+			if tok := z.Token(); tok.Data == "a" || tok.Data == "area" {
 				if i := trackableHref(tok.Attr); i >= 0 {
 					if b.Len() == 0 {
 						b.Grow(len(src) + len(src)/8)
