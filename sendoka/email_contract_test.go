@@ -101,10 +101,10 @@ func TestEmailAddressesNormalised(t *testing.T) {
 	t.Parallel()
 	c := newTestClient(t)
 	m, err := c.newEmail(SystemPrincipal("org_1", ModeTest), &EmailRequest{
-		From: `  Zoë Ünïcode  <Zoe@Example.COM>`,
-		To:   []string{`"Ada" <ada@example.com>`, "ADA@example.com", `=?utf-8?q?Gr=C3=BC=C3=9Fe?= <g@example.com>`, "g@example.com"},
-		Cc:   []string{"Ada@Example.com", "cc@example.com", `"Quote \"Me\"" <q@example.com>`},
-		Bcc:  []string{"cc@EXAMPLE.com", "b@example.com", "b@example.com"},
+		From:    `  Zoë Ünïcode  <Zoe@Example.COM>`,
+		To:      []string{`"Ada" <ada@example.com>`, "ADA@example.com", `=?utf-8?q?Gr=C3=BC=C3=9Fe?= <g@example.com>`, "g@example.com"},
+		Cc:      []string{"Ada@Example.com", "cc@example.com", `"Quote \"Me\"" <q@example.com>`},
+		Bcc:     []string{"cc@EXAMPLE.com", "b@example.com", "b@example.com"},
 		ReplyTo: []string{"r@example.com", "R@example.com"},
 		Subject: "Hi", Text: "x",
 	})
