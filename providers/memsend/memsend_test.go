@@ -3,6 +3,8 @@ package memsend_test
 import (
 	"context"
 	"errors"
+	"net/mail"
+	"net/textproto"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -15,7 +17,11 @@ import (
 	"github.com/sendoka/sendoka/sendoka"
 )
 
-var features = providertest.Features{ReportsName: true, CanForceFailures: true, MMS: true}
+// memsend keeps what it is given as is, so it "delivers" every field.
+var features = providertest.Features{
+	ReportsName: true, CanForceFailures: true, MMS: true,
+	Attachments: true, InlineImages: true, Headers: true,
+}
 
 func TestEmailConformance(t *testing.T) {
 	t.Parallel()
@@ -32,6 +38,7 @@ func TestEmailConformance(t *testing.T) {
 							out = append(out, providertest.ReceivedEmail{
 								From: e.From, To: e.To, Cc: e.Cc, Bcc: e.Bcc, ReplyTo: e.ReplyTo,
 								Subject: e.Subject, HTML: e.HTML, Text: e.Text,
+								Attachments: received(e.Attachments), Header: header(e.Headers),
 							})
 						}
 					}
@@ -66,6 +73,25 @@ func TestSMSConformance(t *testing.T) {
 			}
 		},
 	})
+}
+
+func received(list []sendoka.Attachment) []providertest.ReceivedAttachment {
+	var out []providertest.ReceivedAttachment
+	for _, a := range list {
+		out = append(out, providertest.ReceivedAttachment{
+			Filename: a.Filename, ContentType: a.ContentType, ContentID: a.ContentID,
+			Inline: a.ContentID != "", Content: a.Content,
+		})
+	}
+	return out
+}
+
+func header(h map[string]string) mail.Header {
+	out := mail.Header{}
+	for k, v := range h {
+		out[textproto.CanonicalMIMEHeaderKey(k)] = []string{v}
+	}
+	return out
 }
 
 // failNext fails exactly one hand-off, whatever its message.

@@ -1,9 +1,13 @@
 package providertest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"mime"
+	"net/mail"
 	"regexp"
 	"slices"
 	"strings"
@@ -62,6 +66,25 @@ type ReceivedEmail struct {
 	// may be added; the suite ignores both.
 	HTML string
 	Text string
+	// Attachments are the non-body parts, in message order, decoded.
+	Attachments []ReceivedAttachment
+	// Header holds the message's header fields with encoded words decoded. Only the fields
+	// the suite set through OutboundEmail.Headers are checked; nil is fine for a harness
+	// whose provider does not claim Features.Headers.
+	Header mail.Header
+}
+
+// ReceivedAttachment is one attachment or inline part as the peer saw it.
+type ReceivedAttachment struct {
+	Filename string
+	// ContentType is the part's media type; parameters are ignored.
+	ContentType string
+	// ContentID is the part's Content-ID without angle brackets, "" when it has none.
+	ContentID string
+	// Inline reports a Content-Disposition of inline.
+	Inline bool
+	// Content is the decoded bytes.
+	Content []byte
 }
 
 // RunEmail runs every email case against h. Call it from a test of the provider's package.
@@ -81,6 +104,9 @@ func RunEmail(t *testing.T, h EmailHarness) {
 		{"Unicode", s.unicode},
 		{"LargeBody", s.largeBody},
 		{"TextOnly", s.textOnly},
+		{"Attachments", s.attachments},
+		{"InlineImages", s.inlineImages},
+		{"Headers", s.headers},
 		{"Concurrent", s.concurrent},
 		{"Dedupe", s.dedupe},
 		{"SimulatedOutcomes", s.simulatedOutcomes},
@@ -169,10 +195,10 @@ func (s *emailSuite) allFields(t *testing.T) {
 	st := s.setup(t)
 	tok := token()
 	m := s.message()
-	m.To = []string{"Ada Lovelace <ada-" + tok + "@example.com>", "bob-" + tok + "@example.org"}
-	m.Cc = []string{"Carol <carol-" + tok + "@example.net>"}
+	m.To = []string{`"Ada Lovelace" <ada-` + tok + "@example.com>", "bob-" + tok + "@example.org"}
+	m.Cc = []string{`"Carol \"CJ\" Jones" <carol-` + tok + "@example.net>"}
 	m.Bcc = []string{"dave-" + tok + "@example.com", "erin-" + tok + "@example.org"}
-	m.ReplyTo = []string{"Support <support-" + tok + "@example.com>"}
+	m.ReplyTo = []string{`"Support" <support-` + tok + "@example.com>"}
 	m.Subject = "All fields " + tok
 	m.HTML = "<html><body><h1>Title " + tok + "</h1><p>Line one<br>Line two</p></body></html>"
 	m.Text = "Title " + tok + "\n\nLine one\nLine two"
@@ -190,8 +216,9 @@ func (s *emailSuite) unicode(t *testing.T) {
 	st := s.setup(t)
 	tok := token()
 	m := s.message()
-	m.From = "Zoë Ünïcode 📬 <" + bareAddress(s.h.From) + ">"
-	m.To = []string{"Jürgen Groß <juergen-" + tok + "@example.com>"}
+	// The core keeps UTF-8 display names as they are, quoted; the provider encodes them.
+	m.From = `"Zoë Ünïcode 📬" <` + bareAddress(s.h.From) + ">"
+	m.To = []string{`"Jürgen Groß" <juergen-` + tok + "@example.com>"}
 	m.Subject = "Grüße, 你好, привет 👋🏽 — " + tok + " — a subject long enough that an encoder must fold it across several encoded words"
 	m.HTML = "<p>Ça va? 日本語のテキスト 🎉🚀 ‘quotes’ «guillemets» " + tok + "</p>\n<p>" + strings.Repeat("é", 300) + "</p>"
 	m.Text = "Ça va? 日本語のテキスト 🎉🚀 ‘quotes’ «guillemets» " + tok + "\n" + strings.Repeat("é", 300)
@@ -444,5 +471,111 @@ func cloneEmail(m *sendoka.OutboundEmail) *sendoka.OutboundEmail {
 	c := *m
 	c.To, c.Cc, c.Bcc = slices.Clone(m.To), slices.Clone(m.Cc), slices.Clone(m.Bcc)
 	c.ReplyTo, c.Tags = slices.Clone(m.ReplyTo), slices.Clone(m.Tags)
+	c.Headers = maps.Clone(m.Headers)
+	c.Attachments = slices.Clone(m.Attachments)
+	for i := range c.Attachments {
+		c.Attachments[i].Content = slices.Clone(m.Attachments[i].Content)
+	}
 	return &c
+}
+
+// attachmentBytes is binary content that a lossy transfer encoding would damage: every byte
+// value, NUL and CR/LF included, and more than one base64 line.
+func attachmentBytes(seed string) []byte {
+	b := make([]byte, 0, 4096+len(seed))
+	for i := range 4096 {
+		b = append(b, byte(i*7+i/256))
+	}
+	return append(b, seed...)
+}
+
+func (s *emailSuite) attachments(t *testing.T) {
+	if !s.h.Features.Attachments {
+		t.Skip("the provider sends no attachments")
+	}
+	st := s.setup(t)
+	m := s.message()
+	m.Attachments = []sendoka.Attachment{
+		{Filename: "invoice.pdf", ContentType: "application/pdf", Content: attachmentBytes(token())},
+		{Filename: "notes.txt", ContentType: "text/plain", Content: []byte("line one\r\nline two\nno final newline")},
+		{Filename: "Überweisung März.csv", ContentType: "text/csv", Content: []byte("a,b\n1,ü\n")},
+	}
+	for i := range m.Attachments {
+		m.Attachments[i].Size = len(m.Attachments[i].Content)
+	}
+	s.send(t, st, m)
+	if st.Received == nil {
+		return
+	}
+	got := receivedOnce(t, st, m.MessageID)
+	requireSameEmail(t, m, got)
+	requireSameAttachments(t, m.Attachments, got.Attachments)
+}
+
+func (s *emailSuite) inlineImages(t *testing.T) {
+	if !s.h.Features.InlineImages {
+		t.Skip("the provider sends no inline images")
+	}
+	st := s.setup(t)
+	m := s.message()
+	chartID := "chart-" + token() + "@example.com"
+	m.HTML = `<p>Logo: <img src="cid:logo" alt="logo"> and chart: <img src="cid:` + chartID + `"></p>`
+	m.Attachments = []sendoka.Attachment{
+		{Filename: "logo.png", ContentType: "image/png", ContentID: "logo", Content: attachmentBytes("png")},
+		{Filename: "chart.gif", ContentType: "image/gif", ContentID: chartID, Content: attachmentBytes("gif")},
+		{Filename: "terms.pdf", ContentType: "application/pdf", Content: attachmentBytes("pdf")},
+	}
+	for i := range m.Attachments {
+		m.Attachments[i].Size = len(m.Attachments[i].Content)
+	}
+	s.send(t, st, m)
+	if st.Received == nil {
+		return
+	}
+	got := receivedOnce(t, st, m.MessageID)
+	requireSameEmail(t, m, got)
+	requireSameAttachments(t, m.Attachments, got.Attachments)
+}
+
+// requireSameAttachments matches attachments by file name: MIME builders may put inline
+// parts in a multipart/related apart from the others, which changes their order.
+func requireSameAttachments(t *testing.T, want []sendoka.Attachment, got []ReceivedAttachment) {
+	t.Helper()
+	require.Len(t, got, len(want), "attachments")
+	byName := map[string]ReceivedAttachment{}
+	for _, g := range got {
+		byName[g.Filename] = g
+	}
+	for _, w := range want {
+		g, ok := byName[w.Filename]
+		require.True(t, ok, "attachment %q did not arrive (or lost its file name)", w.Filename)
+		media, _, err := mime.ParseMediaType(g.ContentType)
+		require.NoError(t, err, "attachment %q content type %q", w.Filename, g.ContentType)
+		require.Equal(t, w.ContentType, media, "attachment %q content type", w.Filename)
+		require.True(t, bytes.Equal(w.Content, g.Content), "attachment %q content differs: want %d bytes, got %d", w.Filename, len(w.Content), len(g.Content))
+		require.Equal(t, w.ContentID, g.ContentID, "attachment %q content id", w.Filename)
+		require.Equal(t, w.ContentID != "", g.Inline, "attachment %q: parts with a content id are inline, others are not", w.Filename)
+	}
+}
+
+func (s *emailSuite) headers(t *testing.T) {
+	if !s.h.Features.Headers {
+		t.Skip("the provider sends no custom headers")
+	}
+	st := s.setup(t)
+	m := s.message()
+	m.Headers = map[string]string{
+		"X-Entity-Ref-ID":  "ref-" + token(),
+		"List-Unsubscribe": "<https://example.com/unsubscribe?u=" + token() + ">",
+		"X-Campaign":       "Grüße 👋 " + token(),
+	}
+	s.send(t, st, m)
+	if st.Received == nil {
+		return
+	}
+	got := receivedOnce(t, st, m.MessageID)
+	require.NotNil(t, got.Header, "Features.Headers needs ReceivedEmail.Header")
+	for name, value := range m.Headers {
+		require.Equal(t, value, got.Header.Get(name), "header %s", name)
+	}
 }

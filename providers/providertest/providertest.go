@@ -56,11 +56,14 @@ type Features struct {
 	// MMS (SMS only): OutboundSMS.MediaURLs reach the peer. Providers without MMS skip the
 	// media case.
 	MMS bool
-	// Attachments and InlineImages (email only) are reserved for the attachments issue,
-	// which adds the fields to sendoka.OutboundEmail and the cases that check them here. No
-	// case reads them yet.
-	Attachments  bool
+	// Attachments (email only): OutboundEmail.Attachments without a ContentID reach the peer
+	// as attachments, with their file name, media type and exact bytes.
+	Attachments bool
+	// InlineImages (email only): attachments with a ContentID reach the peer as inline parts
+	// the HTML refers to as cid:ContentID.
 	InlineImages bool
+	// Headers (email only): OutboundEmail.Headers reach the peer as header fields.
+	Headers bool
 }
 
 // Stall makes every later hand-off hang at the peer until the caller's context ends, so the
