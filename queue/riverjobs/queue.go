@@ -1,0 +1,264 @@
+package riverjobs
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/sendoka/sendoka/sendoka"
+)
+
+// Handler runs the work behind each job kind. *sendoka.Client is the Handler; it is given to
+// Start rather than New because the client is itself built with the Queue.
+type Handler interface {
+	// Deliver runs a deliver_message job (sendoka.Client.Deliver).
+	Deliver(ctx context.Context, id string, opts sendoka.DeliverOptions) error
+	// HandleProviderEvent runs a provider_event job (sendoka.Client.HandleProviderEvent).
+	HandleProviderEvent(ctx context.Context, ev sendoka.ProviderEvent) error
+}
+
+var (
+	_ sendoka.Queue = (*Queue)(nil)
+	_ Handler       = (*sendoka.Client)(nil)
+)
+
+// sqlTxer is what a sendoka.Tx must offer for its jobs to join it (storage/bunstore's Tx
+// does). It keeps the queue and the storage packages from importing each other.
+type sqlTxer interface {
+	SQLTx() *sql.Tx
+}
+
+// Queue is the sendoka.Queue on River. It is safe for concurrent use.
+type Queue struct {
+	cfg    Config
+	client *river.Client[*sql.Tx]
+
+	mu      sync.RWMutex
+	handler Handler
+	started bool
+}
+
+// New returns a Queue on db, a database already migrated with Migrate. dialect is
+// DialectPostgres (River's riverdatabasesql driver) or DialectSQLite (riversqlite; the
+// *sql.DB should have a single open connection, as storage/bunstore's has).
+//
+// db is the same *sql.DB the store uses, so Enqueue can join the store's transactions. The
+// caller keeps ownership of db: Stop does not close it.
+func New(db *sql.DB, dialect string, cfg Config) (*Queue, error) {
+	if db == nil {
+		return nil, errors.New("riverjobs: nil *sql.DB")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	q := &Queue{cfg: cfg}
+
+	// Workers are registered even on an insert-only queue, so River checks at insert time
+	// that every kind has a worker somewhere.
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &deliverWorker{q: q}); err != nil {
+		return nil, fmt.Errorf("riverjobs: %w", err)
+	}
+	if err := river.AddWorkerSafely(workers, &providerEventWorker{q: q}); err != nil {
+		return nil, fmt.Errorf("riverjobs: %w", err)
+	}
+	rc := &river.Config{
+		FetchCooldown:        cfg.FetchCooldown,
+		FetchPollInterval:    cfg.FetchPollInterval,
+		JobTimeout:           cfg.JobTimeout,
+		Logger:               cfg.Logger,
+		MaxAttempts:          cfg.MaxAttempts,
+		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
+		TestOnly:             cfg.testOnly,
+		Workers:              workers,
+	}
+	if !cfg.InsertOnly {
+		rc.Queues = map[string]river.QueueConfig{cfg.QueueName: {MaxWorkers: cfg.MaxWorkers}}
+	}
+	switch dialect {
+	case DialectPostgres:
+		// riverdatabasesql has no listener: the client runs in poll-only mode.
+		q.client, err = river.NewClient(riverdatabasesql.New(db), rc)
+	case DialectSQLite:
+		q.client, err = river.NewClient(riversqlite.New(db), rc)
+	default:
+		return nil, fmt.Errorf("riverjobs: unknown dialect %q (want %q or %q)", dialect, DialectPostgres, DialectSQLite)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("riverjobs: %w", err)
+	}
+	return q, nil
+}
+
+// Enqueue inserts jobs in tx with one InsertManyTx: they become visible to workers only if
+// tx commits. It returns River's job ids, in the order of jobs. tx must expose its *sql.Tx
+// (SQLTx() *sql.Tx), as storage/bunstore's Tx does.
+func (q *Queue) Enqueue(ctx context.Context, tx sendoka.Tx, jobs ...sendoka.Job) ([]int64, error) {
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	stx, err := sqlTxOf(tx)
+	if err != nil {
+		return nil, err
+	}
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, j := range jobs {
+		p := river.InsertManyParams{InsertOpts: &river.InsertOpts{Queue: q.cfg.QueueName, ScheduledAt: j.RunAt}}
+		switch j.Kind {
+		case sendoka.JobDeliverMessage:
+			if j.MessageID == "" {
+				return nil, fmt.Errorf("riverjobs: job %d: %s without a message id", i, j.Kind)
+			}
+			p.Args = deliverArgs{MessageID: j.MessageID}
+		case sendoka.JobProviderEvent:
+			if j.Event == nil {
+				return nil, fmt.Errorf("riverjobs: job %d: %s without an event", i, j.Kind)
+			}
+			ev := *j.Event
+			if ev.MessageID == "" {
+				ev.MessageID = j.MessageID
+			}
+			if ev.MessageID == "" {
+				return nil, fmt.Errorf("riverjobs: job %d: %s without a message id", i, j.Kind)
+			}
+			p.Args = providerEventArgs{ProviderEvent: ev}
+		default:
+			return nil, fmt.Errorf("riverjobs: job %d: unknown kind %q", i, j.Kind)
+		}
+		params[i] = p
+	}
+	res, err := q.client.InsertManyTx(ctx, stx, params)
+	if err != nil {
+		return nil, fmt.Errorf("riverjobs: insert jobs: %w", err)
+	}
+	return idsInOrder(jobs, res)
+}
+
+// idsInOrder returns the id of each job's row. River returns rows in insertion order in
+// practice, but does not document it; matching rows to jobs by (kind, message id) costs
+// little and keeps a message from ever pointing at another message's job.
+func idsInOrder(jobs []sendoka.Job, res []*rivertype.JobInsertResult) ([]int64, error) {
+	if len(res) != len(jobs) {
+		return nil, fmt.Errorf("riverjobs: inserted %d jobs, River returned %d", len(jobs), len(res))
+	}
+	type key struct{ kind, messageID string }
+	rows := make(map[key][]int64, len(res))
+	for _, r := range res {
+		var a struct {
+			MessageID string `json:"message_id"`
+		}
+		if err := json.Unmarshal(r.Job.EncodedArgs, &a); err != nil {
+			return nil, fmt.Errorf("riverjobs: job %d args: %w", r.Job.ID, err)
+		}
+		k := key{r.Job.Kind, a.MessageID}
+		rows[k] = append(rows[k], r.Job.ID)
+	}
+	ids := make([]int64, len(jobs))
+	for i, j := range jobs {
+		id := j.MessageID
+		if j.Kind == sendoka.JobProviderEvent && j.Event.MessageID != "" {
+			id = j.Event.MessageID
+		}
+		k := key{string(j.Kind), id}
+		if len(rows[k]) == 0 {
+			return nil, fmt.Errorf("riverjobs: no inserted job matches job %d (%s %s)", i, j.Kind, id)
+		}
+		ids[i], rows[k] = rows[k][0], rows[k][1:]
+	}
+	return ids, nil
+}
+
+// Cancel cancels a job in tx (River's JobCancelTx): a job that has not started never runs;
+// a running one has its context cancelled and is not retried. An unknown or finished job is
+// not an error.
+func (q *Queue) Cancel(ctx context.Context, tx sendoka.Tx, jobID int64) error {
+	stx, err := sqlTxOf(tx)
+	if err != nil {
+		return err
+	}
+	if _, err := q.client.JobCancelTx(ctx, stx, jobID); err != nil && !errors.Is(err, river.ErrNotFound) {
+		return fmt.Errorf("riverjobs: cancel job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+func sqlTxOf(tx sendoka.Tx) (*sql.Tx, error) {
+	t, ok := tx.(sqlTxer)
+	if !ok {
+		return nil, fmt.Errorf("riverjobs: the store's transaction (%T) has no SQLTx() *sql.Tx method, so jobs cannot join it; use storage/bunstore", tx)
+	}
+	stx := t.SQLTx()
+	if stx == nil {
+		return nil, errors.New("riverjobs: the store's transaction returned a nil *sql.Tx")
+	}
+	return stx, nil
+}
+
+// Start starts working jobs with h, in the background, and returns once the workers run.
+// Jobs run with contexts derived from ctx: cancelling ctx stops the workers abruptly
+// (running jobs see their contexts cancelled), so pass a context that lives as long as the
+// process and call Stop for a graceful shutdown. Start fails on an InsertOnly queue and on
+// one already started.
+func (q *Queue) Start(ctx context.Context, h Handler) error {
+	if q.cfg.InsertOnly {
+		return errors.New("riverjobs: an InsertOnly queue does not run jobs")
+	}
+	if h == nil {
+		return errors.New("riverjobs: Start needs a Handler")
+	}
+	q.mu.Lock()
+	if q.started {
+		q.mu.Unlock()
+		return errors.New("riverjobs: already started")
+	}
+	q.handler, q.started = h, true
+	q.mu.Unlock()
+	if err := q.client.Start(ctx); err != nil {
+		q.mu.Lock()
+		q.started = false
+		q.mu.Unlock()
+		return fmt.Errorf("riverjobs: start: %w", err)
+	}
+	return nil
+}
+
+// Stop shuts the workers down gracefully: it stops fetching jobs and waits for running ones
+// to finish. If ctx ends first, it cancels the running jobs' contexts and returns ctx's
+// error without waiting for them. A job cut short this way is retried later (the core's
+// claim keeps it from being sent twice). Stop on a queue never started does nothing.
+func (q *Queue) Stop(ctx context.Context) error {
+	q.mu.Lock()
+	started := q.started
+	q.mu.Unlock()
+	if !started {
+		return nil
+	}
+	err := q.client.Stop(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			return fmt.Errorf("riverjobs: stop: %w", err)
+		}
+		// ctx is done: StopAndCancel cancels the jobs' contexts and returns at once.
+		_ = q.client.StopAndCancel(ctx)
+		return err
+	}
+	q.mu.Lock()
+	q.started = false
+	q.mu.Unlock()
+	return nil
+}
+
+func (q *Queue) currentHandler() Handler {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	return q.handler
+}

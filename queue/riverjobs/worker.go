@@ -1,0 +1,89 @@
+package riverjobs
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/sendoka/sendoka/sendoka"
+)
+
+// errNotStarted is returned by a worker that runs without a Handler, which Start prevents.
+var errNotStarted = errors.New("riverjobs: job run before Start set a Handler")
+
+// deliverWorker runs deliver_message jobs.
+type deliverWorker struct {
+	river.WorkerDefaults[deliverArgs]
+	q *Queue
+}
+
+// Work hands the message to the core. River counts attempts without snoozes (a snooze gives
+// its attempt back), so Attempt >= MaxAttempts is exactly "River will not run this again
+// after an error": the core then fails the message instead of leaving it queued forever.
+func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
+	h := w.q.currentHandler()
+	if h == nil {
+		return errNotStarted
+	}
+	err := h.Deliver(ctx, job.Args.MessageID, sendoka.DeliverOptions{FinalAttempt: job.Attempt >= job.MaxAttempts})
+	return w.q.translate(ctx, job.JobRow, err)
+}
+
+// providerEventWorker runs provider_event jobs.
+type providerEventWorker struct {
+	river.WorkerDefaults[providerEventArgs]
+	q *Queue
+}
+
+// Work applies the provider's report to its message.
+func (w *providerEventWorker) Work(ctx context.Context, job *river.Job[providerEventArgs]) error {
+	h := w.q.currentHandler()
+	if h == nil {
+		return errNotStarted
+	}
+	return w.q.translate(ctx, job.JobRow, h.HandleProviderEvent(ctx, job.Args.ProviderEvent))
+}
+
+// translate maps the core's error codes to River's outcomes:
+//
+//   - CodeProviderThrottled: snooze for the provider's Retry-After (or ThrottleSnooze);
+//   - CodeConflict: snooze for the core's hint (or ConflictSnooze): another attempt holds
+//     the message, and this one should look again once that attempt is done or dead;
+//   - CodeNotFound, CodeValidation: cancel, since no retry can succeed;
+//   - anything else: return the error, so River retries with backoff (and discards the job
+//     after MaxAttempts; a delivery's last attempt has already failed its message).
+//
+// Snoozes do not use up attempts.
+func (q *Queue) translate(ctx context.Context, job *rivertype.JobRow, err error) error {
+	if err == nil {
+		return nil
+	}
+	log := q.cfg.Logger.With("job_id", job.ID, "kind", job.Kind, "attempt", job.Attempt)
+	var e *sendoka.Error
+	errors.As(err, &e)
+	switch sendoka.ErrorCode(err) {
+	case sendoka.CodeProviderThrottled:
+		d := snoozeFor(e, q.cfg.ThrottleSnooze)
+		log.InfoContext(ctx, "riverjobs: provider throttled; snoozing job", "snooze", d, "error", err)
+		return river.JobSnooze(d)
+	case sendoka.CodeConflict:
+		d := snoozeFor(e, q.cfg.ConflictSnooze)
+		log.DebugContext(ctx, "riverjobs: message busy; snoozing job", "snooze", d, "error", err)
+		return river.JobSnooze(d)
+	case sendoka.CodeNotFound, sendoka.CodeValidation:
+		log.WarnContext(ctx, "riverjobs: job cannot succeed; cancelling it", "error", err)
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+// snoozeFor is the error's retry hint, or def when it gives none.
+func snoozeFor(e *sendoka.Error, def time.Duration) time.Duration {
+	if e != nil && e.RetryAfterSeconds > 0 {
+		return time.Duration(e.RetryAfterSeconds) * time.Second
+	}
+	return def
+}
