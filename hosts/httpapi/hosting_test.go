@@ -1,0 +1,179 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sendoka/sendoka/sendoka"
+)
+
+func TestOpenAPI(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite(t), setupConfig{})
+	var doc struct {
+		OpenAPI string `json:"openapi"`
+		Paths   map[string]map[string]struct {
+			OperationID string                `json:"operationId"`
+			Security    []map[string][]string `json:"security"`
+			Responses   map[string]struct {
+				Content map[string]struct {
+					Schema struct {
+						Ref string `json:"$ref"`
+					} `json:"schema"`
+				} `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+		Components struct {
+			Schemas         map[string]json.RawMessage `json:"schemas"`
+			SecuritySchemes map[string]struct {
+				Type   string `json:"type"`
+				Scheme string `json:"scheme"`
+			} `json:"securitySchemes"`
+		} `json:"components"`
+	}
+	res := b.do(t, req{method: http.MethodGet, path: "/api/v1/openapi.json"})
+	res.decode(t, http.StatusOK, &doc)
+	require.Equal(t, "3.1.0", doc.OpenAPI)
+
+	ops := map[string]string{}
+	for path, item := range doc.Paths {
+		for method, op := range item {
+			ops[strings.ToUpper(method)+" "+path] = op.OperationID
+			require.Equal(t, []map[string][]string{{securityScheme: {}}}, op.Security, op.OperationID)
+			for status, r := range op.Responses {
+				if status != "200" {
+					require.Equal(t, "#/components/schemas/ErrorResponse", r.Content["application/json"].Schema.Ref, "%s %s", op.OperationID, status)
+				}
+			}
+			require.Contains(t, op.Responses, "500")
+		}
+	}
+	require.Equal(t, map[string]string{
+		"POST /api/v1/emails":     "send-email",
+		"POST /api/v1/sms":        "send-sms",
+		"GET /api/v1/emails/{id}": "get-email",
+		"GET /api/v1/sms/{id}":    "get-sms",
+		"GET /api/v1/emails":      "list-emails",
+		"GET /api/v1/sms":         "list-sms",
+	}, ops)
+	require.Equal(t, "bearer", doc.Components.SecuritySchemes[securityScheme].Scheme)
+	require.Equal(t, "http", doc.Components.SecuritySchemes[securityScheme].Type)
+	for _, name := range []string{"ErrorResponse", "EmailRequest", "SMSRequest", "SendResponse", "EmailMessageDetail", "EmailList"} {
+		require.Contains(t, doc.Components.Schemas, name)
+	}
+	require.NotContains(t, doc.Components.Schemas, "ErrorModel", "Huma's error model is not what we answer")
+
+	var req struct {
+		AdditionalProperties bool     `json:"additionalProperties"`
+		Required             []string `json:"required"`
+	}
+	require.NoError(t, json.Unmarshal(doc.Components.Schemas["EmailRequest"], &req))
+	require.False(t, req.AdditionalProperties)
+	require.Equal(t, []string{"from", "to"}, req.Required)
+
+	yaml := b.do(t, reqGet("/api/v1/openapi.yaml"))
+	require.Equal(t, http.StatusOK, yaml.status)
+	require.Contains(t, string(yaml.body), "openapi: 3.1.0")
+
+	docs := b.do(t, reqGet("/api/v1/docs"))
+	require.Equal(t, http.StatusOK, docs.status)
+	require.Contains(t, docs.header.Get("Content-Type"), "text/html")
+	require.Contains(t, string(docs.body), `apiDescriptionUrl="openapi.json"`, "relative, so it works under a prefix")
+	require.NotEmpty(t, docs.header.Get("Content-Security-Policy"))
+	// Huma's other default routes are not served.
+	b.do(t, reqGet("/docs")).requireError(t, http.StatusNotFound, sendoka.CodeNotFound)
+	b.do(t, reqGet("/schemas/EmailRequest.json")).requireError(t, http.StatusNotFound, sendoka.CodeNotFound)
+}
+
+func reqGet(path string) req { return req{method: http.MethodGet, path: path} }
+
+// TestMountUnderPrefix mounts the handler under /mail/ in an app's own router.
+func TestMountUnderPrefix(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite(t), setupConfig{})
+	app := http.NewServeMux()
+	app.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "the app") })
+	app.Handle("/mail/", http.StripPrefix("/mail", b.handler))
+	base := newTestServer(t, app)
+
+	home := doURL(t, base, reqGet("/"))
+	require.Equal(t, "the app", string(home.body))
+
+	var sent SendResponse
+	doURL(t, base, req{method: http.MethodPost, path: "/mail/api/v1/emails", key: b.test, body: quickstart()}).decode(t, http.StatusOK, &sent)
+	var got EmailMessageDetail
+	doURL(t, base, req{method: http.MethodGet, path: "/mail/api/v1/emails/" + sent.ID, key: b.test}).decode(t, http.StatusOK, &got)
+	require.Equal(t, sent.ID, got.ID)
+	var page EmailList
+	doURL(t, base, req{method: http.MethodGet, path: "/mail/api/v1/emails?limit=1", key: b.test}).decode(t, http.StatusOK, &page)
+	require.Len(t, page.Data, 1)
+
+	doURL(t, base, reqGet("/mail/nope")).requireError(t, http.StatusNotFound, sendoka.CodeNotFound)
+	doURL(t, base, req{method: http.MethodDelete, path: "/mail/api/v1/emails"}).requireError(t, http.StatusMethodNotAllowed, CodeMethodNotAllowed)
+	doURL(t, base, req{method: http.MethodPost, path: "/mail/api/v1/emails", body: "{"}).requireError(t, http.StatusUnauthorized, sendoka.CodeUnauthorized)
+	require.Equal(t, http.StatusOK, doURL(t, base, reqGet("/mail/healthz")).status)
+	var doc struct{ OpenAPI string }
+	doURL(t, base, reqGet("/mail/api/v1/openapi.json")).decode(t, http.StatusOK, &doc)
+	require.Equal(t, "3.1.0", doc.OpenAPI)
+}
+
+// TestRegisterOnAppAPI registers Sendoka on an app's own Huma API, next to the app's own
+// operation: ours answer with the envelope, the app's keep Huma's errors, untouched.
+func TestRegisterOnAppAPI(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite(t), setupConfig{})
+	mux := http.NewServeMux()
+	api := humago.New(mux, huma.DefaultConfig("The App", "1.0.0"))
+	huma.Register(api, huma.Operation{OperationID: "create-widget", Method: http.MethodPost, Path: "/widgets"},
+		func(ctx context.Context, in *struct {
+			Body struct {
+				Name string `json:"name" minLength:"3"`
+			}
+		}) (*struct{}, error) {
+			return nil, nil
+		})
+	Register(api, b.client, Options{})
+	base := newTestServer(t, mux)
+
+	var sent SendResponse
+	res := doURL(t, base, req{method: http.MethodPost, path: "/api/v1/emails", key: b.live, body: quickstart()})
+	res.decode(t, http.StatusOK, &sent)
+	res.requireRequestID(t)
+
+	e := doURL(t, base, req{method: http.MethodPost, path: "/api/v1/emails", key: b.live, body: "{"}).
+		requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
+	require.True(t, hasField(e, FieldInvalidJSON))
+	doURL(t, base, req{method: http.MethodGet, path: "/api/v1/emails/" + sent.ID}).requireError(t, http.StatusUnauthorized, sendoka.CodeUnauthorized)
+	var got EmailMessageDetail
+	doURL(t, base, req{method: http.MethodGet, path: "/api/v1/emails/" + sent.ID, key: b.live}).decode(t, http.StatusOK, &got)
+	require.Equal(t, "live", got.Mode)
+
+	// The app's operation still answers with Huma's own error model.
+	appRes := doURL(t, base, req{method: http.MethodPost, path: "/widgets", body: map[string]string{"name": "x"}})
+	require.Equal(t, http.StatusUnprocessableEntity, appRes.status)
+	require.Equal(t, "application/problem+json", appRes.header.Get("Content-Type"))
+	var model huma.ErrorModel
+	require.NoError(t, json.Unmarshal(appRes.body, &model))
+	require.Equal(t, "validation failed", model.Detail)
+	require.Empty(t, appRes.header.Get("X-Request-Id"))
+	// Huma's process-wide constructor is untouched.
+	_, isModel := huma.NewError(400, "x").(*huma.ErrorModel)
+	require.True(t, isModel)
+
+	var doc struct {
+		Paths map[string]any `json:"paths"`
+	}
+	doURL(t, base, reqGet("/openapi.json")).decode(t, http.StatusOK, &doc)
+	paths := slices.Sorted(maps.Keys(doc.Paths))
+	require.Equal(t, []string{"/api/v1/emails", "/api/v1/emails/{id}", "/api/v1/sms", "/api/v1/sms/{id}", "/widgets"}, paths)
+}
