@@ -138,7 +138,9 @@ func TestErrorEnvelope(t *testing.T) {
 		delete(m, k)
 		return m
 	}
-	post := func(body any) req { return req{method: http.MethodPost, path: "/api/v1/emails", key: b.live, body: body} }
+	post := func(body any) req {
+		return req{method: http.MethodPost, path: "/api/v1/emails", key: b.live, body: body}
+	}
 	ctPost := func(ct, body string) req {
 		return req{method: http.MethodPost, path: "/api/v1/emails", key: b.live, body: body, header: map[string]string{"Content-Type": ct}}
 	}
