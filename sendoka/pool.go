@@ -129,7 +129,10 @@ func (c *Client) GetPhonePool(ctx context.Context, p *Principal, id string) (*Ph
 		return nil, err
 	}
 	pool, err := c.store.GetPhonePool(ctx, p.Scope(), id)
-	return pool, AsError(err)
+	if err != nil {
+		return nil, AsError(err)
+	}
+	return pool, nil
 }
 
 // ListPhonePools returns a page of the principal's pools, newest first.

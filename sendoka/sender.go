@@ -282,7 +282,10 @@ func (c *Client) GetPhoneNumber(ctx context.Context, p *Principal, id string) (*
 		return nil, err
 	}
 	n, err := c.store.GetPhoneNumber(ctx, p.Scope(), id)
-	return n, AsError(err)
+	if err != nil {
+		return nil, AsError(err)
+	}
+	return n, nil
 }
 
 // ListPhoneNumbers returns a page of the principal's senders, newest first. Status and Tag of

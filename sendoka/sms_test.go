@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nyaruka/phonenumbers"
 	"github.com/stretchr/testify/require"
 )
 
@@ -75,4 +76,82 @@ func TestNewSMSValidation(t *testing.T) {
 	require.Equal(t, EncodingGSM7, m.SMS.Encoding)
 	require.Equal(t, 1, m.SMS.Segments)
 	require.Equal(t, []string{"https://example.com/a.png"}, m.SMS.MediaURLs)
+}
+
+func TestInboundKeyword(t *testing.T) {
+	t.Parallel()
+	cases := map[string]InboundAction{
+		"STOP": InboundOptOut, "stop": InboundOptOut, " Stop \n": InboundOptOut, "StopAll": InboundOptOut,
+		"UNSUBSCRIBE": InboundOptOut, "end": InboundOptOut, "quit": InboundOptOut, "revoke": InboundOptOut,
+		"optout": InboundOptOut, "cancel": InboundOptOut,
+		"START": InboundOptIn, "unstop": InboundOptIn, "Yes": InboundOptIn,
+		"STOP!": InboundNone, "please stop": InboundNone, "STOP STOP": InboundNone, "opt out": InboundNone,
+		"ＳＴＯＰ": InboundNone, "": InboundNone, "stopp": InboundNone, "yes please": InboundNone,
+	}
+	for body, want := range cases {
+		require.Equal(t, want, InboundKeyword(body), "%q", body)
+	}
+}
+
+func FuzzInboundKeyword(f *testing.F) {
+	for _, s := range []string{"STOP", " stop ", "START", "yes", "STOP!", "ＳＴＯＰ", "sToP\t", "K"} {
+		f.Add(s)
+	}
+	keywords := append(slices.Clone(OptOutKeywords), OptInKeywords...)
+	f.Fuzz(func(t *testing.T, body string) {
+		got := InboundKeyword(body)
+		word := strings.ToUpper(strings.TrimSpace(body))
+		// A keyword is exactly one of the listed words once trimmed and upper-cased (ASCII).
+		want := InboundNone
+		if slices.Contains(OptOutKeywords, word) {
+			want = InboundOptOut
+		} else if slices.Contains(OptInKeywords, word) {
+			want = InboundOptIn
+		}
+		if want != InboundNone && !slices.Contains(keywords, strings.TrimSpace(body)) {
+			// Non-ASCII letters whose upper case is ASCII (the Kelvin sign, say) are no keyword.
+			for _, r := range strings.TrimSpace(body) {
+				if r > 0x7f {
+					want = InboundNone
+				}
+			}
+		}
+		require.Equal(t, want, got, "%q", body)
+		require.Equal(t, got, InboundKeyword(" "+body+"\n"), "surrounding space never matters")
+	})
+}
+
+func FuzzNewPhoneNumber(f *testing.F) {
+	f.Add("alphanumeric", "Acme", "", "GB")
+	f.Add("long_code", "", "+15551234567", "US")
+	f.Add("toll_free", "", "+18005550100", "ca")
+	f.Add("alphanumeric", "Acme", "", "US")
+	f.Add("long_code", "", "+18005550100", "US")
+	f.Add("toll_free", "", "+448001234567", "GB")
+	p := SystemPrincipal("org_1", ModeLive)
+	f.Fuzz(func(t *testing.T, kind, senderID, number, country string) {
+		n, err := newPhoneNumber(p, &PhoneNumberRequest{Kind: SenderKind(kind), SenderID: senderID, PhoneNumber: number, ISOCountry: country})
+		if err != nil {
+			require.Equal(t, CodeValidation, ErrorCode(err))
+			return
+		}
+		// Whatever is accepted is a well-formed sender of its kind.
+		require.Contains(t, SenderKinds, n.Kind)
+		require.Len(t, n.ISOCountry, 2)
+		require.Equal(t, strings.ToUpper(n.ISOCountry), n.ISOCountry)
+		if n.Kind == SenderAlphanumeric {
+			require.True(t, validSenderID(n.Address()))
+			require.NotContains(t, []string{"US", "CA", "IN"}, n.ISOCountry)
+			require.False(t, n.CanSendMMS())
+			return
+		}
+		e164, ok := ParseE164(n.Address())
+		require.True(t, ok)
+		require.Equal(t, e164, n.PhoneNumber)
+		require.Equal(t, phonenumbers.GetCountryCodeForRegion(n.ISOCountry), callingCode(n.PhoneNumber), "the number is of its country")
+		if n.Kind == SenderTollFree {
+			require.Contains(t, []string{"US", "CA"}, n.ISOCountry)
+			require.True(t, n.CanSendMMS())
+		}
+	})
 }
