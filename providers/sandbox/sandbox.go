@@ -1,0 +1,128 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/sendoka/sendoka/sendoka"
+)
+
+// Name is the provider name the sandbox reports, recorded on every message it takes.
+const Name = "sandbox"
+
+// SESSimulatorDomain is the domain of the Amazon SES mailbox simulator, whose addresses the
+// sandbox honors so that tests written against SES behave the same here.
+const SESSimulatorDomain = "simulator.amazonses.com"
+
+// ComplaintDelay is how long after the delivery a simulated complaint is stamped: a
+// complaint comes after the mail has arrived, and the later time keeps the two in order
+// for a reader of the timeline.
+const ComplaintDelay = time.Second
+
+// Options configures a Sender. The zero value is ready to use.
+type Options struct {
+	// Domain is the sandbox sender domain, where the sandbox's magic recipients live.
+	// Default: sendoka.DefaultSandboxDomain. Set it to the core's Config.SandboxDomain.
+	Domain string
+	// Clock stamps the simulated events. Default: sendoka.SystemClock.
+	Clock sendoka.Clock
+}
+
+// Sender is the simulated provider. It is safe for concurrent use.
+type Sender struct {
+	domain string
+	clock  sendoka.Clock
+}
+
+var (
+	_ sendoka.EmailSender  = (*Sender)(nil)
+	_ sendoka.SMSSender    = (*Sender)(nil)
+	_ sendoka.Namer        = (*Sender)(nil)
+	_ sendoka.Deduplicator = (*Sender)(nil)
+)
+
+// New returns a Sender configured by opts.
+func New(opts Options) *Sender {
+	s := &Sender{domain: strings.ToLower(strings.TrimSpace(opts.Domain)), clock: opts.Clock}
+	if s.domain == "" {
+		s.domain = sendoka.DefaultSandboxDomain
+	}
+	if s.clock == nil {
+		s.clock = sendoka.SystemClock{}
+	}
+	return s
+}
+
+// Name returns "sandbox".
+func (s *Sender) Name() string { return Name }
+
+// Deduplicates reports true: a repeated hand-off of one message returns the same result and
+// delivers nothing, so the core may retry a hand-off whose outcome it does not know.
+func (s *Sender) Deduplicates() bool { return true }
+
+// SendEmail accepts m and returns one simulated outcome (or two, for a complaint) per
+// recipient. It fails only when ctx has ended.
+func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendoka.SendResult, error) {
+	if err := canceled(ctx); err != nil {
+		return sendoka.SendResult{}, err
+	}
+	res := sendoka.SendResult{ProviderMessageID: providerMessageID(m.MessageID)}
+	now := s.clock.Now().UTC()
+	seen := map[string]bool{}
+	for _, list := range [][]string{m.To, m.Cc, m.Bcc} {
+		for _, r := range list {
+			addr := bareAddress(r)
+			if key := strings.ToLower(addr); !seen[key] {
+				seen[key] = true
+				res.Events = append(res.Events, s.emailOutcome(addr).events(m.MessageID, res.ProviderMessageID, addr, now)...)
+			}
+		}
+	}
+	return res, nil
+}
+
+// SendSMS accepts m and returns its simulated outcome. It fails only when ctx has ended.
+func (s *Sender) SendSMS(ctx context.Context, m *sendoka.OutboundSMS) (sendoka.SendResult, error) {
+	if err := canceled(ctx); err != nil {
+		return sendoka.SendResult{}, err
+	}
+	res := sendoka.SendResult{ProviderMessageID: providerMessageID(m.MessageID)}
+	res.Events = smsOutcome(m.To).events(m.MessageID, res.ProviderMessageID, m.To, s.clock.Now().UTC())
+	return res, nil
+}
+
+// canceled refuses a hand-off whose context has ended, as a real provider could not make it;
+// the error is transient, so the core tries again.
+func canceled(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return &sendoka.ProviderError{Kind: sendoka.Transient, Provider: Name, Code: "canceled", Message: "the hand-off was abandoned: " + err.Error(), Err: err}
+	}
+	return nil
+}
+
+// providerMessageID derives the sandbox's id from Sendoka's, so a repeated hand-off gets the
+// same one. A caller that gives no message id (direct library use) gets a fresh id.
+func providerMessageID(messageID string) string {
+	if messageID == "" {
+		return "sbx_" + ulid.MustNew(ulid.Now(), rand.Reader).String()
+	}
+	return "sbx_" + strings.TrimPrefix(messageID, sendoka.PrefixMessage)
+}
+
+// bareAddress returns the addr-spec of a recipient with its domain lower-cased; the core
+// has validated it, so a parse failure only means it is already bare.
+func bareAddress(s string) string {
+	if a, err := mail.ParseAddress(s); err == nil {
+		s = a.Address
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		return s
+	}
+	return s[:at] + "@" + strings.ToLower(s[at+1:])
+}
