@@ -222,16 +222,22 @@ func TestBuildRefusesInjection(t *testing.T) {
 		return &sendoka.OutboundEmail{From: "a@example.com", To: []string{"b@example.com"}, Subject: "Hi", Text: "x"}
 	}
 	cases := map[string]func(m *sendoka.OutboundEmail){
-		"subject":          func(m *sendoka.OutboundEmail) { m.Subject = "Hi\r\nBcc: x@evil.test" },
-		"subject lone LF":  func(m *sendoka.OutboundEmail) { m.Subject = "Hi\nBcc: x@evil.test" },
-		"encoded name":     func(m *sendoka.OutboundEmail) { m.To = []string{"=?utf-8?q?x=0D=0ABcc=3A_e=40evil=2Etest?= <b@example.com>"} },
-		"header value":     func(m *sendoka.OutboundEmail) { m.Headers = map[string]string{"X-A": "v\r\nBcc: x@evil.test"} },
-		"header name":      func(m *sendoka.OutboundEmail) { m.Headers = map[string]string{"X-A: v\r\nBcc": "x"} },
-		"reserved header":  func(m *sendoka.OutboundEmail) { m.Headers = map[string]string{"bcc": "x@evil.test"} },
-		"content header":   func(m *sendoka.OutboundEmail) { m.Headers = map[string]string{"Content-Type": "text/html"} },
-		"filename":         func(m *sendoka.OutboundEmail) { m.Attachments = []sendoka.Attachment{{Filename: "a\r\nX: y.txt"}} },
-		"content type":     func(m *sendoka.OutboundEmail) { m.Attachments = []sendoka.Attachment{{Filename: "a", ContentType: "text/plain\r\nX: y"}} },
-		"content id":       func(m *sendoka.OutboundEmail) { m.Attachments = []sendoka.Attachment{{Filename: "a", ContentID: "a>\r\nX: <y"}} },
+		"subject":         func(m *sendoka.OutboundEmail) { m.Subject = "Hi\r\nBcc: x@evil.test" },
+		"subject lone LF": func(m *sendoka.OutboundEmail) { m.Subject = "Hi\nBcc: x@evil.test" },
+		"encoded name": func(m *sendoka.OutboundEmail) {
+			m.To = []string{"=?utf-8?q?x=0D=0ABcc=3A_e=40evil=2Etest?= <b@example.com>"}
+		},
+		"header value":    func(m *sendoka.OutboundEmail) { m.Headers = map[string]string{"X-A": "v\r\nBcc: x@evil.test"} },
+		"header name":     func(m *sendoka.OutboundEmail) { m.Headers = map[string]string{"X-A: v\r\nBcc": "x"} },
+		"reserved header": func(m *sendoka.OutboundEmail) { m.Headers = map[string]string{"bcc": "x@evil.test"} },
+		"content header":  func(m *sendoka.OutboundEmail) { m.Headers = map[string]string{"Content-Type": "text/html"} },
+		"filename":        func(m *sendoka.OutboundEmail) { m.Attachments = []sendoka.Attachment{{Filename: "a\r\nX: y.txt"}} },
+		"content type": func(m *sendoka.OutboundEmail) {
+			m.Attachments = []sendoka.Attachment{{Filename: "a", ContentType: "text/plain\r\nX: y"}}
+		},
+		"content id": func(m *sendoka.OutboundEmail) {
+			m.Attachments = []sendoka.Attachment{{Filename: "a", ContentID: "a>\r\nX: <y"}}
+		},
 		"invalid utf-8":    func(m *sendoka.OutboundEmail) { m.Subject = "\xff" },
 		"bad from":         func(m *sendoka.OutboundEmail) { m.From = "nope" },
 		"no recipient":     func(m *sendoka.OutboundEmail) { m.To = nil },
