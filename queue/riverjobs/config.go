@@ -47,8 +47,8 @@ type Config struct {
 	FetchCooldown time.Duration
 	// FetchPollInterval is how often an idle worker looks for new jobs. Both drivers used here
 	// (riverdatabasesql, riversqlite) poll rather than LISTEN, so this is also the longest
-	// an idle queue takes to notice a new job: the floor of send latency. Default: 200ms.
-	// It must not be shorter than FetchCooldown.
+	// an idle queue takes to notice a new job: the floor of send latency. It must not be
+	// shorter than FetchCooldown. Default: 200ms, or FetchCooldown if that is longer.
 	FetchPollInterval time.Duration
 
 	// JobTimeout bounds one run of a job; its context is cancelled after it. It must stay
@@ -104,7 +104,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
 	set(&cfg.FetchCooldown, DefaultFetchCooldown)
-	set(&cfg.FetchPollInterval, DefaultFetchPollInterval)
+	// River refuses a poll interval shorter than the cooldown: a longer cooldown alone
+	// stretches the default interval with it.
+	set(&cfg.FetchPollInterval, max(DefaultFetchPollInterval, cfg.FetchCooldown))
 	set(&cfg.JobTimeout, DefaultJobTimeout)
 	set(&cfg.RescueStuckJobsAfter, DefaultRescueStuckJobsAfter)
 	set(&cfg.ThrottleSnooze, DefaultThrottleSnooze)

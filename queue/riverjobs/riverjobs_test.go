@@ -78,36 +78,26 @@ func (b *testBundle) sendEmail(t *testing.T) *sendoka.Message {
 	return m
 }
 
-// newMessage builds a message as the core's accept does, for tests that write it themselves.
-func (b *testBundle) newMessage(scheduledAt *time.Time) *sendoka.Message {
+// newMessage builds a queued message as the core's accept does, for tests that write it
+// themselves.
+func (b *testBundle) newMessage() *sendoka.Message {
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	m := &sendoka.Message{
+	return &sendoka.Message{
 		ID: sendoka.NewID(sendoka.PrefixMessage, now), OrgID: b.orgID, Channel: sendoka.ChannelEmail,
 		Mode: sendoka.ModeTest, Status: sendoka.StatusQueued,
 		Email:     &sendoka.EmailContent{From: "x@sandbox.sendoka.com", To: []string{"someone@example.com"}, Subject: "Hi", Text: "Hello"},
 		CreatedAt: now, UpdatedAt: now,
 	}
-	if scheduledAt != nil {
-		m.Status, m.ScheduledAt = sendoka.StatusScheduled, scheduledAt
-	}
-	return m
 }
 
-// insertWithJob commits m and its deliver job in one transaction, as the core does.
-func (b *testBundle) insertWithJob(t *testing.T, m *sendoka.Message) {
+func (b *testBundle) sendEmailAt(t *testing.T, at time.Time) *sendoka.Message {
 	t.Helper()
-	job := sendoka.Job{Kind: sendoka.JobDeliverMessage, MessageID: m.ID}
-	if m.ScheduledAt != nil {
-		job.RunAt = *m.ScheduledAt
-	}
-	require.NoError(t, b.db.InTx(context.Background(), func(ctx context.Context, tx sendoka.Tx) error {
-		ids, err := b.queue.Enqueue(ctx, tx, job)
-		if err != nil {
-			return err
-		}
-		m.JobID = ids[0]
-		return tx.InsertMessages(ctx, m)
-	}))
+	m, err := b.client.SendEmail(context.Background(), b.p, &sendoka.EmailRequest{
+		From: "x@sandbox.sendoka.com", To: []string{"someone@example.com"}, Subject: "Later", Text: "Hello",
+		ScheduleRequest: sendoka.ScheduleRequest{ScheduledAt: at.Format(time.RFC3339Nano)},
+	})
+	require.NoError(t, err)
+	return m
 }
 
 func (b *testBundle) message(t *testing.T, id string) *sendoka.Message {
@@ -209,7 +199,7 @@ func TestOutbox(t *testing.T) {
 		ctx := context.Background()
 
 		// A transaction that fails after enqueuing leaves neither the message nor its job.
-		m := b.newMessage(nil)
+		m := b.newMessage()
 		boom := errors.New("boom")
 		err := db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error {
 			ids, err := b.queue.Enqueue(ctx, tx, sendoka.Job{Kind: sendoka.JobDeliverMessage, MessageID: m.ID})
@@ -241,7 +231,7 @@ func TestEnqueue(t *testing.T) {
 		ctx := context.Background()
 
 		t.Run("IdsInOrder", func(t *testing.T) {
-			msgs := []*sendoka.Message{b.newMessage(nil), b.newMessage(nil), b.newMessage(nil)}
+			msgs := []*sendoka.Message{b.newMessage(), b.newMessage(), b.newMessage()}
 			event := &sendoka.ProviderEvent{Type: sendoka.ProviderDelivered, Data: map[string]any{"k": "v"}}
 			jobs := []sendoka.Job{
 				{Kind: sendoka.JobDeliverMessage, MessageID: msgs[0].ID},
@@ -501,52 +491,87 @@ func TestJobCancelled(t *testing.T) {
 	})
 }
 
+// TestScheduled runs the core's scheduled sends, cancels and reschedules on River.
 func TestScheduled(t *testing.T) {
 	t.Parallel()
 	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
 		b := setup(t, db, fastConfig())
 		ctx := context.Background()
+		// Two seconds: soon enough for a short test, late enough to still be in the future
+		// when the send is validated on a loaded machine.
+		soonAt := time.Now().Add(2 * time.Second).UTC().Truncate(time.Microsecond)
+		inOneHour := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
 
-		runAt := time.Now().Add(time.Second).UTC().Truncate(time.Microsecond)
-		soon := b.newMessage(&runAt)
-		b.insertWithJob(t, soon)
-		later := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
-		canceled := b.newMessage(&later)
-		b.insertWithJob(t, canceled)
-		require.Equal(t, "scheduled", b.job(t, soon.JobID).State)
-		require.Equal(t, "scheduled", b.job(t, canceled.JobID).State)
-		b.start(t)
+		soon := b.sendEmailAt(t, soonAt)
+		canceled := b.sendEmailAt(t, inOneHour)
+		moved := b.sendEmailAt(t, inOneHour)
+		for _, m := range []*sendoka.Message{soon, canceled, moved} {
+			require.Equal(t, sendoka.StatusScheduled, m.Status)
+			require.Equal(t, "scheduled", b.job(t, m.JobID).State)
+		}
 
-		// Cancel joins the transaction: rolled back, the job stays scheduled.
-		boom := errors.New("boom")
-		require.ErrorIs(t, db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error {
-			require.NoError(t, b.queue.Cancel(ctx, tx, canceled.JobID))
-			return boom
-		}), boom)
-		require.Equal(t, "scheduled", b.job(t, canceled.JobID).State)
-		require.NoError(t, db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error {
-			return b.queue.Cancel(ctx, tx, canceled.JobID)
-		}))
+		_, err := b.client.CancelMessage(ctx, b.p, sendoka.ChannelEmail, canceled.ID)
+		require.NoError(t, err)
 		require.Equal(t, "cancelled", b.job(t, canceled.JobID).State)
 
-		require.NoError(t, b.fake.WaitFor(waitCtx(t), 1))
-		got := b.fake.Sent()
-		require.Len(t, got, 1)
-		require.Equal(t, soon.ID, got[0].MessageID())
-		require.False(t, got[0].At.Before(runAt), "sent at %s, scheduled for %s", got[0].At, runAt)
-		b.waitStatus(t, soon.ID, sendoka.StatusSent)
-		b.waitJobState(t, soon.JobID, "completed")
+		movedTo := time.Now().Add(2 * time.Second).UTC().Truncate(time.Microsecond)
+		got, err := b.client.RescheduleMessage(ctx, b.p, sendoka.ChannelEmail, moved.ID,
+			sendoka.ScheduleRequest{ScheduledAt: movedTo.Format(time.RFC3339Nano)})
+		require.NoError(t, err)
+		require.NotEqual(t, moved.JobID, got.JobID)
+		require.Equal(t, "cancelled", b.job(t, moved.JobID).State)
+		require.Equal(t, "scheduled", b.job(t, got.JobID).State)
 
-		// Cancelling a finished or unknown job is not an error, and changes nothing.
-		require.NoError(t, db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error {
-			if err := b.queue.Cancel(ctx, tx, soon.JobID); err != nil {
-				return err
-			}
-			return b.queue.Cancel(ctx, tx, 1<<40)
-		}))
-		require.Equal(t, "completed", b.job(t, soon.JobID).State)
-		require.Zero(t, b.fake.Count(canceled.ID))
-		require.Equal(t, sendoka.StatusScheduled, b.message(t, canceled.ID).Status)
+		// Started only now, so River's scheduler, which looks one interval (5s) ahead on each
+		// run, picks both due jobs on its first run instead of five seconds later.
+		b.start(t)
+
+		// Both due messages are sent, neither before its time; the canceled one never is.
+		require.NoError(t, b.fake.WaitFor(waitCtx(t), 2))
+		due := map[string]time.Time{soon.ID: soonAt, moved.ID: movedTo}
+		for _, s := range b.fake.Sent() {
+			at, ok := due[s.MessageID()]
+			require.True(t, ok, "unexpected send of %s", s.MessageID())
+			require.False(t, s.At.Before(at), "%s sent at %s, scheduled for %s", s.MessageID(), s.At, at)
+		}
+		b.waitStatus(t, soon.ID, sendoka.StatusSent)
+		b.waitStatus(t, moved.ID, sendoka.StatusSent)
+		b.waitJobState(t, got.JobID, "completed")
+		require.Len(t, b.fake.Sent(), 2)
+		require.Zero(t, b.fake.Calls(canceled.ID))
+		require.Equal(t, sendoka.StatusCanceled, b.message(t, canceled.ID).Status)
+	})
+}
+
+// TestCancel pins Cancel's own contract: it joins the transaction, and cancelling a
+// finished or unknown job is not an error.
+func TestCancel(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := setup(t, db, fastConfig())
+		ctx := context.Background()
+		m := b.sendEmailAt(t, time.Now().Add(time.Hour))
+
+		boom := errors.New("boom")
+		require.ErrorIs(t, db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error {
+			require.NoError(t, b.queue.Cancel(ctx, tx, m.JobID))
+			return boom
+		}), boom)
+		require.Equal(t, "scheduled", b.job(t, m.JobID).State, "rolled back with its transaction")
+
+		cancel := func(id int64) error {
+			return db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error { return b.queue.Cancel(ctx, tx, id) })
+		}
+		require.NoError(t, cancel(m.JobID))
+		require.Equal(t, "cancelled", b.job(t, m.JobID).State)
+		require.NoError(t, cancel(m.JobID), "already cancelled")
+		require.NoError(t, cancel(1<<40), "unknown")
+
+		b.start(t)
+		sent := b.sendEmail(t)
+		b.waitJobState(t, sent.JobID, "completed")
+		require.NoError(t, cancel(sent.JobID), "finished")
+		require.Equal(t, "completed", b.job(t, sent.JobID).State)
 	})
 }
 
@@ -616,6 +641,8 @@ func TestNew(t *testing.T) {
 		wantErr string
 	}{
 		{name: "Defaults", dialect: riverjobs.DialectSQLite},
+		{name: "LongCooldownStretchesDefaultPoll", dialect: riverjobs.DialectPostgres, cfg: riverjobs.Config{FetchCooldown: time.Second}},
+		{name: "InsertOnly", dialect: riverjobs.DialectPostgres, cfg: riverjobs.Config{InsertOnly: true}},
 		{name: "UnknownDialect", dialect: "mysql", wantErr: "unknown dialect"},
 		{name: "JobTimeoutBeyondClaimLease", dialect: riverjobs.DialectSQLite,
 			cfg: riverjobs.Config{JobTimeout: sendoka.ClaimLease}, wantErr: "ClaimLease"},

@@ -20,9 +20,11 @@ type deliverWorker struct {
 	q *Queue
 }
 
-// Work hands the message to the core. River counts attempts without snoozes (a snooze gives
-// its attempt back), so Attempt >= MaxAttempts is exactly "River will not run this again
-// after an error": the core then fails the message instead of leaving it queued forever.
+// Work hands the message to the core. After an error River discards a job whose row has
+// Attempt >= MaxAttempts, so the same test on the same row is exactly "River will not run
+// this again": the core then fails the message instead of leaving it queued forever. It
+// holds however River accounts for snoozes; v0.51 gives a snooze's attempt back (Attempt-1),
+// so snoozes never bring the final attempt closer.
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 	h := w.q.currentHandler()
 	if h == nil {
