@@ -120,6 +120,9 @@ type sendOutput struct {
 }
 
 func (h *handlers) sendEmail(ctx context.Context, in *sendEmailInput) (*sendOutput, error) {
+	if err := rejectNUL(&in.Body); err != nil {
+		return nil, fail(ctx, err)
+	}
 	m, err := h.c.SendEmail(ctx, PrincipalFrom(ctx), &in.Body)
 	if err != nil {
 		return nil, fail(ctx, err)
@@ -128,6 +131,9 @@ func (h *handlers) sendEmail(ctx context.Context, in *sendEmailInput) (*sendOutp
 }
 
 func (h *handlers) sendSMS(ctx context.Context, in *sendSMSInput) (*sendOutput, error) {
+	if err := rejectNUL(&in.Body); err != nil {
+		return nil, fail(ctx, err)
+	}
 	m, err := h.c.SendSMS(ctx, PrincipalFrom(ctx), &in.Body)
 	if err != nil {
 		return nil, fail(ctx, err)
@@ -148,6 +154,9 @@ type smsOutput struct {
 }
 
 func (h *handlers) getEmail(ctx context.Context, in *getInput) (*emailOutput, error) {
+	if hasNUL(in.ID) {
+		return nil, fail(ctx, sendoka.NotFound("message")) // no id has one
+	}
 	m, err := h.c.GetMessage(ctx, PrincipalFrom(ctx), sendoka.ChannelEmail, in.ID)
 	if err != nil {
 		return nil, fail(ctx, err)
@@ -156,6 +165,9 @@ func (h *handlers) getEmail(ctx context.Context, in *getInput) (*emailOutput, er
 }
 
 func (h *handlers) getSMS(ctx context.Context, in *getInput) (*smsOutput, error) {
+	if hasNUL(in.ID) {
+		return nil, fail(ctx, sendoka.NotFound("message")) // no id has one
+	}
 	m, err := h.c.GetMessage(ctx, PrincipalFrom(ctx), sendoka.ChannelSMS, in.ID)
 	if err != nil {
 		return nil, fail(ctx, err)
@@ -185,6 +197,9 @@ type smsListOutput struct {
 }
 
 func (h *handlers) listEmails(ctx context.Context, in *listInput) (*emailListOutput, error) {
+	if err := checkListQuery(in); err != nil {
+		return nil, fail(ctx, err)
+	}
 	page, err := h.c.ListMessages(ctx, PrincipalFrom(ctx), sendoka.ChannelEmail, in.params())
 	if err != nil {
 		return nil, fail(ctx, err)
@@ -197,6 +212,9 @@ func (h *handlers) listEmails(ctx context.Context, in *listInput) (*emailListOut
 }
 
 func (h *handlers) listSMS(ctx context.Context, in *listInput) (*smsListOutput, error) {
+	if err := checkListQuery(in); err != nil {
+		return nil, fail(ctx, err)
+	}
 	page, err := h.c.ListMessages(ctx, PrincipalFrom(ctx), sendoka.ChannelSMS, in.params())
 	if err != nil {
 		return nil, fail(ctx, err)
