@@ -219,6 +219,10 @@ func (c *Client) recordFailedTx(ctx context.Context, tx Tx, m *Message, diag *Di
 	if err != nil || !ok {
 		return err
 	}
+	// A provider that says the recipient opted out: suppress them, as a STOP would.
+	if err := c.suppressOptedOut(ctx, tx, m, diag, now); err != nil {
+		return err
+	}
 	return tx.InsertEvents(ctx, c.newEvent(m, EventFailed, StatusFailed, diag, now))
 }
 

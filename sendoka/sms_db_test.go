@@ -460,6 +460,26 @@ func TestSMSOptOut(t *testing.T) {
 		_, err = b.sms(t, b.p, &req)
 		require.NoError(t, err)
 
+		// A provider refusing a recipient who opted out with the carrier suppresses them too.
+		const carrierOptOut = "+15559870000"
+		m, err := b.sms(t, b.p, &sendoka.SMSRequest{From: us.PhoneNumber, To: carrierOptOut})
+		require.NoError(t, err)
+		b.fake.FailWith(func(id string, _ int) error {
+			if id != m.ID {
+				return nil
+			}
+			return &sendoka.ProviderError{Kind: sendoka.Permanent, Provider: "memsend", Code: sendoka.DiagnosticOptedOut, Message: "Phone number is opted out"}
+		})
+		require.NoError(t, b.client.Deliver(ctx, m.ID, sendoka.DeliverOptions{}))
+		b.fake.FailWith(nil)
+		require.Equal(t, sendoka.StatusFailed, b.get(t, sendoka.ChannelSMS, m.ID).Status)
+		s, err = b.client.GetSuppression(ctx, b.p, sendoka.ChannelSMS, carrierOptOut)
+		require.NoError(t, err)
+		require.Equal(t, sendoka.SuppressionOptOut, s.Reason)
+		require.Equal(t, m.ID, s.MessageID)
+		_, err = b.sms(t, b.p, &sendoka.SMSRequest{From: us.PhoneNumber, To: carrierOptOut})
+		requireCode(t, sendoka.CodeAllSuppressed, err)
+
 		// Errors.
 		_, err = b.client.HandleInboundSMS(ctx, recipient, "+15550001111", "STOP")
 		requireCode(t, sendoka.CodeNotFound, err)

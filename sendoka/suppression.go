@@ -41,6 +41,11 @@ type Suppression struct {
 	CreatedAt time.Time
 }
 
+// DiagnosticOptedOut is the ProviderError.Code (and so the Diagnostic.Code) a provider uses
+// when it refuses a message because the recipient opted out with the carrier or the provider.
+// The core then suppresses the recipient, as an inbound STOP would.
+const DiagnosticOptedOut = "opted_out"
+
 // SuppressionStore reads suppressions.
 type SuppressionStore interface {
 	// GetSuppressions returns the suppressions of exactly this org and tenant ("" matches only
@@ -257,6 +262,23 @@ func (c *Client) suppressOnEvent(ctx context.Context, tx Tx, m *Message, pe Prov
 	_, err := tx.InsertSuppression(ctx, &Suppression{
 		ID: NewID(PrefixSuppression, now), OrgID: m.OrgID, TenantID: m.TenantID, Channel: m.Channel,
 		Address: addr, Reason: reason, MessageID: m.ID, CreatedAt: now,
+	})
+	return err
+}
+
+// suppressOptedOut adds an opt-out suppression when a provider failed a message because its
+// recipient opted out.
+func (c *Client) suppressOptedOut(ctx context.Context, tx Tx, m *Message, diag *Diagnostic, now time.Time) error {
+	if diag == nil || diag.Code != DiagnosticOptedOut {
+		return nil
+	}
+	all := recipients(m)
+	if len(all) != 1 {
+		return nil
+	}
+	_, err := tx.InsertSuppression(ctx, &Suppression{
+		ID: NewID(PrefixSuppression, now), OrgID: m.OrgID, TenantID: m.TenantID, Channel: m.Channel,
+		Address: all[0], Reason: SuppressionOptOut, MessageID: m.ID, CreatedAt: now,
 	})
 	return err
 }

@@ -243,7 +243,7 @@ func classify(err error) error {
 	case throttlingCodes[pe.Code]:
 		pe.Kind = sendoka.Throttled
 	case errors.As(err, &optedOut) || strings.Contains(strings.ToLower(pe.Message), "opted out"):
-		pe.Kind, pe.Code = sendoka.Permanent, "opted_out"
+		pe.Kind, pe.Code = sendoka.Permanent, sendoka.DiagnosticOptedOut
 		if pe.Message == "" {
 			pe.Message = "the recipient opted out of SMS from this account"
 		}
