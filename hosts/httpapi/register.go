@@ -186,8 +186,6 @@ func (in *listInput) params() sendoka.ListParams {
 	return sendoka.ListParams{Limit: in.Limit, Cursor: in.Cursor, Status: sendoka.Status(in.Status), Tag: in.Tag}
 }
 
-func cursor(s string) *string { return nullable(s) }
-
 type emailListOutput struct {
 	Body *EmailList
 }
@@ -204,7 +202,7 @@ func (h *handlers) listEmails(ctx context.Context, in *listInput) (*emailListOut
 	if err != nil {
 		return nil, fail(ctx, err)
 	}
-	out := &EmailList{Data: make([]EmailMessage, len(page.Messages)), HasMore: page.HasMore, NextCursor: cursor(page.NextCursor)}
+	out := &EmailList{Data: make([]EmailMessage, len(page.Messages)), HasMore: page.HasMore, NextCursor: nullable(page.NextCursor)}
 	for i, m := range page.Messages {
 		out.Data[i] = emailMessage(m)
 	}
@@ -219,7 +217,7 @@ func (h *handlers) listSMS(ctx context.Context, in *listInput) (*smsListOutput, 
 	if err != nil {
 		return nil, fail(ctx, err)
 	}
-	out := &SMSList{Data: make([]SMSMessage, len(page.Messages)), HasMore: page.HasMore, NextCursor: cursor(page.NextCursor)}
+	out := &SMSList{Data: make([]SMSMessage, len(page.Messages)), HasMore: page.HasMore, NextCursor: nullable(page.NextCursor)}
 	for i, m := range page.Messages {
 		out.Data[i] = smsMessage(m)
 	}
