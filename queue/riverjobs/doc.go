@@ -14,6 +14,10 @@
 //	_ = q.Start(ctx, client) // the client runs the jobs
 //	defer q.Stop(shutdownCtx)
 //
+// Shutdown is graceful: Stop, or the end of Start's context (a signal context, say), stops
+// fetching and lets running deliveries finish; Stop waits for them until its own context
+// ends, and then cancels them.
+//
 // # Kinds
 //
 // Job arguments carry ids, never message content:

@@ -43,7 +43,17 @@ type Queue struct {
 
 	mu      sync.RWMutex
 	handler Handler
-	started bool
+	run     *run // the workers since the last Start; nil when never started or stopped
+}
+
+// run is one Start..Stop span of the workers. Its supervise goroutine alone stops River:
+// River's Stop and StopAndCancel hold a lock until the client has stopped, whatever their
+// context says, so two concurrent stops would let the second wait unbounded.
+type run struct {
+	stopOnce, hardOnce sync.Once
+	stop               chan struct{} // closed to ask for a graceful stop
+	hard               chan struct{} // closed to cancel the running jobs
+	done               chan struct{} // closed once River has stopped
 }
 
 // New returns a Queue on db, a database already migrated with Migrate. dialect is
@@ -204,10 +214,9 @@ func sqlTxOf(tx sendoka.Tx) (*sql.Tx, error) {
 }
 
 // Start starts working jobs with h, in the background, and returns once the workers run.
-// Jobs run with contexts derived from ctx: cancelling ctx stops the workers abruptly
-// (running jobs see their contexts cancelled), so pass a context that lives as long as the
-// process and call Stop for a graceful shutdown. Start fails on an InsertOnly queue and on
-// one already started.
+// Jobs run with contexts that carry ctx's values. Cancelling ctx begins a graceful stop, as
+// Stop does (so a signal context works), but does not wait for it: call Stop to wait and to
+// bound the wait. Start fails on an InsertOnly queue and on one already running.
 func (q *Queue) Start(ctx context.Context, h Handler) error {
 	if q.cfg.InsertOnly {
 		return errors.New("riverjobs: an InsertOnly queue does not run jobs")
@@ -215,46 +224,77 @@ func (q *Queue) Start(ctx context.Context, h Handler) error {
 	if h == nil {
 		return errors.New("riverjobs: Start needs a Handler")
 	}
+	r := &run{stop: make(chan struct{}), hard: make(chan struct{}), done: make(chan struct{})}
 	q.mu.Lock()
-	if q.started {
+	if q.run != nil {
 		q.mu.Unlock()
 		return errors.New("riverjobs: already started")
 	}
-	q.handler, q.started = h, true
+	q.handler, q.run = h, r
 	q.mu.Unlock()
-	if err := q.client.Start(ctx); err != nil {
+	// River would treat ctx's cancellation as a hard stop, cancelling running jobs mid-send;
+	// supervise turns it into a graceful one instead.
+	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
 		q.mu.Lock()
-		q.started = false
+		q.run = nil
 		q.mu.Unlock()
 		return fmt.Errorf("riverjobs: start: %w", err)
 	}
+	go q.supervise(ctx, r)
 	return nil
+}
+
+// supervise stops River when asked (Stop, or ctx cancelled): gracefully, then by cancelling
+// the running jobs if Stop's context ends first.
+func (q *Queue) supervise(ctx context.Context, r *run) {
+	defer close(r.done)
+	select {
+	case <-r.stop:
+	case <-ctx.Done():
+		q.cfg.Logger.InfoContext(ctx, "riverjobs: start context ended; stopping gracefully")
+	}
+	stopCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-r.hard:
+			cancel()
+		case <-stopCtx.Done():
+		}
+	}()
+	if err := q.client.Stop(stopCtx); err != nil {
+		// Asked to hurry: cancel the jobs' contexts and wait for them to return.
+		if err := q.client.StopAndCancel(context.Background()); err != nil {
+			q.cfg.Logger.Error("riverjobs: stop", "error", err)
+		}
+	}
 }
 
 // Stop shuts the workers down gracefully: it stops fetching jobs and waits for running ones
 // to finish. If ctx ends first, it cancels the running jobs' contexts and returns ctx's
-// error without waiting for them. A job cut short this way is retried later (the core's
-// claim keeps it from being sent twice). Stop on a queue never started does nothing.
+// error without waiting for them (a later Stop waits for them to return). A job cut short
+// is retried later; the core's claim keeps it from being sent twice. Stop on a queue never
+// started, or already stopped, does nothing. After Stop returns nil, Start may run again.
 func (q *Queue) Stop(ctx context.Context) error {
-	q.mu.Lock()
-	started := q.started
-	q.mu.Unlock()
-	if !started {
+	q.mu.RLock()
+	r := q.run
+	q.mu.RUnlock()
+	if r == nil {
 		return nil
 	}
-	err := q.client.Stop(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			return fmt.Errorf("riverjobs: stop: %w", err)
+	r.stopOnce.Do(func() { close(r.stop) })
+	select {
+	case <-r.done:
+		q.mu.Lock()
+		if q.run == r {
+			q.run = nil
 		}
-		// ctx is done: StopAndCancel cancels the jobs' contexts and returns at once.
-		_ = q.client.StopAndCancel(ctx)
-		return err
+		q.mu.Unlock()
+		return nil
+	case <-ctx.Done():
+		r.hardOnce.Do(func() { close(r.hard) })
+		return ctx.Err()
 	}
-	q.mu.Lock()
-	q.started = false
-	q.mu.Unlock()
-	return nil
 }
 
 func (q *Queue) currentHandler() Handler {

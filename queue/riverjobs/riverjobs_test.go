@@ -615,6 +615,27 @@ func TestStartStop(t *testing.T) {
 			require.Equal(t, "completed", b.job(t, m.JobID).State)
 		})
 
+		t.Run("CancelledStartContextStopsGracefully", func(t *testing.T) {
+			b := setup(t, db, fastConfig())
+			b.fake.SetDelay(300 * time.Millisecond)
+			startCtx, cancelStart := context.WithCancel(ctx)
+			require.NoError(t, b.queue.Start(startCtx, b.client))
+			m := b.sendEmail(t)
+			poll(t, func() bool { return b.fake.Calls(m.ID) == 1 }, "the job never started")
+			cancelStart() // as a signal would: the running send is not cut short
+			stopCtx, cancel := context.WithTimeout(ctx, waitTimeout)
+			defer cancel()
+			require.NoError(t, b.queue.Stop(stopCtx))
+			require.Equal(t, 1, b.fake.Count(m.ID))
+			require.Equal(t, sendoka.StatusSent, b.message(t, m.ID).Status)
+
+			// Stopped for good: a new job waits for the next Start.
+			later := b.sendEmail(t)
+			require.Equal(t, "available", b.job(t, later.JobID).State)
+			b.start(t)
+			b.waitStatus(t, later.ID, sendoka.StatusSent)
+		})
+
 		t.Run("StopBoundedByContext", func(t *testing.T) {
 			b := setup(t, db, fastConfig())
 			b.fake.SetDelay(time.Minute)
@@ -627,6 +648,11 @@ func TestStartStop(t *testing.T) {
 			require.ErrorIs(t, b.queue.Stop(stopCtx), context.DeadlineExceeded)
 			require.Less(t, time.Since(began), 10*time.Second)
 			require.Zero(t, b.fake.Count(m.ID))
+			// A second Stop waits for the cancelled job to return.
+			stopCtx, cancel = context.WithTimeout(ctx, waitTimeout)
+			defer cancel()
+			require.NoError(t, b.queue.Stop(stopCtx))
+			require.Zero(t, b.fake.Count(m.ID), "the cancelled hand-off was not recorded as sent")
 		})
 	})
 }
