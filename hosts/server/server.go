@@ -107,7 +107,12 @@ func (s *Server) open(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("queue: %w", err)
 	}
 	s.Queue = q
-	s.Sandbox = sandbox.New(sandbox.Options{Domain: cfg.SandboxDomain})
+	s.Sandbox = sandbox.New(sandbox.Options{Domain: cfg.SandboxDomain,
+		// The sandbox's simulated replies (a STOP) reach the core as a provider's inbound would.
+		Inbound: func(ctx context.Context, from, to, body string) error {
+			_, err := s.Client.HandleInboundSMS(ctx, from, to, body)
+			return err
+		}})
 	s.Client, err = sendoka.New(sendoka.Config{
 		Store: s.DB, Queue: q,
 		Email: cfg.Email, SMS: cfg.SMS,

@@ -42,9 +42,20 @@
 //	+15005550002   failed: 30003 unreachable destination handset
 //	+15005550003   bounced: 30005 unknown destination handset
 //	+15005550004   failed: 30007 message filtered by the carrier
+//	+15005550006   delivered, then the recipient replies STOP: the core suppresses the number
+//	               for the org (and tenant) of the sender, and the next send to it is
+//	               refused with ALL_SUPPRESSED until it replies START
 //	anything else  delivered
 //
-// The core suppresses a number that bounced, like an address.
+// The core suppresses a number that bounced, like an address. The STOP reply reaches the core
+// through Options.Inbound, which hosts/server wires to Client.HandleInboundSMS.
+//
+// The sandbox is also the provisioning step of long codes and toll-free numbers registered
+// while it is the SMS provider: they are active at once, except two magic numbers:
+//
+//	number         provisioning
+//	+15005550008   stays pending (sending from it is refused)
+//	+15005550009   fails (rejected by the carrier)
 //
 // # Deduplication
 //

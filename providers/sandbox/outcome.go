@@ -80,6 +80,17 @@ var simulatorMailboxes = map[string]outcome{
 	"suppressionlist": suppressed,
 }
 
+// Magic numbers of the SMS sandbox beyond the delivery outcomes of smsNumbers.
+const (
+	// ReplyStopNumber is delivered, then replies STOP: the core suppresses it for the sender's
+	// org (Options.Inbound must be set, as hosts/server does).
+	ReplyStopNumber = "+15005550006"
+	// PendingNumber, registered as a sender, stays pending: its provisioning never finishes.
+	PendingNumber = "+15005550008"
+	// FailedNumber, registered as a sender, fails provisioning.
+	FailedNumber = "+15005550009"
+)
+
 // smsNumbers are the magic SMS recipients.
 var smsNumbers = map[string]outcome{
 	"+15005550001": delivered,

@@ -31,12 +31,17 @@ type Options struct {
 	Domain string
 	// Clock stamps the simulated events. Default: sendoka.SystemClock.
 	Clock sendoka.Clock
+	// Inbound receives the replies the sandbox simulates (the STOP of ReplyStopNumber), as a
+	// real provider's inbound notifications would reach Client.HandleInboundSMS. Default:
+	// none, and replies are dropped. hosts/server wires it to the core.
+	Inbound func(ctx context.Context, from, to, body string) error
 }
 
 // Sender is the simulated provider. It is safe for concurrent use.
 type Sender struct {
-	domain string
-	clock  sendoka.Clock
+	domain  string
+	clock   sendoka.Clock
+	inbound func(ctx context.Context, from, to, body string) error
 }
 
 var (
@@ -44,11 +49,13 @@ var (
 	_ sendoka.SMSSender    = (*Sender)(nil)
 	_ sendoka.Namer        = (*Sender)(nil)
 	_ sendoka.Deduplicator = (*Sender)(nil)
+	// The sandbox's provisioning step activates numbers at once (but for the magic ones).
+	_ sendoka.SenderProvisioner = (*Sender)(nil)
 )
 
 // New returns a Sender configured by opts.
 func New(opts Options) *Sender {
-	s := &Sender{domain: strings.ToLower(strings.TrimSpace(opts.Domain)), clock: opts.Clock}
+	s := &Sender{domain: strings.ToLower(strings.TrimSpace(opts.Domain)), clock: opts.Clock, inbound: opts.Inbound}
 	if s.domain == "" {
 		s.domain = sendoka.DefaultSandboxDomain
 	}
@@ -93,7 +100,33 @@ func (s *Sender) SendSMS(ctx context.Context, m *sendoka.OutboundSMS) (sendoka.S
 	}
 	res := sendoka.SendResult{ProviderMessageID: providerMessageID(m.MessageID)}
 	res.Events = smsOutcome(m.To).events(m.MessageID, res.ProviderMessageID, m.To, s.clock.Now().UTC())
+	// The recipient who always replies STOP does so to the number the message came from (an
+	// alphanumeric sender cannot be replied to). A reply that could not be handed over fails
+	// the hand-off as transient: the retry replies again, which is harmless.
+	if m.To == ReplyStopNumber && strings.HasPrefix(m.From, "+") && s.inbound != nil {
+		if err := s.inbound(ctx, m.To, m.From, "STOP"); err != nil {
+			return sendoka.SendResult{}, &sendoka.ProviderError{Kind: sendoka.Transient, Provider: Name, Code: "inbound",
+				Message: "the simulated STOP reply was not taken: " + err.Error(), Err: err}
+		}
+	}
 	return res, nil
+}
+
+// ProvisionSender is the sandbox's provisioning step: numbers are active at once, except
+// PendingNumber, which stays pending, and FailedNumber, which the sandbox refuses.
+func (s *Sender) ProvisionSender(ctx context.Context, n *sendoka.PhoneNumber) (sendoka.ProvisionResult, error) {
+	if err := canceled(ctx); err != nil {
+		return sendoka.ProvisionResult{}, err
+	}
+	switch n.PhoneNumber {
+	case PendingNumber:
+		return sendoka.ProvisionResult{Status: sendoka.SenderPending,
+			Diagnostic: diagnostic("pending", "simulated: the registration is still in review")}, nil
+	case FailedNumber:
+		return sendoka.ProvisionResult{Status: sendoka.SenderFailed,
+			Diagnostic: diagnostic("rejected", "simulated: the carrier rejected the registration")}, nil
+	}
+	return sendoka.ProvisionResult{Status: sendoka.SenderActive}, nil
 }
 
 // canceled refuses a hand-off whose context has ended, as a real provider could not make it;
