@@ -1,0 +1,174 @@
+// Package sesemail sends email through Amazon SES (API v2, SendEmail with Raw content).
+//
+// The message is built by providers/mimemail, the same bytes the SMTP provider sends, and
+// handed to SES with the envelope (every to, cc and bcc recipient) given explicitly, so
+// Bcc never appears in the message. The configuration set, when set, routes SES's events
+// (deliveries, bounces, complaints) to where Sendoka can read them.
+//
+// Errors are classified for the core: throttling (TooManyRequestsException,
+// LimitExceededException, HTTP 429) is Throttled, retried later; a rejected message or a
+// bad address (MessageRejected, BadRequestException, MailFromDomainNotVerifiedException,
+// other 4xx) is Permanent with SES's code and message as the diagnostic; an SES server
+// error or a network failure is Transient. Account-wide conditions (sending paused,
+// account suspended, an unknown configuration set) are Transient too: they are not the
+// message's fault, and the message can go once the account is fixed.
+//
+// The SDK's own retries are off by default (Options.MaxAttempts): the queue retries with
+// its backoff, and a throttled send is snoozed rather than hammered.
+package sesemail
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/sendoka/sendoka/providers/mimemail"
+	"github.com/sendoka/sendoka/sendoka"
+)
+
+// Options configures a Sender. Every field has a default.
+type Options struct {
+	// ConfigurationSet names the SES configuration set of every send. Default: none.
+	ConfigurationSet string
+	// MaxAttempts is how many times the SDK tries one send. Default: 1 (the queue retries).
+	MaxAttempts int
+	// Name is the provider name recorded on messages. Default: "ses".
+	Name string
+}
+
+// Sender is an sendoka.EmailSender over SES. It is safe for concurrent use.
+type Sender struct {
+	client *sesv2.Client
+	opts   Options
+}
+
+var (
+	_ sendoka.EmailSender = (*Sender)(nil)
+	_ sendoka.Namer       = (*Sender)(nil)
+)
+
+// New returns a Sender that sends with client. The client carries the region, the
+// credentials and, when it is not AWS's, the endpoint (sesv2.Options.BaseEndpoint).
+func New(client *sesv2.Client, opts Options) *Sender {
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 1
+	}
+	if opts.Name == "" {
+		opts.Name = "ses"
+	}
+	return &Sender{client: client, opts: opts}
+}
+
+// NewFromConfig returns a Sender with a client made from cfg (see config.LoadDefaultConfig);
+// endpoint, when not empty, replaces AWS's (a VPC endpoint, a test server).
+func NewFromConfig(cfg aws.Config, endpoint string, opts Options) *Sender {
+	return New(sesv2.NewFromConfig(cfg, func(o *sesv2.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	}), opts)
+}
+
+// Name returns the provider name recorded on messages.
+func (s *Sender) Name() string { return s.opts.Name }
+
+// SendEmail sends m with SES.
+func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendoka.SendResult, error) {
+	raw, err := mimemail.Build(m, nil)
+	if err != nil {
+		return sendoka.SendResult{}, s.fail(sendoka.Permanent, "invalid_message", err.Error(), err)
+	}
+	from, _, err := mimemail.Envelope(m)
+	if err != nil {
+		return sendoka.SendResult{}, s.fail(sendoka.Permanent, "invalid_message", err.Error(), err)
+	}
+	in := &sesv2.SendEmailInput{
+		FromEmailAddress: aws.String(from),
+		Destination: &types.Destination{
+			ToAddresses: bare(m.To), CcAddresses: bare(m.Cc), BccAddresses: bare(m.Bcc),
+		},
+		Content: &types.EmailContent{Raw: &types.RawMessage{Data: raw}},
+	}
+	if s.opts.ConfigurationSet != "" {
+		in.ConfigurationSetName = aws.String(s.opts.ConfigurationSet)
+	}
+	if m.MessageID != "" && validTagValue(m.MessageID) {
+		// SES repeats tags in its event notifications: the message id finds the message.
+		in.EmailTags = []types.MessageTag{{Name: aws.String("sendoka_message_id"), Value: aws.String(m.MessageID)}}
+	}
+	out, err := s.client.SendEmail(ctx, in, func(o *sesv2.Options) { o.RetryMaxAttempts = s.opts.MaxAttempts })
+	if err != nil {
+		return sendoka.SendResult{}, s.classify(err)
+	}
+	return sendoka.SendResult{ProviderMessageID: aws.ToString(out.MessageId)}, nil
+}
+
+// classify maps an SDK error to the core's kinds.
+func (s *Sender) classify(err error) *sendoka.ProviderError {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		// No answer from SES: a network failure, a timeout, a canceled context.
+		return s.fail(sendoka.Transient, "network", err.Error(), err)
+	}
+	code, msg := apiErr.ErrorCode(), apiErr.ErrorMessage()
+	if msg == "" {
+		msg = code
+	}
+	status := 0
+	var respErr *awshttp.ResponseError
+	if errors.As(err, &respErr) {
+		status = respErr.HTTPStatusCode()
+	}
+	switch code {
+	case "TooManyRequestsException", "LimitExceededException", "Throttling", "ThrottlingException":
+		return s.fail(sendoka.Throttled, code, msg, err)
+	case "SendingPausedException", "AccountSuspendedException", "NotFoundException":
+		return s.fail(sendoka.Transient, code, msg, err)
+	}
+	switch {
+	case status == http.StatusTooManyRequests:
+		return s.fail(sendoka.Throttled, code, msg, err)
+	case status >= 500 || apiErr.ErrorFault() == smithy.FaultServer:
+		return s.fail(sendoka.Transient, code, msg, err)
+	}
+	// MessageRejected, MailFromDomainNotVerifiedException, BadRequestException and every
+	// other refusal of this request: sending it again would be refused again.
+	return s.fail(sendoka.Permanent, code, msg, err)
+}
+
+func (s *Sender) fail(kind sendoka.ProviderErrorKind, code, msg string, err error) *sendoka.ProviderError {
+	return &sendoka.ProviderError{Kind: kind, Provider: s.opts.Name, Code: code, Message: msg, Err: err}
+}
+
+// bare returns the address parts of stored addresses (SES takes display names too, but the
+// envelope needs none), or nil for none.
+func bare(list []string) []string {
+	if len(list) == 0 {
+		return nil
+	}
+	_, rcpts, err := mimemail.Envelope(&sendoka.OutboundEmail{From: "x@x.invalid", To: list})
+	if err != nil {
+		return list
+	}
+	return rcpts
+}
+
+// validTagValue reports whether SES accepts s as a tag value: letters, digits, _ and -.
+func validTagValue(s string) bool {
+	if len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
