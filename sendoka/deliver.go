@@ -10,6 +10,9 @@ import (
 // It must exceed the queue's job timeout.
 const ClaimLease = 10 * time.Minute
 
+// recordTimeout bounds the writes that record a provider's answer.
+const recordTimeout = 30 * time.Second
+
 // Deliver hands one queued or scheduled message to its provider and records the outcome. The
 // queue calls it for JobDeliverMessage, at least once per message; it sends at most once:
 //
@@ -29,6 +32,10 @@ func (c *Client) Deliver(ctx context.Context, id string, opts DeliverOptions) er
 	}
 	res, sendErr := c.send(ctx, m)
 	now := c.now()
+	// The provider has answered: record its answer even if the job's context ends now (a
+	// timeout or a hard stop), or the claim would stay and the message wait out the lease.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	if sendErr == nil {
 		return c.recordSent(ctx, m, res, now)
 	}
@@ -199,6 +206,11 @@ func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, now
 				ev.ProviderMessageID = res.ProviderMessageID
 			}
 			jobs[i] = Job{Kind: JobProviderEvent, MessageID: m.ID, Event: &ev}
+			if ev.OccurredAt.After(now) {
+				// Outcomes the provider dates later (a complaint after the delivery) run then,
+				// so one send's events apply in the order they happen.
+				jobs[i].RunAt = ev.OccurredAt
+			}
 		}
 		_, err = c.queue.Enqueue(ctx, tx, jobs...)
 		return err
@@ -295,7 +307,9 @@ func (c *Client) HandleProviderEvent(ctx context.Context, pe ProviderEvent) erro
 				return err
 			}
 		} else if status != "" {
-			ev.Status = m.Status // recorded, but the message keeps its status
+			// Recorded, but it moves nothing: the event carries no status, and its data says
+			// which status the provider reported.
+			ev.Status = ""
 			if ev.Data == nil {
 				ev.Data = map[string]any{}
 			}

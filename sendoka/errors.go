@@ -58,8 +58,9 @@ type FieldError struct {
 
 // Field error codes used in FieldError.Code.
 const (
-	FieldInvalidType   = "invalid_type"
-	FieldRequired      = "required"
+	FieldInvalidType = "invalid_type"
+	// FieldRequired is the docs' code for a missing field: {"code":"invalid_type","message":"Required"}.
+	FieldRequired      = "invalid_type"
 	FieldInvalid       = "invalid"
 	FieldTooBig        = "too_big"
 	FieldTooSmall      = "too_small"

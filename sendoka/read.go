@@ -13,17 +13,34 @@ func (c *Client) GetMessage(ctx context.Context, p *Principal, channel Channel, 
 	if err := p.require(readPermissions(channel)...); err != nil {
 		return nil, err
 	}
-	m, err := c.store.GetMessage(ctx, p.Scope(), id)
-	if err != nil {
-		return nil, AsError(err)
+	// The message and its events are two reads. A status change and its event commit
+	// together, so an event newer than the message read means the status moved in between:
+	// read again, so the status and the timeline agree.
+	for attempt := 0; ; attempt++ {
+		m, err := c.store.GetMessage(ctx, p.Scope(), id)
+		if err != nil {
+			return nil, AsError(err)
+		}
+		if m.Channel != channel {
+			return nil, NotFound("message")
+		}
+		if m.Events, err = c.store.ListEvents(ctx, p.Scope(), id); err != nil {
+			return nil, AsError(err)
+		}
+		if attempt >= 3 || !eventsAfter(m.Events, m.UpdatedAt) {
+			return m, nil
+		}
 	}
-	if m.Channel != channel {
-		return nil, NotFound("message")
+}
+
+// eventsAfter reports whether an event that carries a status was recorded after t.
+func eventsAfter(events []Event, t time.Time) bool {
+	for _, ev := range events {
+		if ev.Status != "" && ev.CreatedAt.After(t) {
+			return true
+		}
 	}
-	if m.Events, err = c.store.ListEvents(ctx, p.Scope(), id); err != nil {
-		return nil, AsError(err)
-	}
-	return m, nil
+	return false
 }
 
 // ListParams are the documented list query parameters.
