@@ -148,6 +148,12 @@ func pollUntil(t *testing.T, cond func() bool, format string, args ...any) {
 	}
 }
 
+// lazy formats as what its function returns when the message is printed, for failure
+// messages about values a poll keeps changing.
+type lazy func() string
+
+func (l lazy) String() string { return l() }
+
 func requireCode(t *testing.T, want sendoka.Code, err error) *sendoka.Error {
 	t.Helper()
 	require.Error(t, err)

@@ -214,11 +214,14 @@ func TestCancelRacesFiring(t *testing.T) {
 				m = b.get(t, sendoka.ChannelEmail, id)
 				return m.Status == sendoka.StatusCanceled || m.Status == sendoka.StatusSent
 			}, "%s never settled", id)
-			// Its job is done either way, so nothing can still send it.
+			// Wait until no run of its job is in flight. A job that lost the claim to the direct
+			// attempt is snoozed (scheduled) for the claim's lease: when it runs it finds the
+			// message final and does nothing, as the completed ones did.
+			var state string
 			pollUntil(t, func() bool {
-				s := b.jobState(t, m.JobID)
-				return s == "completed" || s == "cancelled"
-			}, "job of %s never finished", id)
+				state = b.jobState(t, m.JobID)
+				return state == "completed" || state == "cancelled" || state == "scheduled"
+			}, "job of %s never settled (%s, message %s)", id, lazy(func() string { return state }), m.Status)
 			m = b.get(t, sendoka.ChannelEmail, id)
 			switch m.Status {
 			case sendoka.StatusCanceled:
