@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 )
 
 // PhonePool is a named set of senders. A message sent with from_pool goes out from one of its
@@ -93,6 +94,9 @@ func (c *Client) UpdatePhonePool(ctx context.Context, p *Principal, id string, r
 	if err := p.require(PermissionFullAccess); err != nil {
 		return nil, err
 	}
+	if !plausibleID(id) {
+		return nil, NotFound("phone pool")
+	}
 	pool, err := c.store.GetPhonePool(ctx, p.Scope(), id)
 	if err != nil {
 		return nil, AsError(err)
@@ -128,6 +132,9 @@ func (c *Client) GetPhonePool(ctx context.Context, p *Principal, id string) (*Ph
 	if err := p.require(PermissionSMSSend, PermissionSMSRead); err != nil {
 		return nil, err
 	}
+	if !plausibleID(id) {
+		return nil, NotFound("phone pool")
+	}
 	pool, err := c.store.GetPhonePool(ctx, p.Scope(), id)
 	if err != nil {
 		return nil, AsError(err)
@@ -161,6 +168,9 @@ func (c *Client) DeletePhonePool(ctx context.Context, p *Principal, id string) e
 	if err := p.require(PermissionFullAccess); err != nil {
 		return err
 	}
+	if !plausibleID(id) {
+		return NotFound("phone pool")
+	}
 	return c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.DeletePhonePool(ctx, p.Scope(), id) })
 }
 
@@ -170,6 +180,8 @@ func validatePoolName(v *Validation, name string) {
 		v.Add(FieldRequired, "Required", "name")
 	case n > MaxPoolNameLen:
 		v.Add(FieldTooBig, "at most 100 characters", "name")
+	case strings.ContainsFunc(name, unicode.IsControl):
+		v.Add(FieldInvalidString, "must not contain control characters", "name")
 	}
 }
 
@@ -180,7 +192,13 @@ func (c *Client) validateMembers(ctx context.Context, v *Validation, owner *Prin
 		v.Add(FieldTooBig, "at most 100 senders", "phone_number_ids")
 		return nil
 	}
-	found, err := c.store.GetPhoneNumbers(ctx, owner.Scope(), ids)
+	lookup := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if plausibleID(id) {
+			lookup = append(lookup, id)
+		}
+	}
+	found, err := c.store.GetPhoneNumbers(ctx, owner.Scope(), lookup)
 	if err != nil {
 		return AsError(err)
 	}

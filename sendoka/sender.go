@@ -235,6 +235,9 @@ func (c *Client) ProvisionPhoneNumber(ctx context.Context, p *Principal, id stri
 	if err := p.require(PermissionFullAccess); err != nil {
 		return nil, err
 	}
+	if !plausibleID(id) {
+		return nil, NotFound("phone number")
+	}
 	n, err := c.store.GetPhoneNumber(ctx, p.Scope(), id)
 	if err != nil {
 		return nil, AsError(err)
@@ -281,6 +284,9 @@ func (c *Client) GetPhoneNumber(ctx context.Context, p *Principal, id string) (*
 	if err := p.require(PermissionSMSSend, PermissionSMSRead); err != nil {
 		return nil, err
 	}
+	if !plausibleID(id) {
+		return nil, NotFound("phone number")
+	}
 	n, err := c.store.GetPhoneNumber(ctx, p.Scope(), id)
 	if err != nil {
 		return nil, AsError(err)
@@ -316,7 +322,16 @@ func (c *Client) DeletePhoneNumber(ctx context.Context, p *Principal, id string)
 	if err := p.require(PermissionFullAccess); err != nil {
 		return err
 	}
+	if !plausibleID(id) {
+		return NotFound("phone number")
+	}
 	return c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.DeletePhoneNumber(ctx, p.Scope(), id) })
+}
+
+// plausibleID reports whether s can be an id at all: ids are short and free of NUL, which
+// Postgres refuses in text, so anything else is unknown without asking the database.
+func plausibleID(s string) bool {
+	return s != "" && len(s) <= 64 && !strings.ContainsRune(s, 0)
 }
 
 // pageQuery validates the limit and cursor of a listing.

@@ -202,7 +202,10 @@ func (c *Client) resolveSender(ctx context.Context, p *Principal, m *Message) er
 		var pool *PhonePool
 		var err error
 		if s.PoolID != "" {
-			pool, err = c.store.GetPhonePool(ctx, p.Scope(), s.PoolID)
+			err = NotFound("phone pool")
+			if plausibleID(s.PoolID) {
+				pool, err = c.store.GetPhonePool(ctx, p.Scope(), s.PoolID)
+			}
 			if ErrorCode(err) == CodeNotFound {
 				return fieldError(FieldInvalid, "no pool has this id", "from_pool")
 			}

@@ -235,6 +235,7 @@ func TestSendSMSFromRegisteredSender(t *testing.T) {
 			{"MMS from a UK number", sendoka.SMSRequest{From: gb.PhoneNumber, To: "+447700900456", MediaURLs: []string{"https://example.com/a.png"}}, []any{"media_url"}, "MMS"},
 			{"neither from nor pool, no default", sendoka.SMSRequest{To: "+15559876543"}, []any{"from"}, "from_pool"},
 			{"unknown pool", sendoka.SMSRequest{FromPool: "pool_nope", To: "+15559876543"}, []any{"from_pool"}, "no pool"},
+			{"NUL in pool", sendoka.SMSRequest{FromPool: "pool_\x00", To: "+15559876543"}, []any{"from_pool"}, "no pool"},
 		}
 		for _, tc := range cases {
 			_, err := b.sms(t, b.p, &tc.req)
@@ -286,8 +287,14 @@ func TestPhonePools(t *testing.T) {
 		tn := b.register(t, tenantKey, sendoka.SenderLongCode, "+15551230010", "US")
 
 		// Member validation.
-		_, err := b.client.CreatePhonePool(ctx, b.p, &sendoka.PhonePoolRequest{Name: " ", PhoneNumberIDs: []string{us1.ID, "pn_nope", us1.ID, tn.ID}})
-		requirePaths(t, err, []any{"name"}, []any{"phone_number_ids", 1}, []any{"phone_number_ids", 2}, []any{"phone_number_ids", 3})
+		_, err := b.client.CreatePhonePool(ctx, b.p, &sendoka.PhonePoolRequest{Name: " ", PhoneNumberIDs: []string{us1.ID, "pn_nope", us1.ID, tn.ID, "pn_\x00"}})
+		requirePaths(t, err, []any{"name"}, []any{"phone_number_ids", 1}, []any{"phone_number_ids", 2}, []any{"phone_number_ids", 3}, []any{"phone_number_ids", 4})
+		_, err = b.client.CreatePhonePool(ctx, b.p, &sendoka.PhonePoolRequest{Name: "a\x00b"})
+		requirePaths(t, err, []any{"name"})
+		_, err = b.client.GetPhonePool(ctx, b.p, "pool_\x00")
+		requireCode(t, sendoka.CodeNotFound, err)
+		_, err = b.client.GetPhoneNumber(ctx, b.p, "pn_\x00")
+		requireCode(t, sendoka.CodeNotFound, err)
 		_, err = b.client.CreatePhonePool(ctx, tenantKey, &sendoka.PhonePoolRequest{Name: "T", PhoneNumberIDs: []string{us1.ID}})
 		requirePaths(t, err, []any{"phone_number_ids", 0})
 
