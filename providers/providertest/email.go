@@ -107,6 +107,7 @@ func RunEmail(t *testing.T, h EmailHarness) {
 		{"Attachments", s.attachments},
 		{"InlineImages", s.inlineImages},
 		{"Headers", s.headers},
+		{"HeaderInjection", s.headerInjection}, // email_injection.go
 		{"Concurrent", s.concurrent},
 		{"Dedupe", s.dedupe},
 		{"SimulatedOutcomes", s.simulatedOutcomes},
@@ -329,6 +330,9 @@ func (s *emailSuite) forcedFailures(t *testing.T) {
 			m := s.message()
 			res, err := st.Sender.SendEmail(t.Context(), m)
 			requireProviderError(t, st.Sender, err, kind)
+			if pe := (*sendoka.ProviderError)(nil); kind == sendoka.Permanent && errors.As(err, &pe) {
+				require.NotEmpty(t, pe.Message, "a permanent failure carries the provider's diagnostic, shown on the message")
+			}
 			require.Empty(t, res.ProviderMessageID, "a refused send has no provider message id")
 			if st.Received != nil {
 				require.Empty(t, st.Received(t, m.MessageID), "a refused message must not reach the peer")

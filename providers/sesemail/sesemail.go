@@ -80,6 +80,9 @@ func (s *Sender) Name() string { return s.opts.Name }
 
 // SendEmail sends m with SES.
 func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendoka.SendResult, error) {
+	if err := ctx.Err(); err != nil {
+		return sendoka.SendResult{}, s.fail(sendoka.Transient, "canceled", err.Error(), err)
+	}
 	raw, err := mimemail.Build(m, nil)
 	if err != nil {
 		return sendoka.SendResult{}, s.fail(sendoka.Permanent, "invalid_message", err.Error(), err)

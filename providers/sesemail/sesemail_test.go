@@ -103,7 +103,7 @@ func TestErrorClassification(t *testing.T) {
 			t.Parallel()
 			srv := sesemailtest.Start(t)
 			var calls atomic.Int32
-			srv.FailWith(func(sesemailtest.Request) *sesemailtest.Failure { calls.Add(1); return &tc.fail })
+			srv.FailWith(func(context.Context, sesemailtest.Request) *sesemailtest.Failure { calls.Add(1); return &tc.fail })
 			_, err := sesemail.New(srv.Client(), sesemail.Options{}).SendEmail(ctx(t), email())
 			require.Error(t, err)
 			pe, ok := err.(*sendoka.ProviderError)
@@ -121,7 +121,7 @@ func TestSDKRetriesWhenAsked(t *testing.T) {
 	t.Parallel()
 	srv := sesemailtest.Start(t)
 	var calls atomic.Int32
-	srv.FailWith(func(sesemailtest.Request) *sesemailtest.Failure {
+	srv.FailWith(func(context.Context, sesemailtest.Request) *sesemailtest.Failure {
 		if calls.Add(1) == 1 {
 			return &sesemailtest.Failure{Status: http.StatusInternalServerError, Type: "InternalFailure", Message: "blip"}
 		}

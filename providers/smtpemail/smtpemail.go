@@ -241,6 +241,9 @@ func (s *Sender) Name() string { return s.opts.Name }
 
 // SendEmail sends m through the relay.
 func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendoka.SendResult, error) {
+	if err := ctx.Err(); err != nil {
+		return sendoka.SendResult{}, s.transient("canceled", err)
+	}
 	raw, err := mimemail.Build(m, nil)
 	if err != nil {
 		return sendoka.SendResult{}, s.permanent("invalid_message", err)

@@ -9,6 +9,7 @@
 package sesemailtest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -56,7 +57,7 @@ type Server struct {
 
 	mu   sync.Mutex
 	reqs []Request
-	fail func(Request) *Failure
+	fail func(context.Context, Request) *Failure
 	n    int
 }
 
@@ -79,8 +80,9 @@ func (s *Server) Client() *sesv2.Client {
 	})
 }
 
-// FailWith makes the server answer requests with what fn returns (nil: accept).
-func (s *Server) FailWith(fn func(Request) *Failure) {
+// FailWith makes the server answer requests with what fn returns (nil: accept). ctx is
+// the request's: it ends when the client gives up, so fn may block on it to stall.
+func (s *Server) FailWith(fn func(ctx context.Context, r Request) *Failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fail = fn
@@ -135,7 +137,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	fail := s.fail
 	s.mu.Unlock()
 	if fail != nil {
-		if f := fail(req); f != nil {
+		if f := fail(r.Context(), req); f != nil {
 			if f.Hangup {
 				if hj, ok := w.(http.Hijacker); ok {
 					if c, _, err := hj.Hijack(); err == nil {
