@@ -64,3 +64,10 @@ func TestPrincipalCan(t *testing.T) {
 	var nilP *Principal
 	require.Equal(t, CodeUnauthorized, ErrorCode(nilP.require(PermissionEmailsSend)))
 }
+
+// TestAsErrorNil guards against returning a nil *Error as a non-nil error.
+func TestAsErrorNil(t *testing.T) {
+	t.Parallel()
+	require.Nil(t, AsError(nil))
+	require.Equal(t, Code(""), ErrorCode(nil))
+}

@@ -83,7 +83,10 @@ func (c *Client) CreateAPIKey(ctx context.Context, p CreateKeyParams) (*APIKey, 
 // ListAPIKeys returns an org's keys, newest first (hashes only, never plaintext).
 func (c *Client) ListAPIKeys(ctx context.Context, orgID string) ([]*APIKey, error) {
 	keys, err := c.store.ListAPIKeys(ctx, orgID)
-	return keys, AsError(err)
+	if err != nil {
+		return nil, AsError(err)
+	}
+	return keys, nil
 }
 
 // RevokeAPIKey revokes a key at once: its next request is CodeUnauthorized.
@@ -95,7 +98,10 @@ func (c *Client) RevokeAPIKey(ctx context.Context, orgID, keyID string) error {
 // ListOrgs returns every org, oldest first.
 func (c *Client) ListOrgs(ctx context.Context) ([]*Org, error) {
 	orgs, err := c.store.ListOrgs(ctx)
-	return orgs, AsError(err)
+	if err != nil {
+		return nil, AsError(err)
+	}
+	return orgs, nil
 }
 
 // BootstrapOptions controls Bootstrap.

@@ -119,7 +119,8 @@ func ErrorCode(err error) Code {
 	return CodeInternal
 }
 
-// AsError returns err as an *Error, wrapping anything else as CodeInternal.
+// AsError returns err as an *Error, wrapping anything else as CodeInternal. It returns a nil
+// *Error for nil: do not return its result as an error without checking err first.
 func AsError(err error) *Error {
 	if err == nil {
 		return nil
