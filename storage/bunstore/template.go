@@ -56,7 +56,7 @@ func (r *templateRow) template() (*sendoka.Template, error) {
 }
 
 // inNamespace filters a template query to the scope's namespace: the scope's tenant, or the
-// org-level templates when the scope names none. COALESCE(tenant_id, '') is the expression
+// org-level templates when the scope names none. COALESCE(tenant_id, ”) is the expression
 // the templates indexes are built on. prefix qualifies the columns ("tp." in SELECTs; ""
 // in UPDATE and DELETE, which the dialects alias differently).
 func inNamespace[Q interface {
