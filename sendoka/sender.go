@@ -198,7 +198,8 @@ var alphanumericRefused = map[string]string{
 // code or toll-free number starts pending and goes through the live SMS provider's
 // provisioning step (SenderProvisioner) right away; the sandbox activates it at once, a
 // provider without a provisioning step leaves nothing to wait for. If the step cannot run
-// (provider unreachable) the number stays pending: ProvisionPhoneNumber runs it again.
+// (provider unreachable) the number stays pending with a diagnostic saying so:
+// ProvisionPhoneNumber runs it again.
 func (c *Client) CreatePhoneNumber(ctx context.Context, p *Principal, req *PhoneNumberRequest) (*PhoneNumber, error) {
 	if err := p.require(PermissionFullAccess); err != nil {
 		return nil, err
@@ -222,7 +223,7 @@ func (c *Client) CreatePhoneNumber(ctx context.Context, p *Principal, req *Phone
 	}
 	if n.Status == SenderPending {
 		if err := c.provision(ctx, n); err != nil {
-			c.log.WarnContext(ctx, "provisioning did not run; the number stays pending", "phone_number_id", n.ID, "error", err)
+			return nil, err
 		}
 	}
 	return n, nil
@@ -230,7 +231,8 @@ func (c *Client) CreatePhoneNumber(ctx context.Context, p *Principal, req *Phone
 
 // ProvisionPhoneNumber runs the SMS provider's provisioning step again for a sender that is
 // not active yet (for example after the provider finished a 10DLC registration), and returns
-// the sender as it is now. An active sender is returned unchanged.
+// the sender as it is now. An active sender is returned unchanged. A step that cannot run
+// leaves the status as it was, with a diagnostic (code provider_unreachable) saying why.
 func (c *Client) ProvisionPhoneNumber(ctx context.Context, p *Principal, id string) (*PhoneNumber, error) {
 	if err := p.require(PermissionFullAccess); err != nil {
 		return nil, err
@@ -246,24 +248,26 @@ func (c *Client) ProvisionPhoneNumber(ctx context.Context, p *Principal, id stri
 		return n, nil
 	}
 	if err := c.provision(ctx, n); err != nil {
-		return nil, &Error{Code: CodeProviderTransient, Message: "the SMS provider's provisioning step failed; try again", Err: err}
+		return nil, err
 	}
 	return n, nil
 }
 
-// provision runs the live SMS provider's provisioning step and records its result on n.
+// provision runs the live SMS provider's provisioning step and records its result on n. A
+// step that cannot run is recorded as a diagnostic on the unchanged status.
 func (c *Client) provision(ctx context.Context, n *PhoneNumber) error {
 	res := ProvisionResult{Status: SenderActive}
 	provider := ""
 	if pr, ok := c.sms.(SenderProvisioner); ok {
 		provider = namerName(c.sms)
 		var err error
-		if res, err = pr.ProvisionSender(ctx, n); err != nil {
-			return err
-		}
-		switch res.Status {
-		case SenderActive, SenderPending, SenderFailed:
-		default:
+		res, err = pr.ProvisionSender(ctx, n)
+		switch {
+		case err != nil:
+			c.log.WarnContext(ctx, "provisioning step did not run", "phone_number_id", n.ID, "error", err)
+			res = ProvisionResult{Status: n.Status, Diagnostic: &Diagnostic{Provider: provider, Code: "provider_unreachable",
+				Message: "the provisioning step could not run: " + err.Error() + "; provision the number again"}}
+		case res.Status != SenderActive && res.Status != SenderPending && res.Status != SenderFailed:
 			return Errorf(CodeInternal, "provider %s returned provisioning status %q", provider, res.Status)
 		}
 	}

@@ -149,8 +149,11 @@ func TestPhoneNumberRegistration(t *testing.T) {
 		b.prov.set(sendoka.ProvisionResult{}, errors.New("connection refused"))
 		tf := b.register(t, b.p, sendoka.SenderTollFree, "+18885550100", "CA")
 		require.Equal(t, sendoka.SenderPending, tf.Status)
-		_, err = b.client.ProvisionPhoneNumber(ctx, b.p, tf.ID)
-		requireCode(t, sendoka.CodeProviderTransient, err)
+		require.Equal(t, "provider_unreachable", tf.Diagnostic.Code)
+		tf, err = b.client.ProvisionPhoneNumber(ctx, b.p, tf.ID)
+		require.NoError(t, err)
+		require.Equal(t, sendoka.SenderPending, tf.Status)
+		require.Contains(t, tf.Diagnostic.Message, "connection refused")
 		// The provider refuses it.
 		b.prov.set(sendoka.ProvisionResult{Status: sendoka.SenderFailed, Diagnostic: &sendoka.Diagnostic{Code: "NotOwned", Message: "not a number of this account"}}, nil)
 		tf, err = b.client.ProvisionPhoneNumber(ctx, b.p, tf.ID)

@@ -65,6 +65,17 @@ func TestOpenAPI(t *testing.T) {
 		"GET /api/v1/sms/{id}":    "get-sms",
 		"GET /api/v1/emails":      "list-emails",
 		"GET /api/v1/sms":         "list-sms",
+		// senders.go
+		"POST /api/v1/phone-numbers":                "create-phone-number",
+		"GET /api/v1/phone-numbers":                 "list-phone-numbers",
+		"GET /api/v1/phone-numbers/{id}":            "get-phone-number",
+		"POST /api/v1/phone-numbers/{id}/provision": "provision-phone-number",
+		"DELETE /api/v1/phone-numbers/{id}":         "delete-phone-number",
+		"POST /api/v1/phone-pools":                  "create-phone-pool",
+		"GET /api/v1/phone-pools":                   "list-phone-pools",
+		"GET /api/v1/phone-pools/{id}":              "get-phone-pool",
+		"PATCH /api/v1/phone-pools/{id}":            "update-phone-pool",
+		"DELETE /api/v1/phone-pools/{id}":           "delete-phone-pool",
 	}, ops)
 	require.Equal(t, "bearer", doc.Components.SecuritySchemes[securityScheme].Scheme)
 	require.Equal(t, "http", doc.Components.SecuritySchemes[securityScheme].Type)
@@ -175,5 +186,8 @@ func TestRegisterOnAppAPI(t *testing.T) {
 	}
 	doURL(t, base, reqGet("/openapi.json")).decode(t, http.StatusOK, &doc)
 	paths := slices.Sorted(maps.Keys(doc.Paths))
-	require.Equal(t, []string{"/api/v1/emails", "/api/v1/emails/{id}", "/api/v1/sms", "/api/v1/sms/{id}", "/widgets"}, paths)
+	require.Equal(t, []string{"/api/v1/emails", "/api/v1/emails/{id}",
+		"/api/v1/phone-numbers", "/api/v1/phone-numbers/{id}", "/api/v1/phone-numbers/{id}/provision",
+		"/api/v1/phone-pools", "/api/v1/phone-pools/{id}",
+		"/api/v1/sms", "/api/v1/sms/{id}", "/widgets"}, paths)
 }

@@ -174,6 +174,10 @@ type SMSMessage struct {
 	To                string             `json:"to" example:"+15559876543"`
 	Body              string             `json:"body" example:"Your code is 1234"`
 	MediaURL          []string           `json:"media_url" nullable:"false" doc:"MMS media URLs"`
+	Encoding          string             `json:"encoding" enum:"GSM-7,UCS-2" doc:"How the body travels: GSM-7, or UCS-2 when a character is outside GSM-7" example:"GSM-7"`
+	Segments          int                `json:"segments" doc:"SMS parts the body is sent in: GSM-7 160 (153 per part), UCS-2 70 (67 per part)" example:"1"`
+	PhoneNumberID     *string            `json:"phone_number_id" doc:"The registered sender it goes out from" example:"pn_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
+	FromPool          *string            `json:"from_pool" doc:"The pool the sender was picked from, or null when the request named from"`
 	Tags              []string           `json:"tags" nullable:"false"`
 	Metadata          map[string]any     `json:"metadata"`
 	Provider          *string            `json:"provider" doc:"Provider that took (or refused) the message, or null before the hand-off" example:"sandbox"`
@@ -202,6 +206,8 @@ func smsMessage(m *sendoka.Message) SMSMessage {
 	return SMSMessage{
 		ID: f.id, Channel: f.channel, Status: f.status, Mode: f.mode,
 		From: s.From, To: s.To, Body: s.Body, MediaURL: nonNil(s.MediaURLs),
+		Encoding: string(s.Encoding), Segments: s.Segments,
+		PhoneNumberID: nullable(s.PhoneNumberID), FromPool: nullable(s.PoolID),
 		Tags: f.tags, Metadata: f.metadata, Provider: f.provider, ProviderMessageID: f.providerMsgID,
 		Diagnostic: f.diagnostic, Attempts: f.attempts, ScheduledAt: f.scheduledAt,
 		CreatedAt: f.createdAt, UpdatedAt: f.updatedAt, SentAt: f.sentAt, CompletedAt: f.completedAt,
