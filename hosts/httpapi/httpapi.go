@@ -43,9 +43,10 @@ import (
 	"github.com/sendoka/sendoka/sendoka"
 )
 
-// DefaultMaxBodyBytes is the default request body limit: room for the documented 7 MB of
-// inline attachments once base64-encoded, plus the rest of the message.
-const DefaultMaxBodyBytes = 10 << 20
+// DefaultMaxBodyBytes is the default request body limit: room for the largest valid email,
+// 7 MiB of attachments once base64-encoded (9.4 MiB) plus HTML and text bodies of up to
+// 1 MiB each (more once JSON-escaped) and the rest of the message.
+const DefaultMaxBodyBytes = 16 << 20
 
 // headerRequestID is the response header that carries the request id.
 const headerRequestID = "X-Request-Id"
@@ -69,7 +70,7 @@ type Options struct {
 	Title   string
 	Version string
 	// MaxBodyBytes limits request bodies; larger ones get 413 REQUEST_TOO_LARGE. Default:
-	// DefaultMaxBodyBytes (10 MiB).
+	// DefaultMaxBodyBytes (16 MiB).
 	MaxBodyBytes int64
 }
 

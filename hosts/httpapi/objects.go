@@ -129,6 +129,10 @@ type EmailMessage struct {
 	Subject           string             `json:"subject" example:"Hello from Sendoka"`
 	HTML              *string            `json:"html" doc:"HTML body, or null"`
 	Text              *string            `json:"text" doc:"Plain text body, or null"`
+	Attachments       []EmailAttachment  `json:"attachments" nullable:"false" doc:"Attachments as sent, without their content"`
+	Headers           map[string]string  `json:"headers" doc:"Extra header fields sent; {} when none"`
+	TrackOpens        bool               `json:"track_opens" doc:"Whether opens are tracked (when the server has SENDOKA_PUBLIC_URL)"`
+	TrackClicks       bool               `json:"track_clicks" doc:"Whether clicks are tracked (when the server has SENDOKA_PUBLIC_URL)"`
 	Tags              []string           `json:"tags" nullable:"false"`
 	Metadata          map[string]any     `json:"metadata"`
 	Provider          *string            `json:"provider" doc:"Provider that took (or refused) the message, or null before the hand-off" example:"sandbox"`
@@ -158,6 +162,8 @@ func emailMessage(m *sendoka.Message) EmailMessage {
 		ID: f.id, Channel: f.channel, Status: f.status, Mode: f.mode,
 		From: e.From, To: nonNil(e.To), Cc: nonNil(e.Cc), Bcc: nonNil(e.Bcc), ReplyTo: nonNil(e.ReplyTo),
 		Subject: e.Subject, HTML: nullable(e.HTML), Text: nullable(e.Text),
+		Attachments: emailAttachments(e.Attachments), Headers: emailHeaders(e.Headers), // email_objects.go
+		TrackOpens: e.TrackOpens, TrackClicks: e.TrackClicks,
 		Tags: f.tags, Metadata: f.metadata, Provider: f.provider, ProviderMessageID: f.providerMsgID,
 		Diagnostic: f.diagnostic, Attempts: f.attempts, ScheduledAt: f.scheduledAt,
 		CreatedAt: f.createdAt, UpdatedAt: f.updatedAt, SentAt: f.sentAt, CompletedAt: f.completedAt,

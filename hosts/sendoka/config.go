@@ -24,6 +24,7 @@ type config struct {
 	emailProvider   string
 	smsProvider     string
 	sns             snsConfig
+	email           emailConfig
 	logLevel        string
 	logFormat       string
 	workers         int
@@ -62,9 +63,10 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.sandboxDomain, "sandbox-domain", env("SENDOKA_SANDBOX_DOMAIN", "sandbox.sendoka.com"), "always-allowed sender domain (SENDOKA_SANDBOX_DOMAIN)")
 	fs.StringVar(&c.bootstrapKeys, "bootstrap-keys", env("SENDOKA_BOOTSTRAP_KEYS", ""), "comma-separated API keys to create on start instead of random ones (SENDOKA_BOOTSTRAP_KEYS)")
 	fs.StringVar(&c.bootstrapDomain, "bootstrap-domains", env("SENDOKA_BOOTSTRAP_DOMAINS", ""), "comma-separated sender domains to treat as verified (SENDOKA_BOOTSTRAP_DOMAINS)")
-	fs.StringVar(&c.emailProvider, "email-provider", env("SENDOKA_EMAIL_PROVIDER", "sandbox"), "provider for live email: sandbox (SENDOKA_EMAIL_PROVIDER)")
+	fs.StringVar(&c.emailProvider, "email-provider", env("SENDOKA_EMAIL_PROVIDER", "sandbox"), "provider for live email: sandbox, smtp or ses (SENDOKA_EMAIL_PROVIDER)")
 	fs.StringVar(&c.smsProvider, "sms-provider", env("SENDOKA_SMS_PROVIDER", "sandbox"), "provider for live SMS: sandbox or sns (SENDOKA_SMS_PROVIDER)")
 	c.sns.flags(fs)
+	c.email.flags(fs)
 	fs.StringVar(&c.logLevel, "log-level", env("SENDOKA_LOG_LEVEL", "info"), "debug, info, warn or error (SENDOKA_LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", env("SENDOKA_LOG_FORMAT", "text"), "text or json (SENDOKA_LOG_FORMAT)")
 	fs.IntVar(&c.workers, "workers", envInt("SENDOKA_WORKERS", 100), "concurrent delivery workers (SENDOKA_WORKERS)")
@@ -96,8 +98,13 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	}
 	cfg.Queue.MaxWorkers = c.workers
 	cfg.Queue.FetchCooldown = c.fetchCooldown
-	if c.emailProvider != "sandbox" {
-		return cfg, fmt.Errorf("SENDOKA_EMAIL_PROVIDER=%q: supported: sandbox", c.emailProvider)
+	email, err := c.email.provider(c.emailProvider, log) // email.go
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Email = email
+	if cfg.Tracking, err = c.email.tracking(); err != nil {
+		return cfg, err
 	}
 	sms, err := c.sns.provider(c.smsProvider)
 	if err != nil {

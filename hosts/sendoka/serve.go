@@ -50,6 +50,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, withHTT
 		if err := srv.Close(sctx); err != nil {
 			log.Error("shutdown", "error", err)
 		}
+		if closer, ok := cfg.Email.(io.Closer); ok { // the SMTP connection pool
+			_ = closer.Close()
+		}
 		log.Info("stopped")
 	}()
 	log.Info("database ready", "dialect", srv.DB.Dialect(), "url", server.Redacted(srv.DatabaseURL))

@@ -44,6 +44,9 @@ type Config struct {
 	SandboxDomain string
 	// VerifiedDomains are sender domains allowed for live keys (bootstrap convenience).
 	VerifiedDomains []string
+	// Tracking turns on open and click tracking; Handler serves its /t/o/ and /t/c/ routes,
+	// and Tracking.BaseURL must reach them. Default: off.
+	Tracking sendoka.TrackingConfig
 
 	// Queue tunes the River workers. Zero fields take riverjobs' defaults.
 	Queue riverjobs.Config
@@ -118,7 +121,7 @@ func (s *Server) open(ctx context.Context, cfg Config) error {
 		Email: cfg.Email, SMS: cfg.SMS,
 		SandboxEmail: s.Sandbox, SandboxSMS: s.Sandbox,
 		SandboxDomain: cfg.SandboxDomain, VerifiedDomains: cfg.VerifiedDomains,
-		Clock: cfg.Clock, Logger: s.log,
+		Tracking: cfg.Tracking, Clock: cfg.Clock, Logger: s.log,
 	})
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
@@ -68,9 +69,10 @@ type Server struct {
 	Host string
 	Port int
 
-	opts  Options
-	srv   *smtp.Server
-	roots *x509.CertPool
+	opts    Options
+	srv     *smtp.Server
+	roots   *x509.CertPool
+	certPEM []byte
 
 	mu     sync.Mutex
 	msgs   []Message
@@ -84,6 +86,7 @@ func Start(t testing.TB, opts Options) *Server {
 	s := &Server{Host: "127.0.0.1", opts: opts, notify: make(chan struct{}, 1)}
 	cert, roots := selfSigned(t)
 	s.roots = roots
+	s.certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = "mx.test"
 	srv.AllowInsecureAuth = opts.TLS == NoTLS
@@ -117,6 +120,9 @@ func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.
 func (s *Server) ClientTLS() *tls.Config {
 	return &tls.Config{RootCAs: s.roots, ServerName: s.Host, MinVersion: tls.VersionTLS12}
 }
+
+// CertPEM returns the server's certificate in PEM, for a client given a CA file.
+func (s *Server) CertPEM() []byte { return s.certPEM }
 
 // Messages returns the messages accepted so far.
 func (s *Server) Messages() []Message {
