@@ -76,6 +76,18 @@ func TestOpenAPI(t *testing.T) {
 		"GET /api/v1/phone-pools/{id}":              "get-phone-pool",
 		"PATCH /api/v1/phone-pools/{id}":            "update-phone-pool",
 		"DELETE /api/v1/phone-pools/{id}":           "delete-phone-pool",
+		// schedule.go, batch.go, templates.go
+		"DELETE /api/v1/emails/{id}":            "cancel-email",
+		"DELETE /api/v1/sms/{id}":               "cancel-sms",
+		"PATCH /api/v1/emails/{id}":             "reschedule-email",
+		"PATCH /api/v1/sms/{id}":                "reschedule-sms",
+		"POST /api/v1/emails/batch":             "send-email-batch",
+		"POST /api/v1/sms/batch":                "send-sms-batch",
+		"POST /api/v1/templates":                "create-template",
+		"GET /api/v1/templates":                 "list-templates",
+		"GET /api/v1/templates/{id_or_slug}":    "get-template",
+		"PATCH /api/v1/templates/{id_or_slug}":  "update-template",
+		"DELETE /api/v1/templates/{id_or_slug}": "delete-template",
 	}, ops)
 	require.Equal(t, "bearer", doc.Components.SecuritySchemes[securityScheme].Scheme)
 	require.Equal(t, "http", doc.Components.SecuritySchemes[securityScheme].Type)
@@ -186,8 +198,9 @@ func TestRegisterOnAppAPI(t *testing.T) {
 	}
 	doURL(t, base, reqGet("/openapi.json")).decode(t, http.StatusOK, &doc)
 	paths := slices.Sorted(maps.Keys(doc.Paths))
-	require.Equal(t, []string{"/api/v1/emails", "/api/v1/emails/{id}",
+	require.Equal(t, []string{"/api/v1/emails", "/api/v1/emails/batch", "/api/v1/emails/{id}",
 		"/api/v1/phone-numbers", "/api/v1/phone-numbers/{id}", "/api/v1/phone-numbers/{id}/provision",
 		"/api/v1/phone-pools", "/api/v1/phone-pools/{id}",
-		"/api/v1/sms", "/api/v1/sms/{id}", "/widgets"}, paths)
+		"/api/v1/sms", "/api/v1/sms/batch", "/api/v1/sms/{id}",
+		"/api/v1/templates", "/api/v1/templates/{id_or_slug}", "/widgets"}, paths)
 }
