@@ -57,6 +57,9 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	huma.Register(api, r.op(http.MethodGet, "/api/v1/sms", "list-sms", tagSMS, "List SMS",
 		"SMS newest first, a page at a time: pass next_cursor as cursor for the next page.",
 		http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusTooManyRequests), h.listSMS)
+	registerScheduling(api, r, h)
+	registerBatch(api, r, h)
+	registerTemplates(api, r, h)
 	registerSenders(r, h)  // senders.go
 	registerTracking(r, c) // tracking.go
 }
