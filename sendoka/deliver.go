@@ -78,14 +78,6 @@ func (c *Client) claim(ctx context.Context, id string) (*Message, error) {
 			m = nil
 			return nil
 		}
-		// A recipient may have opted out or bounced since the message was accepted.
-		if diag, err := suppressedAtDelivery(ctx, tx, m, c.providerName(m)); err != nil || diag != nil {
-			if err == nil {
-				err = c.recordFailedTx(ctx, tx, m, diag, now)
-			}
-			m = nil
-			return err
-		}
 		if m.ClaimedAt != nil {
 			if held := now.Sub(*m.ClaimedAt); held < ClaimLease {
 				return &Error{Code: CodeConflict, Message: "another attempt is delivering this message",
@@ -102,6 +94,16 @@ func (c *Client) claim(ctx context.Context, id string) (*Message, error) {
 			}
 			// The provider deduplicates on the message id: resending is safe.
 			return nil
+		}
+		// A recipient may have opted out or bounced since the message was accepted. Checked
+		// only by the attempt that is about to hand the message over: one whose claim another
+		// live attempt holds must not fail a message that may be on its way.
+		if diag, err := suppressedAtDelivery(ctx, tx, m, c.providerName(m)); err != nil || diag != nil {
+			if err == nil {
+				err = c.recordFailedTx(ctx, tx, m, diag, now)
+			}
+			m = nil
+			return err
 		}
 		ok, err := tx.ClaimMessage(ctx, id, now, StatusQueued, StatusScheduled)
 		if err != nil {
