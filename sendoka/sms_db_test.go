@@ -460,6 +460,19 @@ func TestSMSOptOut(t *testing.T) {
 		require.Equal(t, sendoka.EventFailed, got.Events[len(got.Events)-1].Type)
 		require.Zero(t, b.fake.Calls(early.ID), "never handed to the provider")
 
+		// A message that another live attempt holds is left to it, suppressed or not: it may
+		// already be on its way.
+		held, err := b.sms(t, b.p, &sendoka.SMSRequest{From: us.PhoneNumber, To: "+15559870001"})
+		require.NoError(t, err)
+		require.NoError(t, b.db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error {
+			_, err := tx.ClaimMessage(ctx, held.ID, b.clock.now(), sendoka.StatusQueued)
+			return err
+		}))
+		_, err = b.client.Suppress(ctx, b.p, sendoka.ChannelSMS, "+15559870001")
+		require.NoError(t, err)
+		requireCode(t, sendoka.CodeConflict, b.client.Deliver(ctx, held.ID, sendoka.DeliverOptions{}))
+		require.Equal(t, sendoka.StatusQueued, b.get(t, sendoka.ChannelSMS, held.ID).Status)
+
 		// Another STOP keyword again changes nothing; START lifts it.
 		action, err = b.client.HandleInboundSMS(ctx, recipient, us.PhoneNumber, "unsubscribe")
 		require.NoError(t, err)
