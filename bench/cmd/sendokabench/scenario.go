@@ -34,7 +34,7 @@ func scenarios() []scenario {
 				return fmt.Appendf(nil, `{"from":"you@sandbox.sendoka.com","to":["user%d@example.com"],"subject":"Hello %d","html":"<p>It works.</p>","tags":["bench-single"]}`, i, i)
 			},
 		},
-	}, batchScenarios()...) // batch.go
+	}, slices.Concat(batchScenarios(), emailScenarios())...) // batch.go, email.go
 }
 
 // result is what one scenario measured on one backend.
