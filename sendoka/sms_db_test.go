@@ -177,7 +177,7 @@ func TestPhoneNumberRegistration(t *testing.T) {
 		requirePaths(t, err, []any{"limit"})
 
 		// Scope and permissions.
-		tenantKey := &sendoka.Principal{OrgID: b.orgID, TenantID: "ten_1", Mode: sendoka.ModeTest, Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
+		tenantKey := &sendoka.Principal{OrgID: b.orgID, TenantID: "ten_1", Mode: sendoka.ModeLive, Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
 		smsOnly := &sendoka.Principal{OrgID: b.orgID, Mode: sendoka.ModeTest, Permissions: []sendoka.Permission{sendoka.PermissionSMSSend}}
 		for _, p := range []*sendoka.Principal{tenantKey, sendoka.SystemPrincipal("org_other", sendoka.ModeTest)} {
 			_, err := b.client.GetPhoneNumber(ctx, p, long.ID)
@@ -260,7 +260,7 @@ func TestSendSMSFromRegisteredSender(t *testing.T) {
 
 		// A tenant key cannot use the org's senders; an org-wide key using a tenant's sender
 		// sends as that tenant.
-		tenantKey := &sendoka.Principal{OrgID: b.orgID, TenantID: "ten_1", Mode: sendoka.ModeTest, Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
+		tenantKey := &sendoka.Principal{OrgID: b.orgID, TenantID: "ten_1", Mode: sendoka.ModeLive, Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
 		_, err = b.sms(t, tenantKey, &sendoka.SMSRequest{From: us.PhoneNumber, To: "+15559876543"})
 		requirePaths(t, err, []any{"from"})
 		b.prov.set(sendoka.ProvisionResult{Status: sendoka.SenderActive}, nil)
@@ -285,7 +285,7 @@ func TestPhonePools(t *testing.T) {
 		acme := b.register(t, b.p, sendoka.SenderAlphanumeric, "Acme", "DE")
 		b.prov.set(sendoka.ProvisionResult{Status: sendoka.SenderPending}, nil)
 		pending := b.register(t, b.p, sendoka.SenderLongCode, "+15551230009", "US")
-		tenantKey := &sendoka.Principal{OrgID: b.orgID, TenantID: "ten_1", Mode: sendoka.ModeTest, Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
+		tenantKey := &sendoka.Principal{OrgID: b.orgID, TenantID: "ten_1", Mode: sendoka.ModeLive, Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
 		b.prov.set(sendoka.ProvisionResult{Status: sendoka.SenderActive}, nil)
 		tn := b.register(t, tenantKey, sendoka.SenderLongCode, "+15551230010", "US")
 
@@ -424,6 +424,7 @@ func TestSMSOptOut(t *testing.T) {
 	t.Parallel()
 	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
 		b := newSMSBundle(t, db)
+		b.p = sendoka.SystemPrincipal(b.orgID, sendoka.ModeLive) // test-key outcomes never suppress
 		ctx := context.Background()
 		us := b.register(t, b.p, sendoka.SenderLongCode, "+15551234567", "US")
 		const recipient = "+15559876543"
@@ -510,7 +511,7 @@ func TestSMSOptOut(t *testing.T) {
 		requirePaths(t, err, []any{"from"})
 
 		// A tenant's number: the STOP suppresses for that tenant only.
-		tenantKey := &sendoka.Principal{OrgID: b.orgID, TenantID: "ten_1", Mode: sendoka.ModeTest, Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
+		tenantKey := &sendoka.Principal{OrgID: b.orgID, TenantID: "ten_1", Mode: sendoka.ModeLive, Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
 		tn := b.register(t, tenantKey, sendoka.SenderLongCode, "+15551112222", "US")
 		_, err = b.client.HandleInboundSMS(ctx, recipient, tn.PhoneNumber, "QUIT")
 		require.NoError(t, err)
@@ -525,6 +526,8 @@ func TestEmailSuppression(t *testing.T) {
 	t.Parallel()
 	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
 		b := newDBBundle(t, db)
+		b.p = sendoka.SystemPrincipal(b.orgID, sendoka.ModeLive) // test-key outcomes never suppress
+		b.p = sendoka.SystemPrincipal(b.orgID, sendoka.ModeLive) // test-key outcomes never suppress
 		ctx := context.Background()
 
 		// A bounce suppresses the address (case-insensitively, display name or not).
@@ -570,8 +573,8 @@ func TestEmailSuppression(t *testing.T) {
 		require.Equal(t, sendoka.SuppressionComplaint, s.Reason)
 
 		// Tenant scope: a bounce under tenant A does not suppress for tenant B.
-		tenantA := &sendoka.Principal{OrgID: b.orgID, TenantID: "ten_a", Mode: sendoka.ModeTest, Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
-		tenantB := &sendoka.Principal{OrgID: b.orgID, TenantID: "ten_b", Mode: sendoka.ModeTest, Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
+		tenantA := &sendoka.Principal{OrgID: b.orgID, TenantID: "ten_a", Mode: sendoka.ModeLive, Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
+		tenantB := &sendoka.Principal{OrgID: b.orgID, TenantID: "ten_b", Mode: sendoka.ModeLive, Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
 		m, err = b.client.SendEmail(ctx, tenantA, b.email("eve@example.com"))
 		require.NoError(t, err)
 		require.NoError(t, b.client.Deliver(ctx, m.ID, sendoka.DeliverOptions{}))
@@ -601,5 +604,25 @@ func TestEmailSuppression(t *testing.T) {
 		require.NoError(t, err)
 		_, err = b.client.Suppress(ctx, b.p, sendoka.ChannelEmail, "not an address")
 		requirePaths(t, err, []any{"address"})
+	})
+}
+
+// TestTestModeOutcomesDoNotSuppress: a test key's simulated bounce is recorded but does not
+// add to the suppression list, so it can't block live sends or a sandbox magic address.
+func TestTestModeOutcomesDoNotSuppress(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := newDBBundle(t, db)
+		ctx := context.Background()
+		m, err := b.client.SendEmail(ctx, b.p, b.email("bounced@example.com"))
+		require.NoError(t, err)
+		require.NoError(t, b.client.Deliver(ctx, m.ID, sendoka.DeliverOptions{}))
+		require.NoError(t, b.client.HandleProviderEvent(ctx, sendoka.ProviderEvent{MessageID: m.ID, Type: sendoka.ProviderBounced,
+			Diagnostic: &sendoka.Diagnostic{Code: "550", Message: "no such user"}, OccurredAt: time.Now()}))
+		require.Equal(t, sendoka.StatusBounced, b.get(t, sendoka.ChannelEmail, m.ID).Status)
+		_, err = b.client.GetSuppression(ctx, b.p, sendoka.ChannelEmail, "bounced@example.com")
+		requireCode(t, sendoka.CodeNotFound, err)
+		_, err = b.client.SendEmail(ctx, sendoka.SystemPrincipal(b.orgID, sendoka.ModeLive), b.email("bounced@example.com"))
+		require.NoError(t, err, "a live send to the address is still accepted")
 	})
 }

@@ -239,6 +239,11 @@ func suppressedAtDelivery(ctx context.Context, tx Tx, m *Message, provider strin
 // message's org and tenant. The recipient is the event's, or the message's only recipient when
 // the event names none; a report that cannot be tied to one address suppresses nothing.
 func (c *Client) suppressOnEvent(ctx context.Context, tx Tx, m *Message, pe ProviderEvent, now time.Time) error {
+	if m.Mode == ModeTest {
+		// A test key's bounces are simulated: they must not block the org's live sends, nor
+		// make a sandbox magic address unusable for the next test run.
+		return nil
+	}
 	var reason SuppressionReason
 	switch pe.Type {
 	case ProviderBounced:
@@ -269,7 +274,7 @@ func (c *Client) suppressOnEvent(ctx context.Context, tx Tx, m *Message, pe Prov
 // suppressOptedOut adds an opt-out suppression when a provider failed a message because its
 // recipient opted out.
 func (c *Client) suppressOptedOut(ctx context.Context, tx Tx, m *Message, diag *Diagnostic, now time.Time) error {
-	if diag == nil || diag.Code != DiagnosticOptedOut {
+	if diag == nil || diag.Code != DiagnosticOptedOut || m.Mode == ModeTest {
 		return nil
 	}
 	all := recipients(m)
