@@ -39,7 +39,7 @@ type Store interface {
 	TemplateStore    // template.go
 	SenderStore      // sender.go
 	SuppressionStore // suppression.go
-	EmailStore    // email_store.go
+	EmailStore       // email_store.go
 }
 
 // Tx is one open transaction. Its methods must only be called from inside the InTx callback
@@ -71,7 +71,7 @@ type Tx interface {
 	TemplateTx    // template.go
 	SenderTx      // sender.go
 	SuppressionTx // suppression.go
-	EmailTx    // email_store.go
+	EmailTx       // email_store.go
 }
 
 // MessageQuery selects messages for ListMessages. Zero fields do not filter.
