@@ -206,23 +206,23 @@ func TestSuppressionAPI(t *testing.T) {
 		require.NoError(t, err)
 		b.send(t, "/api/v1/sms", b.test, body)
 
-		// A bounced address is suppressed: the next email to it alone is refused, and among
-		// others it is dropped.
+		// A bounced address is suppressed (for a live key: a test key's simulated bounces never
+		// suppress): the next email to it alone is refused, and among others it is dropped.
 		mail := quickstart()
 		mail["to"] = []string{"bounced+api@sandbox.sendoka.com"}
-		id := b.send(t, "/api/v1/emails", b.test, mail)
+		id := b.send(t, "/api/v1/emails", b.live, mail)
 		var em EmailMessageDetail
 		eventually(t, deliveryDeadline, func() bool {
-			b.do(t, req{method: http.MethodGet, path: "/api/v1/emails/" + id, key: b.test}).decode(t, http.StatusOK, &em)
+			b.do(t, req{method: http.MethodGet, path: "/api/v1/emails/" + id, key: b.live}).decode(t, http.StatusOK, &em)
 			return em.Status == "bounced"
 		}, "the email bounces")
 		eventually(t, deliveryDeadline, func() bool {
-			return b.do(t, req{method: http.MethodPost, path: "/api/v1/emails", key: b.test, body: mail}).status == http.StatusUnprocessableEntity
+			return b.do(t, req{method: http.MethodPost, path: "/api/v1/emails", key: b.live, body: mail}).status == http.StatusUnprocessableEntity
 		}, "the bounce suppresses the address")
-		b.do(t, req{method: http.MethodPost, path: "/api/v1/emails", key: b.test, body: mail}).requireError(t, http.StatusUnprocessableEntity, sendoka.CodeAllSuppressed)
+		b.do(t, req{method: http.MethodPost, path: "/api/v1/emails", key: b.live, body: mail}).requireError(t, http.StatusUnprocessableEntity, sendoka.CodeAllSuppressed)
 		mail["to"] = []string{"Bounced+API@sandbox.sendoka.com", "user@example.com"}
-		id = b.send(t, "/api/v1/emails", b.test, mail)
-		b.do(t, req{method: http.MethodGet, path: "/api/v1/emails/" + id, key: b.test}).decode(t, http.StatusOK, &em)
+		id = b.send(t, "/api/v1/emails", b.live, mail)
+		b.do(t, req{method: http.MethodGet, path: "/api/v1/emails/" + id, key: b.live}).decode(t, http.StatusOK, &em)
 		require.Equal(t, []string{"user@example.com"}, em.To)
 	})
 }
