@@ -38,12 +38,12 @@ func (c *Client) SendEmailBatch(ctx context.Context, p *Principal, reqs []*Email
 	if err := batchSize(len(reqs), nil, []any{}...); err != nil {
 		return nil, err
 	}
-	tl := templateLookup{}
-	return c.acceptBatch(ctx, len(reqs), func(i int) (*Message, error) {
+	bc := newBatchCache()
+	return c.acceptBatch(ctx, bc, len(reqs), func(i int) (*Message, error) {
 		if reqs[i] == nil {
 			return nil, Errorf(CodeValidation, "row %d is empty", i)
 		}
-		return c.prepareEmail(ctx, p, reqs[i], tl)
+		return c.prepareEmail(ctx, p, reqs[i], bc)
 	})
 }
 
@@ -67,11 +67,11 @@ func (c *Client) SendEmailBulk(ctx context.Context, p *Principal, req *EmailRequ
 	if err := batchSize(len(req.To), &v, "to"); err != nil {
 		return nil, err
 	}
-	tl := templateLookup{}
-	return c.acceptBatch(ctx, len(req.To), func(i int) (*Message, error) {
+	bc := newBatchCache()
+	return c.acceptBatch(ctx, bc, len(req.To), func(i int) (*Message, error) {
 		row := *req
 		row.To = []string{req.To[i]}
-		m, err := c.prepareEmail(ctx, p, &row, tl)
+		m, err := c.prepareEmail(ctx, p, &row, bc)
 		return m, bulkPaths(err, i)
 	})
 }
@@ -84,12 +84,12 @@ func (c *Client) SendSMSBatch(ctx context.Context, p *Principal, reqs []*SMSRequ
 	if err := batchSize(len(reqs), nil, []any{}...); err != nil {
 		return nil, err
 	}
-	tl := templateLookup{}
-	return c.acceptBatch(ctx, len(reqs), func(i int) (*Message, error) {
+	bc := newBatchCache()
+	return c.acceptBatch(ctx, bc, len(reqs), func(i int) (*Message, error) {
 		if reqs[i] == nil {
 			return nil, Errorf(CodeValidation, "row %d is empty", i)
 		}
-		return c.prepareSMS(ctx, p, reqs[i], tl)
+		return c.prepareSMS(ctx, p, reqs[i], bc)
 	})
 }
 
@@ -107,11 +107,11 @@ func (c *Client) SendSMSBulk(ctx context.Context, p *Principal, to []string, req
 	if err := batchSize(len(to), &v, "to"); err != nil {
 		return nil, err
 	}
-	tl := templateLookup{}
-	return c.acceptBatch(ctx, len(to), func(i int) (*Message, error) {
+	bc := newBatchCache()
+	return c.acceptBatch(ctx, bc, len(to), func(i int) (*Message, error) {
 		row := *req
 		row.To = to[i]
-		m, err := c.prepareSMS(ctx, p, &row, tl)
+		m, err := c.prepareSMS(ctx, p, &row, bc)
 		return m, bulkPaths(err, i)
 	})
 }
@@ -152,25 +152,67 @@ func bulkPaths(err error, i int) error {
 	return &out
 }
 
-// acceptBatch prepares n rows and accepts the valid ones in one transaction.
-func (c *Client) acceptBatch(ctx context.Context, n int, prepare func(i int) (*Message, error)) (*BatchResult, error) {
+// batchCache is what the rows of one batch call share: templates looked up once by slug,
+// and the messages whose suppression check waits for one query over the whole call.
+type batchCache struct {
+	templates templateLookup
+	deferred  []*Message
+}
+
+func newBatchCache() *batchCache { return &batchCache{templates: templateLookup{}} }
+
+// lookup returns the call's template lookup; nil (look every slug up) outside a batch.
+func (bc *batchCache) lookup() templateLookup {
+	if bc == nil {
+		return nil
+	}
+	return bc.templates
+}
+
+// acceptBatch prepares n rows and accepts the valid ones in one transaction. The rows'
+// suppression checks run together: one query per (org, tenant, channel) for every recipient
+// of the call, instead of one per row.
+func (c *Client) acceptBatch(ctx context.Context, bc *batchCache, n int, prepare func(i int) (*Message, error)) (*BatchResult, error) {
 	res := &BatchResult{Rows: make([]BatchRow, n)}
-	msgs := make([]*Message, 0, n)
+	fail := func(i int, err error) error {
+		e := AsError(err)
+		if e.Code == CodeInternal {
+			// A storage failure is not the row's fault: fail the call, accept nothing.
+			return e
+		}
+		res.Rows[i].Err = e
+		res.Rows[i].Message = nil
+		return nil
+	}
+	rowOf := make(map[*Message]int, n)
 	for i := range n {
 		res.Rows[i].Index = i
 		m, err := prepare(i)
 		if err != nil {
-			e := AsError(err)
-			if e.Code == CodeInternal {
-				// A storage failure is not the row's fault: fail the call, accept nothing.
-				return nil, e
+			if err := fail(i, err); err != nil {
+				return nil, err
 			}
-			res.Rows[i].Err = e
-			res.Failed++
 			continue
 		}
 		res.Rows[i].Message = m
-		msgs = append(msgs, m)
+		rowOf[m] = i
+	}
+	problems, err := c.checkSuppressedBatch(ctx, bc.deferred)
+	if err != nil {
+		return nil, err
+	}
+	for m, err := range problems {
+		if err := fail(rowOf[m], err); err != nil {
+			return nil, err
+		}
+	}
+	msgs := make([]*Message, 0, n)
+	for _, row := range res.Rows {
+		if row.Err != nil {
+			res.Failed++
+		} else {
+			msgs = append(msgs, row.Message)
+		}
 	}
 	if len(msgs) > 0 {
 		if err := c.accept(ctx, msgs...); err != nil {
@@ -179,4 +221,54 @@ func (c *Client) acceptBatch(ctx context.Context, n int, prepare func(i int) (*M
 	}
 	res.Succeeded = len(msgs)
 	return res, nil
+}
+
+// checkSuppressedBatch is checkSuppressed for many messages: it looks up the recipients of
+// all of them at once, per (org, tenant, channel), and applies to each message the
+// suppressions of its own recipients. It returns the messages refused, with their errors.
+func (c *Client) checkSuppressedBatch(ctx context.Context, msgs []*Message) (map[*Message]error, error) {
+	type group struct {
+		org, tenant string
+		channel     Channel
+	}
+	addrs := map[group][]string{}
+	seen := map[group]map[string]bool{}
+	for _, m := range msgs {
+		g := group{m.OrgID, m.TenantID, m.Channel}
+		if seen[g] == nil {
+			seen[g] = map[string]bool{}
+		}
+		for _, a := range recipients(m) {
+			if !seen[g][a] {
+				seen[g][a] = true
+				addrs[g] = append(addrs[g], a)
+			}
+		}
+	}
+	found := map[group]map[string]*Suppression{}
+	for g, list := range addrs {
+		sups, err := c.store.GetSuppressions(ctx, g.org, g.tenant, g.channel, list)
+		if err != nil {
+			return nil, AsError(err)
+		}
+		found[g] = make(map[string]*Suppression, len(sups))
+		for _, s := range sups {
+			found[g][s.Address] = s
+		}
+	}
+	problems := map[*Message]error{}
+	for _, m := range msgs {
+		byAddr := found[group{m.OrgID, m.TenantID, m.Channel}]
+		all := recipients(m)
+		var mine []*Suppression
+		for _, a := range all {
+			if s := byAddr[a]; s != nil {
+				mine = append(mine, s)
+			}
+		}
+		if err := applySuppressions(m, all, mine); err != nil {
+			problems[m] = err
+		}
+	}
+	return problems, nil
 }

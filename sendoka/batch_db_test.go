@@ -3,6 +3,7 @@ package sendoka_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,5 +136,62 @@ func TestEmailBulk(t *testing.T) {
 			requireCode(t, sendoka.CodeValidation, err)
 			require.NotEmpty(t, paths(err), "case %d", i)
 		}
+	})
+}
+
+// countingStore is the real store, counting its suppression lookups.
+type countingStore struct {
+	sendoka.Store
+	suppressionLookups atomic.Int64
+}
+
+func (s *countingStore) GetSuppressions(ctx context.Context, orgID, tenantID string, ch sendoka.Channel, addresses []string) ([]*sendoka.Suppression, error) {
+	s.suppressionLookups.Add(1)
+	return s.Store.GetSuppressions(ctx, orgID, tenantID, ch, addresses)
+}
+
+// TestBatchSuppression: a batch applies the suppression list to each row as a single send
+// would, with one lookup for the whole call.
+func TestBatchSuppression(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := newDBBundle(t, db)
+		ctx := context.Background()
+		store := &countingStore{Store: db}
+		c, err := sendoka.New(sendoka.Config{Store: store, Queue: b.queue, Clock: b.clock, SandboxEmail: b.fake, SandboxSMS: b.fake})
+		require.NoError(t, err)
+		for _, addr := range []string{"gone@example.com", "Also.Gone@Example.com"} {
+			_, err := c.Suppress(ctx, b.p, sendoka.ChannelEmail, addr)
+			require.NoError(t, err)
+		}
+
+		req := b.email("")
+		req.To = []string{"a@example.com", "gone@example.com", "b@example.com", "also.gone@example.com"}
+		res, err := c.SendEmailBulk(ctx, b.p, req)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), store.suppressionLookups.Load(), "one lookup for the call")
+		require.Equal(t, 2, res.Succeeded)
+		for _, i := range []int{1, 3} {
+			require.Equal(t, sendoka.CodeAllSuppressed, res.Rows[i].Err.Code, "row %d", i)
+		}
+
+		// Per item: a suppressed cc is dropped, the rest goes.
+		mixed := b.email("c@example.com")
+		mixed.Cc = []string{"gone@example.com"}
+		store.suppressionLookups.Store(0)
+		res, err = c.SendEmailBatch(ctx, b.p, []*sendoka.EmailRequest{mixed, b.email("gone@example.com"), b.email("d@example.com")})
+		require.NoError(t, err)
+		require.Equal(t, int64(1), store.suppressionLookups.Load())
+		require.Equal(t, 2, res.Succeeded)
+		require.Equal(t, sendoka.CodeAllSuppressed, res.Rows[1].Err.Code)
+		got := b.get(t, sendoka.ChannelEmail, res.Rows[0].Message.ID)
+		require.Equal(t, []string{"c@example.com"}, got.Email.To)
+		require.Empty(t, got.Email.Cc)
+
+		// A single send still checks on its own.
+		store.suppressionLookups.Store(0)
+		_, err = c.SendEmail(ctx, b.p, b.email("gone@example.com"))
+		requireCode(t, sendoka.CodeAllSuppressed, err)
+		require.Equal(t, int64(1), store.suppressionLookups.Load())
 	})
 }

@@ -60,8 +60,8 @@ func (c *Client) SendEmail(ctx context.Context, p *Principal, req *EmailRequest)
 
 // prepareEmail turns one request into a message ready for accept. Batch sends call it for
 // every row, so every check of a single send belongs here (or in newEmail), not in SendEmail.
-func (c *Client) prepareEmail(ctx context.Context, p *Principal, req *EmailRequest, tl templateLookup) (*Message, error) {
-	req, err := c.applyEmailTemplate(ctx, p, req, tl)
+func (c *Client) prepareEmail(ctx context.Context, p *Principal, req *EmailRequest, bc *batchCache) (*Message, error) {
+	req, err := c.applyEmailTemplate(ctx, p, req, bc.lookup())
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func (c *Client) prepareEmail(ctx context.Context, p *Principal, req *EmailReque
 		return nil, err
 	}
 	// Suppressed recipients are dropped; a message left with none is ALL_SUPPRESSED.
-	if err := c.checkSuppressed(ctx, m); err != nil {
+	if err := c.checkSuppressed(ctx, m, bc); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -51,8 +51,8 @@ func (c *Client) SendSMS(ctx context.Context, p *Principal, req *SMSRequest) (*M
 
 // prepareSMS turns one request into a message ready for accept. Batch sends call it for
 // every row, so every check of a single send belongs here (or in newSMS), not in SendSMS.
-func (c *Client) prepareSMS(ctx context.Context, p *Principal, req *SMSRequest, tl templateLookup) (*Message, error) {
-	req, err := c.applySMSTemplate(ctx, p, req, tl)
+func (c *Client) prepareSMS(ctx context.Context, p *Principal, req *SMSRequest, bc *batchCache) (*Message, error) {
+	req, err := c.applySMSTemplate(ctx, p, req, bc.lookup())
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func (c *Client) prepareSMS(ctx context.Context, p *Principal, req *SMSRequest, 
 	if err := c.resolveSender(ctx, p, m); err != nil {
 		return nil, err
 	}
-	if err := c.checkSuppressed(ctx, m); err != nil {
+	if err := c.checkSuppressed(ctx, m, bc); err != nil {
 		return nil, err
 	}
 	return m, nil

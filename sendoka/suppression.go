@@ -168,16 +168,26 @@ func recipients(m *Message) []string {
 // checkSuppressed applies the suppression list to a message about to be accepted: when every
 // recipient is suppressed it fails with CodeAllSuppressed (an SMS has one recipient, so a
 // suppressed SMS recipient always does); otherwise it drops the suppressed recipients of an
-// email from to, cc and bcc, and the message goes to the others.
-func (c *Client) checkSuppressed(ctx context.Context, m *Message) error {
+// email from to, cc and bcc, and the message goes to the others. The rows of a batch (bc set)
+// are checked later, all with one query (batch.go), then each with applySuppressions.
+func (c *Client) checkSuppressed(ctx context.Context, m *Message, bc *batchCache) error {
 	all := recipients(m)
 	if len(all) == 0 {
+		return nil
+	}
+	if bc != nil {
+		bc.deferred = append(bc.deferred, m)
 		return nil
 	}
 	found, err := c.store.GetSuppressions(ctx, m.OrgID, m.TenantID, m.Channel, all)
 	if err != nil {
 		return AsError(err)
 	}
+	return applySuppressions(m, all, found)
+}
+
+// applySuppressions applies the suppressions found for m's recipients (all) to m.
+func applySuppressions(m *Message, all []string, found []*Suppression) error {
 	if len(found) == 0 {
 		return nil
 	}
