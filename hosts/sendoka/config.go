@@ -31,6 +31,7 @@ type config struct {
 	fetchCooldown   time.Duration
 	shutdownTimeout time.Duration
 	noWorkers       bool
+	pprofAddr       string
 }
 
 // env returns the variable's value, or def when it is unset or empty.
@@ -71,6 +72,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.logFormat, "log-format", env("SENDOKA_LOG_FORMAT", "text"), "text or json (SENDOKA_LOG_FORMAT)")
 	fs.IntVar(&c.workers, "workers", envInt("SENDOKA_WORKERS", 100), "concurrent delivery workers (SENDOKA_WORKERS)")
 	fs.DurationVar(&c.fetchCooldown, "fetch-cooldown", envDuration("SENDOKA_FETCH_COOLDOWN", 50*time.Millisecond), "minimum time between job fetches (SENDOKA_FETCH_COOLDOWN)")
+	fs.StringVar(&c.pprofAddr, "pprof-addr", env("SENDOKA_PPROF_ADDR", ""), "serve Go's net/http/pprof profiles on this address; empty = off (SENDOKA_PPROF_ADDR)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDuration("SENDOKA_SHUTDOWN_TIMEOUT", 30*time.Second), "how long SIGTERM waits for requests and jobs in flight (SENDOKA_SHUTDOWN_TIMEOUT)")
 }
 

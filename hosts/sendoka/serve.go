@@ -73,6 +73,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, withHTT
 		return nil
 	}
 
+	if c.pprofAddr != "" {
+		if err := servePprof(ctx, c.pprofAddr); err != nil {
+			return err
+		}
+		log.Info("profiling", "addr", "http://"+c.pprofAddr+"/debug/pprof/")
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
