@@ -26,7 +26,7 @@ const recordTimeout = 30 * time.Second
 // Errors: CodeProviderThrottled and CodeProviderTransient ask for a retry (RetryAfterSeconds
 // hints when); CodeNotFound means the message does not exist; any other error is retryable.
 func (c *Client) Deliver(ctx context.Context, id string, opts DeliverOptions) error {
-	m, err := c.claim(ctx, id)
+	m, err := c.claim(ctx, id, opts)
 	if err != nil || m == nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func (c *Client) Deliver(ctx context.Context, id string, opts DeliverOptions) er
 }
 
 // claim takes the message for this attempt. It returns nil, nil when there is nothing to do.
-func (c *Client) claim(ctx context.Context, id string) (*Message, error) {
+func (c *Client) claim(ctx context.Context, id string, opts DeliverOptions) (*Message, error) {
 	now := c.now()
 	var m *Message
 	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
@@ -104,6 +104,12 @@ func (c *Client) claim(ctx context.Context, id string) (*Message, error) {
 			}
 			m = nil
 			return err
+		}
+		if m.Status == StatusScheduled && opts.JobID != 0 && m.JobID != 0 && opts.JobID != m.JobID {
+			// The job of an earlier schedule (the message was rescheduled after that job had
+			// started): the message's current job will send it.
+			m = nil
+			return nil
 		}
 		ok, err := tx.ClaimMessage(ctx, id, now, StatusQueued, StatusScheduled)
 		if err != nil {

@@ -43,4 +43,7 @@ type DeliverOptions struct {
 	// FinalAttempt is true when the queue will not retry after this attempt: a transient
 	// failure then fails the message instead of leaving it queued forever.
 	FinalAttempt bool
+	// JobID is the queue's id of the running job (0 when unknown). A scheduled message whose
+	// current job is another one was rescheduled: this run leaves it to that job.
+	JobID int64
 }

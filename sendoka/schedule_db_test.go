@@ -242,3 +242,27 @@ func TestCancelRacesFiring(t *testing.T) {
 		t.Logf("%s: %d canceled, %d sent", db.Dialect(), canceled, sent)
 	})
 }
+
+// TestStaleJobLeavesRescheduled: the job of an earlier schedule, run after a reschedule,
+// sends nothing; the message's current job does.
+func TestStaleJobLeavesRescheduled(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := newDBBundle(t, db)
+		ctx := context.Background()
+		req := b.email("user@example.com")
+		req.ScheduledAt = b.clock.in(2 * time.Hour)
+		m, err := b.client.SendEmail(ctx, b.p, req)
+		require.NoError(t, err)
+		moved, err := b.client.RescheduleMessage(ctx, b.p, sendoka.ChannelEmail, m.ID, sendoka.ScheduleRequest{ScheduledAt: b.clock.in(3 * time.Hour)})
+		require.NoError(t, err)
+		require.NotEqual(t, m.JobID, moved.JobID)
+
+		require.NoError(t, b.client.Deliver(ctx, m.ID, sendoka.DeliverOptions{JobID: m.JobID}))
+		require.Zero(t, b.fake.Calls(m.ID), "the old job hands nothing off")
+		require.Equal(t, sendoka.StatusScheduled, b.get(t, sendoka.ChannelEmail, m.ID).Status)
+
+		require.NoError(t, b.client.Deliver(ctx, m.ID, sendoka.DeliverOptions{JobID: moved.JobID}))
+		require.Equal(t, 1, b.fake.Count(m.ID), "the current job sends")
+	})
+}

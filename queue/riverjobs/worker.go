@@ -30,7 +30,7 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) e
 	if h == nil {
 		return errNotStarted
 	}
-	err := h.Deliver(ctx, job.Args.MessageID, sendoka.DeliverOptions{FinalAttempt: job.Attempt >= job.MaxAttempts})
+	err := h.Deliver(ctx, job.Args.MessageID, sendoka.DeliverOptions{FinalAttempt: job.Attempt >= job.MaxAttempts, JobID: job.ID})
 	return w.q.translate(ctx, job.JobRow, err)
 }
 
