@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -124,4 +125,22 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// open builds the logger and the server configuration and opens the server (migrating the
+// database), as every command that touches the database does first.
+func (c *config) open(ctx context.Context, stderr io.Writer) (*server.Server, server.Config, *slog.Logger, error) {
+	log, err := c.logger(stderr)
+	if err != nil {
+		return nil, server.Config{}, nil, err
+	}
+	cfg, err := c.serverConfig(log)
+	if err != nil {
+		return nil, cfg, nil, err
+	}
+	srv, err := server.Open(ctx, cfg)
+	if err != nil {
+		return nil, cfg, nil, err
+	}
+	return srv, cfg, log, nil
 }

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/sendoka/sendoka/hosts/server"
 	"github.com/sendoka/sendoka/sendoka"
 )
 
@@ -33,15 +32,7 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	log, err := c.logger(stderr)
-	if err != nil {
-		return err
-	}
-	cfg, err := c.serverConfig(log)
-	if err != nil {
-		return err
-	}
-	srv, err := server.Open(ctx, cfg)
+	srv, _, _, err := c.open(ctx, stderr)
 	if err != nil {
 		return err
 	}

@@ -32,15 +32,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, withHTT
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	log, err := c.logger(stderr)
-	if err != nil {
-		return err
-	}
-	cfg, err := c.serverConfig(log)
-	if err != nil {
-		return err
-	}
-	srv, err := server.Open(ctx, cfg)
+	srv, cfg, log, err := c.open(ctx, stderr)
 	if err != nil {
 		return err
 	}
@@ -129,15 +121,7 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	log, err := c.logger(stderr)
-	if err != nil {
-		return err
-	}
-	cfg, err := c.serverConfig(log)
-	if err != nil {
-		return err
-	}
-	srv, err := server.Open(ctx, cfg) // Open migrates
+	srv, _, _, err := c.open(ctx, stderr) // Open migrates
 	if err != nil {
 		return err
 	}
