@@ -74,18 +74,9 @@ func (c *Client) ListMessages(ctx context.Context, p *Principal, channel Channel
 	if q.Limit == 0 {
 		q.Limit = DefaultListLimit
 	}
-	if q.Limit < 1 || q.Limit > MaxListLimit {
-		v.Add(FieldTooBig, "limit must be between 1 and 100", "limit")
-	}
+	q.After = checkPage(&v, q.Limit, lp.Cursor)
 	if lp.Status != "" && !lp.Status.Valid() {
 		v.Add(FieldInvalid, "unknown status", "status")
-	}
-	if lp.Cursor != "" {
-		cur, err := DecodeCursor(lp.Cursor)
-		if err != nil {
-			v.Add(FieldInvalid, "malformed cursor", "cursor")
-		}
-		q.After = cur
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -100,6 +91,22 @@ func (c *Client) ListMessages(ctx context.Context, p *Principal, channel Channel
 		out.NextCursor = EncodeCursor(Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
 	}
 	return out, nil
+}
+
+// checkPage validates the shared list parameters (limit after its default, cursor) and
+// returns the decoded cursor, nil for the first page.
+func checkPage(v *Validation, limit int, cursor string) *Cursor {
+	if limit < 1 || limit > MaxListLimit {
+		v.Add(FieldTooBig, "limit must be between 1 and 100", "limit")
+	}
+	if cursor == "" {
+		return nil
+	}
+	cur, err := DecodeCursor(cursor)
+	if err != nil {
+		v.Add(FieldInvalid, "malformed cursor", "cursor")
+	}
+	return cur
 }
 
 func readPermissions(ch Channel) []Permission {

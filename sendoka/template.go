@@ -184,18 +184,9 @@ func (c *Client) ListTemplates(ctx context.Context, p *Principal, lp TemplateLis
 	if q.Limit == 0 {
 		q.Limit = DefaultListLimit
 	}
-	if q.Limit < 1 || q.Limit > MaxListLimit {
-		v.Add(FieldTooBig, "limit must be between 1 and 100", "limit")
-	}
+	q.After = checkPage(&v, q.Limit, lp.Cursor)
 	if lp.Channel != "" && lp.Channel != ChannelEmail && lp.Channel != ChannelSMS {
 		v.Add(FieldInvalid, "must be email or sms", "channel")
-	}
-	if lp.Cursor != "" {
-		cur, err := DecodeCursor(lp.Cursor)
-		if err != nil {
-			v.Add(FieldInvalid, "malformed cursor", "cursor")
-		}
-		q.After = cur
 	}
 	if err := v.Err(); err != nil {
 		return nil, err

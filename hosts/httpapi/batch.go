@@ -73,7 +73,7 @@ func registerBatch(api huma.API, r *registrar, h *handlers) {
 		"headers kept), or one object whose to lists up to 100 recipients (one message per recipient; " +
 		"recipients do not see each other). Each row is validated on its own; the valid ones are " +
 		"accepted together in one transaction even when others fail. More than 100 rows is a 422 for " +
-		"the whole call. The Idempotency-Key header is accepted; idempotency keys are not implemented " +
+		"the whole call. The Idempotency-Key header is accepted; idempotency keys are not supported " +
 		"yet, and once they are the key will cover the whole call."
 	for _, op := range []struct {
 		path, id, tag, summary string

@@ -156,16 +156,14 @@ func decodeAddress(t *testing.T, s string) string {
 // waitStatus polls GET /api/v1/emails/{id} until the message has status.
 func waitStatus(t *testing.T, srv *running, key, id, status string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		code, got := srv.do(t, http.MethodGet, "/api/v1/emails/"+id, key, nil)
+	var got map[string]any
+	pollUntil(t, 20*time.Second, func() bool {
+		var code int
+		code, got = srv.do(t, http.MethodGet, "/api/v1/emails/"+id, key, nil)
 		require.Equal(t, http.StatusOK, code, got)
-		if got["status"] == status {
-			return got
-		}
-		require.True(t, time.Now().Before(deadline), "message %s still %v, want %s: %v", id, got["status"], status, got)
-		time.Sleep(10 * time.Millisecond) // poll interval
-	}
+		return got["status"] == status
+	}, "message %s never reached %s", id, status)
+	return got
 }
 
 func eventTypes(m map[string]any) []string {

@@ -74,22 +74,35 @@ func startServe(t *testing.T, args ...string) *running {
 		return runErr
 	}
 	t.Cleanup(func() { r.stop() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	pollUntil(t, 30*time.Second, func() bool {
 		select {
 		case err := <-errc:
 			t.Fatalf("serve exited early: %v\n%s", err, r.stdout.String())
 		default:
 		}
 		res, err := http.Get(r.base + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return r
-			}
+		if err != nil {
+			return false
 		}
-		require.True(t, time.Now().Before(deadline), "server not ready")
-		time.Sleep(20 * time.Millisecond) // polling interval while waiting for readiness, not a timing assumption
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}, "server not ready")
+	return r
+}
+
+// pollUntil checks cond on a 10 ms ticker until it holds, and fails the test at the deadline.
+func pollUntil(t *testing.T, timeout time.Duration, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			t.Fatalf(format, args...)
+		}
 	}
 }
 
@@ -140,17 +153,8 @@ func TestServeQuickstart(t *testing.T) {
 			require.True(t, strings.HasPrefix(id, "msg_"))
 			require.Contains(t, []any{"queued", "sent"}, sent["status"])
 
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				code, got := srv.do(t, http.MethodGet, "/api/v1/emails/"+id, testKey("q1"), nil)
-				require.Equal(t, http.StatusOK, code)
-				if got["status"] == "delivered" {
-					require.Equal(t, "sandbox", got["provider"])
-					break
-				}
-				require.True(t, time.Now().Before(deadline), "still %v", got["status"])
-				time.Sleep(10 * time.Millisecond) // poll interval
-			}
+			got := waitStatus(t, srv, testKey("q1"), id, "delivered")
+			require.Equal(t, "sandbox", got["provider"])
 			code, _ = srv.do(t, http.MethodGet, "/api/v1/emails/"+id, "sok_test_"+strings.Repeat("x", 24), nil)
 			require.Equal(t, http.StatusUnauthorized, code)
 			require.NoError(t, srv.stop(), "SIGTERM-style stop is graceful")
