@@ -30,6 +30,10 @@ const (
 	CodeWarmupLimitExceeded      Code = "WARMUP_LIMIT_EXCEEDED"
 	CodeNotFound                 Code = "NOT_FOUND"
 	CodeInternal                 Code = "INTERNAL_ERROR"
+	// CodeUnavailable: the database (or another dependency) did not answer in time or
+	// cannot be reached. Nothing was written; retry after RetryAfterSeconds (HTTP 503 with
+	// Retry-After).
+	CodeUnavailable Code = "SERVICE_UNAVAILABLE"
 
 	// CodeConflict is a write that lost to a concurrent one (for example a unique key).
 	CodeConflict Code = "CONFLICT"
@@ -45,7 +49,7 @@ var Codes = []Code{
 	CodeDomainNotAllowedForKey, CodeValidation, CodeIdempotencyMismatch, CodeIdempotencyInFlight,
 	CodeAllSuppressed, CodeAttachmentTooLarge, CodeAudienceTooLarge, CodeTemplateMissingVariables,
 	CodeNotScheduled, CodeRateLimited, CodeUsageLimitExceeded, CodeWarmupLimitExceeded,
-	CodeNotFound, CodeInternal, CodeConflict, CodeProviderThrottled, CodeProviderTransient,
+	CodeNotFound, CodeInternal, CodeUnavailable, CodeConflict, CodeProviderThrottled, CodeProviderTransient,
 }
 
 // FieldError is one problem with one field of a request. Path locates the field: object

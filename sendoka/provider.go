@@ -78,6 +78,15 @@ type Deduplicator interface {
 	Deduplicates() bool
 }
 
+// ConcurrencyLimiter is implemented by providers that hand off a bounded number of messages
+// at once (an SMTP sender's connections). The core takes one of MaxConcurrency slots before
+// it claims a message and holds it until the provider answers, so waiting for a connection
+// never counts against a send's deadline and no more messages are mid-hand-off than the
+// provider has connections. A provider without it is limited only by the queue's workers.
+type ConcurrencyLimiter interface {
+	MaxConcurrency() int
+}
+
 // ProviderErrorKind classifies a provider failure.
 type ProviderErrorKind string
 
@@ -89,6 +98,12 @@ const (
 	Transient ProviderErrorKind = "transient"
 	// Permanent: the provider will never take this message (bad address, rejected content).
 	Permanent ProviderErrorKind = "permanent"
+	// Unknown: the message may have reached the provider, and whether it took it is not
+	// known: the data was sent and no answer came (a timeout or a dropped connection after
+	// SMTP's final ".", or after an API request was written). The core records the message
+	// as sent with an unknown outcome and never sends it again, since none of the providers
+	// deduplicate and a relay that took the data may already be delivering it.
+	Unknown ProviderErrorKind = "unknown"
 )
 
 // ProviderError is a classified provider failure.
