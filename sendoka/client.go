@@ -38,6 +38,10 @@ type Config struct {
 	// Tracking turns on open and click tracking of email (tracking.go). Default: off.
 	Tracking TrackingConfig
 
+	// Delivery tunes hand-offs to providers: claim leases, provider slots, retries.
+	// Default: every DeliveryConfig default.
+	Delivery DeliveryConfig
+
 	// Clock tells the time. Default: SystemClock.
 	Clock Clock
 	// Logger receives operational logs. Default: none.
@@ -59,6 +63,8 @@ type Client struct {
 	templates     templateCache // compiled templates (template.go)
 	pools         poolCursors   // round-robin turns of the phone pools (pool.go)
 	tracking      *tracker      // open and click tracking (tracking.go)
+	delivery      DeliveryConfig
+	slots         providerSlots // provider concurrency (provider_slots.go)
 }
 
 // New returns a Client for cfg.
@@ -85,6 +91,9 @@ func New(cfg Config) (*Client, error) {
 	if c.tracking, err = newTracker(cfg.Tracking); err != nil {
 		return nil, err
 	}
+	if c.delivery, err = cfg.Delivery.withDefaults(); err != nil {
+		return nil, err
+	}
 	for _, d := range cfg.VerifiedDomains {
 		c.verified[strings.ToLower(strings.TrimSpace(d))] = true
 	}
@@ -97,6 +106,7 @@ func New(cfg Config) (*Client, error) {
 	if c.clock == nil {
 		c.clock = SystemClock{}
 	}
+	c.slots = newProviderSlots(c.email, c.sms, c.sandboxEmail, c.sandboxSMS)
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}

@@ -2,67 +2,142 @@ package sendoka
 
 import (
 	"context"
+	"errors"
+	"math"
+	"sync"
 	"time"
 )
 
-// ClaimLease is how long a delivery attempt owns a message. A claim older than this was left
-// by an attempt that died (a crash between the provider call and the record of its result).
-// It must exceed the queue's job timeout.
-const ClaimLease = 10 * time.Minute
-
-// recordTimeout bounds the writes that record a provider's answer.
-const recordTimeout = 30 * time.Second
+// recordTimeout bounds the writes that record a provider's answer, retried while the
+// database is unavailable.
+const recordTimeout = time.Minute
 
 // Deliver hands one queued or scheduled message to its provider and records the outcome. The
 // queue calls it for JobDeliverMessage, at least once per message; it sends at most once:
 //
-//   - the attempt first claims the message in its own transaction; a message that is no
-//     longer queued or scheduled (already sent, canceled, failed) is left alone;
+//   - it first takes a slot of the message's provider (ConcurrencyLimiter), waiting at most
+//     DeliveryConfig.SlotWait, so the wait for a connection never eats into the send's own
+//     deadlines and no more messages are mid-hand-off than the provider has connections;
+//   - it then claims the message in its own transaction, with a lease it renews while the
+//     provider works; a message that is no longer queued or scheduled (sent, canceled,
+//     failed), or whose current job is another one, is left alone;
 //   - a claim held by a live attempt makes this one return CodeConflict (try later);
-//   - a claim left by a dead attempt is retried with the same dedupe key when the provider
-//     deduplicates, and otherwise fails the message as "outcome unknown" rather than risk
-//     sending it twice.
+//   - a lapsed claim (its attempt's process died mid-hand-off) is retried with the same
+//     dedupe key when the provider deduplicates, and otherwise recorded as sent with
+//     OutcomeUnknown rather than risk sending the message twice;
+//   - the provider's answer is recorded with the attempt: sent, failed (permanent, or the
+//     last attempt), sent with an unknown outcome (Unknown: cut short after the data went
+//     out), or deferred to the next retry (transient, throttled).
 //
-// Errors: CodeProviderThrottled and CodeProviderTransient ask for a retry (RetryAfterSeconds
-// hints when); CodeNotFound means the message does not exist; any other error is retryable.
+// Errors: CodeProviderThrottled and CodeProviderTransient ask for a retry at Error.Retry;
+// CodeConflict asks to look again later (Error.Retry); CodeNotFound means the message does
+// not exist; any other error is retryable.
 func (c *Client) Deliver(ctx context.Context, id string, opts DeliverOptions) error {
+	if len(c.slots) > 0 {
+		m, err := c.deliverable(ctx, id, opts)
+		if err != nil || m == nil {
+			return err
+		}
+		release, err := c.slots.acquire(ctx, c.provider(m), c.providerName(m), c.delivery.SlotWait)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	m, err := c.claim(ctx, id, opts)
 	if err != nil || m == nil {
 		return err
 	}
+	stopRenewing := c.keepClaim(m)
+	defer stopRenewing()
+	started := time.Now()
 	res, sendErr := c.send(ctx, m)
+	took := time.Since(started)
 	now := c.now()
 	// The provider has answered: record its answer even if the job's context ends now (a
-	// timeout or a hard stop), or the claim would stay and the message wait out the lease.
+	// timeout or a hard stop), or the claim would lapse and the message end unknown.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if sendErr == nil {
-		return c.recordSent(ctx, m, res, now)
-	}
-	kind := ProviderErrorKindOf(sendErr)
-	diag := diagnosticOf(m.Provider, sendErr)
-	if kind == Permanent || opts.FinalAttempt {
-		c.log.WarnContext(ctx, "delivery failed", "message_id", m.ID, "provider", m.Provider, "error", sendErr)
-		return c.recordFailed(ctx, m, diag, now)
-	}
-	// Give the message back so the next attempt can claim it.
-	m.ClaimedAt = nil
-	m.Attempts++
-	m.UpdatedAt = now
-	if err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
-		_, err := tx.UpdateMessage(ctx, m, StatusQueued, StatusScheduled)
+	var retry *Error
+	err = c.retryUnavailable(ctx, func() error {
+		var err error
+		retry, err = c.recordAttempt(ctx, m, res, sendErr, now, took, opts)
 		return err
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	e := &Error{Code: CodeProviderTransient, Message: diag.Message, Err: sendErr}
-	if kind == Throttled {
-		e.Code = CodeProviderThrottled
+	if retry != nil {
+		return retry
 	}
-	if pe, ok := sendErr.(*ProviderError); ok && pe.RetryAfter > 0 {
-		e.RetryAfterSeconds = int(pe.RetryAfter.Seconds() + 0.5)
+	return nil
+}
+
+// retryUnavailable runs fn until it succeeds, fails with an error that retrying cannot mend,
+// or ctx ends: the answer of a provider must not be lost to a database that blinked.
+func (c *Client) retryUnavailable(ctx context.Context, fn func() error) error {
+	wait := 50 * time.Millisecond
+	for {
+		err := fn()
+		switch ErrorCode(err) {
+		case "":
+			return nil
+		case CodeUnavailable, CodeInternal:
+		default:
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
+		c.log.WarnContext(ctx, "recording a delivery attempt failed; retrying", "error", err)
 	}
-	return e
+}
+
+// deliverable reads the message before a slot is taken: nil when there is nothing to do, a
+// CodeConflict when a live attempt holds it.
+func (c *Client) deliverable(ctx context.Context, id string, opts DeliverOptions) (*Message, error) {
+	var m *Message
+	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
+		var err error
+		m, err = tx.GetMessage(ctx, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !c.mayDeliver(m, opts) {
+		return nil, nil
+	}
+	if err := c.heldByLiveAttempt(m, c.now()); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// mayDeliver reports whether this job should deliver m: it is queued or scheduled, and the
+// job is the message's current one (a job an earlier schedule left, or one that recovery
+// replaced after it stalled, leaves the message to its successor).
+func (c *Client) mayDeliver(m *Message, opts DeliverOptions) bool {
+	if m.Status != StatusQueued && m.Status != StatusScheduled {
+		return false
+	}
+	return opts.JobID == 0 || m.JobID == 0 || opts.JobID == m.JobID
+}
+
+// heldByLiveAttempt returns CodeConflict, with a hint for when to look again, while another
+// attempt's claim on m holds.
+func (c *Client) heldByLiveAttempt(m *Message, now time.Time) error {
+	if m.ClaimedAt == nil || m.LeaseUntil == nil || !m.LeaseUntil.After(now) {
+		return nil
+	}
+	wait := m.LeaseUntil.Sub(now) + 100*time.Millisecond
+	return &Error{Code: CodeConflict, Message: "another attempt is delivering this message",
+		RetryAfterSeconds: int(wait.Seconds()) + 1, Retry: wait}
 }
 
 // claim takes the message for this attempt. It returns nil, nil when there is nothing to do.
@@ -74,57 +149,204 @@ func (c *Client) claim(ctx context.Context, id string, opts DeliverOptions) (*Me
 		if m, err = tx.GetMessage(ctx, id); err != nil {
 			return err
 		}
-		if m.Status != StatusQueued && m.Status != StatusScheduled {
+		if !c.mayDeliver(m, opts) {
 			m = nil
 			return nil
 		}
-		if m.ClaimedAt != nil {
-			if held := now.Sub(*m.ClaimedAt); held < ClaimLease {
-				return &Error{Code: CodeConflict, Message: "another attempt is delivering this message",
-					RetryAfterSeconds: int((ClaimLease - held).Seconds()) + 1}
-			}
-			if !c.deduplicates(m) {
-				diag := &Diagnostic{Provider: c.providerName(m), Code: "outcome_unknown",
-					Message: "a delivery attempt was interrupted after handing the message to the provider; it was not retried to avoid a duplicate"}
-				if err := c.recordFailedTx(ctx, tx, m, diag, now); err != nil {
-					return err
-				}
-				m = nil
-				return nil
-			}
-			// The provider deduplicates on the message id: resending is safe.
-			return nil
-		}
-		// A recipient may have opted out or bounced since the message was accepted. Checked
-		// only by the attempt that is about to hand the message over: one whose claim another
-		// live attempt holds must not fail a message that may be on its way.
-		if diag, err := suppressedAtDelivery(ctx, tx, m, c.providerName(m)); err != nil || diag != nil {
-			if err == nil {
-				err = c.recordFailedTx(ctx, tx, m, diag, now)
-			}
-			m = nil
+		if err := c.heldByLiveAttempt(m, now); err != nil {
 			return err
 		}
-		if m.Status == StatusScheduled && opts.JobID != 0 && m.JobID != 0 && opts.JobID != m.JobID {
-			// The job of an earlier schedule (the message was rescheduled after that job had
-			// started): the message's current job will send it.
-			m = nil
-			return nil
+		lapsed := m.ClaimedAt != nil
+		if !lapsed {
+			// A recipient may have opted out or bounced since the message was accepted.
+			// Checked only by the attempt about to hand the message over: one whose claim
+			// another live attempt holds must not fail a message that may be on its way.
+			if diag, err := suppressedAtDelivery(ctx, tx, m, c.providerName(m)); err != nil || diag != nil {
+				if err == nil {
+					err = c.recordFailedTx(ctx, tx, m, diag, now)
+				}
+				m = nil
+				return err
+			}
 		}
-		ok, err := tx.ClaimMessage(ctx, id, now, StatusQueued, StatusScheduled)
+		until := now.Add(c.delivery.ClaimLease)
+		ok, err := tx.ClaimMessage(ctx, id, now, until, StatusQueued, StatusScheduled)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return &Error{Code: CodeConflict, Message: "another attempt is delivering this message", RetryAfterSeconds: 1}
+			return &Error{Code: CodeConflict, Message: "another attempt is delivering this message",
+				RetryAfterSeconds: 1, Retry: time.Second}
 		}
-		m.ClaimedAt = &now
+		if lapsed && !c.deduplicates(m) {
+			// The attempt that held the claim died mid-hand-off: the provider may have the
+			// message. Sending it again could deliver it twice.
+			err := c.recordUnknownTx(ctx, tx, m, interruptedDiagnostic(c.providerName(m)), now, nil)
+			m = nil
+			return err
+		}
+		// Unclaimed, or the provider deduplicates on the message id: sending is safe.
+		m.ClaimedAt, m.LeaseUntil = &now, &until
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+func interruptedDiagnostic(provider string) *Diagnostic {
+	return &Diagnostic{Provider: provider, Code: "outcome_unknown",
+		Message: "the delivery attempt stopped (its process ended) while the message was being handed to the provider; " +
+			"it may or may not have been delivered, and it was not sent again to avoid a duplicate"}
+}
+
+// keepClaim renews m's claim every third of the lease until the returned func is called,
+// so that only an attempt whose process died lets its claim lapse.
+func (c *Client) keepClaim(m *Message) (stop func()) {
+	id, claimedAt, lease := m.ID, *m.ClaimedAt, c.delivery.ClaimLease
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), lease/3)
+			var ok bool
+			err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
+				var err error
+				ok, err = tx.RenewClaim(ctx, id, claimedAt, c.now().Add(lease))
+				return err
+			})
+			cancel()
+			switch {
+			case err != nil:
+				c.log.Warn("renewing a delivery claim failed", "message_id", id, "error", err)
+			case !ok:
+				// Recorded already, or taken over by recovery after it lapsed.
+				return
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// recordAttempt records what the provider answered. It returns the error that asks the
+// queue for a retry when the message was deferred.
+func (c *Client) recordAttempt(ctx context.Context, m *Message, res SendResult, sendErr error, now time.Time, took time.Duration, opts DeliverOptions) (*Error, error) {
+	a := DeliveryAttempt{At: now, Provider: m.Provider, DurationMS: took.Milliseconds()}
+	if sendErr == nil {
+		a.Result = AttemptSent
+		return nil, c.recordSent(ctx, m, res, a, now)
+	}
+	kind := ProviderErrorKindOf(sendErr)
+	diag := diagnosticOf(m.Provider, sendErr)
+	a.Diagnostic = diag
+	switch {
+	case kind == Unknown:
+		a.Result = AttemptUnknown
+		c.log.WarnContext(ctx, "delivery outcome unknown", "message_id", m.ID, "provider", m.Provider, "error", sendErr)
+		return nil, c.inTx(ctx, func(ctx context.Context, tx Tx) error { return c.recordUnknownTx(ctx, tx, m, diag, now, &a) })
+	case kind == Permanent:
+		a.Result = AttemptPermanent
+	case kind == Throttled:
+		a.Result = AttemptThrottled
+	default:
+		a.Result = AttemptTransient
+	}
+	if kind == Permanent || opts.FinalAttempt || (kind != Throttled && c.transientFailures(m)+1 >= c.delivery.MaxAttempts()) {
+		c.log.WarnContext(ctx, "delivery failed", "message_id", m.ID, "provider", m.Provider, "error", sendErr)
+		m.Attempts++
+		m.DeliveryAttempts = append(m.DeliveryAttempts, a)
+		m.ClaimedAt, m.LeaseUntil, m.NextRetryAt = nil, nil, nil
+		return nil, c.recordFailed(ctx, m, diag, now)
+	}
+	return c.recordDeferred(ctx, m, a, sendErr, now)
+}
+
+// transientFailures counts m's earlier attempts that count towards the final one.
+func (c *Client) transientFailures(m *Message) int {
+	n := 0
+	for _, a := range m.DeliveryAttempts {
+		if a.Result == AttemptTransient {
+			n++
+		}
+	}
+	return n
+}
+
+// recordDeferred gives the message back for its next attempt, records the attempt and a
+// message.deferred event, and returns the retry request for the queue.
+func (c *Client) recordDeferred(ctx context.Context, m *Message, a DeliveryAttempt, sendErr error, now time.Time) (*Error, error) {
+	wait := c.delivery.ThrottleDelay
+	if a.Result == AttemptTransient {
+		n := c.transientFailures(m)
+		wait = c.delivery.RetryDelays[min(n, len(c.delivery.RetryDelays)-1)]
+	}
+	var pe *ProviderError
+	if errors.As(sendErr, &pe) && pe.RetryAfter > 0 {
+		wait = pe.RetryAfter
+	}
+	next := now.Add(wait)
+	a.NextRetryAt = &next
+	m.Attempts++
+	m.DeliveryAttempts = append(m.DeliveryAttempts, a)
+	m.ClaimedAt, m.LeaseUntil, m.NextRetryAt = nil, nil, &next
+	m.Diagnostic = a.Diagnostic
+	m.UpdatedAt = now
+	from := m.Status
+	m.Status = StatusQueued // a scheduled message that fired is due: no longer cancelable
+	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
+		ok, err := tx.UpdateMessage(ctx, m, from)
+		if err != nil || !ok {
+			return err
+		}
+		ev := c.newEvent(m, EventDeferred, m.Status, a.Diagnostic, now)
+		ev.Data = map[string]any{"attempt": m.Attempts, "result": string(a.Result), "next_retry_at": next.Format(time.RFC3339Nano)}
+		return tx.InsertEvents(ctx, ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	e := &Error{Code: CodeProviderTransient, Message: a.Diagnostic.Message, Err: sendErr,
+		RetryAfterSeconds: int(math.Ceil(wait.Seconds())), Retry: wait}
+	if a.Result == AttemptThrottled {
+		e.Code = CodeProviderThrottled
+	}
+	return e, nil
+}
+
+// recordUnknownTx records a hand-off cut short: sent, with OutcomeUnknown, a diagnostic and a
+// message.outcome_unknown event. a is the attempt, when this process saw it end.
+func (c *Client) recordUnknownTx(ctx context.Context, tx Tx, m *Message, diag *Diagnostic, now time.Time, a *DeliveryAttempt) error {
+	from := m.Status
+	if m.Provider == "" {
+		m.Provider = c.providerName(m)
+	}
+	if a == nil {
+		a = &DeliveryAttempt{At: now, Provider: m.Provider, Result: AttemptUnknown, Diagnostic: diag}
+		if m.ClaimedAt != nil {
+			a.At = *m.ClaimedAt
+		}
+	}
+	m.Status, m.Outcome, m.Diagnostic = StatusSent, OutcomeUnknown, diag
+	m.Attempts++
+	m.DeliveryAttempts = append(m.DeliveryAttempts, *a)
+	m.NextRetryAt, m.LeaseUntil = nil, nil
+	m.SentAt, m.UpdatedAt = &now, now
+	ok, err := tx.UpdateMessage(ctx, m, from)
+	if err != nil || !ok {
+		return err
+	}
+	return tx.InsertEvents(ctx, c.newEvent(m, EventOutcomeUnknown, StatusSent, diag, now))
 }
 
 // send calls the message's provider.
@@ -188,17 +410,27 @@ func (c *Client) deduplicates(m *Message) bool {
 	return ok && d.Deduplicates()
 }
 
-func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, now time.Time) error {
+func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, a DeliveryAttempt, now time.Time) error {
 	from := m.Status
 	m.Status = StatusSent
 	m.ProviderMessageID = res.ProviderMessageID
 	m.Attempts++
+	m.DeliveryAttempts = append(m.DeliveryAttempts, a)
+	m.Diagnostic, m.NextRetryAt, m.LeaseUntil = nil, nil, nil
 	m.SentAt = &now
 	m.UpdatedAt = now
 	return c.inTx(ctx, func(ctx context.Context, tx Tx) error {
 		ok, err := tx.UpdateMessage(ctx, m, from)
-		if err != nil || !ok {
-			return err // !ok: canceled under us is impossible while claimed; nothing to record
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// Recovery took the claim after it lapsed (the database was out of reach while
+			// the provider worked) and recorded an unknown outcome: the provider's yes
+			// settles it.
+			if ok, err = c.settleUnknown(ctx, tx, m, res, a, now); err != nil || !ok {
+				return err
+			}
 		}
 		if err := tx.InsertEvents(ctx, c.newEvent(m, EventSent, StatusSent, nil, now)); err != nil {
 			return err
@@ -223,6 +455,24 @@ func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, now
 		_, err = c.queue.Enqueue(ctx, tx, jobs...)
 		return err
 	})
+}
+
+// settleUnknown turns a sent message of unknown outcome into a plain sent one, when the
+// attempt that recovery gave up on comes back with the provider's acceptance.
+func (c *Client) settleUnknown(ctx context.Context, tx Tx, m *Message, res SendResult, a DeliveryAttempt, now time.Time) (bool, error) {
+	cur, err := tx.GetMessage(ctx, m.ID)
+	if err != nil || cur.Status != StatusSent || cur.Outcome != OutcomeUnknown {
+		return false, err
+	}
+	cur.Outcome, cur.Diagnostic = "", nil
+	cur.ProviderMessageID = res.ProviderMessageID
+	cur.DeliveryAttempts = append(cur.DeliveryAttempts, a)
+	cur.UpdatedAt = now
+	ok, err := tx.UpdateMessage(ctx, cur, StatusSent)
+	if ok {
+		*m = *cur
+	}
+	return ok, err
 }
 
 func (c *Client) recordFailed(ctx context.Context, m *Message, diag *Diagnostic, now time.Time) error {
@@ -254,7 +504,8 @@ func (c *Client) newEvent(m *Message, typ EventType, status Status, diag *Diagno
 }
 
 func diagnosticOf(provider string, err error) *Diagnostic {
-	if pe, ok := err.(*ProviderError); ok {
+	var pe *ProviderError
+	if errors.As(err, &pe) {
 		d := &Diagnostic{Provider: pe.Provider, Code: pe.Code, Message: pe.Message}
 		if d.Provider == "" {
 			d.Provider = provider

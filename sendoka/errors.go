@@ -3,6 +3,7 @@ package sendoka
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code is the stable, documented error code of a failure. The HTTP host maps each code to
@@ -79,9 +80,13 @@ type Error struct {
 	Code    Code
 	Message string
 	Fields  []FieldError
-	// RetryAfter, when set, hints how long to wait before trying again (throttling).
+	// RetryAfterSeconds, when set, hints how long to wait before trying again (throttling),
+	// in whole seconds for an HTTP Retry-After header.
 	RetryAfterSeconds int
-	Err               error
+	// Retry, when set, is the same hint at full precision, for the queue: a delivery's next
+	// attempt runs exactly then.
+	Retry time.Duration
+	Err   error
 }
 
 // Error implements error.

@@ -17,6 +17,12 @@ const (
 	EventCanceled  EventType = "message.canceled"
 	EventOpened    EventType = "message.opened"
 	EventClicked   EventType = "message.clicked"
+	// EventDeferred marks a transient delivery failure: the message stays queued and is
+	// retried at the time in the event's data (next_retry_at).
+	EventDeferred EventType = "message.deferred"
+	// EventOutcomeUnknown marks a hand-off cut short: the message is sent with
+	// OutcomeUnknown and is not retried.
+	EventOutcomeUnknown EventType = "message.outcome_unknown"
 )
 
 // Event is one entry of a message's timeline. Events are only ever appended.

@@ -99,14 +99,25 @@ type Message struct {
 	// attempt gives it back for a retry. A claimed message is never handed to a provider by
 	// another attempt (at-most-once sends).
 	ClaimedAt *time.Time
+	// LeaseUntil is when the claim lapses unless the attempt that holds it renews it (it
+	// does while it waits for the provider). A lapsed claim on a queued message was left by
+	// a process that died mid-hand-off: recovery records its outcome as unknown.
+	LeaseUntil *time.Time
+	// NextRetryAt is when the next delivery attempt runs, after a transient failure.
+	NextRetryAt *time.Time
 
 	// Provider is the name of the provider that took (or refused) the message.
 	Provider          string
 	ProviderMessageID string
 	// Diagnostic explains a bounce or a failure.
 	Diagnostic *Diagnostic
+	// Outcome is OutcomeUnknown for a sent message whose hand-off was interrupted: it may or
+	// may not have reached the provider, and it is never sent again. "" otherwise.
+	Outcome Outcome
 	// Attempts counts delivery attempts that reached a provider.
 	Attempts int
+	// DeliveryAttempts records each of them, oldest first.
+	DeliveryAttempts []DeliveryAttempt
 
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
@@ -158,6 +169,40 @@ func (m *Message) From() string {
 		return m.SMS.From
 	}
 	return ""
+}
+
+// Outcome qualifies a sent message whose hand-off did not finish cleanly.
+type Outcome string
+
+// OutcomeUnknown: the message was being handed to the provider when the attempt was cut
+// short (a timeout after the data was sent, or a crash), so whether the provider took it is
+// not known. The message is recorded as sent, with a diagnostic and a
+// message.outcome_unknown event, and it is never sent again: a relay that took the data may
+// already be delivering it, and none of the providers deduplicates.
+const OutcomeUnknown Outcome = "unknown"
+
+// AttemptResult is how one delivery attempt ended.
+type AttemptResult string
+
+// Attempt results.
+const (
+	AttemptSent      AttemptResult = "sent"      // the provider accepted the message
+	AttemptTransient AttemptResult = "transient" // a retryable failure; another attempt follows
+	AttemptThrottled AttemptResult = "throttled" // the provider asked us to slow down
+	AttemptPermanent AttemptResult = "permanent" // the provider refused the message for good
+	AttemptUnknown   AttemptResult = "unknown"   // cut short mid-hand-off: OutcomeUnknown
+)
+
+// DeliveryAttempt is one hand-off of a message to its provider.
+type DeliveryAttempt struct {
+	At         time.Time     `json:"at"`
+	Provider   string        `json:"provider"`
+	Result     AttemptResult `json:"result"`
+	Diagnostic *Diagnostic   `json:"diagnostic,omitempty"`
+	// DurationMS is how long the provider took to answer.
+	DurationMS int64 `json:"duration_ms"`
+	// NextRetryAt is when the next attempt runs, after a transient or throttled result.
+	NextRetryAt *time.Time `json:"next_retry_at,omitempty"`
 }
 
 // Diagnostic is a provider's explanation of a bounce or failure.

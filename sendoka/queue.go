@@ -36,6 +36,17 @@ type Queue interface {
 	// Cancel removes a job that has not started. Cancelling a job that is running, finished or
 	// unknown is not an error: the core's own status checks decide what happens.
 	Cancel(ctx context.Context, tx Tx, jobID int64) error
+	// StalledDeliveries lists at most limit JobDeliverMessage jobs that have been running for
+	// longer than runningFor, oldest first: far longer than a live attempt runs before it
+	// claims its message, so the process that fetched them may have died (or lost them to a
+	// fetch that timed out as it committed). Client.RecoverDeliveries decides what to do.
+	StalledDeliveries(ctx context.Context, runningFor time.Duration, limit int) ([]StalledJob, error)
+}
+
+// StalledJob is a delivery job that has been running suspiciously long.
+type StalledJob struct {
+	JobID     int64
+	MessageID string
 }
 
 // DeliverOptions tells Client.Deliver about the job that runs it.

@@ -251,7 +251,12 @@ func (c *Client) claimScheduled(ctx context.Context, tx Tx, p *Principal, channe
 	if m.Status != StatusScheduled {
 		return nil, notScheduled(m)
 	}
-	ok, err := tx.ClaimMessage(ctx, id, now, StatusScheduled)
+	if m.ClaimedAt != nil {
+		// Held by a delivery attempt, or left by one that died mid-hand-off: either way the
+		// provider may have the message.
+		return nil, &Error{Code: CodeNotScheduled, Message: "the message is being sent"}
+	}
+	ok, err := tx.ClaimMessage(ctx, id, now, now.Add(c.delivery.ClaimLease), StatusScheduled)
 	if err != nil {
 		return nil, err
 	}

@@ -466,7 +466,7 @@ func TestSMSOptOut(t *testing.T) {
 		held, err := b.sms(t, b.p, &sendoka.SMSRequest{From: us.PhoneNumber, To: "+15559870001"})
 		require.NoError(t, err)
 		require.NoError(t, b.db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error {
-			_, err := tx.ClaimMessage(ctx, held.ID, b.clock.now(), sendoka.StatusQueued)
+			_, err := tx.ClaimMessage(ctx, held.ID, b.clock.now(), b.clock.now().Add(time.Hour), sendoka.StatusQueued)
 			return err
 		}))
 		_, err = b.client.Suppress(ctx, b.p, sendoka.ChannelSMS, "+15559870001")

@@ -59,13 +59,21 @@ type Tx interface {
 	InsertEvents(ctx context.Context, events ...*Event) error
 	// GetMessage returns a message by id whatever its scope (for workers), or CodeNotFound.
 	GetMessage(ctx context.Context, id string) (*Message, error)
-	// ClaimMessage sets ClaimedAt = at on the message if its status is one of from and it is
-	// not claimed, and reports whether it did. Two concurrent claims never both succeed.
-	ClaimMessage(ctx context.Context, id string, at time.Time, from ...Status) (bool, error)
-	// UpdateMessage writes m's delivery fields (Status, ClaimedAt, ScheduledAt, JobID,
-	// Provider, ProviderMessageID, Diagnostic, Attempts, UpdatedAt, SentAt, CompletedAt) if
-	// the stored status is one of from, and reports whether it did. Content, tags, metadata,
-	// ids and CreatedAt are never changed.
+	// ClaimMessage sets ClaimedAt = at and LeaseUntil = until on the message if its status is
+	// one of from and it is not claimed or its claim lapsed (LeaseUntil before at), and
+	// reports whether it did. Two concurrent claims never both succeed.
+	ClaimMessage(ctx context.Context, id string, at, until time.Time, from ...Status) (bool, error)
+	// RenewClaim sets LeaseUntil = until if the message is still queued or scheduled and
+	// still holds the claim taken at claimedAt, and reports whether it did (false: the claim
+	// was given up, or taken over by recovery after it lapsed).
+	RenewClaim(ctx context.Context, id string, claimedAt, until time.Time) (bool, error)
+	// LapsedClaims returns at most limit queued or scheduled messages whose claim lapsed
+	// (LeaseUntil before now), oldest lease first.
+	LapsedClaims(ctx context.Context, now time.Time, limit int) ([]*Message, error)
+	// UpdateMessage writes m's delivery fields (Status, ClaimedAt, LeaseUntil, ScheduledAt,
+	// JobID, Provider, ProviderMessageID, Diagnostic, Outcome, Attempts, DeliveryAttempts,
+	// NextRetryAt, UpdatedAt, SentAt, CompletedAt) if the stored status is one of from, and
+	// reports whether it did. Content, tags, metadata, ids and CreatedAt are never changed.
 	UpdateMessage(ctx context.Context, m *Message, from ...Status) (bool, error)
 
 	TemplateTx    // template.go

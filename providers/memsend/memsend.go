@@ -46,13 +46,18 @@ type Sender struct {
 	fail    FailFunc
 	delay   time.Duration
 	events  []sendoka.ProviderEvent
-	changed chan struct{} // closed and replaced on every recorded send
+	changed chan struct{} // closed and replaced on every recorded send or started call
+	gate    chan struct{} // while non-nil, hand-offs wait for it to close (Block)
+	limit   int           // MaxConcurrency; 0: unlimited
+	started int           // hand-offs started, accepted or not
 }
 
 var (
 	_ sendoka.EmailSender = (*Sender)(nil)
 	_ sendoka.SMSSender   = (*Sender)(nil)
 	_ sendoka.Namer       = (*Sender)(nil)
+
+	_ sendoka.ConcurrencyLimiter = (*Sender)(nil)
 )
 
 // New returns an empty Sender that accepts everything at once.
@@ -77,6 +82,61 @@ func (s *Sender) SetDelay(d time.Duration) {
 	s.delay = d
 }
 
+// LimitConcurrency makes the fake report n as its MaxConcurrency, as an SMTP sender with n
+// connections does; 0 (the default) means unlimited. The core reads it when the Client is
+// built, so call it before sendoka.New.
+func (s *Sender) LimitConcurrency(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limit = n
+}
+
+// MaxConcurrency implements sendoka.ConcurrencyLimiter.
+func (s *Sender) MaxConcurrency() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limit
+}
+
+// Block makes every hand-off that starts from now on wait, once it is counted in Calls,
+// until release is called (or its context ends: then it fails as Transient). With
+// WaitCalls it lets a test hold a send in flight exactly as long as it needs, without
+// guessing at delays.
+func (s *Sender) Block() (release func()) {
+	gate := make(chan struct{})
+	s.mu.Lock()
+	s.gate = gate
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.gate == gate {
+				s.gate = nil
+			}
+			s.mu.Unlock()
+			close(gate)
+		})
+	}
+}
+
+// WaitCalls blocks until at least n hand-offs have started, accepted or not, or ctx ends.
+func (s *Sender) WaitCalls(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		got, ch := s.started, s.changed
+		s.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
 // ReportOnSend makes every accepted hand-off report these outcomes in its SendResult, as
 // the sandbox reports a simulated delivery. The message id is filled in by the core.
 func (s *Sender) ReportOnSend(events ...sendoka.ProviderEvent) {
@@ -99,14 +159,24 @@ func (s *Sender) SendSMS(ctx context.Context, m *sendoka.OutboundSMS) (sendoka.S
 
 func (s *Sender) record(ctx context.Context, id string, rec Sent) (sendoka.SendResult, error) {
 	s.mu.Lock()
-	delay, fail := s.delay, s.fail
+	delay, fail, gate := s.delay, s.fail, s.gate
 	call := s.calls[id]
 	s.calls[id]++
+	s.started++
+	close(s.changed)
+	s.changed = make(chan struct{})
 	s.mu.Unlock()
 	// A real provider cannot reach its peer once the context has ended; neither does the fake,
 	// so tests of shutdown and timeouts see the same thing.
 	if err := ctx.Err(); err != nil {
 		return sendoka.SendResult{}, &sendoka.ProviderError{Kind: sendoka.Transient, Provider: "memsend", Message: "context ended", Err: err}
+	}
+	if gate != nil {
+		select {
+		case <-ctx.Done():
+			return sendoka.SendResult{}, &sendoka.ProviderError{Kind: sendoka.Transient, Provider: "memsend", Message: "context ended", Err: ctx.Err()}
+		case <-gate:
+		}
 	}
 	if delay > 0 {
 		t := time.NewTimer(delay)

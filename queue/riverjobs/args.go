@@ -21,3 +21,9 @@ type providerEventArgs struct {
 
 // Kind implements river.JobArgs.
 func (providerEventArgs) Kind() string { return string(sendoka.JobProviderEvent) }
+
+// recoverArgs are the arguments of the periodic recover_deliveries job: none.
+type recoverArgs struct{}
+
+// Kind implements river.JobArgs.
+func (recoverArgs) Kind() string { return "recover_deliveries" }

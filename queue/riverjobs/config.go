@@ -2,11 +2,8 @@ package riverjobs
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/sendoka/sendoka/sendoka"
 )
 
 // The dialects New and Migrate accept: the names storage/bunstore reports.
@@ -17,15 +14,20 @@ const (
 
 // Defaults of Config.
 const (
-	DefaultQueueName            = "sendoka"
-	DefaultMaxWorkers           = 100
-	DefaultFetchCooldown        = 50 * time.Millisecond
-	DefaultFetchPollInterval    = 200 * time.Millisecond
-	DefaultJobTimeout           = time.Minute
-	DefaultMaxAttempts          = 10
-	DefaultRescueStuckJobsAfter = 15 * time.Minute
-	DefaultThrottleSnooze       = 30 * time.Second
-	DefaultConflictSnooze       = 5 * time.Second
+	DefaultQueueName         = "sendoka"
+	DefaultMaxWorkers        = 100
+	DefaultFetchCooldown     = 50 * time.Millisecond
+	DefaultFetchPollInterval = 200 * time.Millisecond
+	DefaultJobTimeout        = 15 * time.Minute
+	DefaultMaxAttempts       = 10
+	DefaultThrottleSnooze    = 30 * time.Second
+	DefaultConflictSnooze    = 5 * time.Second
+	DefaultUnavailableSnooze = 5 * time.Second
+	DefaultRecoveryInterval  = 5 * time.Second
+	// rescueMargin is how much longer than JobTimeout River waits before it rescues a job
+	// it believes stuck. Sendoka's own recovery (RecoveryInterval) acts in seconds; River's
+	// rescue only returns jobs that recovery has already replaced.
+	rescueMargin = time.Minute
 )
 
 // Config tunes a Queue. The zero value is every default.
@@ -51,16 +53,21 @@ type Config struct {
 	// shorter than FetchCooldown. Default: 200ms, or FetchCooldown if that is longer.
 	FetchPollInterval time.Duration
 
-	// JobTimeout bounds one run of a job; its context is cancelled after it. It must stay
-	// below sendoka.ClaimLease, so a delivery attempt never outlives its claim on the
-	// message. Default: 1m.
+	// JobTimeout bounds one run of a delivery job; its context is cancelled after it. It
+	// must be longer than a hand-off can take: the wait for a provider slot
+	// (sendoka.DeliveryConfig.SlotWait) plus every phase of the provider's send (for SMTP,
+	// up to 10 minutes for the reply to the end of DATA: smtpemail's MaxSendDuration). A
+	// send cut short by it ends with an unknown outcome, never a resend. Default: 15m.
 	JobTimeout time.Duration
 	// RescueStuckJobsAfter is how long a job may stay running before River assumes its
-	// worker died and runs it again. The core's claim on the message makes the rerun safe
-	// (it waits for the lease, then retries or fails the message, never sends twice).
-	// Must exceed JobTimeout. Default: 15m, just past sendoka.ClaimLease, so the rerun
-	// usually finds the dead attempt's claim already expired.
+	// worker died and runs it again. Sendoka does not wait for it: its recovery job
+	// (RecoveryInterval) re-enqueues the work of a dead process within seconds, and a job
+	// River rescues later finds it is no longer its message's job. Must exceed JobTimeout.
+	// Default: JobTimeout + 1m.
 	RescueStuckJobsAfter time.Duration
+	// RecoveryInterval is how often the leader node runs sendoka.Client.RecoverDeliveries
+	// (a periodic recover_deliveries job; one leader across all nodes). Default: 5s.
+	RecoveryInterval time.Duration
 
 	// MaxAttempts is how many times a job runs before River gives up. Snoozes (throttling,
 	// conflicts) do not count. A delivery's last attempt is run with
@@ -75,6 +82,10 @@ type Config struct {
 	// ConflictSnooze is how long a job waits after losing a race for its message (another
 	// attempt holds it) when the core gave no hint. Default: 5s.
 	ConflictSnooze time.Duration
+	// UnavailableSnooze is how long a job waits when the database did not answer
+	// (sendoka.CodeUnavailable) and the core gave no hint. Snoozes use up no attempt, so an
+	// outage of any length never fails a message. Default: 5s.
+	UnavailableSnooze time.Duration
 
 	// InsertOnly makes a Queue that only enqueues and cancels jobs (for example an API-only
 	// node): Start returns an error, and other processes run the jobs.
@@ -108,9 +119,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	// stretches the default interval with it.
 	set(&cfg.FetchPollInterval, max(DefaultFetchPollInterval, cfg.FetchCooldown))
 	set(&cfg.JobTimeout, DefaultJobTimeout)
-	set(&cfg.RescueStuckJobsAfter, DefaultRescueStuckJobsAfter)
+	set(&cfg.RescueStuckJobsAfter, cfg.JobTimeout+rescueMargin)
+	set(&cfg.RecoveryInterval, DefaultRecoveryInterval)
 	set(&cfg.ThrottleSnooze, DefaultThrottleSnooze)
 	set(&cfg.ConflictSnooze, DefaultConflictSnooze)
+	set(&cfg.UnavailableSnooze, DefaultUnavailableSnooze)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -120,13 +133,13 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, errors.New("riverjobs: MaxWorkers must be 1 to 10000")
 	case cfg.MaxAttempts < 1:
 		return cfg, errors.New("riverjobs: MaxAttempts must be at least 1")
-	case cfg.JobTimeout < 0 || cfg.JobTimeout >= sendoka.ClaimLease:
-		// A job that outlives the claim would let another attempt take the message while
-		// this one may still hand it to the provider.
-		return cfg, fmt.Errorf("riverjobs: JobTimeout must be positive and below sendoka.ClaimLease (%s)", sendoka.ClaimLease)
+	case cfg.JobTimeout < 0:
+		return cfg, errors.New("riverjobs: JobTimeout must be positive")
 	case cfg.RescueStuckJobsAfter <= cfg.JobTimeout:
 		return cfg, errors.New("riverjobs: RescueStuckJobsAfter must exceed JobTimeout")
-	case cfg.ThrottleSnooze < 0 || cfg.ConflictSnooze < 0:
+	case cfg.RecoveryInterval < time.Millisecond:
+		return cfg, errors.New("riverjobs: RecoveryInterval must be at least 1ms")
+	case cfg.ThrottleSnooze < 0 || cfg.ConflictSnooze < 0 || cfg.UnavailableSnooze < 0:
 		return cfg, errors.New("riverjobs: snooze durations must not be negative")
 	}
 	return cfg, nil

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
@@ -23,6 +24,9 @@ type Handler interface {
 	Deliver(ctx context.Context, id string, opts sendoka.DeliverOptions) error
 	// HandleProviderEvent runs a provider_event job (sendoka.Client.HandleProviderEvent).
 	HandleProviderEvent(ctx context.Context, ev sendoka.ProviderEvent) error
+	// RecoverDeliveries runs the periodic recover_deliveries job
+	// (sendoka.Client.RecoverDeliveries).
+	RecoverDeliveries(ctx context.Context) (sendoka.Recovered, error)
 }
 
 var (
@@ -81,6 +85,9 @@ func New(db *sql.DB, dialect string, cfg Config) (*Queue, error) {
 	if err := river.AddWorkerSafely(workers, &providerEventWorker{q: q}); err != nil {
 		return nil, fmt.Errorf("riverjobs: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &recoverWorker{q: q}); err != nil {
+		return nil, fmt.Errorf("riverjobs: %w", err)
+	}
 	rc := &river.Config{
 		FetchCooldown:        cfg.FetchCooldown,
 		FetchPollInterval:    cfg.FetchPollInterval,
@@ -93,6 +100,11 @@ func New(db *sql.DB, dialect string, cfg Config) (*Queue, error) {
 	}
 	if !cfg.InsertOnly {
 		rc.Queues = map[string]river.QueueConfig{cfg.QueueName: {MaxWorkers: cfg.MaxWorkers}}
+		// Only the elected leader enqueues periodic jobs, so one node recovers at a time.
+		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.RecoveryInterval),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return recoverArgs{}, &river.InsertOpts{Queue: cfg.QueueName, MaxAttempts: 1}
+			}, &river.PeriodicJobOpts{ID: "recover_deliveries", RunOnStart: true})}
 	}
 	switch dialect {
 	case DialectPostgres:
@@ -199,6 +211,30 @@ func (q *Queue) Cancel(ctx context.Context, tx sendoka.Tx, jobID int64) error {
 		return fmt.Errorf("riverjobs: cancel job %d: %w", jobID, err)
 	}
 	return nil
+}
+
+// StalledDeliveries lists deliver_message jobs of this queue that have been running for
+// longer than runningFor, by River's attempted_at, oldest first.
+func (q *Queue) StalledDeliveries(ctx context.Context, runningFor time.Duration, limit int) ([]sendoka.StalledJob, error) {
+	params := river.NewJobListParams().Kinds(string(sendoka.JobDeliverMessage)).Queues(q.cfg.QueueName).
+		States(rivertype.JobStateRunning).OrderBy(river.JobListOrderByTime, river.SortOrderAsc).First(limit)
+	res, err := q.client.JobList(ctx, params)
+	if err != nil {
+		return nil, fmt.Errorf("riverjobs: list running jobs: %w", err)
+	}
+	cutoff := time.Now().Add(-runningFor)
+	var out []sendoka.StalledJob
+	for _, j := range res.Jobs {
+		if j.AttemptedAt == nil || j.AttemptedAt.After(cutoff) {
+			break // oldest first: the rest are younger
+		}
+		var a deliverArgs
+		if err := json.Unmarshal(j.EncodedArgs, &a); err != nil || a.MessageID == "" {
+			continue
+		}
+		out = append(out, sendoka.StalledJob{JobID: j.ID, MessageID: a.MessageID})
+	}
+	return out, nil
 }
 
 func sqlTxOf(tx sendoka.Tx) (*sql.Tx, error) {

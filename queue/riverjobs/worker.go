@@ -49,11 +49,39 @@ func (w *providerEventWorker) Work(ctx context.Context, job *river.Job[providerE
 	return w.q.translate(ctx, job.JobRow, h.HandleProviderEvent(ctx, job.Args.ProviderEvent))
 }
 
+// recoverWorker runs the periodic recover_deliveries job.
+type recoverWorker struct {
+	river.WorkerDefaults[recoverArgs]
+	q *Queue
+}
+
+// Timeout bounds one recovery pass: the next one starts RecoveryInterval later anyway.
+func (w *recoverWorker) Timeout(*river.Job[recoverArgs]) time.Duration { return time.Minute }
+
+// Work settles the deliveries dead processes left behind. A failed pass is not retried:
+// the next periodic one runs soon.
+func (w *recoverWorker) Work(ctx context.Context, job *river.Job[recoverArgs]) error {
+	h := w.q.currentHandler()
+	if h == nil {
+		return errNotStarted
+	}
+	if _, err := h.RecoverDeliveries(ctx); err != nil {
+		w.q.cfg.Logger.WarnContext(ctx, "riverjobs: recovering deliveries failed", "error", err)
+		return river.JobCancel(err)
+	}
+	return nil
+}
+
 // translate maps the core's error codes to River's outcomes:
 //
-//   - CodeProviderThrottled: snooze for the provider's Retry-After (or ThrottleSnooze);
+//   - CodeProviderThrottled: snooze for the core's hint (the provider's Retry-After), or
+//     ThrottleSnooze;
+//   - CodeProviderTransient with a hint: snooze until the core's next retry time (the core
+//     keeps the retry schedule and counts attempts; without a hint River retries);
 //   - CodeConflict: snooze for the core's hint (or ConflictSnooze): another attempt holds
-//     the message, and this one should look again once that attempt is done or dead;
+//     the message, or every provider slot was busy;
+//   - CodeUnavailable: snooze for the hint (or UnavailableSnooze): the database did not
+//     answer, and an outage must not use up attempts;
 //   - CodeNotFound, CodeValidation: cancel, since no retry can succeed;
 //   - anything else: return the error, so River retries with backoff (and discards the job
 //     after MaxAttempts; a delivery's last attempt has already failed its message).
@@ -71,9 +99,18 @@ func (q *Queue) translate(ctx context.Context, job *rivertype.JobRow, err error)
 		d := snoozeFor(e, q.cfg.ThrottleSnooze)
 		log.InfoContext(ctx, "riverjobs: provider throttled; snoozing job", "snooze", d, "error", err)
 		return river.JobSnooze(d)
+	case sendoka.CodeProviderTransient:
+		if e != nil && e.Retry > 0 {
+			log.InfoContext(ctx, "riverjobs: delivery deferred; snoozing job until its next attempt", "snooze", e.Retry, "error", err)
+			return river.JobSnooze(e.Retry)
+		}
 	case sendoka.CodeConflict:
 		d := snoozeFor(e, q.cfg.ConflictSnooze)
 		log.DebugContext(ctx, "riverjobs: message busy; snoozing job", "snooze", d, "error", err)
+		return river.JobSnooze(d)
+	case sendoka.CodeUnavailable:
+		d := snoozeFor(e, q.cfg.UnavailableSnooze)
+		log.WarnContext(ctx, "riverjobs: database unavailable; snoozing job", "snooze", d, "error", err)
 		return river.JobSnooze(d)
 	case sendoka.CodeNotFound, sendoka.CodeValidation:
 		log.WarnContext(ctx, "riverjobs: job cannot succeed; cancelling it", "error", err)
@@ -84,6 +121,9 @@ func (q *Queue) translate(ctx context.Context, job *rivertype.JobRow, err error)
 
 // snoozeFor is the error's retry hint, or def when it gives none.
 func snoozeFor(e *sendoka.Error, def time.Duration) time.Duration {
+	if e != nil && e.Retry > 0 {
+		return e.Retry
+	}
 	if e != nil && e.RetryAfterSeconds > 0 {
 		return time.Duration(e.RetryAfterSeconds) * time.Second
 	}

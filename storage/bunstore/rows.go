@@ -198,20 +198,26 @@ type messageRow struct {
 	ScheduledAt       timestamp `bun:"scheduled_at,nullzero"`
 	JobID             int64     `bun:"job_id"`
 	ClaimedAt         timestamp `bun:"claimed_at,nullzero"`
+	LeaseUntil        timestamp `bun:"lease_until,nullzero"`
 	Provider          string    `bun:"provider"`
 	ProviderMessageID string    `bun:"provider_message_id"`
 	Diagnostic        string    `bun:"diagnostic,nullzero"`
+	Outcome           string    `bun:"outcome"`
 	Attempts          int       `bun:"attempts"`
-	CreatedAt         timestamp `bun:"created_at"`
-	UpdatedAt         timestamp `bun:"updated_at"`
-	SentAt            timestamp `bun:"sent_at,nullzero"`
-	CompletedAt       timestamp `bun:"completed_at,nullzero"`
+	// DeliveryAttempts is the JSON list of sendoka.DeliveryAttempt, oldest first.
+	DeliveryAttempts string    `bun:"delivery_attempts,nullzero"`
+	NextRetryAt      timestamp `bun:"next_retry_at,nullzero"`
+	CreatedAt        timestamp `bun:"created_at"`
+	UpdatedAt        timestamp `bun:"updated_at"`
+	SentAt           timestamp `bun:"sent_at,nullzero"`
+	CompletedAt      timestamp `bun:"completed_at,nullzero"`
 }
 
 // deliveryColumns are the columns UpdateMessage writes.
 var deliveryColumns = []string{
-	"status", "claimed_at", "scheduled_at", "job_id", "provider", "provider_message_id",
-	"diagnostic", "attempts", "updated_at", "sent_at", "completed_at",
+	"status", "claimed_at", "lease_until", "scheduled_at", "job_id", "provider",
+	"provider_message_id", "diagnostic", "outcome", "attempts", "delivery_attempts",
+	"next_retry_at", "updated_at", "sent_at", "completed_at",
 }
 
 func newMessageRow(m *sendoka.Message) (*messageRow, error) {
@@ -251,6 +257,9 @@ func newMessageRow(m *sendoka.Message) (*messageRow, error) {
 func (r *messageRow) setDelivery(m *sendoka.Message) error {
 	r.Status = string(m.Status)
 	r.ClaimedAt = tsPtr(m.ClaimedAt)
+	r.LeaseUntil = tsPtr(m.LeaseUntil)
+	r.NextRetryAt = tsPtr(m.NextRetryAt)
+	r.Outcome = string(m.Outcome)
 	r.ScheduledAt = tsPtr(m.ScheduledAt)
 	r.JobID = m.JobID
 	r.Provider = m.Provider
@@ -260,6 +269,9 @@ func (r *messageRow) setDelivery(m *sendoka.Message) error {
 	r.SentAt = tsPtr(m.SentAt)
 	r.CompletedAt = tsPtr(m.CompletedAt)
 	var err error
+	if r.DeliveryAttempts, err = sliceJSON(m.DeliveryAttempts); err != nil {
+		return err
+	}
 	r.Diagnostic, err = toJSON(m.Diagnostic)
 	return err
 }
@@ -269,6 +281,7 @@ func (r *messageRow) message() (*sendoka.Message, error) {
 		ID: r.ID, OrgID: r.OrgID, TenantID: r.TenantID, KeyID: r.KeyID,
 		Channel: sendoka.Channel(r.Channel), Mode: sendoka.Mode(r.Mode), Status: sendoka.Status(r.Status),
 		ScheduledAt: r.ScheduledAt.ptr(), JobID: r.JobID, ClaimedAt: r.ClaimedAt.ptr(),
+		LeaseUntil: r.LeaseUntil.ptr(), NextRetryAt: r.NextRetryAt.ptr(), Outcome: sendoka.Outcome(r.Outcome),
 		Provider: r.Provider, ProviderMessageID: r.ProviderMessageID, Attempts: r.Attempts,
 		CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time,
 		SentAt: r.SentAt.ptr(), CompletedAt: r.CompletedAt.ptr(),
@@ -291,6 +304,9 @@ func (r *messageRow) message() (*sendoka.Message, error) {
 		return nil, err
 	}
 	if err := fromJSON(r.Metadata, &m.Metadata); err != nil {
+		return nil, err
+	}
+	if err := fromJSON(r.DeliveryAttempts, &m.DeliveryAttempts); err != nil {
 		return nil, err
 	}
 	if r.Diagnostic != "" {

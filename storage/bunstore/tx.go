@@ -128,17 +128,49 @@ func (t *Tx) GetMessage(ctx context.Context, id string) (*sendoka.Message, error
 	return getMessage(ctx, t.tx, nil, id)
 }
 
-// ClaimMessage sets claimed_at in one conditional UPDATE: of two concurrent claims the
-// database lets exactly one change the row, and the other sees no row affected.
-func (t *Tx) ClaimMessage(ctx context.Context, id string, at time.Time, from ...sendoka.Status) (bool, error) {
+// ClaimMessage sets claimed_at and lease_until in one conditional UPDATE: of two concurrent
+// claims the database lets exactly one change the row, and the other sees no row affected.
+func (t *Tx) ClaimMessage(ctx context.Context, id string, at, until time.Time, from ...sendoka.Status) (bool, error) {
 	if len(from) == 0 {
 		return false, nil
 	}
 	res, err := t.tx.NewUpdate().Model((*messageRow)(nil)).
-		Set("claimed_at = ?", ts(at)).
-		Where("id = ?", id).Where("status IN (?)", bun.In(from)).Where("claimed_at IS NULL").
+		Set("claimed_at = ?", ts(at)).Set("lease_until = ?", ts(until)).
+		Where("id = ?", id).Where("status IN (?)", bun.In(from)).
+		Where("(claimed_at IS NULL OR lease_until < ?)", ts(at)).
 		Exec(ctx)
 	return affected(res, err)
+}
+
+// RenewClaim extends the lease of the claim taken at claimedAt, if it still holds.
+func (t *Tx) RenewClaim(ctx context.Context, id string, claimedAt, until time.Time) (bool, error) {
+	res, err := t.tx.NewUpdate().Model((*messageRow)(nil)).
+		Set("lease_until = ?", ts(until)).
+		Where("id = ?", id).Where("claimed_at = ?", ts(claimedAt)).
+		Where("status IN (?)", bun.In([]sendoka.Status{sendoka.StatusQueued, sendoka.StatusScheduled})).
+		Exec(ctx)
+	return affected(res, err)
+}
+
+// LapsedClaims returns queued or scheduled messages whose claim lapsed before now.
+func (t *Tx) LapsedClaims(ctx context.Context, now time.Time, limit int) ([]*sendoka.Message, error) {
+	var rows []messageRow
+	err := t.tx.NewSelect().Model(&rows).
+		Where("claimed_at IS NOT NULL").Where("lease_until < ?", ts(now)).
+		Where("status IN (?)", bun.In([]sendoka.Status{sendoka.StatusQueued, sendoka.StatusScheduled})).
+		OrderExpr("lease_until ASC").Limit(int64(limit)).Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*sendoka.Message, 0, len(rows))
+	for i := range rows {
+		m, err := rows[i].message()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // UpdateMessage writes the delivery fields in one UPDATE conditional on the stored status.

@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"ListMessagesPaginationWhileInserting", testPaginationWhileInserting},
 		{"ClaimMessage", testClaimMessage},
 		{"ClaimMessageConcurrent", testClaimMessageConcurrent},
+		{"ClaimLease", testClaimLease},
 		{"UpdateMessage", testUpdateMessage},
 		{"UpdateMessageConcurrent", testUpdateMessageConcurrent},
 		{"InTxRollbackOnError", testInTxRollbackOnError},
@@ -571,7 +572,7 @@ func testClaimMessage(t *testing.T, b *bundle) {
 		var ok bool
 		b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error {
 			var err error
-			ok, err = tx.ClaimMessage(ctx, id, at, from...)
+			ok, err = tx.ClaimMessage(ctx, id, at, at.Add(time.Hour), from...)
 			return err
 		})
 		return ok
@@ -590,6 +591,7 @@ func testClaimMessage(t *testing.T, b *bundle) {
 	require.True(t, claim(t, queued.ID, b.at(11), sendoka.StatusQueued, sendoka.StatusScheduled))
 	got := b.txGet(t, queued.ID)
 	require.Equal(t, ptr(b.at(11)), got.ClaimedAt)
+	require.Equal(t, ptr(b.at(11).Add(time.Hour)), got.LeaseUntil)
 	require.Equal(t, sendoka.StatusQueued, got.Status, "a claim does not change the status")
 	require.False(t, claim(t, queued.ID, b.at(12), sendoka.StatusQueued), "already claimed")
 	require.Equal(t, ptr(b.at(11)), b.txGet(t, queued.ID).ClaimedAt, "the first claim stays")
@@ -611,13 +613,68 @@ func testClaimMessage(t *testing.T, b *bundle) {
 	b.insert(t, rolled)
 	errRollback := errors.New("rollback")
 	err := b.store.InTx(b.ctx(t), func(ctx context.Context, tx sendoka.Tx) error {
-		ok, err := tx.ClaimMessage(ctx, rolled.ID, b.at(15), sendoka.StatusQueued)
+		ok, err := tx.ClaimMessage(ctx, rolled.ID, b.at(15), b.at(16), sendoka.StatusQueued)
 		require.NoError(t, err)
 		require.True(t, ok)
 		return errRollback
 	})
 	require.ErrorIs(t, err, errRollback)
 	require.Nil(t, b.txGet(t, rolled.ID).ClaimedAt)
+}
+
+func testClaimLease(t *testing.T, b *bundle) {
+	hour := time.Hour
+	m := newEmail("org_lease", "", b.at(0))
+	sent := newEmail("org_lease", "", b.at(1))
+	sent.Status, sent.ClaimedAt, sent.LeaseUntil = sendoka.StatusSent, ptr(b.at(1)), ptr(b.at(2))
+	b.insert(t, m, sent)
+	claim := func(at time.Time) bool {
+		var ok bool
+		b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error {
+			var err error
+			ok, err = tx.ClaimMessage(ctx, m.ID, at, at.Add(hour), sendoka.StatusQueued)
+			return err
+		})
+		return ok
+	}
+	renew := func(claimedAt, until time.Time) bool {
+		var ok bool
+		b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error {
+			var err error
+			ok, err = tx.RenewClaim(ctx, m.ID, claimedAt, until)
+			return err
+		})
+		return ok
+	}
+	lapsed := func(now time.Time) []string {
+		var got []*sendoka.Message
+		b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error {
+			var err error
+			got, err = tx.LapsedClaims(ctx, now, 10)
+			return err
+		})
+		return ids(got)
+	}
+	first := b.at(10)
+	require.True(t, claim(first))
+	require.Empty(t, lapsed(first.Add(hour-time.Microsecond)), "a live claim has not lapsed")
+	require.False(t, claim(first.Add(hour-time.Microsecond)), "a live claim holds")
+
+	// Renewing moves the lease; the claim then holds past its first lease.
+	require.True(t, renew(first, first.Add(2*hour)))
+	require.Equal(t, ptr(first.Add(2*hour)), b.txGet(t, m.ID).LeaseUntil)
+	require.False(t, claim(first.Add(hour+time.Second)), "a renewed claim holds")
+	require.False(t, renew(b.at(11), first.Add(3*hour)), "only the holder renews")
+	require.Equal(t, ptr(first.Add(2*hour)), b.txGet(t, m.ID).LeaseUntil)
+
+	// Once lapsed it is listed (sent messages never are) and can be taken over, after which
+	// the old holder can no longer renew.
+	after := first.Add(2*hour + time.Second)
+	require.Equal(t, []string{m.ID}, lapsed(after))
+	require.True(t, claim(after))
+	require.Equal(t, ptr(after), b.txGet(t, m.ID).ClaimedAt)
+	require.False(t, renew(first, after.Add(hour)), "a taken-over claim is gone")
+	require.Empty(t, lapsed(after))
 }
 
 // race runs fn in n goroutines that start together and returns how many reported true.
@@ -660,7 +717,7 @@ func testClaimMessageConcurrent(t *testing.T, b *bundle) {
 			var ok bool
 			err := b.store.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error {
 				var err error
-				ok, err = tx.ClaimMessage(ctx, m.ID, b.at(100+i), sendoka.StatusQueued)
+				ok, err = tx.ClaimMessage(ctx, m.ID, b.at(100+i), b.at(100+i).Add(time.Hour), sendoka.StatusQueued)
 				return err
 			})
 			return ok, err
@@ -704,6 +761,14 @@ func testUpdateMessage(t *testing.T, b *bundle) {
 	next.ProviderMessageID = "<abc@relay>"
 	next.Diagnostic = &sendoka.Diagnostic{Code: "250", Message: "queued as abc"}
 	next.Attempts = 2
+	next.LeaseUntil = ptr(b.at(9))
+	next.NextRetryAt = ptr(b.at(8))
+	next.Outcome = sendoka.OutcomeUnknown
+	next.DeliveryAttempts = []sendoka.DeliveryAttempt{
+		{At: b.at(2), Provider: "smtp", Result: sendoka.AttemptTransient, DurationMS: 12,
+			Diagnostic: &sendoka.Diagnostic{Code: "421", Message: "try later"}, NextRetryAt: ptr(b.at(8))},
+		{At: b.at(3), Provider: "smtp", Result: sendoka.AttemptUnknown},
+	}
 	next.UpdatedAt = b.at(3)
 	next.SentAt = ptr(b.at(3))
 	next.CompletedAt = ptr(b.at(4))
@@ -717,6 +782,8 @@ func testUpdateMessage(t *testing.T, b *bundle) {
 	want.JobID, want.Provider, want.ProviderMessageID = next.JobID, next.Provider, next.ProviderMessageID
 	want.Diagnostic, want.Attempts, want.UpdatedAt = next.Diagnostic, next.Attempts, next.UpdatedAt
 	want.SentAt, want.CompletedAt = next.SentAt, next.CompletedAt
+	want.LeaseUntil, want.NextRetryAt, want.Outcome = next.LeaseUntil, next.NextRetryAt, next.Outcome
+	want.DeliveryAttempts = next.DeliveryAttempts
 	require.Equal(t, &want, b.txGet(t, orig.ID))
 	require.Equal(t, &want, b.get(t, sendoka.Scope{OrgID: "org_upd", TenantID: "ten_u"}, orig.ID), "scope columns unchanged")
 
@@ -724,6 +791,7 @@ func testUpdateMessage(t *testing.T, b *bundle) {
 	final := want
 	final.Status = sendoka.StatusDelivered
 	final.Diagnostic = nil
+	final.LeaseUntil, final.NextRetryAt, final.Outcome = nil, nil, ""
 	final.ClaimedAt = ptr(b.at(5))
 	final.UpdatedAt = b.at(6)
 	require.True(t, update(t, &final, sendoka.StatusSent))
