@@ -76,10 +76,13 @@ func TestQuickstart(t *testing.T) {
 		var raw map[string]json.RawMessage
 		b.do(t, req{method: http.MethodGet, path: "/api/v1/emails/" + id, key: b.live}).decode(t, http.StatusOK, &raw)
 		require.Equal(t, []string{
-			"attachments", "attempts", "bcc", "cc", "channel", "completed_at", "created_at", "diagnostic", "events",
-			"from", "headers", "html", "id", "metadata", "mode", "provider", "provider_message_id", "reply_to",
-			"scheduled_at", "sent_at", "status", "subject", "tags", "text", "to", "track_clicks", "track_opens", "updated_at",
+			"attachments", "attempts", "bcc", "cc", "channel", "completed_at", "created_at", "delivery_attempts",
+			"diagnostic", "events", "from", "headers", "html", "id", "metadata", "mode", "next_retry_at", "outcome",
+			"provider", "provider_message_id", "reply_to", "scheduled_at", "sent_at", "status", "subject", "tags",
+			"text", "to", "track_clicks", "track_opens", "updated_at",
 		}, slices.Sorted(maps.Keys(raw)))
+		require.JSONEq(t, "null", string(raw["outcome"]))
+		require.JSONEq(t, "null", string(raw["next_retry_at"]))
 		require.JSONEq(t, "null", string(raw["text"]))
 		require.JSONEq(t, "[]", string(raw["cc"]))
 		require.JSONEq(t, "{}", string(raw["metadata"]))

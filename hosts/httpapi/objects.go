@@ -60,6 +60,25 @@ func diagnostic(d *sendoka.Diagnostic) *MessageDiagnostic {
 	return &MessageDiagnostic{Provider: d.Provider, Code: d.Code, Message: d.Message}
 }
 
+// DeliveryAttempt is one hand-off of a message to its provider.
+type DeliveryAttempt struct {
+	At          string             `json:"at" format:"date-time"`
+	Provider    string             `json:"provider" example:"smtp"`
+	Result      string             `json:"result" enum:"sent,transient,throttled,permanent,unknown" doc:"sent: accepted; transient and throttled: retried at next_retry_at; permanent: refused; unknown: cut short mid-hand-off, not retried"`
+	Diagnostic  *MessageDiagnostic `json:"diagnostic" doc:"The provider's answer when it was not a yes; null otherwise"`
+	DurationMS  int64              `json:"duration_ms" doc:"How long the provider took to answer"`
+	NextRetryAt *string            `json:"next_retry_at" format:"date-time" doc:"When the next attempt runs, after a transient or throttled result; null otherwise"`
+}
+
+func deliveryAttempts(as []sendoka.DeliveryAttempt) []DeliveryAttempt {
+	out := make([]DeliveryAttempt, len(as))
+	for i, a := range as {
+		out[i] = DeliveryAttempt{At: formatTime(a.At), Provider: a.Provider, Result: string(a.Result),
+			Diagnostic: diagnostic(a.Diagnostic), DurationMS: a.DurationMS, NextRetryAt: formatTimePtr(a.NextRetryAt)}
+	}
+	return out
+}
+
 // MessageEvent is one entry of a message's timeline.
 type MessageEvent struct {
 	ID         string             `json:"id" example:"evt_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
@@ -94,7 +113,10 @@ type messageFields struct {
 	metadata                  map[string]any
 	provider, providerMsgID   *string
 	diagnostic                *MessageDiagnostic
+	outcome                   *string
 	attempts                  int
+	deliveryAttempts          []DeliveryAttempt
+	nextRetryAt               *string
 	createdAt, updatedAt      string
 	scheduledAt, sentAt       *string
 	completedAt               *string
@@ -110,6 +132,8 @@ func commonFields(m *sendoka.Message) messageFields {
 		tags: nonNil(m.Tags), metadata: md,
 		provider: nullable(m.Provider), providerMsgID: nullable(m.ProviderMessageID),
 		diagnostic: diagnostic(m.Diagnostic), attempts: m.Attempts,
+		outcome: nullable(string(m.Outcome)), deliveryAttempts: deliveryAttempts(m.DeliveryAttempts),
+		nextRetryAt: formatTimePtr(m.NextRetryAt),
 		scheduledAt: formatTimePtr(m.ScheduledAt), createdAt: formatTime(m.CreatedAt), updatedAt: formatTime(m.UpdatedAt),
 		sentAt: formatTimePtr(m.SentAt), completedAt: formatTimePtr(m.CompletedAt),
 	}
@@ -138,7 +162,10 @@ type EmailMessage struct {
 	Provider          *string            `json:"provider" doc:"Provider that took (or refused) the message, or null before the hand-off" example:"sandbox"`
 	ProviderMessageID *string            `json:"provider_message_id" doc:"The provider's id for the message, or null"`
 	Diagnostic        *MessageDiagnostic `json:"diagnostic" doc:"Why it bounced or failed; null otherwise"`
+	Outcome           *string            `json:"outcome" enum:"unknown" doc:"unknown: the hand-off was cut short (a timeout after the data was sent, or a crash), so the message may or may not have been delivered; it is not sent again. null otherwise"`
 	Attempts          int                `json:"attempts" doc:"Delivery attempts that reached a provider"`
+	DeliveryAttempts  []DeliveryAttempt  `json:"delivery_attempts" nullable:"false" doc:"Each hand-off to the provider, oldest first"`
+	NextRetryAt       *string            `json:"next_retry_at" format:"date-time" doc:"When the next delivery attempt runs after a transient failure, or null"`
 	ScheduledAt       *string            `json:"scheduled_at" format:"date-time" doc:"When a scheduled send fires, or null"`
 	CreatedAt         string             `json:"created_at" format:"date-time" example:"2026-04-22T10:14:22.113Z"`
 	UpdatedAt         string             `json:"updated_at" format:"date-time" example:"2026-04-22T10:14:23.402Z"`
@@ -165,7 +192,8 @@ func emailMessage(m *sendoka.Message) EmailMessage {
 		Attachments: emailAttachments(e.Attachments), Headers: emailHeaders(e.Headers), // email_objects.go
 		TrackOpens: e.TrackOpens, TrackClicks: e.TrackClicks,
 		Tags: f.tags, Metadata: f.metadata, Provider: f.provider, ProviderMessageID: f.providerMsgID,
-		Diagnostic: f.diagnostic, Attempts: f.attempts, ScheduledAt: f.scheduledAt,
+		Diagnostic: f.diagnostic, Outcome: f.outcome, Attempts: f.attempts, DeliveryAttempts: f.deliveryAttempts,
+		NextRetryAt: f.nextRetryAt, ScheduledAt: f.scheduledAt,
 		CreatedAt: f.createdAt, UpdatedAt: f.updatedAt, SentAt: f.sentAt, CompletedAt: f.completedAt,
 	}
 }
@@ -189,7 +217,10 @@ type SMSMessage struct {
 	Provider          *string            `json:"provider" doc:"Provider that took (or refused) the message, or null before the hand-off" example:"sandbox"`
 	ProviderMessageID *string            `json:"provider_message_id" doc:"The provider's id for the message, or null"`
 	Diagnostic        *MessageDiagnostic `json:"diagnostic" doc:"Why it bounced or failed; null otherwise"`
+	Outcome           *string            `json:"outcome" enum:"unknown" doc:"unknown: the hand-off was cut short (a timeout after the data was sent, or a crash), so the message may or may not have been delivered; it is not sent again. null otherwise"`
 	Attempts          int                `json:"attempts" doc:"Delivery attempts that reached a provider"`
+	DeliveryAttempts  []DeliveryAttempt  `json:"delivery_attempts" nullable:"false" doc:"Each hand-off to the provider, oldest first"`
+	NextRetryAt       *string            `json:"next_retry_at" format:"date-time" doc:"When the next delivery attempt runs after a transient failure, or null"`
 	ScheduledAt       *string            `json:"scheduled_at" format:"date-time" doc:"When a scheduled send fires, or null"`
 	CreatedAt         string             `json:"created_at" format:"date-time" example:"2026-04-22T10:14:22.113Z"`
 	UpdatedAt         string             `json:"updated_at" format:"date-time" example:"2026-04-22T10:14:23.402Z"`
@@ -215,7 +246,8 @@ func smsMessage(m *sendoka.Message) SMSMessage {
 		Encoding: string(s.Encoding), Segments: s.Segments,
 		PhoneNumberID: nullable(s.PhoneNumberID), FromPool: nullable(s.PoolID),
 		Tags: f.tags, Metadata: f.metadata, Provider: f.provider, ProviderMessageID: f.providerMsgID,
-		Diagnostic: f.diagnostic, Attempts: f.attempts, ScheduledAt: f.scheduledAt,
+		Diagnostic: f.diagnostic, Outcome: f.outcome, Attempts: f.attempts, DeliveryAttempts: f.deliveryAttempts,
+		NextRetryAt: f.nextRetryAt, ScheduledAt: f.scheduledAt,
 		CreatedAt: f.createdAt, UpdatedAt: f.updatedAt, SentAt: f.sentAt, CompletedAt: f.completedAt,
 	}
 }
