@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sendoka/sendoka/hosts/server"
+	"github.com/sendoka/sendoka/queue/riverjobs"
+	"github.com/sendoka/sendoka/sendoka"
 )
 
 // config is everything the commands read from SENDOKA_* variables and flags.
@@ -30,6 +32,10 @@ type config struct {
 	logFormat       string
 	workers         int
 	fetchCooldown   time.Duration
+	jobTimeout      time.Duration
+	claimLease      time.Duration
+	slotWait        time.Duration
+	recovery        time.Duration
 	shutdownTimeout time.Duration
 	noWorkers       bool
 	pprofAddr       string
@@ -73,6 +79,10 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.logFormat, "log-format", env("SENDOKA_LOG_FORMAT", "text"), "text or json (SENDOKA_LOG_FORMAT)")
 	fs.IntVar(&c.workers, "workers", envInt("SENDOKA_WORKERS", 100), "concurrent delivery workers (SENDOKA_WORKERS)")
 	fs.DurationVar(&c.fetchCooldown, "fetch-cooldown", envDuration("SENDOKA_FETCH_COOLDOWN", 50*time.Millisecond), "minimum time between job fetches (SENDOKA_FETCH_COOLDOWN)")
+	fs.DurationVar(&c.jobTimeout, "job-timeout", envDuration("SENDOKA_JOB_TIMEOUT", 0), "bound on one delivery job; 0 = 15m, or longer if the email provider's slowest send needs it (SENDOKA_JOB_TIMEOUT)")
+	fs.DurationVar(&c.claimLease, "claim-lease", envDuration("SENDOKA_CLAIM_LEASE", sendoka.DefaultClaimLease), "lease of a delivery claim, renewed while the provider works; a lapsed one marks its message's outcome unknown (SENDOKA_CLAIM_LEASE)")
+	fs.DurationVar(&c.slotWait, "slot-wait", envDuration("SENDOKA_SLOT_WAIT", sendoka.DefaultSlotWait), "longest wait for a free provider connection before a job is put back (SENDOKA_SLOT_WAIT)")
+	fs.DurationVar(&c.recovery, "recovery-interval", envDuration("SENDOKA_RECOVERY_INTERVAL", riverjobs.DefaultRecoveryInterval), "how often the leader recovers deliveries a dead process left (SENDOKA_RECOVERY_INTERVAL)")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", env("SENDOKA_PPROF_ADDR", ""), "serve Go's net/http/pprof profiles on this address; empty = off (SENDOKA_PPROF_ADDR)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDuration("SENDOKA_SHUTDOWN_TIMEOUT", 30*time.Second), "how long SIGTERM waits for requests and jobs in flight (SENDOKA_SHUTDOWN_TIMEOUT)")
 }
@@ -101,6 +111,10 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	}
 	cfg.Queue.MaxWorkers = c.workers
 	cfg.Queue.FetchCooldown = c.fetchCooldown
+	cfg.Queue.JobTimeout = c.jobTimeout
+	cfg.Queue.RecoveryInterval = c.recovery
+	cfg.Delivery.ClaimLease = c.claimLease
+	cfg.Delivery.SlotWait = c.slotWait
 	email, err := c.email.provider(c.emailProvider, log) // email.go
 	if err != nil {
 		return cfg, err

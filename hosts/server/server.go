@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/sendoka/sendoka/hosts/httpapi"
 	"github.com/sendoka/sendoka/providers/sandbox"
@@ -48,7 +49,12 @@ type Config struct {
 	// and Tracking.BaseURL must reach them. Default: off.
 	Tracking sendoka.TrackingConfig
 
-	// Queue tunes the River workers. Zero fields take riverjobs' defaults.
+	// Delivery tunes hand-offs: claim leases, provider slots, the retry schedule. Zero
+	// fields take sendoka's defaults.
+	Delivery sendoka.DeliveryConfig
+	// Queue tunes the River workers. Zero fields take riverjobs' defaults, except JobTimeout:
+	// when zero it is riverjobs.DefaultJobTimeout or, if longer, what the email provider's
+	// slowest send can take (MaxSendDuration) plus the slot wait and a minute.
 	Queue riverjobs.Config
 	// HTTP tunes the HTTP API. Zero fields take httpapi's defaults.
 	HTTP httpapi.Options
@@ -105,6 +111,9 @@ func (s *Server) open(ctx context.Context, cfg Config) error {
 	if qcfg.Logger == nil {
 		qcfg.Logger = s.log
 	}
+	if qcfg.JobTimeout == 0 {
+		qcfg.JobTimeout = jobTimeout(cfg)
+	}
 	q, err := riverjobs.New(s.DB.SQLDB(), string(s.DB.Dialect()), qcfg)
 	if err != nil {
 		return fmt.Errorf("queue: %w", err)
@@ -121,7 +130,7 @@ func (s *Server) open(ctx context.Context, cfg Config) error {
 		Email: cfg.Email, SMS: cfg.SMS,
 		SandboxEmail: s.Sandbox, SandboxSMS: s.Sandbox,
 		SandboxDomain: cfg.SandboxDomain, VerifiedDomains: cfg.VerifiedDomains,
-		Tracking: cfg.Tracking, Clock: cfg.Clock, Logger: s.log,
+		Tracking: cfg.Tracking, Delivery: cfg.Delivery, Clock: cfg.Clock, Logger: s.log,
 	})
 	if err != nil {
 		return err
@@ -135,6 +144,22 @@ func (s *Server) open(ctx context.Context, cfg Config) error {
 	}
 	s.Handler = httpapi.New(s.Client, hopts)
 	return nil
+}
+
+// jobTimeout is a delivery job's bound: longer than a hand-off can take, so a send is never
+// cut short by its own job (a cut-short send ends with an unknown outcome).
+func jobTimeout(cfg Config) time.Duration {
+	d := riverjobs.DefaultJobTimeout
+	wait := cfg.Delivery.SlotWait
+	if wait == 0 {
+		wait = sendoka.DefaultSlotWait
+	}
+	for _, p := range []any{cfg.Email, cfg.SMS} {
+		if l, ok := p.(interface{ MaxSendDuration() time.Duration }); ok {
+			d = max(d, wait+l.MaxSendDuration()+time.Minute)
+		}
+	}
+	return d
 }
 
 // Migrate applies Sendoka's and River's migrations to db. It is idempotent.
