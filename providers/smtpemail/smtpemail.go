@@ -300,11 +300,14 @@ func (s *Sender) send(ctx context.Context, c *conn, from string, rcpts []string,
 		reusable := c.c.Reset() == nil
 		return reusable, s.reply(tp, what)
 	}
-	if err := c.c.Mail(from); err != nil {
+	// go-mail writes "MAIL FROM:%s" and "RCPT TO:%s" with what it is given (adding
+	// BODY=8BITMIME and SMTPUTF8 after it when the server offers them): the angle brackets
+	// RFC 5321 requires are ours to add.
+	if err := c.c.Mail(path(from)); err != nil {
 		return fail(err, "MAIL FROM")
 	}
 	for _, r := range rcpts {
-		if err := c.c.Rcpt(r); err != nil {
+		if err := c.c.Rcpt(path(r)); err != nil {
 			return fail(err, "RCPT TO <"+r+">")
 		}
 	}
@@ -322,6 +325,10 @@ func (s *Sender) send(ctx context.Context, c *conn, from string, rcpts []string,
 	c.lastUsed = time.Now()
 	return true, nil
 }
+
+// path returns addr as an RFC 5321 path (§4.1.2): "<addr>", and "<>" for the null
+// reverse-path.
+func path(addr string) string { return "<" + addr + ">" }
 
 // take returns a live pooled connection, or dials one.
 func (s *Sender) take(ctx context.Context) (*conn, error) {
