@@ -5,22 +5,36 @@
 // Bcc never appears in the message. The configuration set, when set, routes SES's events
 // (deliveries, bounces, complaints) to where Sendoka can read them.
 //
-// Errors are classified for the core: throttling (TooManyRequestsException,
-// LimitExceededException, HTTP 429) is Throttled, retried later; a rejected message or a
-// bad address (MessageRejected, BadRequestException, MailFromDomainNotVerifiedException,
-// other 4xx) is Permanent with SES's code and message as the diagnostic; an SES server
-// error or a network failure is Transient. Account-wide conditions (sending paused,
-// account suspended, an unknown configuration set) are Transient too: they are not the
-// message's fault, and the message can go once the account is fixed.
+// Errors are classified for the core. When SES answered: throttling
+// (TooManyRequestsException, LimitExceededException, HTTP 429) is Throttled, retried
+// later; a rejected message or a bad address (MessageRejected, BadRequestException,
+// MailFromDomainNotVerifiedException, other 4xx) is Permanent with SES's code and message
+// as the diagnostic; an SES server error is Transient. Account-wide conditions (sending
+// paused, account suspended, an unknown configuration set) are Transient too: they are not
+// the message's fault, and the message can go once the account is fixed.
+//
+// When SES did not answer, what matters is whether the request left: SES does not
+// deduplicate, and a request it received may have been sent even if its answer was lost.
+// A failure before the request was written in full (a refused connection, DNS, TLS, a
+// context that ended first) is Transient. No answer after it (a timeout, a dropped
+// connection, a context that ended while waiting) is sendoka.Unknown, code
+// "outcome_unknown": the core records the outcome as unknown and does not send it again.
+// The Sender tells the two apart with net/http's client trace (httptrace.WroteRequest),
+// since the SDK replaces a canceled request's error with the context's.
 //
 // The SDK's own retries are off by default (Options.MaxAttempts): the queue retries with
-// its backoff, and a throttled send is snoozed rather than hammered.
+// its backoff, and a throttled send is snoozed rather than hammered. When they are on, the
+// SDK still never resends a request that was written and not answered.
 package sesemail
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -37,6 +51,7 @@ type Options struct {
 	// ConfigurationSet names the SES configuration set of every send. Default: none.
 	ConfigurationSet string
 	// MaxAttempts is how many times the SDK tries one send. Default: 1 (the queue retries).
+	// The SDK never tries again after a request that was written and not answered.
 	MaxAttempts int
 	// Name is the provider name recorded on messages. Default: "ses".
 	Name string
@@ -105,28 +120,66 @@ func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendo
 		// SES repeats tags in its event notifications: the message id finds the message.
 		in.EmailTags = []types.MessageTag{{Name: aws.String("sendoka_message_id"), Value: aws.String(m.MessageID)}}
 	}
-	out, err := s.client.SendEmail(ctx, in, func(o *sesv2.Options) { o.RetryMaxAttempts = s.opts.MaxAttempts })
+	// wrote: the current attempt's request went out in full, so SES may act on it whether
+	// or not its answer arrives. GetConn starts each attempt (but a reused HTTP/2
+	// connection skips it, which leaves wrote set: the cautious side).
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GetConn: func(string) { wrote.Store(false) },
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				wrote.Store(true)
+			}
+		},
+	})
+	out, err := s.client.SendEmail(ctx, in, func(o *sesv2.Options) {
+		o.RetryMaxAttempts = s.opts.MaxAttempts
+		if s.opts.MaxAttempts > 1 {
+			o.Retryer = noResend{Retryer: o.Retryer, wrote: &wrote}
+		}
+	})
 	if err != nil {
-		return sendoka.SendResult{}, s.classify(err)
+		return sendoka.SendResult{}, s.classify(err, wrote.Load())
 	}
 	return sendoka.SendResult{ProviderMessageID: aws.ToString(out.MessageId)}, nil
 }
 
-// classify maps an SDK error to the core's kinds.
-func (s *Sender) classify(err error) *sendoka.ProviderError {
+// noResend keeps the SDK's retryer from sending again a request that was written and not
+// answered: SES may have taken it.
+type noResend struct {
+	aws.Retryer
+	wrote *atomic.Bool
+}
+
+// IsErrorRetryable implements aws.Retryer.
+func (r noResend) IsErrorRetryable(err error) bool {
+	if r.wrote.Load() && status(err) == 0 {
+		return false
+	}
+	return r.Retryer.IsErrorRetryable(err)
+}
+
+// status returns the HTTP status of SES's answer in err, 0 when none came (the SDK then
+// puts an empty response in its error).
+func status(err error) int {
+	var respErr *awshttp.ResponseError
+	if errors.As(err, &respErr) && respErr.Response != nil && respErr.Response.Response != nil {
+		return respErr.HTTPStatusCode()
+	}
+	return 0
+}
+
+// classify maps an SDK error to the core's kinds. wrote: the last attempt's request was
+// written in full.
+func (s *Sender) classify(err error, wrote bool) *sendoka.ProviderError {
 	var apiErr smithy.APIError
+	httpStatus := status(err)
 	if !errors.As(err, &apiErr) {
-		// No answer from SES: a network failure, a timeout, a canceled context.
-		return s.fail(sendoka.Transient, "network", err.Error(), err)
+		return s.unanswered(err, wrote, httpStatus)
 	}
 	code, msg := apiErr.ErrorCode(), apiErr.ErrorMessage()
 	if msg == "" {
 		msg = code
-	}
-	status := 0
-	var respErr *awshttp.ResponseError
-	if errors.As(err, &respErr) {
-		status = respErr.HTTPStatusCode()
 	}
 	switch code {
 	case "TooManyRequestsException", "LimitExceededException", "Throttling", "ThrottlingException":
@@ -135,14 +188,38 @@ func (s *Sender) classify(err error) *sendoka.ProviderError {
 		return s.fail(sendoka.Transient, code, msg, err)
 	}
 	switch {
-	case status == http.StatusTooManyRequests:
+	case httpStatus == http.StatusTooManyRequests:
 		return s.fail(sendoka.Throttled, code, msg, err)
-	case status >= 500 || apiErr.ErrorFault() == smithy.FaultServer:
+	case httpStatus >= 500 || apiErr.ErrorFault() == smithy.FaultServer:
 		return s.fail(sendoka.Transient, code, msg, err)
 	}
 	// MessageRejected, MailFromDomainNotVerifiedException, BadRequestException and every
 	// other refusal of this request: sending it again would be refused again.
 	return s.fail(sendoka.Permanent, code, msg, err)
+}
+
+// unanswered classifies a failure without an SES error in it: no answer, or one the SDK
+// could not read (status is its HTTP status, 0 when none came).
+func (s *Sender) unanswered(err error, wrote bool, status int) *sendoka.ProviderError {
+	var opErr *net.OpError
+	switch {
+	case status >= 200 && status < 300:
+		// SES said yes, in a body the SDK could not read: the message went, without its id.
+		return s.fail(sendoka.Unknown, "outcome_unknown", fmt.Sprintf(
+			"SES answered %d but the answer could not be read (%v); SES may have accepted the message", status, err), err)
+	case status != 0:
+		return s.fail(sendoka.Transient, "bad_response", err.Error(), err)
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		// Connection refused, DNS: nothing was sent.
+		return s.fail(sendoka.Transient, "network", err.Error(), err)
+	case wrote:
+		return s.fail(sendoka.Unknown, "outcome_unknown", fmt.Sprintf(
+			"no answer from SES after the request was sent (%v); SES may have accepted the message", err), err)
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return s.fail(sendoka.Transient, "canceled", err.Error(), err)
+	}
+	// The request did not leave in full (a TLS failure, a write cut off): SES has nothing.
+	return s.fail(sendoka.Transient, "network", err.Error(), err)
 }
 
 func (s *Sender) fail(kind sendoka.ProviderErrorKind, code, msg string, err error) *sendoka.ProviderError {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sendoka/sendoka/providers/sesemail"
@@ -96,7 +97,8 @@ func TestErrorClassification(t *testing.T) {
 			sendoka.Transient, "InternalFailure", "oops"},
 		{"unavailable", sesemailtest.Failure{Status: 503, Type: "ServiceUnavailable", Message: "try later"},
 			sendoka.Transient, "ServiceUnavailable", "try later"},
-		{"network", sesemailtest.Failure{Hangup: true}, sendoka.Transient, "network", "EOF"},
+		// The request arrived: SES may have taken it.
+		{"hang up after the request", sesemailtest.Failure{Hangup: true}, sendoka.Unknown, "outcome_unknown", "EOF"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -143,4 +145,84 @@ func TestInvalidMessageIsPermanent(t *testing.T) {
 	require.Equal(t, sendoka.Permanent, pe.Kind)
 	require.Equal(t, "invalid_message", pe.Code)
 	require.Empty(t, srv.Requests(), "nothing reached SES")
+}
+
+// A request that reached SES and got no answer may have been sent: the core must not send
+// it again, and neither may the SDK.
+func TestNoAnswerIsUnknown(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		sender func(srv *sesemailtest.Server) *sesemail.Sender
+		ctx    func(t *testing.T) context.Context
+		cause  error
+	}{
+		{"context deadline", func(srv *sesemailtest.Server) *sesemail.Sender {
+			return sesemail.New(srv.Client(), sesemail.Options{})
+		}, func(t *testing.T) context.Context {
+			c, cancel := context.WithTimeout(ctx(t), 300*time.Millisecond)
+			t.Cleanup(cancel)
+			return c
+		}, context.DeadlineExceeded},
+		{"http client timeout", func(srv *sesemailtest.Server) *sesemail.Sender {
+			return sesemail.New(srv.Client(func(o *sesv2.Options) {
+				o.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond}
+			}), sesemail.Options{})
+		}, ctx, nil},
+		{"SDK retries on", func(srv *sesemailtest.Server) *sesemail.Sender {
+			return sesemail.New(srv.Client(func(o *sesv2.Options) {
+				o.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond}
+			}), sesemail.Options{MaxAttempts: 3})
+		}, ctx, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := sesemailtest.Start(t)
+			var calls atomic.Int32
+			srv.FailWith(func(ctx context.Context, _ sesemailtest.Request) *sesemailtest.Failure {
+				calls.Add(1)
+				<-ctx.Done() // read the whole request, then hang until the client gives up
+				return &sesemailtest.Failure{Hangup: true}
+			})
+			start := time.Now()
+			_, err := tc.sender(srv).SendEmail(tc.ctx(t), email())
+			var pe *sendoka.ProviderError
+			require.ErrorAs(t, err, &pe)
+			require.Equal(t, sendoka.Unknown, pe.Kind, "%v", err)
+			require.Equal(t, "outcome_unknown", pe.Code)
+			require.Contains(t, pe.Message, "SES may have accepted the message")
+			if tc.cause != nil {
+				require.ErrorIs(t, err, tc.cause)
+			}
+			require.Less(t, time.Since(start), 10*time.Second)
+			require.Equal(t, int32(1), calls.Load(), "sent once, never again")
+		})
+	}
+}
+
+// Nothing was sent when the connection was refused: the queue may retry.
+func TestRefusedIsTransient(t *testing.T) {
+	t.Parallel()
+	for _, attempts := range []int{1, 2} {
+		srv := sesemailtest.Start(t)
+		client := srv.Client()
+		srv.Close()
+		_, err := sesemail.New(client, sesemail.Options{MaxAttempts: attempts}).SendEmail(ctx(t), email())
+		var pe *sendoka.ProviderError
+		require.ErrorAs(t, err, &pe)
+		require.Equal(t, sendoka.Transient, pe.Kind, "%v", err)
+		require.Equal(t, "network", pe.Code)
+		require.Contains(t, pe.Message, "refused")
+	}
+
+	// A context that ended before the request left is Transient too.
+	srv := sesemailtest.Start(t)
+	c, cancel := context.WithCancel(ctx(t))
+	cancel()
+	_, err := sesemail.New(srv.Client(), sesemail.Options{}).SendEmail(c, email())
+	var pe *sendoka.ProviderError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, sendoka.Transient, pe.Kind, "%v", err)
+	require.Empty(t, srv.Requests())
 }

@@ -3,15 +3,43 @@
 //
 // go-mail (github.com/wneessen/go-mail) makes the connections: the TCP or implicit-TLS
 // dial, EHLO, STARTTLS, and PLAIN or LOGIN authentication. The message itself is built by
-// providers/mimemail and sent as it is with MAIL FROM, RCPT TO and DATA, so SMTP and SES
-// carry the very same bytes. Connections are pooled: a send takes an idle connection
-// (checked with RSET) or dials a new one, up to MaxConns at once.
+// providers/mimemail and sent as it is with MAIL FROM:<sender>, RCPT TO:<recipient> and
+// DATA, so SMTP and SES carry the very same bytes. Connections are pooled: a send takes an
+// idle connection (checked with RSET) or dials a new one, up to MaxConns at once. The
+// Sender reports MaxConns as its sendoka.ConcurrencyLimiter limit, so the core hands over
+// no more messages at once than there are connections.
 //
-// Errors are classified for the core: a 4xx reply is Transient (Throttled when it says so:
-// rate limits, "too many"), a 5xx reply Permanent with the server's code and text as the
-// diagnostic, a network failure or timeout Transient. A refused login is Transient too,
-// with the code "auth_failed": it is a configuration problem, not the message's, and
-// failing every queued message for it would lose mail the fixed credentials could send.
+// # Timeouts
+//
+// Each phase of a send has its own bound, counted from the start of that phase, never
+// from the call: waiting for a connection costs a send none of its time.
+//
+//   - Options.DialTimeout (15s): a connection ready for the message: an RSET on a pooled
+//     one, or connecting, TLS, the greeting, EHLO, STARTTLS and login.
+//   - Options.CommandTimeout (30s): the reply to each MAIL FROM, RCPT TO and DATA.
+//   - Options.DataTimeout (3m): writing the message, up to the final ".".
+//   - Options.FinalReplyTimeout (10m): the relay's reply to the final ".".
+//
+// The caller's context still stops a send at once. Sender.MaxSendDuration is the sum of
+// the bounds: a context that lasts at least that long never cuts a send short.
+//
+// # Errors
+//
+// Errors are classified for the core. A relay takes a message only when it answers the
+// final "." with a 2xx reply, so what a failure means depends on when it happens:
+//
+//   - A reply, at any step: 4xx is Transient (Throttled when it says so: rate limits,
+//     "too many"), 5xx Permanent with the server's code and text as the diagnostic.
+//   - A network failure, a timeout or an ended context before the final "." is written
+//     is Transient: the relay has nothing to deliver, and the message can go again.
+//   - No reply to the final "." (FinalReplyTimeout ran out, the connection dropped, the
+//     context ended) is sendoka.Unknown, code "outcome_unknown": the relay may have taken
+//     the message and be delivering it, so the core records the outcome as unknown and
+//     does not send it again.
+//
+// A refused login is Transient too, with the code "auth_failed": it is a configuration
+// problem, not the message's, and failing every queued message for it would lose mail the
+// fixed credentials could send.
 //
 // Recipients are all or nothing: when the server refuses one RCPT TO, the message is not
 // sent to the others either (RSET), and the refusal decides the outcome.
@@ -80,14 +108,38 @@ type Options struct {
 	TLSConfig *tls.Config
 	// HELO is the name given in EHLO. Default: this machine's host name.
 	HELO string
-	// MaxConns bounds the connections open at once (sends wait for one). Default: 4.
+	// MaxConns bounds the connections open at once; it is the Sender's MaxConcurrency, so
+	// the core never has a send wait for one. Default: 4.
 	MaxConns int
 	// IdleTimeout closes a pooled connection unused for that long, before servers drop it
 	// themselves. Default: 30s.
 	IdleTimeout time.Duration
-	// DialTimeout bounds connecting, TLS, EHLO and login. Default: 15s.
+	// DialTimeout bounds getting a connection ready for a message: checking a pooled one
+	// with RSET (at most 5s each) or, when none answers, connecting, TLS, the greeting,
+	// EHLO, STARTTLS and login. Default: 15s.
 	DialTimeout time.Duration
-	// SendTimeout bounds the MAIL/RCPT/DATA exchange of one message. Default: 2m.
+	// CommandTimeout bounds the wait for the reply to each MAIL FROM, RCPT TO (one per
+	// recipient), DATA and RSET. RFC 5321 §4.5.3.2 lets a relay take minutes; a submission
+	// relay answers in milliseconds, and a relay takes nothing before the final ".", so a
+	// timeout here only sends the message again later. Default: 30s.
+	CommandTimeout time.Duration
+	// DataTimeout bounds writing the message, from the 354 reply to DATA through the final
+	// ".". A message cut off is incomplete, so the relay cannot take it, and the send is
+	// retried. Default: 3m, RFC 5321 §4.5.3.2.5's bound on each block written, here on the
+	// whole message: Sendoka's largest messages (near 15 MB) fit down to 85 KB/s.
+	DataTimeout time.Duration
+	// FinalReplyTimeout bounds the wait for the reply to the final ".", which says whether
+	// the relay took the message; relays may scan a message before they answer. When it
+	// runs out the send fails as sendoka.Unknown: the relay may have the message, and the
+	// core does not send it again. Default: 10m, RFC 5321 §4.5.3.2.6, which warns that a
+	// spurious timeout here typically delivers several copies.
+	FinalReplyTimeout time.Duration
+	// SendTimeout is ignored. It bounded a message's whole exchange, the wait for the reply
+	// to the final "." included, so it cut off slow relays that had taken the message, and
+	// the retry delivered it twice.
+	//
+	// Deprecated: CommandTimeout, DataTimeout and FinalReplyTimeout bound each phase;
+	// Sender.MaxSendDuration is their sum.
 	SendTimeout time.Duration
 	// Name is the provider name recorded on messages. Default: "smtp".
 	Name string
@@ -108,9 +160,10 @@ type Sender struct {
 }
 
 var (
-	_ sendoka.EmailSender = (*Sender)(nil)
-	_ sendoka.Namer       = (*Sender)(nil)
-	_ io.Closer           = (*Sender)(nil)
+	_ sendoka.EmailSender        = (*Sender)(nil)
+	_ sendoka.Namer              = (*Sender)(nil)
+	_ sendoka.ConcurrencyLimiter = (*Sender)(nil)
+	_ io.Closer                  = (*Sender)(nil)
 )
 
 type conn struct {
@@ -120,9 +173,9 @@ type conn struct {
 }
 
 // connSlot carries the dialed net.Conn out of go-mail's dial, so that a connection whose
-// EHLO, STARTTLS or login fails can be closed (go-mail leaves it open), and so that the
-// caller's context can interrupt the greeting and login, which go-mail bounds only by its
-// own timeout.
+// EHLO, STARTTLS or login fails can be closed (go-mail leaves it open), and so that ctx
+// (the caller's, bounded by DialTimeout from the start of take) can interrupt the greeting
+// and login, which go-mail bounds only by its own timeout from the end of the dial.
 type connSlot struct {
 	ctx  context.Context
 	nc   net.Conn
@@ -161,8 +214,14 @@ func New(opts Options) (*Sender, error) {
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 15 * time.Second
 	}
-	if opts.SendTimeout <= 0 {
-		opts.SendTimeout = 2 * time.Minute
+	if opts.CommandTimeout <= 0 {
+		opts.CommandTimeout = 30 * time.Second
+	}
+	if opts.DataTimeout <= 0 {
+		opts.DataTimeout = 3 * time.Minute
+	}
+	if opts.FinalReplyTimeout <= 0 {
+		opts.FinalReplyTimeout = 10 * time.Minute
 	}
 	if opts.Name == "" {
 		opts.Name = "smtp"
@@ -239,6 +298,25 @@ func New(opts Options) (*Sender, error) {
 // Name returns the provider name recorded on messages.
 func (s *Sender) Name() string { return s.opts.Name }
 
+// MaxConcurrency returns MaxConns: the core holds at most that many messages mid-hand-off,
+// so a send never waits for a connection.
+func (s *Sender) MaxConcurrency() int { return s.opts.MaxConns }
+
+// MaxSendDuration returns the longest SendEmail may take, once a connection slot is free,
+// for a message with the most recipients the core sends (sendoka.MaxEmailRecipientsTotal):
+// the sum of every phase's bound, DialTimeout + (recipients + 3) × CommandTimeout (MAIL
+// FROM, each RCPT TO, DATA and an RSET after a refusal) + DataTimeout + FinalReplyTimeout.
+// 39m45s with the defaults.
+//
+// A host gives each send a context at least this long, plus a margin. Only the last phase
+// needs it: a context that ends before the data is written fails the send as Transient and
+// it goes again, but one that ends while the reply to the final "." is awaited makes the
+// outcome Unknown where waiting would have told.
+func (s *Sender) MaxSendDuration() time.Duration {
+	commands := time.Duration(sendoka.MaxEmailRecipientsTotal + 3)
+	return s.opts.DialTimeout + commands*s.opts.CommandTimeout + s.opts.DataTimeout + s.opts.FinalReplyTimeout
+}
+
 // SendEmail sends m through the relay.
 func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendoka.SendResult, error) {
 	if err := ctx.Err(); err != nil {
@@ -252,6 +330,8 @@ func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendo
 	if err != nil {
 		return sendoka.SendResult{}, s.permanent("invalid_message", err)
 	}
+	// Not contended when the core honours MaxConcurrency; it keeps MaxConns true for other
+	// callers. No phase's clock runs while it waits.
 	select {
 	case s.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -267,7 +347,7 @@ func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendo
 	if reusable {
 		s.put(c)
 	} else {
-		s.discard(c)
+		s.discard(c, false)
 	}
 	if err != nil {
 		return sendoka.SendResult{}, err
@@ -275,56 +355,114 @@ func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendo
 	return sendoka.SendResult{ProviderMessageID: mimemail.MessageID(m)}, nil
 }
 
-// send runs one MAIL/RCPT/DATA exchange. It reports whether the connection may be reused:
-// after a reply the server gave (and an RSET it accepted), yes; after a network error, no.
+// send runs one MAIL/RCPT/DATA exchange, each phase under its own deadline. It reports
+// whether the connection may be reused: after a reply the server gave (and an RSET it
+// accepted), yes; after a network error, no.
 func (s *Sender) send(ctx context.Context, c *conn, from string, rcpts []string, raw []byte) (bool, error) {
-	deadline := time.Now().Add(s.opts.SendTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	if err := c.nc.SetDeadline(deadline); err != nil {
-		return false, s.transient("network", err)
-	}
-	// A canceled context interrupts a blocked read or write at once.
+	// An ended context interrupts a blocked read or write at once.
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-
-	fail := func(err error, what string) (bool, error) {
+	// within starts a phase of at most d. The context is checked after the deadline is
+	// set: a context that ended before would have its interruption undone.
+	within := func(d time.Duration) error {
+		if err := c.nc.SetDeadline(time.Now().Add(d)); err != nil {
+			return err
+		}
+		return ctx.Err()
+	}
+	// fail classifies a failure before the final "." is written: the relay has nothing.
+	fail := func(err error, what string, limit time.Duration) (bool, error) {
 		if ctx.Err() != nil {
 			return false, s.transient("canceled", ctx.Err())
 		}
 		var tp *textproto.Error
 		if !errors.As(err, &tp) {
-			return false, s.transient("network", fmt.Errorf("%s: %w", what, err))
+			return false, s.network(err, what, limit)
 		}
-		reusable := c.c.Reset() == nil
+		reusable := within(s.opts.CommandTimeout) == nil && c.c.Reset() == nil
 		return reusable, s.reply(tp, what)
 	}
-	if err := c.c.Mail(from); err != nil {
-		return fail(err, "MAIL FROM")
+
+	cmd := s.opts.CommandTimeout
+	// go-mail writes "MAIL FROM:%s" and "RCPT TO:%s" with what it is given (adding
+	// BODY=8BITMIME and SMTPUTF8 after it when the server offers them): the angle brackets
+	// RFC 5321 requires are ours to add.
+	if err := within(cmd); err != nil {
+		return fail(err, "MAIL FROM", cmd)
+	}
+	if err := c.c.Mail(path(from)); err != nil {
+		return fail(err, "MAIL FROM", cmd)
 	}
 	for _, r := range rcpts {
-		if err := c.c.Rcpt(r); err != nil {
-			return fail(err, "RCPT TO <"+r+">")
+		if err := within(cmd); err != nil {
+			return fail(err, "RCPT TO <"+r+">", cmd)
+		}
+		if err := c.c.Rcpt(path(r)); err != nil {
+			return fail(err, "RCPT TO <"+r+">", cmd)
 		}
 	}
-	w, err := c.c.Data()
+	// DATA goes through the textproto connection under go-mail's client (its documented
+	// extension point), not Client.Data: go-mail's writer sends the final "." and reads
+	// the reply in one call, and the two need different deadlines and different verdicts.
+	text := c.c.Text
+	if err := within(cmd); err != nil {
+		return fail(err, "DATA", cmd)
+	}
+	if err := dataCommand(text); err != nil {
+		return fail(err, "DATA", cmd)
+	}
+	if err := within(s.opts.DataTimeout); err != nil {
+		return fail(err, "message data", s.opts.DataTimeout)
+	}
+	w := text.DotWriter()
+	_, err := w.Write(raw)
+	if cerr := w.Close(); err == nil {
+		err = cerr // the final ".", flushed
+	}
 	if err != nil {
-		return fail(err, "DATA")
+		// A write that failed did not hand all its bytes over: the relay never saw the
+		// final "." and cannot take an incomplete message.
+		return fail(err, "message data", s.opts.DataTimeout)
 	}
-	if _, err := w.Write(raw); err != nil {
-		_ = w.Close()
-		return fail(err, "DATA")
+
+	// The relay has the whole message; only its reply says whether it took it. From here
+	// on, no reply is not a failure to retry: the outcome is unknown.
+	if err := within(s.opts.FinalReplyTimeout); err != nil {
+		return false, s.unknown(ctx, err)
 	}
-	if err := w.Close(); err != nil {
-		return fail(err, "end of DATA")
+	if _, _, err := text.ReadResponse(2); err != nil {
+		var tp *textproto.Error
+		if errors.As(err, &tp) && tp.Code >= 400 {
+			reusable := within(cmd) == nil && c.c.Reset() == nil
+			return reusable, s.reply(tp, "end of DATA")
+		}
+		return false, s.unknown(ctx, err)
 	}
 	c.lastUsed = time.Now()
 	return true, nil
 }
 
-// take returns a live pooled connection, or dials one.
+// dataCommand sends DATA and reads its 354, keeping textproto's request and response
+// sequence in step even when the write fails (go-mail's next command waits on it).
+func dataCommand(text *textproto.Conn) error {
+	id, err := text.Cmd("DATA")
+	text.StartResponse(id)
+	defer text.EndResponse(id)
+	if err != nil {
+		return err
+	}
+	_, _, err = text.ReadResponse(354)
+	return err
+}
+
+// path returns addr as an RFC 5321 path (§4.1.2): "<addr>", and "<>" for the null
+// reverse-path.
+func path(addr string) string { return "<" + addr + ">" }
+
+// take returns a live pooled connection, or dials one, within DialTimeout.
 func (s *Sender) take(ctx context.Context) (*conn, error) {
+	readyCtx, cancel := context.WithTimeout(ctx, s.opts.DialTimeout)
+	defer cancel()
 	for {
 		s.mu.Lock()
 		if s.closed {
@@ -337,26 +475,44 @@ func (s *Sender) take(ctx context.Context) (*conn, error) {
 		}
 		s.mu.Unlock()
 		if c == nil {
-			return s.dial(ctx)
+			return s.dial(ctx, readyCtx)
 		}
 		if time.Since(c.lastUsed) > s.opts.IdleTimeout {
-			s.discard(c)
+			go s.discard(c, true)
 			continue
 		}
 		// RSET proves the server still talks to us; a dropped connection fails fast here
-		// instead of in the middle of a message.
-		_ = c.nc.SetDeadline(time.Now().Add(min(s.opts.DialTimeout, 5*time.Second)))
-		if err := c.c.Reset(); err != nil {
-			s.discard(c)
+		// instead of in the middle of a message. A silent one gets 5 seconds, not all of
+		// DialTimeout.
+		deadline := time.Now().Add(min(s.opts.CommandTimeout, 5*time.Second))
+		if d, _ := readyCtx.Deadline(); d.Before(deadline) {
+			deadline = d
+		}
+		_ = c.nc.SetDeadline(deadline)
+		stop := context.AfterFunc(readyCtx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+		err := readyCtx.Err()
+		if err == nil {
+			err = c.c.Reset()
+		}
+		stop()
+		if err != nil {
+			s.discard(c, false)
+			if ctx.Err() != nil {
+				return nil, s.transient("canceled", ctx.Err())
+			}
+			if readyCtx.Err() != nil {
+				return nil, s.transient("connect_failed", fmt.Errorf("no connection ready within %s", s.opts.DialTimeout))
+			}
 			continue
 		}
 		return c, nil
 	}
 }
 
-func (s *Sender) dial(ctx context.Context) (*conn, error) {
-	slot := &connSlot{ctx: ctx}
-	sc, err := s.client.DialToSMTPClientWithContext(context.WithValue(ctx, connSlotKey{}, slot))
+// dial connects within readyCtx (ctx bounded by DialTimeout).
+func (s *Sender) dial(ctx, readyCtx context.Context) (*conn, error) {
+	slot := &connSlot{ctx: readyCtx}
+	sc, err := s.client.DialToSMTPClientWithContext(context.WithValue(readyCtx, connSlotKey{}, slot))
 	if slot.stop != nil {
 		slot.stop()
 	}
@@ -380,7 +536,11 @@ func (s *Sender) dial(ctx context.Context) (*conn, error) {
 			return nil, s.reply(tp, "connect")
 		}
 		s.log.WarnContext(ctx, "smtp connect failed", "host", s.opts.Host, "port", s.opts.Port, "error", err)
-		return nil, s.transient("connect_failed", err)
+		pe := s.transient("connect_failed", err)
+		if readyCtx.Err() != nil {
+			pe.Message = fmt.Sprintf("no connection ready within %s: %v", s.opts.DialTimeout, err)
+		}
+		return nil, pe
 	}
 	return &conn{c: sc, nc: slot.nc, lastUsed: time.Now()}, nil
 }
@@ -393,13 +553,18 @@ func (s *Sender) put(c *conn) {
 	}
 	s.mu.Unlock()
 	if c != nil {
-		s.discard(c)
+		go s.discard(c, true) // the send is over: its caller does not wait for the QUIT
 	}
 }
 
-func (s *Sender) discard(c *conn) {
-	_ = c.nc.SetDeadline(time.Now().Add(time.Second))
-	_ = c.c.Quit()
+// discard closes c. polite: the connection is in step with the server, so say QUIT first
+// (within a second); after a network error the stream is in an unknown state, and QUIT
+// could only wait.
+func (s *Sender) discard(c *conn, polite bool) {
+	if polite {
+		_ = c.nc.SetDeadline(time.Now().Add(time.Second))
+		_ = c.c.Quit()
+	}
 	_ = c.c.Close()
 	if c.nc != nil {
 		_ = c.nc.Close()
@@ -413,7 +578,7 @@ func (s *Sender) Close() error {
 	s.idle, s.closed = nil, true
 	s.mu.Unlock()
 	for _, c := range idle {
-		s.discard(c)
+		s.discard(c, true)
 	}
 	return nil
 }
@@ -471,6 +636,36 @@ func isEnhancedCode(s string) bool {
 
 func (s *Sender) permanent(code string, err error) *sendoka.ProviderError {
 	return &sendoka.ProviderError{Kind: sendoka.Permanent, Provider: s.opts.Name, Code: code, Message: err.Error(), Err: err}
+}
+
+// network classifies a failure of the connection during what, before the final "." is
+// written: Transient, "timeout" when limit ran out.
+func (s *Sender) network(err error, what string, limit time.Duration) *sendoka.ProviderError {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		pe := s.transient("timeout", err)
+		pe.Message = fmt.Sprintf("%s: no progress within %s", what, limit)
+		return pe
+	}
+	return s.transient("network", fmt.Errorf("%s: %w", what, err))
+}
+
+// unknown classifies the lack of a reply to the final ".": the relay had the whole message
+// and may have taken it.
+func (s *Sender) unknown(ctx context.Context, err error) *sendoka.ProviderError {
+	var msg string
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil:
+		err = ctx.Err()
+		msg = fmt.Sprintf("stopped waiting for the reply to the end of DATA (%v); the relay may have accepted the message", err)
+	case errors.As(err, &ne) && ne.Timeout():
+		msg = fmt.Sprintf("no reply to the end of DATA within %s; the relay may have accepted the message", s.opts.FinalReplyTimeout)
+	default:
+		msg = fmt.Sprintf("connection lost waiting for the reply to the end of DATA (%v); the relay may have accepted the message", err)
+	}
+	s.log.WarnContext(ctx, "smtp outcome unknown: no reply to the end of DATA", "host", s.opts.Host, "error", msg)
+	return &sendoka.ProviderError{Kind: sendoka.Unknown, Provider: s.opts.Name, Code: "outcome_unknown", Message: msg, Err: err}
 }
 
 func (s *Sender) transient(code string, err error) *sendoka.ProviderError {

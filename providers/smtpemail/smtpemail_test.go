@@ -76,6 +76,10 @@ func TestSecurityModes(t *testing.T) {
 			require.Equal(t, tc.server.Username, got.User)
 			require.Equal(t, "hello@acme.test", got.From)
 			require.Equal(t, []string{"ada@example.com", "cc@example.com", "secret@example.com"}, got.To, "bcc in the envelope")
+			require.Equal(t, []string{
+				"MAIL FROM:<hello@acme.test> BODY=8BITMIME",
+				"RCPT TO:<ada@example.com>", "RCPT TO:<cc@example.com>", "RCPT TO:<secret@example.com>",
+			}, got.Envelope, "RFC 5321 paths, in angle brackets")
 			msg, err := mail.ReadMessage(bytes.NewReader(got.Data))
 			require.NoError(t, err)
 			require.Equal(t, "<msg_01JSECURITY@acme.test>", msg.Header.Get("Message-Id"))

@@ -55,6 +55,7 @@ type Failure struct {
 type Server struct {
 	URL string
 
+	hs   *httptest.Server
 	mu   sync.Mutex
 	reqs []Request
 	fail func(context.Context, Request) *Failure
@@ -65,19 +66,24 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{}
-	hs := httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(hs.Close)
-	s.URL = hs.URL
+	s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.hs.Close)
+	s.URL = s.hs.URL
 	return s
 }
 
-// Client returns an SES client for this server, with static credentials and Region.
-func (s *Server) Client() *sesv2.Client {
+// Close stops the server before the test ends: later requests find the port closed (the
+// connection is refused). It waits for requests in progress.
+func (s *Server) Close() { s.hs.Close() }
+
+// Client returns an SES client for this server, with static credentials and Region;
+// optFns adjust its options (an HTTP client with a timeout, for instance).
+func (s *Server) Client(optFns ...func(*sesv2.Options)) *sesv2.Client {
 	return sesv2.New(sesv2.Options{
 		Region:       Region,
 		BaseEndpoint: aws.String(s.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider(AccessKeyID, "secret", ""),
-	})
+	}, optFns...)
 }
 
 // FailWith makes the server answer requests with what fn returns (nil: accept). ctx is

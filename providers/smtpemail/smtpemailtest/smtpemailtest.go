@@ -7,9 +7,19 @@
 //	sender, _ := smtpemail.New(smtpemail.Options{Host: srv.Host, Port: srv.Port, TLSConfig: srv.ClientTLS()})
 //	...
 //	msgs := srv.WaitFor(t, 1)
+//
+// The server is stricter than go-smtp alone: it refuses, with 501, a MAIL FROM or RCPT TO
+// whose path is not in angle brackets, as real relays do, and keeps each message's
+// envelope as the client wrote it (Message.Envelope).
+//
+// It can also play a slow or broken relay after the data: Options.ReplyDelay holds the
+// reply to the final ".", and Options.Data may return ErrNoReply (never answer) or
+// ErrHangUp (close the connection instead of answering). Received counts every message
+// whose data arrived, whatever the answer, to catch a message delivered twice.
 package smtpemailtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -20,9 +30,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"maps"
 	"math/big"
 	"net"
+	"net/mail"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,9 +62,25 @@ type Options struct {
 	// Rcpt, when set, may refuse a recipient: return an *smtp.SMTPError (for example
 	// &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}).
 	Rcpt func(to string) error
-	// Data, when set, may refuse a message after reading it.
+	// Data, when set, may refuse a message after reading it: return an *smtp.SMTPError,
+	// or ErrNoReply or ErrHangUp to leave the client without an answer. It runs on the
+	// connection's goroutine and may block.
 	Data func(m Message) error
+	// ReplyDelay holds the reply to each message's final "." (an acceptance, or a refusal
+	// from Data) for that long: a relay slow to answer. The message counts as Received at
+	// once, and among Messages only once accepted. Default: no delay.
+	ReplyDelay time.Duration
 }
+
+// ErrNoReply, returned by Options.Data, makes the server never answer the final "." of
+// that message: it holds the connection open without a word until the test ends (the
+// client's own timeout is under test).
+var ErrNoReply = errors.New("smtpemailtest: no reply")
+
+// ErrHangUp, returned by Options.Data, makes the server close the connection instead of
+// answering the final "." of that message: a relay that crashed or dropped the link after
+// the data.
+var ErrHangUp = errors.New("smtpemailtest: hang up")
 
 // Message is one accepted message.
 type Message struct {
@@ -62,6 +91,11 @@ type Message struct {
 	// encrypted.
 	User string
 	TLS  bool
+	// Envelope is the MAIL FROM and RCPT TO command lines as the client wrote them,
+	// parameters included: "MAIL FROM:<a@example.com> BODY=8BITMIME", "RCPT TO:<b@example.com>".
+	Envelope []string
+	// MessageID is the Message-ID header without its angle brackets ("" when none).
+	MessageID string
 }
 
 // Server is a running SMTP server, stopped when the test ends.
@@ -74,22 +108,29 @@ type Server struct {
 	roots   *x509.CertPool
 	certPEM []byte
 
-	mu     sync.Mutex
-	msgs   []Message
-	conns  int
-	notify chan struct{}
+	mu       sync.Mutex
+	msgs     []Message
+	received map[string]int // by Message-ID
+	conns    int
+	notify   chan struct{}
+	stopped  chan struct{} // closed when the test ends
 }
 
 // Start starts a server on 127.0.0.1 and a free port.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	s := &Server{Host: "127.0.0.1", opts: opts, notify: make(chan struct{}, 1)}
+	s := &Server{
+		Host: "127.0.0.1", opts: opts, received: map[string]int{},
+		notify: make(chan struct{}, 1), stopped: make(chan struct{}),
+	}
 	cert, roots := selfSigned(t)
 	s.roots = roots
 	s.certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = "mx.test"
-	srv.AllowInsecureAuth = opts.TLS == NoTLS
+	// go-smtp sees every connection as plain (the wireConn does TLS under it); the session
+	// offers and allows AUTH only when encrypted, or with NoTLS.
+	srv.AllowInsecureAuth = true
 	srv.ReadTimeout = 30 * time.Second
 	srv.WriteTimeout = 30 * time.Second
 	srv.MaxMessageBytes = 64 << 20
@@ -99,17 +140,22 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("smtpemailtest: listen: %v", err)
 	}
-	var ln net.Listener = countingListener{tcp, s}
+	ln := &wireListener{Listener: tcp, s: s}
 	switch opts.TLS {
 	case StartTLS:
+		// go-smtp offers STARTTLS in EHLO; the wireConn carries it out.
 		srv.TLSConfig = tlsConfig
+		ln.startTLS = tlsConfig
 	case ImplicitTLS:
-		ln = tls.NewListener(ln, tlsConfig)
+		ln.implicitTLS = tlsConfig
 	}
 	s.srv = srv
-	s.Port = ln.Addr().(*net.TCPAddr).Port
+	s.Port = tcp.Addr().(*net.TCPAddr).Port
 	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	t.Cleanup(func() {
+		close(s.stopped)
+		_ = srv.Close()
+	})
 	return s
 }
 
@@ -138,19 +184,43 @@ func (s *Server) Connections() int {
 	return s.conns
 }
 
-type countingListener struct {
-	net.Listener
-	s *Server
+// Received counts the messages with this Message-ID (with or without its angle brackets)
+// whose data the server read in full, whatever it answered: accepted, refused, answered
+// late, never answered or hung up on. More than one means the message was handed over
+// more than once.
+func (s *Server) Received(messageID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.received[strings.Trim(strings.TrimSpace(messageID), "<>")]
 }
 
-func (l countingListener) Accept() (net.Conn, error) {
+// Receipts returns Received for every Message-ID seen (without angle brackets).
+func (s *Server) Receipts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.received)
+}
+
+// wireListener counts connections and puts a wireConn on each.
+type wireListener struct {
+	net.Listener
+	s           *Server
+	startTLS    *tls.Config
+	implicitTLS *tls.Config
+}
+
+func (l *wireListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
-	if err == nil {
-		l.s.mu.Lock()
-		l.s.conns++
-		l.s.mu.Unlock()
+	if err != nil {
+		return nil, err
 	}
-	return c, err
+	l.s.mu.Lock()
+	l.s.conns++
+	l.s.mu.Unlock()
+	if l.implicitTLS != nil {
+		return newWireConn(tls.Server(c, l.implicitTLS), true, nil), nil
+	}
+	return newWireConn(c, false, l.startTLS), nil
 }
 
 // WaitFor waits (up to 20 s) until n messages were accepted and returns them.
@@ -173,29 +243,41 @@ func (s *Server) WaitFor(t testing.TB, n int) []Message {
 type backend struct{ s *Server }
 
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	_, isTLS := c.TLSConnectionState()
-	return &session{s: b.s, tls: isTLS, conn: c}, nil
+	w, ok := c.Conn().(*wireConn)
+	if !ok {
+		return nil, errors.New("smtpemailtest: connection not accepted by the wire listener")
+	}
+	return &session{s: b.s, wire: w}, nil
 }
 
 type session struct {
-	s    *Server
-	conn *smtp.Conn
-	tls  bool
-	user string
-	from string
-	to   []string
+	s        *Server
+	wire     *wireConn
+	user     string
+	from     string
+	to       []string
+	envelope []string
 }
 
 var _ smtp.AuthSession = (*session)(nil)
 
+// authAllowed: with TLS, only once the session is encrypted (RFC 4954 §4, for PLAIN and
+// LOGIN).
+func (ss *session) authAllowed() bool {
+	return ss.s.opts.TLS == NoTLS || ss.wire.isTLS()
+}
+
 func (ss *session) AuthMechanisms() []string {
-	if ss.s.opts.Username == "" {
+	if ss.s.opts.Username == "" || !ss.authAllowed() {
 		return nil
 	}
 	return []string{sasl.Plain, sasl.Login}
 }
 
 func (ss *session) Auth(mech string) (sasl.Server, error) {
+	if !ss.authAllowed() {
+		return nil, &smtp.SMTPError{Code: 523, EnhancedCode: smtp.EnhancedCode{5, 7, 10}, Message: "TLS is required"}
+	}
 	check := func(user, pass string) error {
 		if user != ss.s.opts.Username || pass != ss.s.opts.Password {
 			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
@@ -212,24 +294,31 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 	return nil, smtp.ErrAuthUnknownMechanism
 }
 
+// Mail and Rcpt run on the connection's goroutine right after go-smtp parsed the line the
+// wireConn saw last (it hands lines over one at a time), so wire.mail is this command.
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if err := checkPath(ss.wire.mail, "MAIL FROM:"); err != nil {
+		return err
+	}
 	if ss.s.opts.Username != "" && ss.user == "" {
 		return smtp.ErrAuthRequired
 	}
-	if _, ok := ss.conn.TLSConnectionState(); ok {
-		ss.tls = true
-	}
 	ss.from = from
+	ss.envelope = []string{ss.wire.mail}
 	return nil
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if err := checkPath(ss.wire.rcpt, "RCPT TO:"); err != nil {
+		return err
+	}
 	if ss.s.opts.Rcpt != nil {
 		if err := ss.s.opts.Rcpt(to); err != nil {
 			return err
 		}
 	}
 	ss.to = append(ss.to, to)
+	ss.envelope = append(ss.envelope, ss.wire.rcpt)
 	return nil
 }
 
@@ -238,23 +327,64 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	m := Message{From: ss.from, To: ss.to, Data: data, User: ss.user, TLS: ss.tls}
+	m := Message{
+		From: ss.from, To: ss.to, Data: data, User: ss.user, TLS: ss.wire.isTLS(),
+		Envelope: ss.envelope, MessageID: messageID(data),
+	}
+	ss.s.mu.Lock()
+	if m.MessageID != "" {
+		ss.s.received[m.MessageID]++
+	}
+	ss.s.mu.Unlock()
+	ss.s.signal()
+
 	if ss.s.opts.Data != nil {
-		if err := ss.s.opts.Data(m); err != nil {
-			return err
+		err = ss.s.opts.Data(m)
+	}
+	switch {
+	case errors.Is(err, ErrHangUp):
+		_ = ss.wire.Close()
+		return err
+	case errors.Is(err, ErrNoReply):
+		<-ss.s.stopped
+		return err
+	}
+	if d := ss.s.opts.ReplyDelay; d > 0 {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ss.s.stopped:
+			return errors.New("smtpemailtest: stopped")
 		}
+	}
+	if err != nil {
+		return err
 	}
 	ss.s.mu.Lock()
 	ss.s.msgs = append(ss.s.msgs, m)
 	ss.s.mu.Unlock()
-	select {
-	case ss.s.notify <- struct{}{}:
-	default:
-	}
+	ss.s.signal()
 	return nil
 }
 
-func (ss *session) Reset() { ss.from, ss.to = "", nil }
+func (s *Server) signal() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// messageID returns the Message-ID of raw without angle brackets, or "".
+func messageID(raw []byte) string {
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return ""
+	}
+	return strings.Trim(strings.TrimSpace(msg.Header.Get("Message-Id")), "<>")
+}
+
+func (ss *session) Reset() { ss.from, ss.to, ss.envelope = "", nil, nil }
 
 func (ss *session) Logout() error { return nil }
 
