@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -141,7 +140,7 @@ func TestServeSlowRelaySendsOnce(t *testing.T) {
 				var ok bool
 				ok, got = settled(srv, ids)
 				return ok
-			}, "not every message was sent: %d of %d reached the relay", lazyLen(relay.Receipts), len(ids))
+			}, "not every message was sent: %s of %d reached the relay", lazyLen(relay.Receipts), len(ids))
 			for _, id := range ids {
 				require.Equal(t, 1, relay.Received(id+"@acme.test"), "message %s", id)
 				require.Nil(t, got[id]["outcome"], "message %s", id)

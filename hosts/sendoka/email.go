@@ -25,17 +25,19 @@ type emailConfig struct {
 	publicURL string
 	secretKey string
 
-	smtpHost        string
-	smtpPort        int
-	smtpSecurity    string
-	smtpUsername    string
-	smtpPassword    string
-	smtpAuth        string
-	smtpHELO        string
-	smtpCAFile      string
-	smtpMaxConns    int
-	smtpTimeout     time.Duration
-	smtpSendTimeout time.Duration
+	smtpHost       string
+	smtpPort       int
+	smtpSecurity   string
+	smtpUsername   string
+	smtpPassword   string
+	smtpAuth       string
+	smtpHELO       string
+	smtpCAFile     string
+	smtpMaxConns   int
+	smtpTimeout    time.Duration
+	smtpCommand    time.Duration
+	smtpData       time.Duration
+	smtpFinalReply time.Duration
 
 	sesRegion           string
 	sesEndpoint         string
@@ -56,7 +58,9 @@ func (c *emailConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.smtpCAFile, "smtp-ca-file", env("SENDOKA_SMTP_CA_FILE", ""), "PEM file of CA certificates to trust for the relay, instead of the system's (SENDOKA_SMTP_CA_FILE)")
 	fs.IntVar(&c.smtpMaxConns, "smtp-max-conns", envInt("SENDOKA_SMTP_MAX_CONNS", 4), "connections to the relay open at once (SENDOKA_SMTP_MAX_CONNS)")
 	fs.DurationVar(&c.smtpTimeout, "smtp-timeout", envDuration("SENDOKA_SMTP_TIMEOUT", 15*time.Second), "bound on connecting, TLS and login (SENDOKA_SMTP_TIMEOUT)")
-	fs.DurationVar(&c.smtpSendTimeout, "smtp-send-timeout", envDuration("SENDOKA_SMTP_SEND_TIMEOUT", 2*time.Minute), "bound on sending one message (SENDOKA_SMTP_SEND_TIMEOUT)")
+	fs.DurationVar(&c.smtpCommand, "smtp-command-timeout", envDuration("SENDOKA_SMTP_COMMAND_TIMEOUT", 30*time.Second), "bound on the reply to each MAIL, RCPT, DATA and RSET (SENDOKA_SMTP_COMMAND_TIMEOUT)")
+	fs.DurationVar(&c.smtpData, "smtp-data-timeout", envDuration("SENDOKA_SMTP_DATA_TIMEOUT", 3*time.Minute), "bound on writing one message's data (SENDOKA_SMTP_DATA_TIMEOUT)")
+	fs.DurationVar(&c.smtpFinalReply, "smtp-final-reply-timeout", envDuration("SENDOKA_SMTP_FINAL_REPLY_TIMEOUT", 10*time.Minute), "wait for the relay's reply after the final \".\" (RFC 5321: 10m); no reply in time is an unknown outcome, never a resend (SENDOKA_SMTP_FINAL_REPLY_TIMEOUT)")
 
 	fs.StringVar(&c.sesRegion, "ses-region", env("SENDOKA_SES_REGION", ""), "AWS region of SES; empty = AWS_REGION or the shared config (SENDOKA_SES_REGION)")
 	fs.StringVar(&c.sesEndpoint, "ses-endpoint", env("SENDOKA_SES_ENDPOINT", ""), "SES endpoint URL, for a VPC endpoint or a test server; empty = AWS's (SENDOKA_SES_ENDPOINT)")
@@ -124,7 +128,7 @@ func (c *emailConfig) smtp(log *slog.Logger) (sendoka.EmailSender, error) {
 	opts := smtpemail.Options{
 		Host: c.smtpHost, Port: c.smtpPort, Security: sec, Username: c.smtpUsername, Password: c.smtpPassword,
 		Auth: auth, HELO: c.smtpHELO, MaxConns: c.smtpMaxConns, DialTimeout: c.smtpTimeout,
-		SendTimeout: c.smtpSendTimeout, Logger: log,
+		CommandTimeout: c.smtpCommand, DataTimeout: c.smtpData, FinalReplyTimeout: c.smtpFinalReply, Logger: log,
 	}
 	if c.smtpCAFile != "" {
 		pemData, err := os.ReadFile(c.smtpCAFile)
