@@ -39,7 +39,8 @@ const (
 type Config struct {
 	// QueueName is the River queue Sendoka's jobs go to and are fetched from, so an app that
 	// runs its own River workers on the same database does not fetch Sendoka's jobs (or the
-	// other way round). Default: DefaultQueueName ("sendoka").
+	// other way round). Periodic maintenance (recovery) runs in QueueName + "_maintenance".
+	// Default: DefaultQueueName ("sendoka").
 	QueueName string
 
 	// MaxWorkers is how many jobs this process runs at once. Default: 100.
@@ -97,6 +98,9 @@ type Config struct {
 	// testOnly turns on River's TestOnly mode (no start-up jitter); set by tests only.
 	testOnly bool
 }
+
+// maintenanceQueue is the River queue of the periodic jobs: QueueName + "_maintenance".
+func (cfg Config) maintenanceQueue() string { return cfg.QueueName + "_maintenance" }
 
 // withDefaults returns cfg with every zero field set, or an error for an unusable value.
 func (cfg Config) withDefaults() (Config, error) {

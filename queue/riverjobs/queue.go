@@ -99,11 +99,16 @@ func New(db *sql.DB, dialect string, cfg Config) (*Queue, error) {
 		Workers:              workers,
 	}
 	if !cfg.InsertOnly {
-		rc.Queues = map[string]river.QueueConfig{cfg.QueueName: {MaxWorkers: cfg.MaxWorkers}}
+		// Recovery has a queue of its own, so a backlog of deliveries waiting for provider
+		// slots never delays the pass that rescues a dead node's work.
+		rc.Queues = map[string]river.QueueConfig{
+			cfg.QueueName:          {MaxWorkers: cfg.MaxWorkers},
+			cfg.maintenanceQueue(): {MaxWorkers: 2},
+		}
 		// Only the elected leader enqueues periodic jobs, so one node recovers at a time.
 		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.RecoveryInterval),
 			func() (river.JobArgs, *river.InsertOpts) {
-				return recoverArgs{}, &river.InsertOpts{Queue: cfg.QueueName, MaxAttempts: 1}
+				return recoverArgs{}, &river.InsertOpts{Queue: cfg.maintenanceQueue(), MaxAttempts: 1}
 			}, &river.PeriodicJobOpts{ID: "recover_deliveries", RunOnStart: true})}
 	}
 	switch dialect {

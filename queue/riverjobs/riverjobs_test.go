@@ -715,3 +715,26 @@ func TestMigrate(t *testing.T) {
 		require.ErrorContains(t, riverjobs.Migrate(ctx, db.SQLDB(), "mysql"), "unknown dialect")
 	})
 }
+
+// TestRecoveryRunsPeriodically: the leader runs recover_deliveries on its own queue, so a
+// claim a dead attempt left lapses into the unknown outcome, and a job a dead process held
+// is replaced, without anyone calling the core.
+func TestRecoveryRunsPeriodically(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		cfg := fastConfig()
+		cfg.RecoveryInterval = 20 * time.Millisecond
+		b := setup(t, db, cfg)
+		m := b.newMessage()
+		m.Status = sendoka.StatusQueued
+		past := time.Now().UTC().Truncate(time.Microsecond).Add(-time.Hour)
+		m.ClaimedAt, m.LeaseUntil = &past, &past
+		require.NoError(t, db.InTx(context.Background(), func(ctx context.Context, tx sendoka.Tx) error {
+			return tx.InsertMessages(ctx, m)
+		}))
+		b.start(t)
+		got := b.waitStatus(t, m.ID, sendoka.StatusSent)
+		require.Equal(t, sendoka.OutcomeUnknown, got.Outcome)
+		require.Zero(t, b.fake.Calls(m.ID), "an interrupted hand-off is not repeated")
+	})
+}
