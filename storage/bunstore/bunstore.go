@@ -91,6 +91,11 @@ const (
 
 // DB is an open database: the sendoka.Store, plus what the queue and the tools need (the
 // *sql.DB, the dialect, migrations). It is safe for concurrent use.
+//
+// Every error that leaves the Store (InTx, whatever its callback's Tx calls returned, and the
+// reads) says when the database could not be reached or did not answer in time: it is then
+// a *sendoka.Error with sendoka.CodeUnavailable and a RetryAfterSeconds hint. A failure of a
+// call whose context the caller cancelled is left as it is.
 type DB struct {
 	bun     *bun.DB
 	dialect Dialect
@@ -189,8 +194,10 @@ func (db *DB) Ping(ctx context.Context) error { return db.bun.PingContext(ctx) }
 func (db *DB) Close() error { return db.bun.Close() }
 
 // InTx runs fn in one transaction: it commits when fn returns nil and rolls back when fn
-// returns an error or panics (the panic goes on after the rollback).
-func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx sendoka.Tx) error) error {
+// returns an error or panics (the panic goes on after the rollback). Its error, fn's
+// included, is classified as the DB comment says.
+func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx sendoka.Tx) error) (err error) {
+	defer classify(ctx, &err)
 	btx, err := db.bun.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("bunstore: begin: %w", err)
