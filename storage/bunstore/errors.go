@@ -54,8 +54,9 @@ const (
 	retryDown = 5
 )
 
-// classify replaces *err with unavailable(ctx, *err). Every exported method of DB that
-// reaches the database defers it, so no raw outage leaves the store.
+// classify replaces *err with unavailable(ctx, *err). InTx and every read of the Store on DB
+// defer it, so no raw outage leaves the store (storetest's DeadlinePassed checks each
+// method); Ping and Migrate, which are not the Store's, return their errors as they are.
 func classify(ctx context.Context, err *error) {
 	*err = unavailable(ctx, *err)
 }

@@ -128,6 +128,9 @@ func recordInTx(ctx context.Context, idb bun.IConn, mig *migrate.Migration) erro
 	return err
 }
 
+// unlockTimeout bounds the release of the migration lock.
+const unlockTimeout = 5 * time.Second
+
 // lockMigrations takes a session advisory lock rather than Bun's lock table: a lock row left
 // by a crashed process would block every later start, a session lock dies with its session.
 func lockMigrations(ctx context.Context, idb *bun.DB) (func(), error) {
@@ -141,8 +144,12 @@ func lockMigrations(ctx context.Context, idb *bun.DB) (func(), error) {
 		return nil, fmt.Errorf("bunstore: migration lock: %w", err)
 	}
 	return func() {
-		// A fresh context: the caller's may be done, and the lock must still be released.
-		_, _ = conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock("+key+")")
+		// A fresh context: the caller's may be done, and the lock must still be released. It
+		// is bounded all the same, so a database that stopped answering cannot hang the
+		// caller here; the lock dies with the session when the pool closes (Maintenance).
+		ctx, cancel := context.WithTimeout(context.Background(), unlockTimeout)
+		defer cancel()
+		_, _ = conn.ExecContext(ctx, "SELECT pg_advisory_unlock("+key+")")
 		_ = conn.Close()
 	}, nil
 }
