@@ -21,6 +21,10 @@
 // is 422 VALIDATION_ERROR like any other malformed body; a panic is 500 INTERNAL_ERROR with a
 // fixed message.
 //
+// Each request's database work has a deadline, Options.DatabaseTimeout: a database that does
+// not answer in time, or cannot be reached, is 503 SERVICE_UNAVAILABLE with Retry-After,
+// never a hang and never a 500.
+//
 // Every response carries X-Request-Id: req_<ULID>, equal to error.request_id. The id is
 // always minted here: an X-Request-Id sent by the caller is not reused, so ids stay unique
 // and well-formed in our logs (the caller's value is logged as client_request_id).
