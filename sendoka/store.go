@@ -9,7 +9,9 @@ import (
 // SQLite). The conformance suite storage/storetest pins the contract below.
 //
 // Errors: a lookup of an id that does not exist in the given Scope returns an *Error with
-// CodeNotFound (use NotFound); a write that breaks a unique constraint returns CodeConflict.
+// CodeNotFound (use NotFound); a write that breaks a unique constraint returns CodeConflict;
+// a database that cannot be reached or does not answer in time (the context's deadline
+// included): CodeUnavailable, with RetryAfterSeconds, from InTx and every read alike.
 // Anything else may be returned raw; the core wraps it once as CodeInternal.
 //
 // Times: implementations keep at least microsecond precision and return times in UTC. The

@@ -24,7 +24,7 @@ func PrincipalFrom(ctx context.Context) *sendoka.Principal {
 
 // authMiddleware authenticates "Authorization: Bearer <key>" before Huma reads or
 // validates the body, so an anonymous caller learns nothing about the schema and never
-// makes us read a large body.
+// makes us read a large body. The key lookup draws on the request's database budget.
 func authMiddleware(c *sendoka.Client, opts Options) func(huma.Context, func(huma.Context)) {
 	return func(ctx huma.Context, next func(huma.Context)) {
 		token, ok := bearerToken(ctx.Header("Authorization"))
@@ -32,7 +32,9 @@ func authMiddleware(c *sendoka.Client, opts Options) func(huma.Context, func(hum
 			reject(ctx, sendoka.Errorf(sendoka.CodeUnauthorized, "Authorization header must be \"Bearer <API key>\""))
 			return
 		}
-		p, err := c.Authenticate(ctx.Context(), token, clientIP(ctx, opts.TrustProxyHeaders))
+		actx, end := requestBudget(ctx.Context(), opts.DatabaseTimeout).span(ctx.Context())
+		p, err := c.Authenticate(actx, token, clientIP(ctx, opts.TrustProxyHeaders))
+		end()
 		if err != nil {
 			reject(ctx, err)
 			return

@@ -21,6 +21,8 @@ type reqState struct {
 	// err is the failure an operation or the auth step reported; when set it is the body of
 	// the error response, whatever Huma marshalled.
 	err *sendoka.Error
+	// db is the request's database budget (deadline.go), made on first use.
+	db *dbBudget
 }
 
 type stateKey struct{}
@@ -147,7 +149,12 @@ func (c *errorCtx) finish(log *slog.Logger, st *reqState) {
 	}
 	status, body := envelope(e, st.requestID)
 	if status >= 500 {
-		log.ErrorContext(c.humaContext.Context(), "request failed", "request_id", st.requestID,
+		// An outage is the database's, not a bug of ours: a warning, once per request.
+		level := slog.LevelError
+		if status == http.StatusServiceUnavailable {
+			level = slog.LevelWarn
+		}
+		log.Log(c.humaContext.Context(), level, "request failed", "request_id", st.requestID,
 			"operation", c.Operation().OperationID, "code", e.Code, "error", e)
 	}
 	c.humaContext.SetHeader("Content-Type", "application/json")
@@ -155,8 +162,8 @@ func (c *errorCtx) finish(log *slog.Logger, st *reqState) {
 	if e.Code == sendoka.CodeUnauthorized {
 		c.humaContext.SetHeader("WWW-Authenticate", `Bearer realm="sendoka"`)
 	}
-	if e.RetryAfterSeconds > 0 {
-		c.humaContext.SetHeader("Retry-After", fmt.Sprint(e.RetryAfterSeconds))
+	if secs := retryAfter(e); secs > 0 {
+		c.humaContext.SetHeader("Retry-After", fmt.Sprint(secs))
 	}
 	c.humaContext.SetStatus(status)
 	_ = jsonEncode(c.humaContext.BodyWriter(), body)

@@ -47,7 +47,8 @@ type codeInfo struct {
 
 // codeTable is THE mapping from error codes to HTTP: the docs' "Common codes" table plus
 // the core's internal codes and this package's transport codes. Anything not listed is a
-// 500 INTERNAL_ERROR.
+// 500 INTERNAL_ERROR. Only a 500 is masked (envelope): SERVICE_UNAVAILABLE, a database that
+// did not answer in time or cannot be reached, keeps its code and gets a Retry-After.
 var codeTable = map[sendoka.Code]codeInfo{
 	sendoka.CodeUnauthorized:             {http.StatusUnauthorized, TypeAuthentication},
 	sendoka.CodeInsufficientScope:        {http.StatusForbidden, TypePermission},
@@ -67,6 +68,7 @@ var codeTable = map[sendoka.Code]codeInfo{
 	sendoka.CodeWarmupLimitExceeded:      {http.StatusTooManyRequests, TypeRateLimit},
 	sendoka.CodeNotFound:                 {http.StatusNotFound, TypeNotFound},
 	sendoka.CodeInternal:                 {http.StatusInternalServerError, TypeAPI},
+	sendoka.CodeUnavailable:              {http.StatusServiceUnavailable, TypeAPI}, // with Retry-After
 	sendoka.CodeConflict:                 {http.StatusConflict, TypeConflict},
 	// The provider codes are between the core and the queue; one reaching a response is a bug.
 	sendoka.CodeProviderThrottled: {http.StatusInternalServerError, TypeAPI},
@@ -149,11 +151,26 @@ func writeEnvelope(w http.ResponseWriter, e *sendoka.Error, requestID string) {
 	if e.Code == sendoka.CodeUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="sendoka"`)
 	}
-	if e.RetryAfterSeconds > 0 {
-		h.Set("Retry-After", strconv.Itoa(e.RetryAfterSeconds))
+	if secs := retryAfter(e); secs > 0 {
+		h.Set("Retry-After", strconv.Itoa(secs))
 	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// defaultUnavailableRetry is the Retry-After of a SERVICE_UNAVAILABLE that names no hint.
+const defaultUnavailableRetry = 1
+
+// retryAfter is the Retry-After header of e in seconds, 0 for none. SERVICE_UNAVAILABLE
+// always has one.
+func retryAfter(e *sendoka.Error) int {
+	if e.RetryAfterSeconds > 0 {
+		return e.RetryAfterSeconds
+	}
+	if e.Code == sendoka.CodeUnavailable {
+		return defaultUnavailableRetry
+	}
+	return 0
 }
 
 // statusError is what the operations return to Huma for a failure. Huma only uses its

@@ -37,6 +37,7 @@ func TestErrorStatus(t *testing.T) {
 		sendoka.CodeWarmupLimitExceeded:      429,
 		sendoka.CodeNotFound:                 404,
 		sendoka.CodeInternal:                 500,
+		sendoka.CodeUnavailable:              503,
 		sendoka.CodeConflict:                 409,
 		sendoka.CodeProviderThrottled:        500,
 		sendoka.CodeProviderTransient:        500,

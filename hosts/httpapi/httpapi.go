@@ -21,6 +21,10 @@
 // is 422 VALIDATION_ERROR like any other malformed body; a panic is 500 INTERNAL_ERROR with a
 // fixed message.
 //
+// Each request's database work has a deadline, Options.DatabaseTimeout: a database that does
+// not answer in time, or cannot be reached, is 503 SERVICE_UNAVAILABLE with Retry-After,
+// never a hang and never a 500.
+//
 // Every response carries X-Request-Id: req_<ULID>, equal to error.request_id. The id is
 // always minted here: an X-Request-Id sent by the caller is not reused, so ids stay unique
 // and well-formed in our logs (the caller's value is logged as client_request_id).
@@ -62,9 +66,20 @@ type Options struct {
 	// TCP peer address (RemoteAddr) is the caller.
 	TrustProxyHeaders bool
 	// Ready reports whether the server can take traffic; /readyz answers 503 NOT_READY while
-	// it returns an error, and 200 otherwise. It gets a context with a 5 s deadline.
-	// Default: always ready.
+	// it returns an error, and 200 otherwise. It gets a context with ReadyTimeout as its
+	// deadline, and a Ready that outlives it counts as not ready. Default: always ready.
 	Ready func(ctx context.Context) error
+	// ReadyTimeout bounds Ready, so /readyz answers within a second even when the database
+	// does not answer at all. Default: DefaultReadyTimeout (800 ms).
+	ReadyTimeout time.Duration
+	// DatabaseTimeout is the time one request's database work may take: the key lookup and
+	// the operation together, not counting the time the client takes to send its body. A
+	// request whose database does not answer in time gets 503 SERVICE_UNAVAILABLE with
+	// Retry-After, so a caller never waits on a frozen database for longer. Keep it above
+	// the database's own statement timeout (storage/bunstore's StatementTimeout, 3 s), so
+	// a statement stuck on a lock ends on the server first. Default:
+	// DefaultDatabaseTimeout (4 s). Negative: no deadline.
+	DatabaseTimeout time.Duration
 	// Title and Version describe the API in the OpenAPI document. Default: "Sendoka API" and
 	// "1.0.0".
 	Title   string
@@ -73,6 +88,12 @@ type Options struct {
 	// DefaultMaxBodyBytes (16 MiB).
 	MaxBodyBytes int64
 }
+
+// Defaults of Options.
+const (
+	DefaultReadyTimeout    = 800 * time.Millisecond
+	DefaultDatabaseTimeout = 4 * time.Second
+)
 
 func (o Options) withDefaults() Options {
 	if o.Logger == nil {
@@ -86,6 +107,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.ReadyTimeout <= 0 {
+		o.ReadyTimeout = DefaultReadyTimeout
+	}
+	if o.DatabaseTimeout == 0 {
+		o.DatabaseTimeout = DefaultDatabaseTimeout
 	}
 	return o
 }
@@ -119,9 +146,9 @@ func newHandler(c *sendoka.Client, opts Options, extra func(api huma.API, mux *h
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if opts.Ready != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(r.Context(), opts.ReadyTimeout)
 			defer cancel()
-			if err := opts.Ready(ctx); err != nil {
+			if err := ready(ctx, opts.Ready); err != nil {
 				opts.Logger.WarnContext(ctx, "not ready", "error", err)
 				writeEnvelope(w, &sendoka.Error{Code: CodeNotReady, Message: "not ready"}, RequestIDFrom(r.Context()))
 				return
@@ -134,6 +161,19 @@ func newHandler(c *sendoka.Client, opts Options, extra func(api huma.API, mux *h
 	var h http.Handler = routeErrors(mux)
 	h = recoverPanics(h, opts.Logger)
 	return withRequestID(h, opts.Logger)
+}
+
+// ready runs check and gives up when ctx ends, even if check does not: a Ready that ignores
+// its context must not hold /readyz past its deadline.
+func ready(ctx context.Context, check func(context.Context) error) error {
+	done := make(chan error, 1)
+	go func() { done <- check(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // apiConfig is Huma's configuration for New: JSON only, OpenAPI under /api/v1, and none of

@@ -20,7 +20,7 @@ import (
 // app's own responses; Sendoka's operations still set X-Request-Id themselves.
 func Register(api huma.API, c *sendoka.Client, opts Options) {
 	opts = opts.withDefaults()
-	r := &registrar{api: api, opts: opts, mw: huma.Middlewares{envelopeMiddleware(opts.Logger), authMiddleware(c, opts)}}
+	r := &registrar{api: api, opts: opts, mw: huma.Middlewares{envelopeMiddleware(opts.Logger), authMiddleware(c, opts), deadlineMiddleware(opts)}}
 	h := &handlers{c: c}
 	oapi := api.OpenAPI()
 	if oapi.Components == nil {
@@ -76,7 +76,7 @@ type registrar struct {
 }
 
 // op describes one authenticated operation; errors lists the statuses it documents beyond
-// 200 (500 is always added).
+// 200 (500, and 503 for a database that does not answer, are always added).
 func (r *registrar) op(method, path, id, tag, summary, description string, errors ...int) huma.Operation {
 	reqID := &huma.Param{
 		Description: "The request's id (req_…), equal to error.request_id on failures",
@@ -86,7 +86,7 @@ func (r *registrar) op(method, path, id, tag, summary, description string, error
 	responses := map[string]*huma.Response{
 		"200": {Headers: map[string]*huma.Param{headerRequestID: reqID}},
 	}
-	for _, status := range append(errors, http.StatusInternalServerError) {
+	for _, status := range append(errors, http.StatusInternalServerError, http.StatusServiceUnavailable) {
 		responses[strconv.Itoa(status)] = &huma.Response{
 			Description: http.StatusText(status),
 			Headers:     map[string]*huma.Param{headerRequestID: reqID},

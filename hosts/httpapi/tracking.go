@@ -20,7 +20,7 @@ func registerTracking(r *registrar, c *sendoka.Client) {
 		return huma.Operation{
 			OperationID: id, Method: http.MethodGet, Path: path, Summary: summary, Hidden: true,
 			// The envelope for a bad token, but no authentication.
-			Middlewares: huma.Middlewares{envelopeMiddleware(r.opts.Logger)},
+			Middlewares: huma.Middlewares{envelopeMiddleware(r.opts.Logger), deadlineMiddleware(r.opts)},
 		}
 	}
 	huma.Register(r.api, op("/t/o/{token}", "track-open", "Open-tracking pixel"),

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sendoka/sendoka/hosts/httpapi"
 	"github.com/sendoka/sendoka/hosts/server"
 	"github.com/sendoka/sendoka/queue/riverjobs"
 	"github.com/sendoka/sendoka/sendoka"
@@ -21,6 +22,7 @@ type config struct {
 	addr            string
 	databaseURL     string
 	dataDir         string
+	databaseTimeout time.Duration
 	sandboxDomain   string
 	bootstrapKeys   string
 	bootstrapDomain string
@@ -68,6 +70,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.addr, "addr", env("SENDOKA_ADDR", "127.0.0.1:8080"), "listen address (SENDOKA_ADDR)")
 	fs.StringVar(&c.databaseURL, "database-url", env("SENDOKA_DATABASE_URL", ""), "postgres:// URL or sqlite:PATH; empty = SQLite in the data dir (SENDOKA_DATABASE_URL)")
 	fs.StringVar(&c.dataDir, "data-dir", env("SENDOKA_DATA_DIR", "./sendoka-data"), "SQLite data directory (SENDOKA_DATA_DIR)")
+	fs.DurationVar(&c.databaseTimeout, "database-timeout", envDuration("SENDOKA_DATABASE_TIMEOUT", httpapi.DefaultDatabaseTimeout), "how long one API request may wait for the database before it answers 503 (SENDOKA_DATABASE_TIMEOUT)")
 	fs.StringVar(&c.sandboxDomain, "sandbox-domain", env("SENDOKA_SANDBOX_DOMAIN", "sandbox.sendoka.com"), "always-allowed sender domain (SENDOKA_SANDBOX_DOMAIN)")
 	fs.StringVar(&c.bootstrapKeys, "bootstrap-keys", env("SENDOKA_BOOTSTRAP_KEYS", ""), "comma-separated API keys to create on start instead of random ones (SENDOKA_BOOTSTRAP_KEYS)")
 	fs.StringVar(&c.bootstrapDomain, "bootstrap-domains", env("SENDOKA_BOOTSTRAP_DOMAINS", ""), "comma-separated sender domains to treat as verified (SENDOKA_BOOTSTRAP_DOMAINS)")
@@ -105,6 +108,7 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	cfg := server.Config{
 		DatabaseURL:     c.databaseURL,
 		DataDir:         c.dataDir,
+		HTTP:            httpapi.Options{DatabaseTimeout: c.databaseTimeout},
 		SandboxDomain:   c.sandboxDomain,
 		VerifiedDomains: splitList(c.bootstrapDomain),
 		Logger:          log,

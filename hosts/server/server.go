@@ -12,6 +12,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,6 +36,10 @@ type Config struct {
 	DatabaseURL string
 	// DataDir holds the SQLite database when DatabaseURL is empty. Default: ./sendoka-data.
 	DataDir string
+	// Database tunes the connection pool and the database's timeouts (statement, idle in
+	// transaction, connect; SQLite's busy timeout). Zero fields take bunstore's defaults;
+	// Database.Logger defaults to Logger.
+	Database bunstore.Options
 
 	// Email and SMS are the providers for live keys. Default: the sandbox (nothing leaves the
 	// machine). Test keys and the sandbox domain always use the sandbox.
@@ -91,7 +96,11 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := bunstore.Open(ctx, dsn, &bunstore.Options{Logger: log})
+	dbopts := cfg.Database
+	if dbopts.Logger == nil {
+		dbopts.Logger = log
+	}
+	db, err := bunstore.Open(ctx, dsn, &dbopts)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -162,12 +171,17 @@ func jobTimeout(cfg Config) time.Duration {
 	return d
 }
 
-// Migrate applies Sendoka's and River's migrations to db. It is idempotent.
+// Migrate applies Sendoka's and River's migrations to db. It is idempotent. Both run without
+// the database's request timeouts (bunstore's Maintenance): a migration may wait for another
+// process's, or rewrite a large table.
 func Migrate(ctx context.Context, db *bunstore.DB) error {
 	if err := db.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate sendoka: %w", err)
 	}
-	if err := riverjobs.Migrate(ctx, db.SQLDB(), string(db.Dialect())); err != nil {
+	err := db.Maintenance(ctx, func(ctx context.Context, sqldb *sql.DB) error {
+		return riverjobs.Migrate(ctx, sqldb, string(db.Dialect()))
+	})
+	if err != nil {
 		return fmt.Errorf("migrate river: %w", err)
 	}
 	return nil

@@ -21,7 +21,8 @@ import (
 	"log/slog"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
@@ -39,25 +40,71 @@ const (
 	DialectSQLite   Dialect = "sqlite"
 )
 
-// Options tunes Open. A nil *Options means every default.
+// Options tunes Open. A nil *Options means every default. Every timeout that the dsn sets
+// itself (statement_timeout, idle_in_transaction_session_timeout or connect_timeout as a
+// parameter, a -c in options, or PGOPTIONS and PGCONNECT_TIMEOUT; a busy_timeout pragma on
+// SQLite) is left as the dsn says.
+//
+// The timeouts are the server's half of a request's deadline: a caller's context ends its
+// wait on the client side (httpapi gives every request's database work one), and a
+// statement that overruns ends on the server too, its connection kept.
 type Options struct {
 	// MaxOpenConns caps the Postgres connection pool. Default: 20. SQLite always uses a
 	// single connection (River on SQLite needs it, and SQLite has one writer anyway), so
 	// this is ignored there.
 	MaxOpenConns int
+	// StatementTimeout is Postgres's statement_timeout on every connection: the server
+	// cancels a statement that runs longer, waits for a lock included (SQLSTATE 57014,
+	// reported as sendoka.CodeUnavailable). It stays below httpapi's DatabaseTimeout, so a
+	// stuck statement ends on the server, with its connection intact, before the request's
+	// deadline. Migrate runs without it (see Maintenance). Default:
+	// DefaultStatementTimeout (3 s). Negative: not set, the server's own setting applies.
+	StatementTimeout time.Duration
+	// IdleInTransactionTimeout is Postgres's idle_in_transaction_session_timeout: the server
+	// ends a session that holds a transaction open without running anything for longer (a
+	// process frozen or gone mid-transaction), releasing its locks. Default:
+	// DefaultIdleInTransactionTimeout (30 s). Negative: not set.
+	IdleInTransactionTimeout time.Duration
+	// ConnectTimeout bounds opening one Postgres connection: dial, TLS and authentication.
+	// A caller's context bounds it too. Default: DefaultConnectTimeout (5 s). Negative: no
+	// bound but the caller's context.
+	ConnectTimeout time.Duration
+	// BusyTimeout is how long a SQLite statement waits for a lock another connection holds
+	// (busy_timeout) before failing with SQLITE_BUSY, reported as sendoka.CodeUnavailable.
+	// The wait also ends with the caller's context. Default: DefaultBusyTimeout (3 s), so a
+	// request that waits the whole of it still answers within httpapi's DatabaseTimeout.
+	// Negative: no wait, a held lock fails at once.
+	BusyTimeout time.Duration
 	// Logger receives failed queries (Warn) and every query (Debug). Default: nil, quiet.
 	Logger *slog.Logger
 }
 
-// DefaultMaxOpenConns is the Postgres pool size when Options.MaxOpenConns is 0.
-const DefaultMaxOpenConns = 20
+// Defaults of Options.
+const (
+	// DefaultMaxOpenConns is the Postgres pool size when Options.MaxOpenConns is 0.
+	DefaultMaxOpenConns             = 20
+	DefaultStatementTimeout         = 3 * time.Second
+	DefaultIdleInTransactionTimeout = 30 * time.Second
+	DefaultConnectTimeout           = 5 * time.Second
+	DefaultBusyTimeout              = 3 * time.Second
+)
 
 // DB is an open database: the sendoka.Store, plus what the queue and the tools need (the
 // *sql.DB, the dialect, migrations). It is safe for concurrent use.
+//
+// Every error that leaves the Store (InTx, whatever its callback's Tx calls returned, and the
+// reads) says when the database could not be reached or did not answer in time: it is then
+// a *sendoka.Error with sendoka.CodeUnavailable and a RetryAfterSeconds hint. A failure of a
+// call whose context the caller cancelled is left as it is.
 type DB struct {
 	bun     *bun.DB
 	dialect Dialect
 	log     *slog.Logger
+	// hook logs queries for Options.Logger; nil when there is none.
+	hook *logHook
+	// unbounded is the Postgres connection config without Options' timeouts, for
+	// Maintenance; nil on SQLite.
+	unbounded *pgx.ConnConfig
 }
 
 var _ sendoka.Store = (*DB)(nil)
@@ -67,23 +114,26 @@ var _ sendoka.Store = (*DB)(nil)
 //
 // A dsn starting with postgres:// or postgresql:// is Postgres (any parameter pgx accepts,
 // for example search_path, is passed on). Anything else is SQLite: "sqlite:PATH",
-// "file:PATH?..." (a SQLite URI) or a plain path. SQLite is opened in WAL mode with a 10 s
-// busy timeout and foreign keys on, unless the dsn sets those pragmas itself.
+// "file:PATH?..." (a SQLite URI) or a plain path. SQLite is opened in WAL mode with a
+// 3 s busy timeout (Options.BusyTimeout) and foreign keys on, unless the dsn sets those
+// pragmas itself. On Postgres every connection carries Options' timeouts.
 func Open(ctx context.Context, dsn string, opts *Options) (*DB, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	d, driverDSN, err := parseDSN(dsn)
+	d, driverDSN, err := parseDSN(dsn, orDefault(opts.BusyTimeout, DefaultBusyTimeout))
 	if err != nil {
 		return nil, err
 	}
-	var db *bun.DB
+	out := &DB{dialect: d, log: opts.Logger}
 	switch d {
 	case DialectPostgres:
-		sqldb, err := sql.Open("pgx", driverDSN)
+		cfg, unbounded, err := postgresConfig(driverDSN, opts) // postgres.go
 		if err != nil {
-			return nil, fmt.Errorf("bunstore: open postgres: %w", err)
+			return nil, err
 		}
+		out.unbounded = unbounded
+		sqldb := stdlib.OpenDB(*cfg)
 		n := opts.MaxOpenConns
 		if n <= 0 {
 			n = DefaultMaxOpenConns
@@ -91,7 +141,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*DB, error) {
 		sqldb.SetMaxOpenConns(n)
 		sqldb.SetMaxIdleConns(n)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
-		db = bun.NewDB(sqldb, pgdialect.New())
+		out.bun = bun.NewDB(sqldb, pgdialect.New())
 	case DialectSQLite:
 		sqldb, err := sql.Open("sqlite", driverDSN)
 		if err != nil {
@@ -104,20 +154,28 @@ func Open(ctx context.Context, dsn string, opts *Options) (*DB, error) {
 		// A closed idle connection of an in-memory database would lose the database.
 		sqldb.SetConnMaxLifetime(0)
 		sqldb.SetConnMaxIdleTime(0)
-		db = bun.NewDB(sqldb, sqlitedialect.New())
+		out.bun = bun.NewDB(sqldb, sqlitedialect.New())
 	}
 	if opts.Logger != nil {
-		db.AddQueryHook(&logHook{log: opts.Logger})
+		out.hook = &logHook{log: opts.Logger}
+		out.bun.AddQueryHook(out.hook)
 	}
-	out := &DB{bun: db, dialect: d, log: opts.Logger}
 	if out.log == nil {
 		out.log = slog.New(slog.DiscardHandler)
 	}
 	if err := out.Ping(ctx); err != nil {
-		_ = db.Close()
+		_ = out.bun.Close()
 		return nil, fmt.Errorf("bunstore: connect %s: %w", d, err)
 	}
 	return out, nil
+}
+
+// orDefault is d, or def when d is zero.
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }
 
 // Bun returns the Bun handle, for code that runs its own queries on the same database.
@@ -129,15 +187,17 @@ func (db *DB) SQLDB() *sql.DB { return db.bun.DB }
 // Dialect reports which database this is.
 func (db *DB) Dialect() Dialect { return db.dialect }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers. It waits as long as ctx lets it: give it a deadline.
 func (db *DB) Ping(ctx context.Context) error { return db.bun.PingContext(ctx) }
 
 // Close closes the database.
 func (db *DB) Close() error { return db.bun.Close() }
 
 // InTx runs fn in one transaction: it commits when fn returns nil and rolls back when fn
-// returns an error or panics (the panic goes on after the rollback).
-func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx sendoka.Tx) error) error {
+// returns an error or panics (the panic goes on after the rollback). Its error, fn's
+// included, is classified as the DB comment says.
+func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx sendoka.Tx) error) (err error) {
+	defer classify(ctx, &err)
 	btx, err := db.bun.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("bunstore: begin: %w", err)
@@ -145,7 +205,8 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx sendoka.
 	done := false
 	defer func() {
 		// Runs on error returns and while a panic unwinds; a panic is not recovered, so it
-		// continues to the caller once the transaction is rolled back.
+		// continues to the caller once the transaction is rolled back. A rollback on a
+		// connection that is gone fails at once; on one that hangs, ctx's deadline ends it.
 		if !done {
 			_ = btx.Rollback()
 		}

@@ -119,7 +119,7 @@ func TestOpenDSN(t *testing.T) {
 			defer db.Close()
 			require.Equal(t, bunstore.DialectSQLite, db.Dialect())
 			require.Equal(t, 1, db.SQLDB().Stats().MaxOpenConnections)
-			for pragma, want := range map[string]string{"journal_mode": "wal", "busy_timeout": "10000", "foreign_keys": "1"} {
+			for pragma, want := range map[string]string{"journal_mode": "wal", "busy_timeout": "3000", "foreign_keys": "1"} {
 				var got string
 				require.NoError(t, db.SQLDB().QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got))
 				require.Equal(t, want, got, pragma)

@@ -3,20 +3,26 @@ package bunstore
 import (
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // sqlitePragmas are set on every SQLite connection unless the dsn sets the same pragma.
 // WAL lets readers run beside the writer; busy_timeout waits for a lock instead of failing
-// (another process may hold it); foreign_keys is off by default in SQLite.
-var sqlitePragmas = []struct{ name, value string }{
-	{"busy_timeout", "10000"},
-	{"journal_mode", "WAL"},
-	{"foreign_keys", "1"},
+// (another process may hold it), but no longer than a request can wait (Options.BusyTimeout;
+// none when it is negative); foreign_keys is off by default in SQLite.
+func sqlitePragmas(busy time.Duration) []struct{ name, value string } {
+	return []struct{ name, value string }{
+		{"busy_timeout", strconv.FormatInt(max(busy.Milliseconds(), 0), 10)},
+		{"journal_mode", "WAL"},
+		{"foreign_keys", "1"},
+	}
 }
 
-// parseDSN tells the dialect of dsn and returns what the database/sql driver gets.
-func parseDSN(dsn string) (Dialect, string, error) {
+// parseDSN tells the dialect of dsn and returns what the database/sql driver gets; busy is
+// SQLite's busy timeout.
+func parseDSN(dsn string, busy time.Duration) (Dialect, string, error) {
 	switch {
 	case dsn == "":
 		return "", "", errors.New("bunstore: empty dsn")
@@ -39,7 +45,7 @@ func parseDSN(dsn string) (Dialect, string, error) {
 	if err != nil {
 		return "", "", errors.New("bunstore: sqlite dsn: bad query: " + err.Error())
 	}
-	for _, p := range sqlitePragmas {
+	for _, p := range sqlitePragmas(busy) {
 		if !hasPragma(q, p.name) {
 			q.Add("_pragma", p.name+"("+p.value+")")
 		}

@@ -113,9 +113,10 @@ func (t *Tx) CountEvents(ctx context.Context, messageID string, types ...sendoka
 }
 
 // GetLink returns a tracked link, or CodeNotFound.
-func (db *DB) GetLink(ctx context.Context, messageID string, position int) (*sendoka.Link, error) {
+func (db *DB) GetLink(ctx context.Context, messageID string, position int) (_ *sendoka.Link, err error) {
+	defer classify(ctx, &err)
 	var row linkRow
-	err := db.bun.NewSelect().Model(&row).Where("ml.message_id = ?", messageID).
+	err = db.bun.NewSelect().Model(&row).Where("ml.message_id = ?", messageID).
 		Where("ml.position = ?", position).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, sendoka.NotFound("link")
@@ -129,7 +130,8 @@ func (db *DB) GetLink(ctx context.Context, messageID string, position int) (*sen
 // EnsureSecret stores value under name unless a secret is already there, and returns the
 // stored one. The insert ignores a conflict, so of concurrent first calls one value wins and
 // every caller reads it back.
-func (db *DB) EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
+func (db *DB) EnsureSecret(ctx context.Context, name string, value []byte) (_ []byte, err error) {
+	defer classify(ctx, &err)
 	row := &secretRow{Name: name, Value: value, CreatedAt: ts(time.Now().UTC().Truncate(time.Microsecond))}
 	if _, err := db.bun.NewInsert().Model(row).On("CONFLICT (name) DO NOTHING").Returning("NULL").Exec(ctx); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/migrate"
 )
 
@@ -49,19 +51,35 @@ var errAlreadyApplied = errors.New("bunstore: migration applied concurrently")
 // Migrate. Concurrent Migrate calls (several processes starting at once) are safe: on
 // Postgres an advisory lock on the current schema serialises them; on SQLite each migration
 // transaction holds the write lock (BEGIN IMMEDIATE) and re-checks the record first.
+//
+// On Postgres it runs on connections of its own without Options' timeouts (Maintenance): a
+// migration may wait for another process's lock, or rewrite a large table, for longer.
 func (db *DB) Migrate(ctx context.Context) error {
+	return db.Maintenance(ctx, func(ctx context.Context, sqldb *sql.DB) error {
+		idb := db.bun
+		if sqldb != db.bun.DB {
+			idb = bun.NewDB(sqldb, pgdialect.New()) // closed with sqldb by Maintenance
+			if db.hook != nil {
+				idb.AddQueryHook(db.hook)
+			}
+		}
+		return db.migrate(ctx, idb)
+	})
+}
+
+func (db *DB) migrate(ctx context.Context, idb *bun.DB) error {
 	ms, err := Migrations(db.dialect)
 	if err != nil {
 		return err
 	}
 	if db.dialect == DialectPostgres {
-		unlock, err := db.lockMigrations(ctx)
+		unlock, err := lockMigrations(ctx, idb)
 		if err != nil {
 			return err
 		}
 		defer unlock()
 	}
-	m := migrate.NewMigrator(db.bun, ms,
+	m := migrate.NewMigrator(idb, ms,
 		migrate.WithTableName(migrationsTable),
 		migrate.WithLocksTableName(migrationsLocksTable),
 		migrate.WithMarkAppliedOnSuccess(true),
@@ -110,10 +128,13 @@ func recordInTx(ctx context.Context, idb bun.IConn, mig *migrate.Migration) erro
 	return err
 }
 
+// unlockTimeout bounds the release of the migration lock.
+const unlockTimeout = 5 * time.Second
+
 // lockMigrations takes a session advisory lock rather than Bun's lock table: a lock row left
 // by a crashed process would block every later start, a session lock dies with its session.
-func (db *DB) lockMigrations(ctx context.Context) (func(), error) {
-	conn, err := db.bun.DB.Conn(ctx)
+func lockMigrations(ctx context.Context, idb *bun.DB) (func(), error) {
+	conn, err := idb.DB.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("bunstore: migration lock: %w", err)
 	}
@@ -123,8 +144,12 @@ func (db *DB) lockMigrations(ctx context.Context) (func(), error) {
 		return nil, fmt.Errorf("bunstore: migration lock: %w", err)
 	}
 	return func() {
-		// A fresh context: the caller's may be done, and the lock must still be released.
-		_, _ = conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock("+key+")")
+		// A fresh context: the caller's may be done, and the lock must still be released. It
+		// is bounded all the same, so a database that stopped answering cannot hang the
+		// caller here; the lock dies with the session when the pool closes (Maintenance).
+		ctx, cancel := context.WithTimeout(context.Background(), unlockTimeout)
+		defer cancel()
+		_, _ = conn.ExecContext(ctx, "SELECT pg_advisory_unlock("+key+")")
 		_ = conn.Close()
 	}, nil
 }

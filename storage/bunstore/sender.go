@@ -112,7 +112,8 @@ func inScope[Q interface {
 }
 
 // GetPhoneNumber returns a sender in scope, or CodeNotFound.
-func (db *DB) GetPhoneNumber(ctx context.Context, scope sendoka.Scope, id string) (*sendoka.PhoneNumber, error) {
+func (db *DB) GetPhoneNumber(ctx context.Context, scope sendoka.Scope, id string) (_ *sendoka.PhoneNumber, err error) {
+	defer classify(ctx, &err)
 	var row phoneNumberRow
 	if err := inScope(db.bun.NewSelect().Model(&row), "pn.", scope).Where("pn.id = ?", id).Scan(ctx); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -124,7 +125,8 @@ func (db *DB) GetPhoneNumber(ctx context.Context, scope sendoka.Scope, id string
 }
 
 // GetPhoneNumbers returns the senders of ids that exist in scope.
-func (db *DB) GetPhoneNumbers(ctx context.Context, scope sendoka.Scope, ids []string) ([]*sendoka.PhoneNumber, error) {
+func (db *DB) GetPhoneNumbers(ctx context.Context, scope sendoka.Scope, ids []string) (_ []*sendoka.PhoneNumber, err error) {
+	defer classify(ctx, &err)
 	if len(ids) == 0 {
 		return []*sendoka.PhoneNumber{}, nil
 	}
@@ -136,7 +138,8 @@ func (db *DB) GetPhoneNumbers(ctx context.Context, scope sendoka.Scope, ids []st
 }
 
 // ListPhoneNumbers returns one page of senders in scope, newest first.
-func (db *DB) ListPhoneNumbers(ctx context.Context, scope sendoka.Scope, pq sendoka.PageQuery) (*sendoka.PhoneNumberPage, error) {
+func (db *DB) ListPhoneNumbers(ctx context.Context, scope sendoka.Scope, pq sendoka.PageQuery) (_ *sendoka.PhoneNumberPage, err error) {
+	defer classify(ctx, &err)
 	var rows []phoneNumberRow
 	limit, err := listPage(ctx, inScope(db.bun.NewSelect().Model(&rows), "pn.", scope), "pn", pq)
 	if err != nil {
@@ -168,7 +171,8 @@ func listPage(ctx context.Context, q *bun.SelectQuery, alias string, pq sendoka.
 }
 
 // FindPhoneNumbers returns the senders in scope with that address, oldest first.
-func (db *DB) FindPhoneNumbers(ctx context.Context, scope sendoka.Scope, address string) ([]*sendoka.PhoneNumber, error) {
+func (db *DB) FindPhoneNumbers(ctx context.Context, scope sendoka.Scope, address string) (_ []*sendoka.PhoneNumber, err error) {
+	defer classify(ctx, &err)
 	var rows []phoneNumberRow
 	if err := inScope(db.bun.NewSelect().Model(&rows), "pn.", scope).Where("pn.address = ?", address).
 		OrderExpr("pn.created_at ASC, pn.id ASC").Scan(ctx); err != nil {
@@ -178,7 +182,8 @@ func (db *DB) FindPhoneNumbers(ctx context.Context, scope sendoka.Scope, address
 }
 
 // PhoneNumbersByAddress returns every registration of a phone number, in every org.
-func (db *DB) PhoneNumbersByAddress(ctx context.Context, address string) ([]*sendoka.PhoneNumber, error) {
+func (db *DB) PhoneNumbersByAddress(ctx context.Context, address string) (_ []*sendoka.PhoneNumber, err error) {
+	defer classify(ctx, &err)
 	var rows []phoneNumberRow
 	if err := db.bun.NewSelect().Model(&rows).Where("pn.address = ?", address).
 		Where("pn.kind <> ?", sendoka.SenderAlphanumeric).
@@ -189,7 +194,8 @@ func (db *DB) PhoneNumbersByAddress(ctx context.Context, address string) ([]*sen
 }
 
 // GetPhonePool returns a pool in scope with its members, or CodeNotFound.
-func (db *DB) GetPhonePool(ctx context.Context, scope sendoka.Scope, id string) (*sendoka.PhonePool, error) {
+func (db *DB) GetPhonePool(ctx context.Context, scope sendoka.Scope, id string) (_ *sendoka.PhonePool, err error) {
+	defer classify(ctx, &err)
 	var row phonePoolRow
 	if err := inScope(db.bun.NewSelect().Model(&row), "pp.", scope).Where("pp.id = ?", id).Scan(ctx); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -205,7 +211,8 @@ func (db *DB) GetPhonePool(ctx context.Context, scope sendoka.Scope, id string) 
 }
 
 // ListPhonePools returns one page of pools in scope, newest first.
-func (db *DB) ListPhonePools(ctx context.Context, scope sendoka.Scope, pq sendoka.PageQuery) (*sendoka.PhonePoolPage, error) {
+func (db *DB) ListPhonePools(ctx context.Context, scope sendoka.Scope, pq sendoka.PageQuery) (_ *sendoka.PhonePoolPage, err error) {
+	defer classify(ctx, &err)
 	var rows []phonePoolRow
 	limit, err := listPage(ctx, inScope(db.bun.NewSelect().Model(&rows), "pp.", scope), "pp", pq)
 	if err != nil {
@@ -220,7 +227,8 @@ func (db *DB) ListPhonePools(ctx context.Context, scope sendoka.Scope, pq sendok
 }
 
 // DefaultPhonePool returns the default pool of one namespace, or CodeNotFound.
-func (db *DB) DefaultPhonePool(ctx context.Context, orgID, tenantID string) (*sendoka.PhonePool, error) {
+func (db *DB) DefaultPhonePool(ctx context.Context, orgID, tenantID string) (_ *sendoka.PhonePool, err error) {
+	defer classify(ctx, &err)
 	var row phonePoolRow
 	q := inNamespaceOf(db.bun.NewSelect().Model(&row), "pp.", orgID, tenantID).Where("pp.is_default = ?", true)
 	if err := q.Scan(ctx); err != nil {

@@ -20,7 +20,8 @@ func scoped(q *bun.SelectQuery, alias string, scope sendoka.Scope) *bun.SelectQu
 }
 
 // GetMessage returns a message in scope, or CodeNotFound.
-func (db *DB) GetMessage(ctx context.Context, scope sendoka.Scope, id string) (*sendoka.Message, error) {
+func (db *DB) GetMessage(ctx context.Context, scope sendoka.Scope, id string) (_ *sendoka.Message, err error) {
+	defer classify(ctx, &err)
 	return getMessage(ctx, db.bun, &scope, id)
 }
 
@@ -41,7 +42,8 @@ func getMessage(ctx context.Context, idb bun.IDB, scope *sendoka.Scope, id strin
 }
 
 // ListMessages returns one page of messages in scope, newest first.
-func (db *DB) ListMessages(ctx context.Context, scope sendoka.Scope, mq sendoka.MessageQuery) (*sendoka.MessagePage, error) {
+func (db *DB) ListMessages(ctx context.Context, scope sendoka.Scope, mq sendoka.MessageQuery) (_ *sendoka.MessagePage, err error) {
+	defer classify(ctx, &err)
 	limit := mq.Limit
 	if limit <= 0 {
 		limit = sendoka.DefaultListLimit
@@ -86,7 +88,8 @@ func (db *DB) ListMessages(ctx context.Context, scope sendoka.Scope, mq sendoka.
 
 // ListEvents returns a message's events in scope, oldest first. Events carry their message's
 // org and tenant, so the scope filters them directly.
-func (db *DB) ListEvents(ctx context.Context, scope sendoka.Scope, messageID string) ([]sendoka.Event, error) {
+func (db *DB) ListEvents(ctx context.Context, scope sendoka.Scope, messageID string) (_ []sendoka.Event, err error) {
+	defer classify(ctx, &err)
 	var rows []eventRow
 	q := scoped(db.bun.NewSelect().Model(&rows), "e", scope).
 		Where("e.message_id = ?", messageID).
@@ -106,7 +109,8 @@ func (db *DB) ListEvents(ctx context.Context, scope sendoka.Scope, messageID str
 }
 
 // GetAPIKeyByHash returns the key with that hash, revoked or not, or CodeNotFound.
-func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*sendoka.APIKey, error) {
+func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (_ *sendoka.APIKey, err error) {
+	defer classify(ctx, &err)
 	var row apiKeyRow
 	if err := db.bun.NewSelect().Model(&row).Where("k.hash = ?", hash).Scan(ctx); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -118,7 +122,8 @@ func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*sendoka.APIKey
 }
 
 // ListAPIKeys returns an org's keys, newest first.
-func (db *DB) ListAPIKeys(ctx context.Context, orgID string) ([]*sendoka.APIKey, error) {
+func (db *DB) ListAPIKeys(ctx context.Context, orgID string) (_ []*sendoka.APIKey, err error) {
+	defer classify(ctx, &err)
 	var rows []apiKeyRow
 	if err := db.bun.NewSelect().Model(&rows).Where("k.org_id = ?", orgID).
 		OrderExpr("k.created_at DESC, k.id DESC").Scan(ctx); err != nil {
@@ -136,7 +141,8 @@ func (db *DB) ListAPIKeys(ctx context.Context, orgID string) ([]*sendoka.APIKey,
 }
 
 // ListOrgs returns every org, oldest first.
-func (db *DB) ListOrgs(ctx context.Context) ([]*sendoka.Org, error) {
+func (db *DB) ListOrgs(ctx context.Context) (_ []*sendoka.Org, err error) {
+	defer classify(ctx, &err)
 	var rows []orgRow
 	if err := db.bun.NewSelect().Model(&rows).OrderExpr("o.created_at ASC, o.id ASC").Scan(ctx); err != nil {
 		return nil, err

@@ -22,7 +22,8 @@ type suppressionRow struct {
 }
 
 // GetSuppressions returns the namespace's suppressions of addresses on a channel.
-func (db *DB) GetSuppressions(ctx context.Context, orgID, tenantID string, ch sendoka.Channel, addresses []string) ([]*sendoka.Suppression, error) {
+func (db *DB) GetSuppressions(ctx context.Context, orgID, tenantID string, ch sendoka.Channel, addresses []string) (_ []*sendoka.Suppression, err error) {
+	defer classify(ctx, &err)
 	return getSuppressions(ctx, db.bun, orgID, tenantID, ch, addresses)
 }
 

@@ -67,12 +67,14 @@ func inNamespace[Q interface {
 }
 
 // GetTemplate returns a template of the scope's namespace by id, or CodeNotFound.
-func (db *DB) GetTemplate(ctx context.Context, scope sendoka.Scope, id string) (*sendoka.Template, error) {
+func (db *DB) GetTemplate(ctx context.Context, scope sendoka.Scope, id string) (_ *sendoka.Template, err error) {
+	defer classify(ctx, &err)
 	return db.getTemplate(ctx, scope, "tp.id = ?", id)
 }
 
 // GetTemplateBySlug returns a template of the scope's namespace by slug, or CodeNotFound.
-func (db *DB) GetTemplateBySlug(ctx context.Context, scope sendoka.Scope, slug string) (*sendoka.Template, error) {
+func (db *DB) GetTemplateBySlug(ctx context.Context, scope sendoka.Scope, slug string) (_ *sendoka.Template, err error) {
+	defer classify(ctx, &err)
 	return db.getTemplate(ctx, scope, "tp.slug = ?", slug)
 }
 
@@ -89,7 +91,8 @@ func (db *DB) getTemplate(ctx context.Context, scope sendoka.Scope, where string
 }
 
 // ListTemplates returns one page of the namespace's templates, newest first.
-func (db *DB) ListTemplates(ctx context.Context, scope sendoka.Scope, tq sendoka.TemplateQuery) (*sendoka.TemplatePage, error) {
+func (db *DB) ListTemplates(ctx context.Context, scope sendoka.Scope, tq sendoka.TemplateQuery) (_ *sendoka.TemplatePage, err error) {
+	defer classify(ctx, &err)
 	limit := tq.Limit
 	if limit <= 0 {
 		limit = sendoka.DefaultListLimit

@@ -50,9 +50,11 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"APIKeyRevoke", testAPIKeyRevoke},
 		{"Events", testEvents},
 		{"Orgs", testOrgs},
-		{"Templates", testTemplates}, // template.go
-		{"SMS", testSMS},             // sms.go
-		{"Email", testEmail},         // email.go
+		{"Templates", testTemplates},             // template.go
+		{"SMS", testSMS},                         // sms.go
+		{"Email", testEmail},                     // email.go
+		{"DeadlinePassed", testDeadlinePassed},   // unavailable.go
+		{"CallerCancelled", testCallerCancelled}, // unavailable.go
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
