@@ -176,8 +176,9 @@ func (c *Client) acceptBatch(ctx context.Context, bc *batchCache, n int, prepare
 	res := &BatchResult{Rows: make([]BatchRow, n)}
 	fail := func(i int, err error) error {
 		e := AsError(err)
-		if e.Code == CodeInternal {
-			// A storage failure is not the row's fault: fail the call, accept nothing.
+		if e.Code == CodeInternal || e.Code == CodeUnavailable {
+			// A storage failure or outage is not the row's fault: fail the call (a 500 or a
+			// 503 the caller retries), accept nothing.
 			return e
 		}
 		res.Rows[i].Err = e

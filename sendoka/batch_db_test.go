@@ -195,3 +195,29 @@ func TestBatchSuppression(t *testing.T) {
 		require.Equal(t, int64(1), store.suppressionLookups.Load())
 	})
 }
+
+// TestBatchDatabaseOutage: a database that does not answer fails the whole call with
+// SERVICE_UNAVAILABLE; it is never reported row by row inside a success.
+func TestBatchDatabaseOutage(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := newDBBundle(t, db)
+		_, err := b.client.CreateTemplate(context.Background(), b.p, &sendoka.TemplateRequest{Slug: "hi", Channel: sendoka.ChannelEmail, Subject: "Hi", Text: "Hello"})
+		require.NoError(t, err)
+		tpl := b.email("t@example.com")
+		tpl.Subject, tpl.Text, tpl.Template = "", "", "hi"
+		// A deadline already past is how an outage reaches the core: every database call
+		// ends in CodeUnavailable.
+		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+		defer cancel()
+		tpl2 := *tpl
+		tpl2.To = []string{"u@example.com"}
+		// Every row reads its template, so every row meets the outage before any insert.
+		res, err := b.client.SendEmailBatch(ctx, b.p, []*sendoka.EmailRequest{tpl, &tpl2})
+		requireCode(t, sendoka.CodeUnavailable, err)
+		require.Nil(t, res)
+		page, err := b.client.ListMessages(context.Background(), b.p, sendoka.ChannelEmail, sendoka.ListParams{})
+		require.NoError(t, err)
+		require.Empty(t, page.Messages, "nothing accepted")
+	})
+}
