@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -363,6 +364,33 @@ func TestList(t *testing.T) {
 				requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
 			require.Len(t, e.Errors, 1, tc.query)
 			require.Equal(t, []any{tc.path}, e.Errors[0].Path, tc.query)
+		}
+	})
+}
+
+// TestCursorOutOfRange: a cursor dated outside what the databases store (year 0 makes Postgres
+// answer "date/time field value out of range") is a 422 at ["cursor"] on every list route,
+// never a 500.
+func TestCursorOutOfRange(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := setup(t, db, setupConfig{})
+		b.send(t, "/api/v1/emails", b.live, quickstart()) // something to compare with
+		cursor := func(ts string) string {
+			return base64.RawURLEncoding.EncodeToString([]byte(ts + "|msg_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"))
+		}
+		for _, route := range []string{"/api/v1/emails", "/api/v1/sms", "/api/v1/templates", "/api/v1/phone-numbers", "/api/v1/phone-pools"} {
+			for _, ts := range []string{"0000-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "9999-12-31T23:59:59-01:00"} {
+				e := b.do(t, req{method: http.MethodGet, path: route + "?cursor=" + cursor(ts), key: b.live}).
+					requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
+				require.Len(t, e.Errors, 1, "%s %s: %+v", route, ts, e.Errors)
+				require.Equal(t, []any{"cursor"}, e.Errors[0].Path, "%s %s", route, ts)
+			}
+			// The edges of the range are fine.
+			for _, ts := range []string{"1970-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z"} {
+				res := b.do(t, req{method: http.MethodGet, path: route + "?cursor=" + cursor(ts), key: b.live})
+				require.Equal(t, http.StatusOK, res.status, "%s %s: %s", route, ts, res.body)
+			}
 		}
 	})
 }
