@@ -221,6 +221,39 @@ func TestAuth(t *testing.T) {
 	})
 }
 
+// TestAuthorizationBound: an Authorization header over MaxAuthorizationBytes is 401 in the
+// envelope before it is parsed or looked up, whatever the route; a header block over the
+// server's MaxHeaderBytes is net/http's own 431.
+func TestAuthorizationBound(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite(t), setupConfig{})
+	// net/http trims surrounding blanks of a header value, so the padding is inside the token.
+	pad := func(n int) string { return "Bearer " + b.live + strings.Repeat("x", n-len("Bearer ")-len(b.live)) }
+	for _, route := range []struct{ method, path string }{
+		{http.MethodPost, "/api/v1/emails"}, {http.MethodGet, "/api/v1/emails"}, {http.MethodGet, "/api/v1/templates"},
+	} {
+		var body any
+		if route.method == http.MethodPost {
+			body = quickstart()
+		}
+		at := func(auth string) *response {
+			return b.do(t, req{method: route.method, path: route.path, body: body, header: map[string]string{"Authorization": auth}})
+		}
+		// At the bound the key is parsed, and refused as any malformed key is.
+		e := at(pad(MaxAuthorizationBytes)).requireError(t, http.StatusUnauthorized, sendoka.CodeUnauthorized)
+		require.Equal(t, "invalid API key", e.Message, route.path)
+		for _, n := range []int{MaxAuthorizationBytes + 1, 64 << 10, 900 << 10} {
+			res := at(pad(n))
+			e := res.requireError(t, http.StatusUnauthorized, sendoka.CodeUnauthorized)
+			require.Contains(t, e.Message, "longer than 4096 bytes", "%s %d", route.path, n)
+			require.Equal(t, `Bearer realm="sendoka"`, res.header.Get("WWW-Authenticate"))
+		}
+		// Over net/http's header limit (1 MiB by default) the server answers before any handler.
+		res := at("Bearer " + strings.Repeat("A", http.DefaultMaxHeaderBytes+8<<10))
+		require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, res.status, route.path)
+	}
+}
+
 // TestClientIP checks which address allowed_cidrs sees, with and without trusting the proxy.
 func TestClientIP(t *testing.T) {
 	t.Parallel()
