@@ -129,8 +129,10 @@ func (r *registrar) op(method, path, id, tag, summary, description string, error
 		DefaultStatus: http.StatusOK,
 		Security:      []map[string][]string{{securityScheme: {}}},
 		MaxBodyBytes:  r.opts.MaxBodyBytes,
-		Middlewares:   r.mw,
-		Responses:     responses,
+		// Huma's read deadline for the body; limitBody covers the time before it.
+		BodyReadTimeout: r.opts.BodyReadTimeout,
+		Middlewares:     r.mw,
+		Responses:       responses,
 	}
 }
 
