@@ -29,11 +29,10 @@ var longAgo = time.Unix(1, 0)
 // own, of the same length, when an operation starts reading). Once the body is read to its
 // end the deadline is cleared: net/http then reads the connection in the background to
 // notice a client that hangs up, and a deadline passing there would cancel the context of
-// the connection (the request's, and that of every later request on the connection), while
-// the handler still works. After the handler, what is left of an unread body
-// is drained, at most maxDrainBytes within maxDrainTime; a body longer or slower than that
-// gets a deadline in the past, so net/http gives up on it at once and closes the connection
-// after the answer.
+// the connection (the request's, and that of every later request on it) while the handler
+// still works. After the handler, what is left of an unread body is drained, at most
+// maxDrainBytes within maxDrainTime; a body longer or slower than that gets a deadline in
+// the past, so net/http gives up on it at once and closes the connection after the answer.
 //
 // Deadlines need the server's ResponseWriter (through Unwrap); behind a writer without one,
 // an httptest.ResponseRecorder say, nothing is bounded here and the handler runs as is.

@@ -217,3 +217,30 @@ func TestConnectionAfterRefusedBody(t *testing.T) {
 		(&response{status: res.StatusCode, header: res.Header, body: body}).requireError(t, http.StatusNotFound, sendoka.CodeNotFound)
 	}
 }
+
+// TestExpectContinueNotInvited: a body the client holds back until "100 Continue" is not
+// invited by a route that does not want it (net/http sends no 100 once the answer has begun):
+// the answer comes first, then the connection closes.
+func TestExpectContinueNotInvited(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite(t), setupConfig{opts: Options{BodyReadTimeout: bodyTimeout}})
+	for _, path := range []string{"/healthz", "/nope"} {
+		c := dialRaw(t, b)
+		c.send(t, "POST "+path+" HTTP/1.1\r\nHost: sendoka.test\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n")
+		res, _ := c.response(t)
+		require.NotEqual(t, http.StatusContinue, res.StatusCode, path)
+		require.True(t, res.Close, path)
+		c.requireClosed(t)
+	}
+	// An operation that reads its body still gets it.
+	raw, err := json.Marshal(quickstart())
+	require.NoError(t, err)
+	c := dialRaw(t, b)
+	c.send(t, "POST /api/v1/emails HTTP/1.1\r\nHost: sendoka.test\r\nExpect: 100-continue\r\nContent-Type: application/json\r\n"+
+		"Authorization: Bearer "+b.live+"\r\n"+fmt.Sprintf("Content-Length: %d\r\n\r\n", len(raw)))
+	res, _ := c.response(t)
+	require.Equal(t, http.StatusContinue, res.StatusCode)
+	c.send(t, string(raw))
+	res, body := c.response(t)
+	require.Equal(t, http.StatusOK, res.StatusCode, "%s", body)
+}
