@@ -46,9 +46,12 @@ func (c *Client) Authenticate(ctx context.Context, token string, ip netip.Addr) 
 }
 
 // CreateAPIKey stores a new key and returns it with its plaintext, which is never available
-// again.
+// again. The org must exist: an unknown p.OrgID is CodeNotFound, and no key is created.
 func (c *Client) CreateAPIKey(ctx context.Context, p CreateKeyParams) (*APIKey, string, error) {
 	if err := p.validate(); err != nil {
+		return nil, "", err
+	}
+	if err := c.requireOrg(ctx, p.OrgID); err != nil {
 		return nil, "", err
 	}
 	plaintext := p.Plaintext
@@ -78,6 +81,22 @@ func (c *Client) CreateAPIKey(ctx context.Context, p CreateKeyParams) (*APIKey, 
 		return nil, "", err
 	}
 	return key, plaintext, nil
+}
+
+// requireOrg returns CodeNotFound, naming the id, unless the org exists. Orgs are few (one
+// per installation until platform mode), so the list is read rather than adding a lookup to
+// the Store.
+func (c *Client) requireOrg(ctx context.Context, orgID string) error {
+	orgs, err := c.store.ListOrgs(ctx)
+	if err != nil {
+		return AsError(err)
+	}
+	for _, o := range orgs {
+		if o.ID == orgID {
+			return nil
+		}
+	}
+	return Errorf(CodeNotFound, "org %q not found", orgID)
 }
 
 // ListAPIKeys returns an org's keys, newest first (hashes only, never plaintext).

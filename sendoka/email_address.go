@@ -177,13 +177,26 @@ func validHostname(s string) bool {
 	return true
 }
 
-// hasControl reports whether s holds a C0 control character other than tab, or DEL. Every
-// value that reaches a header is checked with it: CR and LF are how headers are injected.
+// hasControl reports whether s holds a control character other than tab (C0, DEL, or a C1
+// control U+0080-U+009F, NEL U+0085 among them) or a Unicode line or paragraph separator
+// (U+2028, U+2029). Every value that reaches a header is checked with it: CR and LF are how
+// headers are injected, and NEL and the separators end a line for some readers.
 func hasControl(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+		c := s[i]
+		switch {
+		case (c < 0x20 && c != '\t') || c == 0x7f:
+			return true
+		case c < utf8.RuneSelf:
+			continue
+		}
+		// Multi-byte: C1 controls are C2 80..C2 9F in UTF-8, the separators E2 80 A8/A9.
+		// Invalid UTF-8 is left to the callers' utf8.ValidString.
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r >= 0x80 && r <= 0x9f) || r == '\u2028' || r == '\u2029' {
 			return true
 		}
+		i += size - 1
 	}
 	return false
 }

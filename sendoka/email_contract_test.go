@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"mime"
 	"net/mail"
 	"strings"
 	"testing"
@@ -179,5 +180,87 @@ func TestEmailAttachmentsTooLarge(t *testing.T) {
 	} {
 		_, err := c.newEmail(p, r)
 		require.Equal(t, CodeAttachmentTooLarge, ErrorCode(err), "%s: %v", name, err)
+	}
+}
+
+// TestReservedHeaders: headers that re-address a message (Resent-*) or send bounces and
+// receipts elsewhere are refused like Sendoka's own fields, in any case.
+func TestReservedHeaders(t *testing.T) {
+	t.Parallel()
+	c := newTestClient(t)
+	p := SystemPrincipal("org_1", ModeTest)
+	for _, name := range []string{
+		"Resent-From", "Resent-To", "Resent-Cc", "Resent-Bcc", "Resent-Sender", "Resent-Date",
+		"Resent-Message-ID", "resent-x", "RESENT-REPLY-TO",
+		"Errors-To", "errors-to", "Disposition-Notification-To", "Return-Receipt-To",
+		"Bcc", "Content-Type", "X-Sendoka-Org",
+	} {
+		r := &EmailRequest{From: "you@sandbox.sendoka.com", To: []string{"u@example.com"}, Subject: "Hi", Text: "x",
+			Headers: map[string]string{name: "x@evil.test", "X-Campaign": "ok"}}
+		_, err := c.newEmail(p, r)
+		require.Error(t, err, name)
+		e := AsError(err)
+		require.Equal(t, CodeValidation, e.Code, name)
+		require.Equal(t, []FieldError{{Path: []any{"headers", name}, Code: FieldInvalid,
+			Message: "this header is reserved: Sendoka or the mail servers set it"}}, e.Fields, name)
+	}
+	for _, name := range []string{"Resent", "X-Resent-From", "Errors-To-X", "List-Unsubscribe", "X-Errors-To"} {
+		_, err := c.newEmail(p, &EmailRequest{From: "you@sandbox.sendoka.com", To: []string{"u@example.com"}, Subject: "Hi", Text: "x",
+			Headers: map[string]string{name: "v"}})
+		require.NoError(t, err, name)
+	}
+}
+
+// controlCharacters are refused in every value that reaches a header: C0 controls (but tab),
+// DEL, the C1 controls (NEL among them) and the Unicode line and paragraph separators.
+var controlCharacters = map[string]string{
+	"NUL": "\x00", "CR": "\r", "LF": "\n", "VT": "\v", "ESC": "\x1b", "DEL": "\x7f",
+	"U+0080": "\u0080", "NEL U+0085": "\u0085", "U+008D": "\u008d", "U+009F": "\u009f",
+	"LINE SEPARATOR U+2028": "\u2028", "PARAGRAPH SEPARATOR U+2029": "\u2029",
+}
+
+func TestHasControl(t *testing.T) {
+	t.Parallel()
+	for name, ch := range controlCharacters {
+		require.True(t, hasControl(ch), name)
+		require.True(t, hasControl("Hello "+ch+"Bcc: x@evil.test"), name)
+	}
+	for r := rune(0x80); r <= 0x9f; r++ {
+		require.True(t, hasControl("a"+string(r)+"b"), "%U", r)
+	}
+	for _, ok := range []string{"", "plain", "tab\tok", "Zoë", "non\u00a0breaking", "€ ✓ 😀", "\u2027\u202a\u2030", "\xc2"} {
+		require.False(t, hasControl(ok), "%q", ok)
+	}
+}
+
+// TestHeaderValuesRefuseControls: every control character is refused in the subject, the
+// display names (raw and RFC 2047 encoded), extra header values, attachment file names and
+// tags, each at its own path.
+func TestHeaderValuesRefuseControls(t *testing.T) {
+	t.Parallel()
+	c := newTestClient(t)
+	p := SystemPrincipal("org_1", ModeTest)
+	for name, ch := range controlCharacters {
+		encoded := mime.QEncoding.Encode("utf-8", "Eve"+ch+"Bcc: x@evil.test")
+		cases := []struct {
+			mod  func(r *EmailRequest)
+			path []any
+		}{
+			{func(r *EmailRequest) { r.Subject = "Hello" + ch + "Bcc: x@evil.test" }, []any{"subject"}},
+			{func(r *EmailRequest) { r.From = `"You` + ch + `" <you@sandbox.sendoka.com>` }, []any{"from"}},
+			{func(r *EmailRequest) { r.To = []string{`"Eve` + ch + `" <eve@example.com>`} }, []any{"to", 0}},
+			{func(r *EmailRequest) { r.Cc = []string{encoded + " <eve@example.com>"} }, []any{"cc", 0}},
+			{func(r *EmailRequest) { r.Headers = map[string]string{"X-Campaign": "a" + ch + "b"} }, []any{"headers", "X-Campaign"}},
+			{func(r *EmailRequest) {
+				r.Attachments = []AttachmentRequest{{Filename: "a" + ch + "b.txt", Content: b64("x")}}
+			}, []any{"attachments", 0, "filename"}},
+			{func(r *EmailRequest) { r.Tags = []string{"ok", "a" + ch + "b"} }, []any{"tags", 1}},
+		}
+		for _, tc := range cases {
+			r := &EmailRequest{From: "you@sandbox.sendoka.com", To: []string{"u@example.com"}, Subject: "Hi", Text: "x"}
+			tc.mod(r)
+			_, err := c.newEmail(p, r)
+			require.Equal(t, [][]any{tc.path}, fieldPaths(t, err), "%s at %v", name, tc.path)
+		}
 	}
 }

@@ -15,8 +15,9 @@ const (
 	customHeaderNameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-"
 )
 
-// reservedHeaders are the fields Sendoka writes itself, or that only a mail server may
-// write. A request cannot set them through headers.
+// reservedHeaders are the fields Sendoka writes itself, that only a mail server may write,
+// or that send mail (bounces, receipts) to an address outside the message's own fields. A
+// request cannot set them through headers; nor any Resent-* field (reservedHeader).
 var reservedHeaders = map[string]bool{
 	"from": true, "to": true, "cc": true, "bcc": true, "reply-to": true, "subject": true,
 	"sender": true, "date": true, "message-id": true, "mime-version": true,
@@ -24,6 +25,16 @@ var reservedHeaders = map[string]bool{
 	"arc-message-signature": true, "arc-authentication-results": true,
 	"authentication-results": true, "received-spf": true,
 	"delivered-to": true, "envelope-to": true,
+	// Where errors and read receipts go: they would reach an address no validation saw.
+	"errors-to": true, "disposition-notification-to": true, "return-receipt-to": true,
+}
+
+// reservedHeader reports whether a header name (lower case) cannot be set by a request: a
+// reserved name, or one of the Content-*, X-Sendoka-* and Resent-* families (Resent-From,
+// Resent-To, … re-address a message: RFC 5322 section 3.6.6).
+func reservedHeader(lower string) bool {
+	return reservedHeaders[lower] || strings.HasPrefix(lower, "content-") ||
+		strings.HasPrefix(lower, "x-sendoka-") || strings.HasPrefix(lower, "resent-")
 }
 
 // validateHeaders checks a request's extra header fields: names are letters, digits and
@@ -39,8 +50,8 @@ func validateHeaders(v *Validation, h map[string]string) {
 		switch {
 		case name == "" || len(name) > MaxHeaderNameLen || strings.Trim(name, customHeaderNameChars) != "":
 			v.Add(FieldInvalid, "a header name is 1 to 64 letters, digits and hyphens", "headers", name)
-		case reservedHeaders[lower] || strings.HasPrefix(lower, "content-") || strings.HasPrefix(lower, "x-sendoka-"):
-			v.Add(FieldInvalid, "this header is set by Sendoka and cannot be overridden", "headers", name)
+		case reservedHeader(lower):
+			v.Add(FieldInvalid, "this header is reserved: Sendoka or the mail servers set it", "headers", name)
 		case len(val) > MaxHeaderValueLen:
 			v.Add(FieldTooBig, "a header value is at most 900 bytes", "headers", name)
 		case hasControl(val) || !utf8.ValidString(val):

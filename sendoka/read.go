@@ -121,7 +121,17 @@ func EncodeCursor(c Cursor) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(c.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + c.ID))
 }
 
-// DecodeCursor parses a cursor made by EncodeCursor (padded base64url is accepted too).
+// Cursor times outside this range are refused: no message, template or sender is created
+// before 1970, RFC 3339 has four-digit years, and Postgres refuses a timestamp of year 0
+// ("date/time field value out of range") where SQLite would compare strings.
+var (
+	minCursorTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxCursorTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// DecodeCursor parses a cursor made by EncodeCursor (padded base64url is accepted too). A
+// cursor whose time, in UTC, falls outside 1970-01-01 to 9999-12-31 is malformed: EncodeCursor
+// never makes one, and a database may refuse to compare with it.
 func DecodeCursor(s string) (*Cursor, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
 	if err != nil {
@@ -135,5 +145,9 @@ func DecodeCursor(s string) (*Cursor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cursor{CreatedAt: t.UTC(), ID: id}, nil
+	t = t.UTC()
+	if t.Before(minCursorTime) || t.After(maxCursorTime) {
+		return nil, Errorf(CodeValidation, "malformed cursor: time out of range")
+	}
+	return &Cursor{CreatedAt: t, ID: id}, nil
 }

@@ -33,6 +33,37 @@ func TestDecodeCursorRejects(t *testing.T) {
 	}
 }
 
+// TestDecodeCursorTimeRange: a cursor dated outside 1970..9999 (in UTC) is malformed, never a
+// time the database is asked to compare with (Postgres refuses year 0).
+func TestDecodeCursorTimeRange(t *testing.T) {
+	t.Parallel()
+	cursor := func(ts string) string { return base64.RawURLEncoding.EncodeToString([]byte(ts + "|msg_1")) }
+	for _, ts := range []string{
+		"0000-01-01T00:00:00Z",
+		"0001-01-01T00:00:00Z",
+		"0001-01-01T00:30:00+01:00", // year 0 once in UTC
+		"1969-12-31T23:59:59.999999999Z",
+		"1970-01-01T00:30:00+01:00", // 1969 in UTC
+		"9999-12-31T23:59:59-01:00", // year 10000 in UTC
+	} {
+		_, err := DecodeCursor(cursor(ts))
+		require.Error(t, err, ts)
+		require.Equal(t, CodeValidation, ErrorCode(err), ts)
+	}
+	for ts, want := range map[string]time.Time{
+		"1970-01-01T00:00:00Z":           time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		"1970-01-01T01:00:00+01:00":      time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		"9999-12-31T23:59:59.999999999Z": time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+	} {
+		c, err := DecodeCursor(cursor(ts))
+		require.NoError(t, err, ts)
+		require.Equal(t, want, c.CreatedAt, ts)
+		again, err := DecodeCursor(EncodeCursor(*c))
+		require.NoError(t, err, "a cursor in range encodes to one that decodes: %s", ts)
+		require.Equal(t, *c, *again)
+	}
+}
+
 func FuzzDecodeCursor(f *testing.F) {
 	f.Add(EncodeCursor(Cursor{CreatedAt: time.Unix(1713820800, 0), ID: "msg_1"}))
 	f.Add("eyIyMDI2")

@@ -306,8 +306,9 @@ func validateTemplate(v *Validation, t *Template) (*compiledSet, error) {
 		if t.HTML == "" && t.Text == "" {
 			v.Add(FieldRequired, "html or text is required", "html")
 		}
-		if strings.ContainsAny(t.Subject, "\r\n") {
-			v.Add(FieldInvalid, "must not contain line breaks", "subject")
+		if hasControl(t.Subject) {
+			// As a sent subject: refused now rather than at every send.
+			v.Add(FieldInvalid, "must not contain line breaks or control characters", "subject")
 		}
 	case ChannelSMS:
 		for _, f := range fields[:3] {

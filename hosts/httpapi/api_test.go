@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -223,6 +224,39 @@ func TestAuth(t *testing.T) {
 	})
 }
 
+// TestAuthorizationBound: an Authorization header over MaxAuthorizationBytes is 401 in the
+// envelope before it is parsed or looked up, whatever the route; a header block over the
+// server's MaxHeaderBytes is net/http's own 431.
+func TestAuthorizationBound(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite(t), setupConfig{})
+	// net/http trims surrounding blanks of a header value, so the padding is inside the token.
+	pad := func(n int) string { return "Bearer " + b.live + strings.Repeat("x", n-len("Bearer ")-len(b.live)) }
+	for _, route := range []struct{ method, path string }{
+		{http.MethodPost, "/api/v1/emails"}, {http.MethodGet, "/api/v1/emails"}, {http.MethodGet, "/api/v1/templates"},
+	} {
+		var body any
+		if route.method == http.MethodPost {
+			body = quickstart()
+		}
+		at := func(auth string) *response {
+			return b.do(t, req{method: route.method, path: route.path, body: body, header: map[string]string{"Authorization": auth}})
+		}
+		// At the bound the key is parsed, and refused as any malformed key is.
+		e := at(pad(MaxAuthorizationBytes)).requireError(t, http.StatusUnauthorized, sendoka.CodeUnauthorized)
+		require.Equal(t, "invalid API key", e.Message, route.path)
+		for _, n := range []int{MaxAuthorizationBytes + 1, 64 << 10, 900 << 10} {
+			res := at(pad(n))
+			e := res.requireError(t, http.StatusUnauthorized, sendoka.CodeUnauthorized)
+			require.Contains(t, e.Message, "longer than 4096 bytes", "%s %d", route.path, n)
+			require.Equal(t, `Bearer realm="sendoka"`, res.header.Get("WWW-Authenticate"))
+		}
+		// Over net/http's header limit (1 MiB by default) the server answers before any handler.
+		res := at("Bearer " + strings.Repeat("A", http.DefaultMaxHeaderBytes+8<<10))
+		require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, res.status, route.path)
+	}
+}
+
 // TestClientIP checks which address allowed_cidrs sees, with and without trusting the proxy.
 func TestClientIP(t *testing.T) {
 	t.Parallel()
@@ -366,6 +400,33 @@ func TestList(t *testing.T) {
 				requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
 			require.Len(t, e.Errors, 1, tc.query)
 			require.Equal(t, []any{tc.path}, e.Errors[0].Path, tc.query)
+		}
+	})
+}
+
+// TestCursorOutOfRange: a cursor dated outside what the databases store (year 0 makes Postgres
+// answer "date/time field value out of range") is a 422 at ["cursor"] on every list route,
+// never a 500.
+func TestCursorOutOfRange(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := setup(t, db, setupConfig{})
+		b.send(t, "/api/v1/emails", b.live, quickstart()) // something to compare with
+		cursor := func(ts string) string {
+			return base64.RawURLEncoding.EncodeToString([]byte(ts + "|msg_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"))
+		}
+		for _, route := range []string{"/api/v1/emails", "/api/v1/sms", "/api/v1/templates", "/api/v1/phone-numbers", "/api/v1/phone-pools"} {
+			for _, ts := range []string{"0000-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "9999-12-31T23:59:59-01:00"} {
+				e := b.do(t, req{method: http.MethodGet, path: route + "?cursor=" + cursor(ts), key: b.live}).
+					requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
+				require.Len(t, e.Errors, 1, "%s %s: %+v", route, ts, e.Errors)
+				require.Equal(t, []any{"cursor"}, e.Errors[0].Path, "%s %s", route, ts)
+			}
+			// The edges of the range are fine.
+			for _, ts := range []string{"1970-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z"} {
+				res := b.do(t, req{method: http.MethodGet, path: route + "?cursor=" + cursor(ts), key: b.live})
+				require.Equal(t, http.StatusOK, res.status, "%s %s: %s", route, ts, res.body)
+			}
 		}
 	})
 }

@@ -22,12 +22,22 @@ func PrincipalFrom(ctx context.Context) *sendoka.Principal {
 	return p
 }
 
+// MaxAuthorizationBytes bounds the Authorization header: a key is at most 128 characters,
+// so anything longer is refused with 401 UNAUTHORIZED before it is parsed or looked up.
+// (A header block over the server's MaxHeaderBytes never gets here: net/http answers 431.)
+const MaxAuthorizationBytes = 4 << 10
+
 // authMiddleware authenticates "Authorization: Bearer <key>" before Huma reads or
 // validates the body, so an anonymous caller learns nothing about the schema and never
 // makes us read a large body. The key lookup draws on the request's database budget.
 func authMiddleware(c *sendoka.Client, opts Options) func(huma.Context, func(huma.Context)) {
 	return func(ctx huma.Context, next func(huma.Context)) {
-		token, ok := bearerToken(ctx.Header("Authorization"))
+		header := ctx.Header("Authorization")
+		if len(header) > MaxAuthorizationBytes {
+			reject(ctx, sendoka.Errorf(sendoka.CodeUnauthorized, "Authorization header is longer than %d bytes", MaxAuthorizationBytes))
+			return
+		}
+		token, ok := bearerToken(header)
 		if !ok {
 			reject(ctx, sendoka.Errorf(sendoka.CodeUnauthorized, "Authorization header must be \"Bearer <API key>\""))
 			return

@@ -94,11 +94,7 @@ func registerBatch(api huma.API, r *registrar, h *handlers) {
 				op.bulk,
 			}}},
 		}}
-		huma.Register(api, o, op.handler)
-		// Huma documents a raw body as octet-stream too; the operation takes JSON only.
-		if pi := api.OpenAPI().Paths[op.path]; pi != nil && pi.Post != nil && pi.Post.RequestBody != nil {
-			delete(pi.Post.RequestBody.Content, "application/octet-stream")
-		}
+		huma.Register(api, o, op.handler) // documented as JSON only by Register (jsonOnly)
 	}
 }
 
@@ -237,6 +233,7 @@ func (b *batcher) decodeRow(raw json.RawMessage, schema *huma.Schema, dst any) e
 	pb := huma.NewPathBuffer(make([]byte, 0, 64), 0)
 	pb.Push("body") // as Huma names a body's fields; parseLocation drops it
 	huma.Validate(b.reg, schema, pb, huma.ModeWriteToServer, parsed, res)
+	res.Errors = append(res.Errors, caseErrors(raw, reflect.TypeOf(dst))...) // as jsonBody.Resolve does
 	if len(res.Errors) > 0 {
 		var he humaError
 		for _, e := range res.Errors {

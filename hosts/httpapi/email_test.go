@@ -152,6 +152,22 @@ func TestEmailValidationOverHTTP(t *testing.T) {
 		}), 422, sendoka.CodeValidation, []any{"to", 3}},
 		{"subject with CRLF", with(func(m map[string]any) { m["subject"] = "Hi\r\nBcc: x@evil.test" }), 422, sendoka.CodeValidation, []any{"subject"}},
 		{"reserved header", with(func(m map[string]any) { m["headers"] = map[string]string{"Bcc": "x@evil.test"} }), 422, sendoka.CodeValidation, []any{"headers", "Bcc"}},
+		{"subject with NEL", with(func(m map[string]any) { m["subject"] = "Hi\u0085Bcc: x@evil.test" }), 422, sendoka.CodeValidation, []any{"subject"}},
+		{"subject with a C1 control", with(func(m map[string]any) { m["subject"] = "Hi\u009b" }), 422, sendoka.CodeValidation, []any{"subject"}},
+		{"subject with LINE SEPARATOR", with(func(m map[string]any) { m["subject"] = "Hi\u2028Bcc: x@evil.test" }), 422, sendoka.CodeValidation, []any{"subject"}},
+		{"subject with PARAGRAPH SEPARATOR", with(func(m map[string]any) { m["subject"] = "Hi\u2029" }), 422, sendoka.CodeValidation, []any{"subject"}},
+		{"display name with NEL", with(func(m map[string]any) { m["to"] = []string{"\"Eve\u0085\" <eve@example.com>"} }), 422, sendoka.CodeValidation, []any{"to", 0}},
+		{"header value with LINE SEPARATOR", with(func(m map[string]any) { m["headers"] = map[string]string{"X-Campaign": "a\u2028b"} }), 422, sendoka.CodeValidation, []any{"headers", "X-Campaign"}},
+		{"filename with NEL", with(func(m map[string]any) {
+			m["attachments"] = []map[string]string{{"filename": "a\u0085b.txt", "content": b64("x")}}
+		}), 422, sendoka.CodeValidation, []any{"attachments", 0, "filename"}},
+		{"Resent-From header", with(func(m map[string]any) { m["headers"] = map[string]string{"Resent-From": "x@evil.test"} }), 422, sendoka.CodeValidation, []any{"headers", "Resent-From"}},
+		{"Resent-To header", with(func(m map[string]any) { m["headers"] = map[string]string{"resent-to": "x@evil.test"} }), 422, sendoka.CodeValidation, []any{"headers", "resent-to"}},
+		{"Errors-To header", with(func(m map[string]any) { m["headers"] = map[string]string{"Errors-To": "x@evil.test"} }), 422, sendoka.CodeValidation, []any{"headers", "Errors-To"}},
+		{"Disposition-Notification-To header", with(func(m map[string]any) {
+			m["headers"] = map[string]string{"Disposition-Notification-To": "x@evil.test"}
+		}), 422, sendoka.CodeValidation, []any{"headers", "Disposition-Notification-To"}},
+		{"Return-Receipt-To header", with(func(m map[string]any) { m["headers"] = map[string]string{"Return-Receipt-To": "x@evil.test"} }), 422, sendoka.CodeValidation, []any{"headers", "Return-Receipt-To"}},
 		{"unknown field", with(func(m map[string]any) { m["priority"] = "high" }), 422, sendoka.CodeValidation, nil},
 		{"unknown attachment field", with(func(m map[string]any) {
 			m["attachments"] = []map[string]string{{"filename": "a.txt", "content": b64("x"), "path": "/etc/passwd"}}

@@ -25,7 +25,10 @@ func TestOpenAPI(t *testing.T) {
 		Paths   map[string]map[string]struct {
 			OperationID string                `json:"operationId"`
 			Security    []map[string][]string `json:"security"`
-			Responses   map[string]struct {
+			RequestBody *struct {
+				Content map[string]json.RawMessage `json:"content"`
+			} `json:"requestBody"`
+			Responses map[string]struct {
 				Content map[string]struct {
 					Schema struct {
 						Ref string `json:"$ref"`
@@ -56,6 +59,9 @@ func TestOpenAPI(t *testing.T) {
 				}
 			}
 			require.Contains(t, op.Responses, "500")
+			if op.RequestBody != nil {
+				require.Equal(t, []string{"application/json"}, slices.Sorted(maps.Keys(op.RequestBody.Content)), "%s takes JSON only", op.OperationID)
+			}
 		}
 	}
 	require.Equal(t, map[string]string{

@@ -17,9 +17,12 @@
 // statuses in one table (ErrorStatus). Beyond the core's codes the HTTP layer adds a few of
 // its own: an unknown route is 404 NOT_FOUND; a known path with the wrong method is 405
 // METHOD_NOT_ALLOWED (type invalid_request_error, with an Allow header); a body over
-// Options.MaxBodyBytes is 413 REQUEST_TOO_LARGE; a body that is not JSON or not sent as JSON
-// is 422 VALIDATION_ERROR like any other malformed body; a panic is 500 INTERNAL_ERROR with a
-// fixed message.
+// Options.MaxBodyBytes is 413 REQUEST_TOO_LARGE, and one not received within
+// Options.BodyReadTimeout 408 REQUEST_TIMEOUT; a body that is not JSON or not sent as JSON
+// is 422 VALIDATION_ERROR like any other malformed body; a JSON key that names a field only
+// when case is ignored ("Bcc") is an unknown field; a panic is 500 INTERNAL_ERROR with a
+// fixed message. A body that no route reads is drained or the connection closed (see
+// Options.BodyReadTimeout), so a slow client cannot hold a connection with one.
 //
 // Each request's database work has a deadline, Options.DatabaseTimeout: a database that does
 // not answer in time, or cannot be reached, is 503 SERVICE_UNAVAILABLE with Retry-After,
@@ -46,6 +49,9 @@ import (
 
 	"github.com/sendoka/sendoka/sendoka"
 )
+
+// DefaultBodyReadTimeout is the default of Options.BodyReadTimeout (Huma's own default).
+const DefaultBodyReadTimeout = 5 * time.Second
 
 // DefaultMaxBodyBytes is the default request body limit: room for the largest valid email,
 // 7 MiB of attachments once base64-encoded (9.4 MiB) plus HTML and text bodies of up to
@@ -87,6 +93,13 @@ type Options struct {
 	// MaxBodyBytes limits request bodies; larger ones get 413 REQUEST_TOO_LARGE. Default:
 	// DefaultMaxBodyBytes (16 MiB).
 	MaxBodyBytes int64
+	// BodyReadTimeout bounds reading a request body, from when the operation starts reading
+	// it: a body not received by then is 408 REQUEST_TIMEOUT. New's handler also bounds the
+	// bodies no operation reads (health checks, unknown routes, 405s, requests refused before
+	// their body is read): after the answer at most 64 KiB of one is drained, within a second
+	// (or BodyReadTimeout when shorter); a longer or slower body closes the connection.
+	// Default: DefaultBodyReadTimeout (5 s).
+	BodyReadTimeout time.Duration
 }
 
 // Defaults of Options.
@@ -113,6 +126,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DatabaseTimeout == 0 {
 		o.DatabaseTimeout = DefaultDatabaseTimeout
+	}
+	if o.BodyReadTimeout <= 0 {
+		o.BodyReadTimeout = DefaultBodyReadTimeout
 	}
 	return o
 }
@@ -160,7 +176,8 @@ func newHandler(c *sendoka.Client, opts Options, extra func(api huma.API, mux *h
 
 	var h http.Handler = routeErrors(mux)
 	h = recoverPanics(h, opts.Logger)
-	return withRequestID(h, opts.Logger)
+	h = withRequestID(h, opts.Logger)
+	return limitBody(h, opts.BodyReadTimeout) // outermost: it needs the server's ResponseWriter
 }
 
 // ready runs check and gives up when ctx ends, even if check does not: a Ready that ignores

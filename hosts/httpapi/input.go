@@ -3,9 +3,15 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/validation"
 
 	"github.com/sendoka/sendoka/sendoka"
 )
@@ -66,4 +72,208 @@ func checkListQuery(in *listInput) error {
 		}
 	}
 	return v.Err()
+}
+
+// Go's encoding/json, and Huma's validation with it, match object keys to fields without
+// regard to case: {"Bcc": [...]} would fill bcc, and a "To" after "to" would replace it. The
+// API's field names are exact. Every JSON body is checked against its Go type, and a key
+// that names a field only when case is ignored is an unknown field (unrecognized_keys at its
+// path), as a key that names no field already is.
+
+// jsonBody is the input of an operation that takes a JSON body of type T: Huma decodes Body
+// and keeps the raw bytes in RawBody for Resolve.
+type jsonBody[T any] struct {
+	Body    T
+	RawBody []byte
+}
+
+// Resolve refuses keys that match a field of T only when case is ignored. Huma calls it
+// after validating and decoding the body; its errors join Huma's own (a 422).
+func (b *jsonBody[T]) Resolve(huma.Context) []error {
+	return caseErrors(b.RawBody, reflect.TypeFor[T]())
+}
+
+// caseErrors reports the miscased keys of raw (decoded into a t) as Huma reports an unknown
+// property, so they reach the envelope like any schema error: unrecognized_keys at the path.
+func caseErrors(raw []byte, t reflect.Type) []error {
+	var errs []error
+	for _, p := range miscasedKeys(raw, t) {
+		errs = append(errs, &huma.ErrorDetail{Location: location(p), Message: validation.MsgUnexpectedProperty})
+	}
+	return errs
+}
+
+// location writes a path as Huma does ("body.attachments[0].Filename"); parseLocation reads it
+// back. Keys that reach it match a Go field name, so they hold no '.' or '['.
+func location(path []any) string {
+	var b strings.Builder
+	b.WriteString("body")
+	for _, p := range path {
+		switch p := p.(type) {
+		case int:
+			b.WriteString("[" + strconv.Itoa(p) + "]")
+		default:
+			b.WriteString("." + fmt.Sprint(p))
+		}
+	}
+	return b.String()
+}
+
+// miscasedKeys returns the path of every object key of raw, a JSON document decoded into a
+// value of type t, that is not the name of a field of its struct but matches one when case
+// is ignored (strings.EqualFold, as encoding/json folds). Keys that match no field at all are
+// left to the schema, and the keys of maps are free. Anything that is not JSON yields nil:
+// the decoder reports it.
+func miscasedKeys(raw []byte, t reflect.Type) [][]any {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	var out [][]any
+	if err := walkKeys(dec, t, []any{}, &out); err != nil {
+		return nil
+	}
+	return out
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// walkKeys reads one JSON value from dec, checking the keys of the objects in it against t.
+// It recurses only as deep as t does (a nil t is skipped without recursion), so a deeply
+// nested body cannot exhaust the stack.
+func walkKeys(dec *json.Decoder, t reflect.Type, path []any, out *[][]any) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	delim, ok := tok.(json.Delim)
+	if !ok {
+		return nil // a scalar
+	}
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t != nil && (t.Kind() == reflect.Interface || reflect.PointerTo(t).Implements(unmarshalerType)) {
+		t = nil // decoded as anything, or by its own rules
+	}
+	if t == nil {
+		return skipValue(dec)
+	}
+	switch delim {
+	case '[':
+		var elem reflect.Type
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			elem = t.Elem()
+		}
+		for i := 0; dec.More(); i++ {
+			if err := walkKeys(dec, elem, append(slices.Clip(path), i), out); err != nil {
+				return err
+			}
+		}
+	case '{':
+		var fields map[string]reflect.Type
+		var elem reflect.Type
+		switch t.Kind() {
+		case reflect.Struct:
+			fields = jsonFields(t)
+		case reflect.Map:
+			elem = t.Elem()
+		}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			key, _ := tok.(string)
+			p := append(slices.Clip(path), key)
+			next := elem
+			if fields != nil {
+				var exact bool
+				next, exact = fields[key]
+				if !exact && foldsToField(fields, key) {
+					*out = append(*out, p)
+				}
+			}
+			if err := walkKeys(dec, next, p, out); err != nil {
+				return err
+			}
+		}
+	}
+	_, err = dec.Token() // the closing ']' or '}'
+	return err
+}
+
+// skipValue reads the rest of a value whose opening '[' or '{' was just read.
+func skipValue(dec *json.Decoder) error {
+	for depth := 1; depth > 0; {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('['), json.Delim('{'):
+			depth++
+		case json.Delim(']'), json.Delim('}'):
+			depth--
+		}
+	}
+	return nil
+}
+
+func foldsToField(fields map[string]reflect.Type, key string) bool {
+	for name := range fields {
+		if strings.EqualFold(name, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonFields returns the JSON names of a struct's fields and their types, as encoding/json
+// sees them: the tag's name or the Go name, "-" skipped, untagged embedded structs flattened
+// (a shallower field wins over a deeper one of the same name).
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	seen := map[reflect.Type]bool{}
+	for level := []reflect.Type{t}; len(level) > 0; {
+		var next []reflect.Type // the embedded structs one level down
+		found := map[string]reflect.Type{}
+		for _, st := range level {
+			if seen[st] {
+				continue
+			}
+			seen[st] = true
+			for i := range st.NumField() {
+				f := st.Field(i)
+				tag := f.Tag.Get("json")
+				if tag == "-" {
+					continue
+				}
+				name, _, _ := strings.Cut(tag, ",")
+				ft := f.Type
+				if f.Anonymous && name == "" {
+					if ft.Kind() == reflect.Pointer {
+						ft = ft.Elem()
+					}
+					if ft.Kind() == reflect.Struct {
+						next = append(next, ft)
+						continue
+					}
+				}
+				if !f.IsExported() {
+					continue
+				}
+				if name == "" {
+					name = f.Name
+				}
+				if _, ok := found[name]; !ok {
+					found[name] = ft
+				}
+			}
+		}
+		for name, ft := range found {
+			if _, ok := out[name]; !ok {
+				out[name] = ft
+			}
+		}
+		level = next
+	}
+	return out
 }

@@ -62,6 +62,7 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	registerTemplates(api, r, h)
 	registerSenders(r, h)  // senders.go
 	registerTracking(r, c) // tracking.go
+	r.jsonOnly()
 }
 
 const (
@@ -73,6 +74,30 @@ type registrar struct {
 	api  huma.API
 	opts Options
 	mw   huma.Middlewares
+	ops  [][2]string // method and path of every operation described by op
+}
+
+// jsonOnly drops the application/octet-stream request body Huma documents for an input with
+// a RawBody field (jsonBody, the batch input): the operations take JSON only.
+func (r *registrar) jsonOnly() {
+	for _, mp := range r.ops {
+		pi := r.api.OpenAPI().Paths[mp[1]]
+		if pi == nil {
+			continue
+		}
+		var op *huma.Operation
+		switch mp[0] {
+		case http.MethodPost:
+			op = pi.Post
+		case http.MethodPatch:
+			op = pi.Patch
+		case http.MethodPut:
+			op = pi.Put
+		}
+		if op != nil && op.RequestBody != nil {
+			delete(op.RequestBody.Content, "application/octet-stream")
+		}
+	}
 }
 
 // op describes one authenticated operation; errors lists the statuses it documents beyond
@@ -93,6 +118,7 @@ func (r *registrar) op(method, path, id, tag, summary, description string, error
 			Content:     map[string]*huma.MediaType{"application/json": {Schema: errSchema}},
 		}
 	}
+	r.ops = append(r.ops, [2]string{method, path})
 	return huma.Operation{
 		OperationID:   id,
 		Method:        method,
@@ -103,8 +129,10 @@ func (r *registrar) op(method, path, id, tag, summary, description string, error
 		DefaultStatus: http.StatusOK,
 		Security:      []map[string][]string{{securityScheme: {}}},
 		MaxBodyBytes:  r.opts.MaxBodyBytes,
-		Middlewares:   r.mw,
-		Responses:     responses,
+		// Huma's read deadline for the body; limitBody covers the time before it.
+		BodyReadTimeout: r.opts.BodyReadTimeout,
+		Middlewares:     r.mw,
+		Responses:       responses,
 	}
 }
 
@@ -113,11 +141,11 @@ type handlers struct {
 }
 
 type sendEmailInput struct {
-	Body sendoka.EmailRequest
+	jsonBody[sendoka.EmailRequest]
 }
 
 type sendSMSInput struct {
-	Body sendoka.SMSRequest
+	jsonBody[sendoka.SMSRequest]
 }
 
 type sendOutput struct {

@@ -21,8 +21,8 @@ type messageBody[T any] struct {
 }
 
 type rescheduleInput struct {
-	ID   string `path:"id" doc:"Message id" example:"msg_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
-	Body sendoka.ScheduleRequest
+	ID string `path:"id" doc:"Message id" example:"msg_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
+	jsonBody[sendoka.ScheduleRequest]
 }
 
 func registerSchedulingOf[T any](api huma.API, r *registrar, h *handlers, channel sendoka.Channel, path, tag, name string, show func(*sendoka.Message) T) {

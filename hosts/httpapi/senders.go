@@ -138,7 +138,7 @@ type phonePoolListOutput struct{ Body *PhonePoolList }
 type senderDeletedOutput struct{ Body *SenderDeleted }
 
 type createPhoneNumberInput struct {
-	Body sendoka.PhoneNumberRequest
+	jsonBody[sendoka.PhoneNumberRequest]
 }
 
 func (h *handlers) createPhoneNumber(ctx context.Context, in *createPhoneNumberInput) (*phoneNumberOutput, error) {
@@ -192,7 +192,7 @@ func (h *handlers) deletePhoneNumber(ctx context.Context, in *senderIDInput) (*s
 }
 
 type createPhonePoolInput struct {
-	Body sendoka.PhonePoolRequest
+	jsonBody[sendoka.PhonePoolRequest]
 }
 
 func (h *handlers) createPhonePool(ctx context.Context, in *createPhonePoolInput) (*phonePoolOutput, error) {
@@ -207,8 +207,8 @@ func (h *handlers) createPhonePool(ctx context.Context, in *createPhonePoolInput
 }
 
 type updatePhonePoolInput struct {
-	ID   string `path:"id" doc:"Pool id" example:"pool_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
-	Body sendoka.PhonePoolUpdate
+	ID string `path:"id" doc:"Pool id" example:"pool_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
+	jsonBody[sendoka.PhonePoolUpdate]
 }
 
 func (h *handlers) updatePhonePool(ctx context.Context, in *updatePhonePoolInput) (*phonePoolOutput, error) {

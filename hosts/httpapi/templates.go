@@ -72,7 +72,7 @@ type TemplateDeleted struct {
 }
 
 type createTemplateInput struct {
-	Body sendoka.TemplateRequest
+	jsonBody[sendoka.TemplateRequest]
 }
 
 type templateRefInput struct {
@@ -81,7 +81,7 @@ type templateRefInput struct {
 
 type updateTemplateInput struct {
 	IDOrSlug string `path:"id_or_slug" doc:"Template id (tpl_…) or slug" example:"welcome-v2"`
-	Body     sendoka.TemplateUpdate
+	jsonBody[sendoka.TemplateUpdate]
 }
 
 type listTemplatesInput struct {

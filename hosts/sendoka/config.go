@@ -41,6 +41,39 @@ type config struct {
 	shutdownTimeout time.Duration
 	noWorkers       bool
 	pprofAddr       string
+	http            httpConfig
+}
+
+// httpConfig is the HTTP server's limits (serve.go builds the server with them).
+type httpConfig struct {
+	readHeaderTimeout time.Duration
+	readTimeout       time.Duration
+	bodyReadTimeout   time.Duration
+	writeTimeout      time.Duration
+	idleTimeout       time.Duration
+	maxHeaderBytes    int
+}
+
+// HTTP server defaults. A request's headers must arrive within 10 s and the whole request
+// within a minute; an operation reads its body within 5 s of starting to (httpapi's
+// default); writing the answer may take a minute from the end of the headers; an idle
+// keep-alive connection is closed after 2 minutes; headers are at most 1 MiB (Go's default),
+// more is net/http's 431.
+const (
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultReadTimeout       = time.Minute
+	defaultWriteTimeout      = time.Minute
+	defaultIdleTimeout       = 2 * time.Minute
+	defaultMaxHeaderBytes    = 1 << 20
+)
+
+func (h *httpConfig) flags(fs *flag.FlagSet) {
+	fs.DurationVar(&h.readHeaderTimeout, "read-header-timeout", envDuration("SENDOKA_READ_HEADER_TIMEOUT", defaultReadHeaderTimeout), "time allowed to read a request's headers; 0 = no limit (SENDOKA_READ_HEADER_TIMEOUT)")
+	fs.DurationVar(&h.readTimeout, "read-timeout", envDuration("SENDOKA_READ_TIMEOUT", defaultReadTimeout), "time allowed to read a whole request, headers and body; 0 = no limit (SENDOKA_READ_TIMEOUT)")
+	fs.DurationVar(&h.bodyReadTimeout, "body-read-timeout", envDuration("SENDOKA_BODY_READ_TIMEOUT", httpapi.DefaultBodyReadTimeout), "time allowed to receive a request body once the API reads it; slower is 408 (SENDOKA_BODY_READ_TIMEOUT)")
+	fs.DurationVar(&h.writeTimeout, "write-timeout", envDuration("SENDOKA_WRITE_TIMEOUT", defaultWriteTimeout), "time allowed to handle a request and write the answer, from the end of its headers; 0 = no limit (SENDOKA_WRITE_TIMEOUT)")
+	fs.DurationVar(&h.idleTimeout, "idle-timeout", envDuration("SENDOKA_IDLE_TIMEOUT", defaultIdleTimeout), "how long an idle keep-alive connection stays open (SENDOKA_IDLE_TIMEOUT)")
+	fs.IntVar(&h.maxHeaderBytes, "max-header-bytes", envInt("SENDOKA_MAX_HEADER_BYTES", defaultMaxHeaderBytes), "largest request header block; larger is 431 (SENDOKA_MAX_HEADER_BYTES)")
 }
 
 // env returns the variable's value, or def when it is unset or empty.
@@ -78,6 +111,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.smsProvider, "sms-provider", env("SENDOKA_SMS_PROVIDER", "sandbox"), "provider for live SMS: sandbox or sns (SENDOKA_SMS_PROVIDER)")
 	c.sns.flags(fs)
 	c.email.flags(fs)
+	c.http.flags(fs)
 	fs.StringVar(&c.logLevel, "log-level", env("SENDOKA_LOG_LEVEL", "info"), "debug, info, warn or error (SENDOKA_LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", env("SENDOKA_LOG_FORMAT", "text"), "text or json (SENDOKA_LOG_FORMAT)")
 	fs.IntVar(&c.workers, "workers", envInt("SENDOKA_WORKERS", 100), "concurrent delivery workers (SENDOKA_WORKERS)")
@@ -119,6 +153,7 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	cfg.Queue.RecoveryInterval = c.recovery
 	cfg.Delivery.ClaimLease = c.claimLease
 	cfg.Delivery.SlotWait = c.slotWait
+	cfg.HTTP.BodyReadTimeout = c.http.bodyReadTimeout
 	email, err := c.email.provider(c.emailProvider, log) // email.go
 	if err != nil {
 		return cfg, err

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/sendoka/sendoka/hosts/server"
 	"github.com/sendoka/sendoka/sendoka"
@@ -75,7 +74,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, withHTT
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := c.http.server(srv.Handler)
 	log.Info("listening", "addr", "http://"+ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -91,6 +90,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, withHTT
 		return err
 	}
 	return nil
+}
+
+// server is the HTTP server of the API, with the configured limits. ReadTimeout is a
+// backstop: the API reads each body under its own deadline (-body-read-timeout) and cuts the
+// bodies no route reads, so a slow client holds a connection only so long, behind any
+// server; the idle and header timeouts and the header size limit are the server's alone.
+func (h *httpConfig) server(handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: h.readHeaderTimeout,
+		ReadTimeout:       h.readTimeout,
+		WriteTimeout:      h.writeTimeout,
+		IdleTimeout:       h.idleTimeout,
+		MaxHeaderBytes:    h.maxHeaderBytes,
+	}
 }
 
 // bootstrap creates the default org and keys on first start and prints new keys once.

@@ -228,6 +228,16 @@ func TestKeysCommands(t *testing.T) {
 	_, err = call("keys", "create", "-mode", "test", "-scopes", "emails:fly")
 	require.ErrorContains(t, err, "unknown permission")
 
+	// An org that does not exist gets no key, and the error names it.
+	for _, mode := range []string{"live", "test"} {
+		out, err = call("keys", "create", "-mode", mode, "-org", "org_01NOSUCHORG")
+		require.ErrorContains(t, err, `org "org_01NOSUCHORG" not found`)
+		require.NotContains(t, out, "sok_", "no key is printed")
+	}
+	out, err = call("keys", "list", "-org", "org_01NOSUCHORG")
+	require.NoError(t, err)
+	require.NotContains(t, out, "key_", "and none was stored")
+
 	out, err = call("keys", "revoke", keyID)
 	require.NoError(t, err)
 	require.Contains(t, out, "revoked")

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// closeBound is how long a server with the short limits below may keep a connection that
+// never completes its request.
+const closeBound = 5 * time.Second
+
+// slowClient is a raw TCP connection that writes what the test says, as slowly as it says.
+type slowClient struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func dialSlow(t *testing.T, addr string) *slowClient {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return &slowClient{Conn: c, r: bufio.NewReader(c)}
+}
+
+func (c *slowClient) send(t *testing.T, s string) {
+	t.Helper()
+	require.NoError(t, c.SetWriteDeadline(time.Now().Add(closeBound)))
+	_, err := io.WriteString(c, s)
+	require.NoError(t, err)
+}
+
+// trickle writes s one byte every 20 ms, in the background, until the server hangs up or
+// the test ends.
+func (c *slowClient) trickle(t *testing.T, s string) {
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := c.Write([]byte{s[i%len(s)]}); err != nil {
+					return
+				}
+			}
+		}
+	}()
+}
+
+func (c *slowClient) response(t *testing.T) *http.Response {
+	t.Helper()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(closeBound)))
+	res, err := http.ReadResponse(c.r, nil)
+	require.NoError(t, err)
+	_, err = io.Copy(io.Discard, res.Body)
+	require.NoError(t, err)
+	return res
+}
+
+// requireClosed reads until the server closes the connection and fails if it is still open
+// after closeBound.
+func (c *slowClient) requireClosed(t *testing.T) {
+	t.Helper()
+	start := time.Now()
+	require.NoError(t, c.SetReadDeadline(start.Add(closeBound)))
+	_, err := io.Copy(io.Discard, c.r)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the connection is still open after %s", closeBound)
+	}
+}
+
+// TestHTTPServerLimits: the binary's http.Server settings alone (behind a handler that never
+// reads the body, unlike the API's) cut slow headers, slow bodies and idle connections, and
+// refuse oversized headers.
+func TestHTTPServerLimits(t *testing.T) {
+	t.Parallel()
+	limits := httpConfig{readHeaderTimeout: 200 * time.Millisecond, readTimeout: 400 * time.Millisecond,
+		writeTimeout: 2 * time.Second, idleTimeout: 300 * time.Millisecond, maxHeaderBytes: 4 << 10}
+	ts := httptest.NewUnstartedServer(nil)
+	ts.Config = limits.server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	ts.Start()
+	t.Cleanup(ts.Close)
+	addr := ts.Listener.Addr().String()
+
+	t.Run("slow headers", func(t *testing.T) {
+		t.Parallel()
+		c := dialSlow(t, addr)
+		c.send(t, "GET /healthz HTTP/1.1\r\nHost: sendoka.test\r\n")
+		c.trickle(t, "X-Slow: abcdefghij\r\n")
+		c.requireClosed(t)
+	})
+	t.Run("slow body nobody reads", func(t *testing.T) {
+		t.Parallel()
+		c := dialSlow(t, addr)
+		c.send(t, "POST /healthz HTTP/1.1\r\nHost: sendoka.test\r\nContent-Length: 1000\r\n\r\n")
+		c.trickle(t, "x")
+		c.requireClosed(t)
+	})
+	t.Run("idle", func(t *testing.T) {
+		t.Parallel()
+		c := dialSlow(t, addr)
+		c.send(t, "GET /healthz HTTP/1.1\r\nHost: sendoka.test\r\n\r\n")
+		res := c.response(t)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.False(t, res.Close)
+		c.requireClosed(t)
+	})
+	t.Run("headers too large", func(t *testing.T) {
+		t.Parallel()
+		c := dialSlow(t, addr)
+		// net/http allows 4 KiB of slack over MaxHeaderBytes.
+		c.send(t, "GET /healthz HTTP/1.1\r\nHost: sendoka.test\r\nAuthorization: Bearer "+strings.Repeat("a", 16<<10)+"\r\n\r\n")
+		require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, c.response(t).StatusCode)
+	})
+}
+
+// TestServeCutsSlowClients: `sendoka serve` with short limits (flags) closes connections
+// whose headers or body never finish, /healthz included, and answers oversized headers 431.
+func TestServeCutsSlowClients(t *testing.T) {
+	t.Parallel()
+	srv := startServe(t, "-data-dir", t.TempDir(), "-read-header-timeout", "200ms", "-read-timeout", "500ms",
+		"-body-read-timeout", "200ms", "-write-timeout", "5s", "-idle-timeout", "300ms", "-max-header-bytes", "8192")
+	addr := strings.TrimPrefix(srv.base, "http://")
+
+	for _, path := range []string{"/healthz", "/readyz", "/nope", "/api/v1/emails"} {
+		c := dialSlow(t, addr)
+		c.send(t, "POST "+path+" HTTP/1.1\r\nHost: sendoka.test\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+		c.trickle(t, "x")
+		c.requireClosed(t)
+	}
+	c := dialSlow(t, addr)
+	c.send(t, "GET /healthz HTTP/1.1\r\n")
+	c.trickle(t, "X-Slow: abcdefghij\r\n")
+	c.requireClosed(t)
+
+	c = dialSlow(t, addr)
+	c.send(t, "GET /healthz HTTP/1.1\r\nHost: sendoka.test\r\nX-Big: "+strings.Repeat("a", 16<<10)+"\r\n\r\n")
+	require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, c.response(t).StatusCode)
+}
