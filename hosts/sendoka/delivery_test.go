@@ -207,19 +207,13 @@ func startChild(t *testing.T, args ...string) *child {
 		_ = cmd.Process.Kill()
 		<-exited
 	})
-	pollUntil(t, 30*time.Second, func() bool {
+	waitReady(t, c.base, func() {
 		select {
 		case <-exited:
 			t.Fatalf("sendoka exited early:\n%s", c.out.String())
 		default:
 		}
-		res, err := http.Get(c.base + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}, "sendoka not ready:\n%s", c.out)
+	})
 	return c
 }
 

@@ -74,20 +74,29 @@ func startServe(t *testing.T, args ...string) *running {
 		return runErr
 	}
 	t.Cleanup(func() { r.stop() })
-	pollUntil(t, 30*time.Second, func() bool {
+	waitReady(t, r.base, func() {
 		select {
 		case err := <-errc:
 			t.Fatalf("serve exited early: %v\n%s", err, r.stdout.String())
 		default:
 		}
-		res, err := http.Get(r.base + "/readyz")
+	})
+	return r
+}
+
+// waitReady polls base's /readyz until it answers 200; alive fails the test if the server
+// has exited.
+func waitReady(t *testing.T, base string, alive func()) {
+	t.Helper()
+	pollUntil(t, 30*time.Second, func() bool {
+		alive()
+		res, err := http.Get(base + "/readyz")
 		if err != nil {
 			return false
 		}
 		res.Body.Close()
 		return res.StatusCode == http.StatusOK
-	}, "server not ready")
-	return r
+	}, "server at %s not ready", base)
 }
 
 // pollUntil checks cond on a 10 ms ticker until it holds, and fails the test at the deadline.

@@ -122,19 +122,7 @@ func (s *Sender) Block() (release func()) {
 
 // WaitCalls blocks until at least n hand-offs have started, accepted or not, or ctx ends.
 func (s *Sender) WaitCalls(ctx context.Context, n int) error {
-	for {
-		s.mu.Lock()
-		got, ch := s.started, s.changed
-		s.mu.Unlock()
-		if got >= n {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ch:
-		}
-	}
+	return s.waitUntil(ctx, n, func() int { return s.started })
 }
 
 // ReportOnSend makes every accepted hand-off report these outcomes in its SendResult, as
@@ -230,9 +218,14 @@ func (s *Sender) Calls(messageID string) int {
 
 // WaitFor blocks until at least n hand-offs were accepted or ctx ends.
 func (s *Sender) WaitFor(ctx context.Context, n int) error {
+	return s.waitUntil(ctx, n, func() int { return len(s.sent) })
+}
+
+// waitUntil blocks until count, read under the lock, reaches n, or ctx ends.
+func (s *Sender) waitUntil(ctx context.Context, n int, count func() int) error {
 	for {
 		s.mu.Lock()
-		got, ch := len(s.sent), s.changed
+		got, ch := count(), s.changed
 		s.mu.Unlock()
 		if got >= n {
 			return nil
