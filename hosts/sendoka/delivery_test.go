@@ -184,8 +184,15 @@ func TestServeRelayNeverAnswersData(t *testing.T) {
 // child is `sendoka serve` running in a child process.
 type child struct {
 	*running
-	cmd *exec.Cmd
-	out *syncBuffer
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	exited chan struct{} // closed once the process is gone and its output copied
+}
+
+// kill ends the process with SIGKILL, as a crash would, and waits until it is gone.
+func (c *child) kill() {
+	_ = c.cmd.Process.Kill()
+	<-c.exited
 }
 
 // startChild runs this test binary as `sendoka serve` in a child process and waits until
@@ -195,18 +202,15 @@ func startChild(t *testing.T, args ...string) *child {
 	addr := freeAddr(t)
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "-addr", addr, "-log-level", "warn"}, args...)...)
 	cmd.Env = append(os.Environ(), execEnv+"=1")
-	c := &child{running: &running{base: "http://" + addr}, cmd: cmd, out: &syncBuffer{}}
+	c := &child{running: &running{base: "http://" + addr}, cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = c.out, c.out
 	require.NoError(t, cmd.Start())
-	exited := make(chan struct{})
+	exited := c.exited
 	go func() {
-		_ = cmd.Wait()
+		_ = cmd.Wait() // the only Wait: a second one would block for ever on the output copy
 		close(exited)
 	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
+	t.Cleanup(c.kill)
 	waitReady(t, c.base, func() {
 		select {
 		case <-exited:
@@ -232,8 +236,7 @@ func TestServeCrashLosesNothingSendsNothingTwice(t *testing.T) {
 			first := startChild(t, args...)
 			ids := sendMany(t, first.base, 80)
 			pollUntil(t, time.Minute, func() bool { return len(relay.Receipts()) >= 8 }, "the stream never started")
-			require.NoError(t, first.cmd.Process.Kill())
-			_ = first.cmd.Wait()
+			first.kill()
 			before := len(relay.Receipts())
 			require.Less(t, before, len(ids), "killed mid-stream")
 
