@@ -216,7 +216,7 @@ func (c *Client) acceptBatch(ctx context.Context, bc *batchCache, n int, prepare
 		}
 	}
 	if len(msgs) > 0 {
-		if err := c.accept(ctx, msgs...); err != nil {
+		if err := c.accept(ctx, sendOptions{}, msgs...); err != nil {
 			return nil, err
 		}
 	}

@@ -305,13 +305,10 @@ func (c *Client) recordDeferred(ctx context.Context, m *Message, a DeliveryAttem
 	from := m.Status
 	m.Status = StatusQueued // a scheduled message that fired is due: no longer cancelable
 	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
-		ok, err := tx.UpdateMessage(ctx, m, from)
-		if err != nil || !ok {
-			return err
-		}
 		ev := c.newEvent(m, EventDeferred, m.Status, a.Diagnostic, now)
 		ev.Data = map[string]any{"attempt": m.Attempts, "result": string(a.Result), "next_retry_at": next.Format(time.RFC3339Nano)}
-		return tx.InsertEvents(ctx, ev)
+		_, err := c.transition(ctx, tx, m, from, ev)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -342,11 +339,8 @@ func (c *Client) recordUnknownTx(ctx context.Context, tx Tx, m *Message, diag *D
 	m.DeliveryAttempts = append(m.DeliveryAttempts, *a)
 	m.NextRetryAt, m.LeaseUntil = nil, nil
 	m.SentAt, m.UpdatedAt = &now, now
-	ok, err := tx.UpdateMessage(ctx, m, from)
-	if err != nil || !ok {
-		return err
-	}
-	return tx.InsertEvents(ctx, c.newEvent(m, EventOutcomeUnknown, StatusSent, diag, now))
+	_, err := c.transition(ctx, tx, m, from, c.newEvent(m, EventOutcomeUnknown, StatusSent, diag, now))
+	return err
 }
 
 // send calls the message's provider.
@@ -420,7 +414,8 @@ func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, a D
 	m.SentAt = &now
 	m.UpdatedAt = now
 	return c.inTx(ctx, func(ctx context.Context, tx Tx) error {
-		ok, err := tx.UpdateMessage(ctx, m, from)
+		ev := c.newEvent(m, EventSent, StatusSent, nil, now)
+		ok, err := c.transition(ctx, tx, m, from, ev)
 		if err != nil {
 			return err
 		}
@@ -428,12 +423,9 @@ func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, a D
 			// Recovery took the claim after it lapsed (the database was out of reach while
 			// the provider worked) and recorded an unknown outcome: the provider's yes
 			// settles it.
-			if ok, err = c.settleUnknown(ctx, tx, m, res, a, now); err != nil || !ok {
+			if ok, err = c.settleUnknown(ctx, tx, m, res, a, ev); err != nil || !ok {
 				return err
 			}
-		}
-		if err := tx.InsertEvents(ctx, c.newEvent(m, EventSent, StatusSent, nil, now)); err != nil {
-			return err
 		}
 		if len(res.Events) == 0 {
 			return nil
@@ -445,11 +437,8 @@ func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, a D
 			if ev.ProviderMessageID == "" {
 				ev.ProviderMessageID = res.ProviderMessageID
 			}
-			jobs[i] = Job{Kind: JobProviderEvent, MessageID: m.ID, Event: &ev}
-			if ev.OccurredAt.After(now) {
-				// Outcomes the provider dates later (a complaint after the delivery) run then,
-				// so one send's events apply in the order they happen.
-				jobs[i].RunAt = ev.OccurredAt
+			if jobs[i], err = providerEventJob(ev, now); err != nil {
+				return err
 			}
 		}
 		_, err = c.queue.Enqueue(ctx, tx, jobs...)
@@ -459,7 +448,7 @@ func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, a D
 
 // settleUnknown turns a sent message of unknown outcome into a plain sent one, when the
 // attempt that recovery gave up on comes back with the provider's acceptance.
-func (c *Client) settleUnknown(ctx context.Context, tx Tx, m *Message, res SendResult, a DeliveryAttempt, now time.Time) (bool, error) {
+func (c *Client) settleUnknown(ctx context.Context, tx Tx, m *Message, res SendResult, a DeliveryAttempt, ev *Event) (bool, error) {
 	cur, err := tx.GetMessage(ctx, m.ID)
 	if err != nil || cur.Status != StatusSent || cur.Outcome != OutcomeUnknown {
 		return false, err
@@ -467,8 +456,8 @@ func (c *Client) settleUnknown(ctx context.Context, tx Tx, m *Message, res SendR
 	cur.Outcome, cur.Diagnostic = "", nil
 	cur.ProviderMessageID = res.ProviderMessageID
 	cur.DeliveryAttempts = append(cur.DeliveryAttempts, a)
-	cur.UpdatedAt = now
-	ok, err := tx.UpdateMessage(ctx, cur, StatusSent)
+	cur.UpdatedAt = ev.CreatedAt
+	ok, err := c.transition(ctx, tx, cur, StatusSent, ev)
 	if ok {
 		*m = *cur
 	}
@@ -485,15 +474,12 @@ func (c *Client) recordFailedTx(ctx context.Context, tx Tx, m *Message, diag *Di
 	m.Diagnostic = diag
 	m.UpdatedAt = now
 	m.CompletedAt = &now
-	ok, err := tx.UpdateMessage(ctx, m, from)
+	ok, err := c.transition(ctx, tx, m, from, c.newEvent(m, EventFailed, StatusFailed, diag, now))
 	if err != nil || !ok {
 		return err
 	}
 	// A provider that says the recipient opted out: suppress them, as a STOP would.
-	if err := c.suppressOptedOut(ctx, tx, m, diag, now); err != nil {
-		return err
-	}
-	return tx.InsertEvents(ctx, c.newEvent(m, EventFailed, StatusFailed, diag, now))
+	return c.suppressOptedOut(ctx, tx, m, diag, now)
 }
 
 func (c *Client) newEvent(m *Message, typ EventType, status Status, diag *Diagnostic, now time.Time) *Event {
@@ -552,6 +538,7 @@ func (c *Client) HandleProviderEvent(ctx context.Context, pe ProviderEvent) erro
 		}
 		ev := c.newEvent(m, typ, status, pe.Diagnostic, now)
 		ev.Recipient, ev.Data = pe.Recipient, pe.Data
+		moved := false
 		if status != "" && CanTransition(m.Status, status) {
 			from := m.Status
 			m.Status = status
@@ -562,22 +549,25 @@ func (c *Client) HandleProviderEvent(ctx context.Context, pe ProviderEvent) erro
 			if pe.Diagnostic != nil {
 				m.Diagnostic = pe.Diagnostic
 			}
-			if _, err := tx.UpdateMessage(ctx, m, from); err != nil {
+			if moved, err = c.transition(ctx, tx, m, from, ev); err != nil {
 				return err
 			}
-		} else if status != "" {
-			// Recorded, but it moves nothing: the event carries no status, and its data says
-			// which status the provider reported.
-			ev.Status = ""
-			if ev.Data == nil {
-				ev.Data = map[string]any{}
+		}
+		if !moved {
+			if status != "" {
+				// Recorded, but it moves nothing: the event carries no status, and its data
+				// says which status the provider reported.
+				ev.Status = ""
+				if ev.Data == nil {
+					ev.Data = map[string]any{}
+				}
+				ev.Data["ignored_status"] = string(status)
 			}
-			ev.Data["ignored_status"] = string(status)
+			if err := c.recordEvents(ctx, tx, ev); err != nil {
+				return err
+			}
 		}
 		// A bounce or complaint suppresses the address, even when it comes late.
-		if err := c.suppressOnEvent(ctx, tx, m, pe, now); err != nil {
-			return err
-		}
-		return tx.InsertEvents(ctx, ev)
+		return c.suppressOnEvent(ctx, tx, m, pe, now)
 	})
 }

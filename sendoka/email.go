@@ -43,8 +43,9 @@ const (
 )
 
 // SendEmail validates and accepts an email. On success the message is durable and queued
-// for delivery: the returned message has its id, status and creation time.
-func (c *Client) SendEmail(ctx context.Context, p *Principal, req *EmailRequest) (*Message, error) {
+// for delivery: the returned message has its id, status and creation time. Options add to
+// the accepting transaction (WithinTx).
+func (c *Client) SendEmail(ctx context.Context, p *Principal, req *EmailRequest, opts ...SendOption) (*Message, error) {
 	if err := p.require(PermissionEmailsSend); err != nil {
 		return nil, err
 	}
@@ -52,7 +53,7 @@ func (c *Client) SendEmail(ctx context.Context, p *Principal, req *EmailRequest)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.accept(ctx, m); err != nil {
+	if err := c.accept(ctx, sendOptionsOf(opts), m); err != nil {
 		return nil, err
 	}
 	return m, nil

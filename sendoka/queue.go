@@ -2,6 +2,7 @@ package sendoka
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -10,20 +11,141 @@ type JobKind string
 
 // Job kinds.
 const (
-	// JobDeliverMessage hands one message to its provider (Client.Deliver).
+	// JobDeliverMessage hands one message to its provider (Client.Deliver). SubjectID is the
+	// message id.
 	JobDeliverMessage JobKind = "deliver_message"
 	// JobProviderEvent applies one provider report to a message (Client.HandleProviderEvent).
+	// SubjectID is the message id; Payload is the ProviderEvent.
 	JobProviderEvent JobKind = "provider_event"
+	// JobRecoverDeliveries settles what dead processes left behind
+	// (Client.RecoverDeliveries). Periodic.
+	JobRecoverDeliveries JobKind = "recover_deliveries"
 )
 
-// Job is a unit of background work. It carries ids, never message content.
+// QueueName names a queue. Each queue has its own workers, so work of one never waits
+// behind another's: a webhook backlog or an audience fan-out cannot delay transactional
+// delivery.
+type QueueName string
+
+// The queues.
+const (
+	QueueDeliver     QueueName = "deliver"     // transactional hand-offs to providers
+	QueueEvents      QueueName = "events"      // provider and inbound events
+	QueueWebhooks    QueueName = "webhooks"    // webhook deliveries
+	QueueBulk        QueueName = "bulk"        // audience fan-out and broadcast delivery
+	QueueMaintenance QueueName = "maintenance" // periodic clean-ups and recovery
+)
+
+// Queues lists every queue.
+var Queues = []QueueName{QueueDeliver, QueueEvents, QueueWebhooks, QueueBulk, QueueMaintenance}
+
+// Job is a unit of background work. It carries ids and small JSON, never message content.
 type Job struct {
-	Kind      JobKind
-	MessageID string
-	// Event is set for JobProviderEvent.
-	Event *ProviderEvent
+	Kind JobKind
+	// SubjectID is what the job works on: a message id for the message kinds.
+	SubjectID string
+	// Payload is a small JSON document for the job's handler (a provider event, say), or
+	// nil.
+	Payload json.RawMessage
 	// RunAt, when set and in the future, delays the job until then.
 	RunAt time.Time
+	// Queue, when set, overrides the kind's queue (JobSpec.Queue).
+	Queue QueueName
+	// UniqueKey, when set, makes the job unique: while a job of the same kind and key is
+	// waiting or running, enqueuing another is a no-op that returns the first one's id.
+	UniqueKey string
+}
+
+// JobSpec says how the jobs of one kind run.
+type JobSpec struct {
+	Kind  JobKind
+	Queue QueueName
+	// MaxAttempts is how many times a job runs before the queue gives up on it (snoozes
+	// do not count); 0 means the queue's default.
+	MaxAttempts int
+	// Timeout bounds one run.
+	Timeout time.Duration
+	// Backoff is the wait before the attempt after a failed attempt n (1-based).
+	Backoff func(attempt int) time.Duration
+	// Every, when positive, makes the kind periodic: the queue's leader (one across all
+	// nodes) enqueues one such job at this interval, with no subject.
+	Every time.Duration
+}
+
+// JobRun tells a handler about the run of a job.
+type JobRun struct {
+	// ID is the queue's id of the job (0 when unknown).
+	ID int64
+	// Attempt counts this run (1 for the first); MaxAttempts is the kind's limit.
+	Attempt, MaxAttempts int
+}
+
+// FinalAttempt reports whether the queue will not run the job again after this run.
+func (r JobRun) FinalAttempt() bool { return r.MaxAttempts > 0 && r.Attempt >= r.MaxAttempts }
+
+// attemptPow4 is the queue's classic backoff: attempt^4 seconds (1 s, 16 s, 81 s, ...).
+func attemptPow4(attempt int) time.Duration {
+	return time.Duration(attempt*attempt*attempt*attempt) * time.Second
+}
+
+// JobSpecs returns how each kind of the core's jobs runs. recovery is the interval of
+// JobRecoverDeliveries (DefaultRecoveryInterval when zero) and deliveryTimeout the bound of
+// one hand-off job (which must outlast a provider's slowest send).
+func JobSpecs(recovery, deliveryTimeout time.Duration) []JobSpec {
+	if recovery <= 0 {
+		recovery = DefaultRecoveryInterval
+	}
+	return []JobSpec{
+		// The core keeps delivery's retry schedule itself (DeliveryConfig.RetryDelays, as
+		// snoozes); attempts here only count failures outside it (the database, a bug).
+		{Kind: JobDeliverMessage, Queue: QueueDeliver, Timeout: deliveryTimeout, Backoff: attemptPow4},
+		{Kind: JobProviderEvent, Queue: QueueEvents, Timeout: time.Minute, Backoff: attemptPow4},
+		// A failed recovery pass is not retried: the next one runs an interval later.
+		{Kind: JobRecoverDeliveries, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: time.Minute, Every: recovery},
+	}
+}
+
+// DefaultRecoveryInterval is how often the leader runs RecoverDeliveries.
+const DefaultRecoveryInterval = 5 * time.Second
+
+// RunJob runs one job of any kind the core defines: the queue calls it for every job.
+// Errors follow Deliver's conventions: CodeProviderThrottled, CodeProviderTransient,
+// CodeConflict and CodeUnavailable ask for a retry at Error.Retry (a snooze that uses up no
+// attempt); CodeNotFound and CodeValidation mean no retry can succeed; anything else is
+// retried with the kind's backoff.
+func (c *Client) RunJob(ctx context.Context, j Job, run JobRun) error {
+	switch j.Kind {
+	case JobDeliverMessage:
+		return c.Deliver(ctx, j.SubjectID, DeliverOptions{FinalAttempt: run.FinalAttempt(), JobID: run.ID})
+	case JobProviderEvent:
+		var ev ProviderEvent
+		if err := json.Unmarshal(j.Payload, &ev); err != nil {
+			return Errorf(CodeValidation, "provider_event job %d: bad payload: %v", run.ID, err)
+		}
+		if ev.MessageID == "" {
+			ev.MessageID = j.SubjectID
+		}
+		return c.HandleProviderEvent(ctx, ev)
+	case JobRecoverDeliveries:
+		_, err := c.RecoverDeliveries(ctx)
+		return err
+	}
+	return Errorf(CodeValidation, "unknown job kind %q", j.Kind)
+}
+
+// providerEventJob is the job that applies ev to its message at ev's time, or now.
+func providerEventJob(ev ProviderEvent, now time.Time) (Job, error) {
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return Job{}, err
+	}
+	j := Job{Kind: JobProviderEvent, SubjectID: ev.MessageID, Payload: payload}
+	if ev.OccurredAt.After(now) {
+		// Outcomes the provider dates later (a complaint after the delivery) run then, so
+		// one send's events apply in the order they happen.
+		j.RunAt = ev.OccurredAt
+	}
+	return j, nil
 }
 
 // Queue is the durable job port. Implementation: queue/riverjobs (River).

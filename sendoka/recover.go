@@ -121,12 +121,12 @@ func (c *Client) requeueStalled(ctx context.Context, j StalledJob, now time.Time
 
 // requeueTx gives m a new delivery job that runs now and releases any claim on it.
 func (c *Client) requeueTx(ctx context.Context, tx Tx, m *Message, now time.Time) error {
-	ids, err := c.queue.Enqueue(ctx, tx, Job{Kind: JobDeliverMessage, MessageID: m.ID})
+	ids, err := c.queue.Enqueue(ctx, tx, Job{Kind: JobDeliverMessage, SubjectID: m.ID})
 	if err != nil {
 		return err
 	}
 	from := m.Status
 	m.JobID, m.ClaimedAt, m.LeaseUntil, m.UpdatedAt = ids[0], nil, nil, now
-	_, err = tx.UpdateMessage(ctx, m, from)
+	_, err = c.transition(ctx, tx, m, from)
 	return err
 }

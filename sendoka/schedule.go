@@ -162,15 +162,12 @@ func (c *Client) CancelMessage(ctx context.Context, p *Principal, channel Channe
 		m.Status = StatusCanceled
 		m.UpdatedAt = now
 		m.CompletedAt = &now
-		if ok, err := tx.UpdateMessage(ctx, m, StatusScheduled); err != nil {
+		if ok, err := c.transition(ctx, tx, m, StatusScheduled, c.newEvent(m, EventCanceled, StatusCanceled, nil, now)); err != nil {
 			return err
 		} else if !ok {
 			return notScheduled(m)
 		}
-		if err := c.queue.Cancel(ctx, tx, m.JobID); err != nil {
-			return err
-		}
-		return tx.InsertEvents(ctx, c.newEvent(m, EventCanceled, StatusCanceled, nil, now))
+		return c.queue.Cancel(ctx, tx, m.JobID)
 	})
 	if err != nil {
 		return nil, err
@@ -211,25 +208,25 @@ func (c *Client) RescheduleMessage(ctx context.Context, p *Principal, channel Ch
 		if prev == nil || !prev.After(now.Add(RescheduleMargin)) {
 			return &Error{Code: CodeNotScheduled, Message: "the message is due and being sent; it can no longer be rescheduled"}
 		}
-		ids, err := c.queue.Enqueue(ctx, tx, Job{Kind: JobDeliverMessage, MessageID: m.ID, RunAt: *at})
+		ids, err := c.queue.Enqueue(ctx, tx, Job{Kind: JobDeliverMessage, SubjectID: m.ID, RunAt: *at})
 		if err != nil {
 			return err
 		}
 		if err := c.queue.Cancel(ctx, tx, m.JobID); err != nil {
 			return err
 		}
-		m.ScheduledAt, m.JobID, m.ClaimedAt, m.UpdatedAt = at, ids[0], nil, now
-		if ok, err := tx.UpdateMessage(ctx, m, StatusScheduled); err != nil {
-			return err
-		} else if !ok {
-			return notScheduled(m)
-		}
+		m.ScheduledAt, m.JobID, m.ClaimedAt, m.LeaseUntil, m.UpdatedAt = at, ids[0], nil, nil, now
 		ev := c.newEvent(m, EventScheduled, StatusScheduled, nil, now)
 		ev.Data = map[string]any{
 			"scheduled_at":          at.Format(time.RFC3339Nano),
 			"previous_scheduled_at": prev.Format(time.RFC3339Nano),
 		}
-		return tx.InsertEvents(ctx, ev)
+		if ok, err := c.transition(ctx, tx, m, StatusScheduled, ev); err != nil {
+			return err
+		} else if !ok {
+			return notScheduled(m)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

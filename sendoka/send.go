@@ -6,10 +6,36 @@ import (
 	"slices"
 )
 
-// accept makes a validated message durable: in ONE transaction it inserts the message, its
-// first event and the job that delivers it (the outbox invariant). Either all of it commits
-// or none of it does.
-func (c *Client) accept(ctx context.Context, msgs ...*Message) error {
+// SendOption adds to a send. Options run inside the transaction that accepts the message,
+// so what they write commits with the message and its job, or not at all.
+type SendOption func(*sendOptions)
+
+type sendOptions struct {
+	inTx []func(ctx context.Context, tx Tx, msgs []*Message) error
+}
+
+// WithinTx runs fn in the transaction that accepts the messages of a send, after they are
+// stored (ids, statuses and jobs set): a record of one's own (an idempotency record, a
+// usage reservation, an audience row) commits with them. An error from fn rolls the whole
+// send back and is returned by the send.
+func WithinTx(fn func(ctx context.Context, tx Tx, msgs []*Message) error) SendOption {
+	return func(o *sendOptions) { o.inTx = append(o.inTx, fn) }
+}
+
+func sendOptionsOf(opts []SendOption) sendOptions {
+	var o sendOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return o
+}
+
+// accept makes validated messages durable: in ONE transaction it inserts the messages, their
+// first events and the jobs that deliver them (the outbox invariant), then runs the send's
+// WithinTx work. Either all of it commits or none of it does.
+func (c *Client) accept(ctx context.Context, o sendOptions, msgs ...*Message) error {
 	now := c.now()
 	jobs := make([]Job, len(msgs))
 	events := make([]*Event, len(msgs))
@@ -17,7 +43,7 @@ func (c *Client) accept(ctx context.Context, msgs ...*Message) error {
 		m.CreatedAt, m.UpdatedAt = now, now
 		m.ID = NewID(PrefixMessage, now)
 		m.Status = StatusQueued
-		jobs[i] = Job{Kind: JobDeliverMessage, MessageID: m.ID}
+		jobs[i] = Job{Kind: JobDeliverMessage, SubjectID: m.ID}
 		evType := EventQueued
 		if m.ScheduledAt != nil {
 			m.Status = StatusScheduled
@@ -40,7 +66,15 @@ func (c *Client) accept(ctx context.Context, msgs ...*Message) error {
 		if err := tx.InsertMessages(ctx, msgs...); err != nil {
 			return err
 		}
-		return tx.InsertEvents(ctx, events...)
+		if err := c.recordEvents(ctx, tx, events...); err != nil {
+			return err
+		}
+		for _, fn := range o.inTx {
+			if err := fn(ctx, tx, msgs); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

@@ -35,7 +35,7 @@ const (
 )
 
 // SendSMS validates and accepts an SMS, like SendEmail.
-func (c *Client) SendSMS(ctx context.Context, p *Principal, req *SMSRequest) (*Message, error) {
+func (c *Client) SendSMS(ctx context.Context, p *Principal, req *SMSRequest, opts ...SendOption) (*Message, error) {
 	if err := p.require(PermissionSMSSend); err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func (c *Client) SendSMS(ctx context.Context, p *Principal, req *SMSRequest) (*M
 	if err != nil {
 		return nil, err
 	}
-	if err := c.accept(ctx, m); err != nil {
+	if err := c.accept(ctx, sendOptionsOf(opts), m); err != nil {
 		return nil, err
 	}
 	return m, nil

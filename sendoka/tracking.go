@@ -200,7 +200,7 @@ func (c *Client) recordTracking(ctx context.Context, messageID string, typ Event
 		}
 		ev := c.newEvent(m, typ, "", nil, now)
 		ev.Data = data
-		return tx.InsertEvents(ctx, ev)
+		return c.recordEvents(ctx, tx, ev)
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +34,10 @@ type config struct {
 	logLevel        string
 	logFormat       string
 	workers         int
+	queueWorkers    string
+	dbPool          int
 	fetchCooldown   time.Duration
+	fetchPoll       time.Duration
 	jobTimeout      time.Duration
 	claimLease      time.Duration
 	slotWait        time.Duration
@@ -116,6 +120,9 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.logFormat, "log-format", env("SENDOKA_LOG_FORMAT", "text"), "text or json (SENDOKA_LOG_FORMAT)")
 	fs.IntVar(&c.workers, "workers", envInt("SENDOKA_WORKERS", 100), "concurrent delivery workers (SENDOKA_WORKERS)")
 	fs.DurationVar(&c.fetchCooldown, "fetch-cooldown", envDuration("SENDOKA_FETCH_COOLDOWN", 50*time.Millisecond), "minimum time between job fetches (SENDOKA_FETCH_COOLDOWN)")
+	fs.DurationVar(&c.fetchPoll, "fetch-poll-interval", envDuration("SENDOKA_FETCH_POLL_INTERVAL", 0), "how often idle workers look for new jobs; 0 = 200ms or the cooldown if longer (SENDOKA_FETCH_POLL_INTERVAL)")
+	fs.StringVar(&c.queueWorkers, "queue-workers", env("SENDOKA_QUEUE_WORKERS", ""), "workers of the other queues, e.g. events=20,webhooks=20,bulk=10,maintenance=2 (SENDOKA_QUEUE_WORKERS)")
+	fs.IntVar(&c.dbPool, "db-pool", envInt("SENDOKA_DB_POOL", 0), "Postgres connections open at once; 0 = 20 (SENDOKA_DB_POOL)")
 	fs.DurationVar(&c.jobTimeout, "job-timeout", envDuration("SENDOKA_JOB_TIMEOUT", 0), "bound on one delivery job; 0 = 15m, or longer if the email provider's slowest send needs it (SENDOKA_JOB_TIMEOUT)")
 	fs.DurationVar(&c.claimLease, "claim-lease", envDuration("SENDOKA_CLAIM_LEASE", sendoka.DefaultClaimLease), "lease of a delivery claim, renewed while the provider works; a lapsed one marks its message's outcome unknown (SENDOKA_CLAIM_LEASE)")
 	fs.DurationVar(&c.slotWait, "slot-wait", envDuration("SENDOKA_SLOT_WAIT", sendoka.DefaultSlotWait), "longest wait for a free provider connection before a job is put back (SENDOKA_SLOT_WAIT)")
@@ -149,6 +156,13 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	}
 	cfg.Queue.MaxWorkers = c.workers
 	cfg.Queue.FetchCooldown = c.fetchCooldown
+	cfg.Queue.FetchPollInterval = c.fetchPoll
+	cfg.Database.MaxOpenConns = c.dbPool
+	qw, err := parseQueueWorkers(c.queueWorkers)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Queue.QueueWorkers = qw
 	cfg.Queue.JobTimeout = c.jobTimeout
 	cfg.Queue.RecoveryInterval = c.recovery
 	cfg.Delivery.ClaimLease = c.claimLease
@@ -168,6 +182,21 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	}
 	cfg.SMS = sms
 	return cfg, nil
+}
+
+// parseQueueWorkers reads "events=20,webhooks=5": workers per queue other than deliver.
+func parseQueueWorkers(s string) (map[sendoka.QueueName]int, error) {
+	out := map[sendoka.QueueName]int{}
+	for _, part := range splitList(s) {
+		name, n, ok := strings.Cut(part, "=")
+		count, err := strconv.Atoi(strings.TrimSpace(n))
+		q := sendoka.QueueName(strings.TrimSpace(name))
+		if !ok || err != nil || count < 1 || q == sendoka.QueueDeliver || !slices.Contains(sendoka.Queues, q) {
+			return nil, fmt.Errorf("SENDOKA_QUEUE_WORKERS=%q: want name=count pairs for events, webhooks, bulk or maintenance (deliver's is SENDOKA_WORKERS)", s)
+		}
+		out[q] = count
+	}
+	return out, nil
 }
 
 func splitList(s string) []string {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sendoka/sendoka/providers/smtpemail/smtpemailtest"
+	"github.com/sendoka/sendoka/sendoka"
 	"github.com/sendoka/sendoka/storage/bunstore/bunstoretest"
 )
 
@@ -261,5 +262,19 @@ func TestServeCrashLosesNothingSendsNothingTwice(t *testing.T) {
 			require.LessOrEqual(t, unknown, conns, "only messages mid-hand-off end unknown")
 			t.Logf("%s: %d of %d received before the kill, %d unknown outcomes", d, before, len(ids), unknown)
 		})
+	}
+}
+
+func TestParseQueueWorkers(t *testing.T) {
+	t.Parallel()
+	got, err := parseQueueWorkers("events=3, bulk=1")
+	require.NoError(t, err)
+	require.Equal(t, map[sendoka.QueueName]int{sendoka.QueueEvents: 3, sendoka.QueueBulk: 1}, got)
+	got, err = parseQueueWorkers("")
+	require.NoError(t, err)
+	require.Empty(t, got)
+	for _, bad := range []string{"events", "events=0", "events=x", "deliver=5", "nosuch=2"} {
+		_, err := parseQueueWorkers(bad)
+		require.Error(t, err, bad)
 	}
 }

@@ -1,29 +1,44 @@
 package riverjobs
 
 import (
+	"encoding/json"
+
 	"github.com/sendoka/sendoka/sendoka"
 )
 
-// deliverArgs are the arguments of a deliver_message job: the message id only, so the
-// content is read from the store when the job runs (and never lingers in river_job).
-type deliverArgs struct {
-	MessageID string `json:"message_id"`
+// jobArgs are the River arguments of every Sendoka job: the core's sendoka.Job without its
+// scheduling. River's kind is the Sendoka kind (kind is set on insert and, for the worker
+// of each kind, at registration), so river_job rows read as deliver_message,
+// provider_event, ... Content never travels in a job: the subject is read when it runs.
+type jobArgs struct {
+	kind      sendoka.JobKind
+	SubjectID string          `json:"subject_id,omitempty" river:"unique"`
+	Payload   json.RawMessage `json:"payload,omitempty"`
+	UniqueKey string          `json:"unique_key,omitempty" river:"unique"`
 }
 
 // Kind implements river.JobArgs.
-func (deliverArgs) Kind() string { return string(sendoka.JobDeliverMessage) }
+func (a jobArgs) Kind() string { return string(a.kind) }
 
-// providerEventArgs are the arguments of a provider_event job: the provider's small report,
-// flattened, with the message id at the top like deliverArgs.
-type providerEventArgs struct {
-	sendoka.ProviderEvent
+// UnmarshalJSON also reads the arguments of jobs enqueued before the general job model:
+// deliver_message as {"message_id"} and provider_event as the flattened ProviderEvent.
+func (a *jobArgs) UnmarshalJSON(b []byte) error {
+	var v struct {
+		SubjectID string          `json:"subject_id"`
+		Payload   json.RawMessage `json:"payload"`
+		UniqueKey string          `json:"unique_key"`
+		MessageID string          `json:"message_id"`
+		Type      string          `json:"type"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	a.SubjectID, a.Payload, a.UniqueKey = v.SubjectID, v.Payload, v.UniqueKey
+	if a.SubjectID == "" {
+		a.SubjectID = v.MessageID
+	}
+	if len(a.Payload) == 0 && v.Type != "" {
+		a.Payload = append(json.RawMessage(nil), b...)
+	}
+	return nil
 }
-
-// Kind implements river.JobArgs.
-func (providerEventArgs) Kind() string { return string(sendoka.JobProviderEvent) }
-
-// recoverArgs are the arguments of the periodic recover_deliveries job: none.
-type recoverArgs struct{}
-
-// Kind implements river.JobArgs.
-func (recoverArgs) Kind() string { return "recover_deliveries" }

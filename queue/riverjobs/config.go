@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/sendoka/sendoka/sendoka"
 )
 
 // The dialects New and Migrate accept: the names storage/bunstore reports.
@@ -37,14 +39,18 @@ const (
 // ~1,900 jobs/s at 100 workers and 50 ms). Raise MaxWorkers and lower FetchCooldown for
 // more: 1,000 workers and 5 ms measured ~21,000 jobs/s on Postgres and ~4,000 on SQLite.
 type Config struct {
-	// QueueName is the River queue Sendoka's jobs go to and are fetched from, so an app that
-	// runs its own River workers on the same database does not fetch Sendoka's jobs (or the
-	// other way round). Periodic maintenance (recovery) runs in QueueName + "_maintenance".
-	// Default: DefaultQueueName ("sendoka").
+	// QueueName names Sendoka's River queues, so an app that runs its own River workers on
+	// the same database does not fetch Sendoka's jobs (or the other way round): deliveries
+	// go to QueueName itself, the other queues to QueueName_events, QueueName_webhooks,
+	// QueueName_bulk and QueueName_maintenance. Default: DefaultQueueName ("sendoka").
 	QueueName string
 
-	// MaxWorkers is how many jobs this process runs at once. Default: 100.
+	// MaxWorkers is how many delivery jobs (the deliver queue) this process runs at once.
+	// Default: 100.
 	MaxWorkers int
+	// QueueWorkers sets the workers of the other queues (sendoka.QueueEvents, ...); a
+	// missing or zero entry takes DefaultQueueWorkers.
+	QueueWorkers map[sendoka.QueueName]int
 	// FetchCooldown is the least time between two fetches of jobs; with MaxWorkers it bounds
 	// throughput. Default: 50ms (River's own default is 100ms). Minimum: 1ms.
 	FetchCooldown time.Duration
@@ -99,8 +105,31 @@ type Config struct {
 	testOnly bool
 }
 
-// maintenanceQueue is the River queue of the periodic jobs: QueueName + "_maintenance".
-func (cfg Config) maintenanceQueue() string { return cfg.QueueName + "_maintenance" }
+// riverQueue is the River queue of a Sendoka queue: QueueName itself for deliveries (as
+// before there were several), QueueName_<name> for the others.
+func (cfg Config) riverQueue(name sendoka.QueueName) string {
+	if name == sendoka.QueueDeliver {
+		return cfg.QueueName
+	}
+	return cfg.QueueName + "_" + string(name)
+}
+
+// workers is how many jobs of a queue this process runs at once.
+func (cfg Config) workers(name sendoka.QueueName) int {
+	if name == sendoka.QueueDeliver {
+		return cfg.MaxWorkers
+	}
+	if n := cfg.QueueWorkers[name]; n > 0 {
+		return n
+	}
+	return DefaultQueueWorkers[name]
+}
+
+// DefaultQueueWorkers are the workers per process of the queues other than deliver
+// (whose count is MaxWorkers).
+var DefaultQueueWorkers = map[sendoka.QueueName]int{
+	sendoka.QueueEvents: 20, sendoka.QueueWebhooks: 20, sendoka.QueueBulk: 10, sendoka.QueueMaintenance: 2,
+}
 
 // withDefaults returns cfg with every zero field set, or an error for an unusable value.
 func (cfg Config) withDefaults() (Config, error) {

@@ -17,16 +17,11 @@ import (
 	"github.com/sendoka/sendoka/sendoka"
 )
 
-// Handler runs the work behind each job kind. *sendoka.Client is the Handler; it is given to
-// Start rather than New because the client is itself built with the Queue.
+// Handler runs the work behind every job kind. *sendoka.Client is the Handler; it is given
+// to Start rather than New because the client is itself built with the Queue.
 type Handler interface {
-	// Deliver runs a deliver_message job (sendoka.Client.Deliver).
-	Deliver(ctx context.Context, id string, opts sendoka.DeliverOptions) error
-	// HandleProviderEvent runs a provider_event job (sendoka.Client.HandleProviderEvent).
-	HandleProviderEvent(ctx context.Context, ev sendoka.ProviderEvent) error
-	// RecoverDeliveries runs the periodic recover_deliveries job
-	// (sendoka.Client.RecoverDeliveries).
-	RecoverDeliveries(ctx context.Context) (sendoka.Recovered, error)
+	// RunJob runs one job (sendoka.Client.RunJob).
+	RunJob(ctx context.Context, j sendoka.Job, run sendoka.JobRun) error
 }
 
 var (
@@ -44,6 +39,7 @@ type sqlTxer interface {
 type Queue struct {
 	cfg    Config
 	client *river.Client[*sql.Tx]
+	specs  map[sendoka.JobKind]sendoka.JobSpec
 
 	mu      sync.RWMutex
 	handler Handler
@@ -74,19 +70,16 @@ func New(db *sql.DB, dialect string, cfg Config) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &Queue{cfg: cfg}
+	q := &Queue{cfg: cfg, specs: map[sendoka.JobKind]sendoka.JobSpec{}}
 
 	// Workers are registered even on an insert-only queue, so River checks at insert time
 	// that every kind has a worker somewhere.
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &deliverWorker{q: q}); err != nil {
-		return nil, fmt.Errorf("riverjobs: %w", err)
-	}
-	if err := river.AddWorkerSafely(workers, &providerEventWorker{q: q}); err != nil {
-		return nil, fmt.Errorf("riverjobs: %w", err)
-	}
-	if err := river.AddWorkerSafely(workers, &recoverWorker{q: q}); err != nil {
-		return nil, fmt.Errorf("riverjobs: %w", err)
+	for _, spec := range sendoka.JobSpecs(cfg.RecoveryInterval, cfg.JobTimeout) {
+		q.specs[spec.Kind] = spec
+		if err := addWorker(workers, spec, &jobWorker{q: q, spec: spec}); err != nil {
+			return nil, fmt.Errorf("riverjobs: %w", err)
+		}
 	}
 	rc := &river.Config{
 		FetchCooldown:        cfg.FetchCooldown,
@@ -99,17 +92,23 @@ func New(db *sql.DB, dialect string, cfg Config) (*Queue, error) {
 		Workers:              workers,
 	}
 	if !cfg.InsertOnly {
-		// Recovery has a queue of its own, so a backlog of deliveries waiting for provider
-		// slots never delays the pass that rescues a dead node's work.
-		rc.Queues = map[string]river.QueueConfig{
-			cfg.QueueName:          {MaxWorkers: cfg.MaxWorkers},
-			cfg.maintenanceQueue(): {MaxWorkers: 2},
+		// One River queue per Sendoka queue, each with its own workers: recovery, events or
+		// webhooks never wait behind a backlog of deliveries (and the other way round).
+		rc.Queues = map[string]river.QueueConfig{}
+		for _, name := range sendoka.Queues {
+			rc.Queues[cfg.riverQueue(name)] = river.QueueConfig{MaxWorkers: cfg.workers(name)}
 		}
-		// Only the elected leader enqueues periodic jobs, so one node recovers at a time.
-		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.RecoveryInterval),
-			func() (river.JobArgs, *river.InsertOpts) {
-				return recoverArgs{}, &river.InsertOpts{Queue: cfg.maintenanceQueue(), MaxAttempts: 1}
-			}, &river.PeriodicJobOpts{ID: "recover_deliveries", RunOnStart: true})}
+		// Only the elected leader enqueues periodic jobs, so one node runs each at a time.
+		for _, spec := range q.specs {
+			if spec.Every <= 0 {
+				continue
+			}
+			spec := spec
+			rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(spec.Every),
+				func() (river.JobArgs, *river.InsertOpts) {
+					return jobArgs{kind: spec.Kind}, &river.InsertOpts{Queue: cfg.riverQueue(spec.Queue), MaxAttempts: spec.MaxAttempts}
+				}, &river.PeriodicJobOpts{ID: string(spec.Kind), RunOnStart: true}))
+		}
 	}
 	switch dialect {
 	case DialectPostgres:
@@ -139,29 +138,27 @@ func (q *Queue) Enqueue(ctx context.Context, tx sendoka.Tx, jobs ...sendoka.Job)
 	}
 	params := make([]river.InsertManyParams, len(jobs))
 	for i, j := range jobs {
-		p := river.InsertManyParams{InsertOpts: &river.InsertOpts{Queue: q.cfg.QueueName, ScheduledAt: j.RunAt}}
-		switch j.Kind {
-		case sendoka.JobDeliverMessage:
-			if j.MessageID == "" {
-				return nil, fmt.Errorf("riverjobs: job %d: %s without a message id", i, j.Kind)
-			}
-			p.Args = deliverArgs{MessageID: j.MessageID}
-		case sendoka.JobProviderEvent:
-			if j.Event == nil {
-				return nil, fmt.Errorf("riverjobs: job %d: %s without an event", i, j.Kind)
-			}
-			ev := *j.Event
-			if ev.MessageID == "" {
-				ev.MessageID = j.MessageID
-			}
-			if ev.MessageID == "" {
-				return nil, fmt.Errorf("riverjobs: job %d: %s without a message id", i, j.Kind)
-			}
-			p.Args = providerEventArgs{ProviderEvent: ev}
-		default:
+		spec, ok := q.specs[j.Kind]
+		if !ok {
 			return nil, fmt.Errorf("riverjobs: job %d: unknown kind %q", i, j.Kind)
 		}
-		params[i] = p
+		if j.SubjectID == "" && spec.Every <= 0 {
+			return nil, fmt.Errorf("riverjobs: job %d: %s without a subject", i, j.Kind)
+		}
+		if j.Kind == sendoka.JobProviderEvent && len(j.Payload) == 0 {
+			return nil, fmt.Errorf("riverjobs: job %d: %s without an event", i, j.Kind)
+		}
+		queue := spec.Queue
+		if j.Queue != "" {
+			queue = j.Queue
+		}
+		opts := &river.InsertOpts{Queue: q.cfg.riverQueue(queue), ScheduledAt: j.RunAt, MaxAttempts: spec.MaxAttempts} // 0: Config.MaxAttempts
+		if j.UniqueKey != "" {
+			// Unique by kind and the args' unique fields (subject and key) among jobs not yet
+			// finished.
+			opts.UniqueOpts = river.UniqueOpts{ByArgs: true}
+		}
+		params[i] = river.InsertManyParams{Args: jobArgs{kind: j.Kind, SubjectID: j.SubjectID, Payload: j.Payload, UniqueKey: j.UniqueKey}, InsertOpts: opts}
 	}
 	res, err := q.client.InsertManyTx(ctx, stx, params)
 	if err != nil {
@@ -171,33 +168,27 @@ func (q *Queue) Enqueue(ctx context.Context, tx sendoka.Tx, jobs ...sendoka.Job)
 }
 
 // idsInOrder returns the id of each job's row. River returns rows in insertion order in
-// practice, but does not document it; matching rows to jobs by (kind, message id) costs
-// little and keeps a message from ever pointing at another message's job.
+// practice, but does not document it; matching rows to jobs by (kind, subject) costs little
+// and keeps a message from ever pointing at another message's job.
 func idsInOrder(jobs []sendoka.Job, res []*rivertype.JobInsertResult) ([]int64, error) {
 	if len(res) != len(jobs) {
 		return nil, fmt.Errorf("riverjobs: inserted %d jobs, River returned %d", len(jobs), len(res))
 	}
-	type key struct{ kind, messageID string }
+	type key struct{ kind, subject string }
 	rows := make(map[key][]int64, len(res))
 	for _, r := range res {
-		var a struct {
-			MessageID string `json:"message_id"`
-		}
+		var a jobArgs
 		if err := json.Unmarshal(r.Job.EncodedArgs, &a); err != nil {
 			return nil, fmt.Errorf("riverjobs: job %d args: %w", r.Job.ID, err)
 		}
-		k := key{r.Job.Kind, a.MessageID}
+		k := key{r.Job.Kind, a.SubjectID}
 		rows[k] = append(rows[k], r.Job.ID)
 	}
 	ids := make([]int64, len(jobs))
 	for i, j := range jobs {
-		id := j.MessageID
-		if j.Kind == sendoka.JobProviderEvent && j.Event.MessageID != "" {
-			id = j.Event.MessageID
-		}
-		k := key{string(j.Kind), id}
+		k := key{string(j.Kind), j.SubjectID}
 		if len(rows[k]) == 0 {
-			return nil, fmt.Errorf("riverjobs: no inserted job matches job %d (%s %s)", i, j.Kind, id)
+			return nil, fmt.Errorf("riverjobs: no inserted job matches job %d (%s %s)", i, j.Kind, j.SubjectID)
 		}
 		ids[i], rows[k] = rows[k][0], rows[k][1:]
 	}
@@ -218,10 +209,23 @@ func (q *Queue) Cancel(ctx context.Context, tx sendoka.Tx, jobID int64) error {
 	return nil
 }
 
+// addWorker registers w for spec's kind. River takes a worker's kind from its args type;
+// one args type serves every Sendoka kind, so the kind is given as a value
+// (river.AddWorkerArgs, which panics where AddWorkerSafely would return an error).
+func addWorker(workers *river.Workers, spec sendoka.JobSpec, w *jobWorker) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("register %s: %v", spec.Kind, r)
+		}
+	}()
+	river.AddWorkerArgs(workers, jobArgs{kind: spec.Kind}, w)
+	return nil
+}
+
 // StalledDeliveries lists deliver_message jobs of this queue that have been running for
 // longer than runningFor, by River's attempted_at, oldest first.
 func (q *Queue) StalledDeliveries(ctx context.Context, runningFor time.Duration, limit int) ([]sendoka.StalledJob, error) {
-	params := river.NewJobListParams().Kinds(string(sendoka.JobDeliverMessage)).Queues(q.cfg.QueueName).
+	params := river.NewJobListParams().Kinds(string(sendoka.JobDeliverMessage)).
 		States(rivertype.JobStateRunning).OrderBy(river.JobListOrderByTime, river.SortOrderAsc).First(limit)
 	res, err := q.client.JobList(ctx, params)
 	if err != nil {
@@ -233,11 +237,11 @@ func (q *Queue) StalledDeliveries(ctx context.Context, runningFor time.Duration,
 		if j.AttemptedAt == nil || j.AttemptedAt.After(cutoff) {
 			break // oldest first: the rest are younger
 		}
-		var a deliverArgs
-		if err := json.Unmarshal(j.EncodedArgs, &a); err != nil || a.MessageID == "" {
+		var a jobArgs
+		if err := json.Unmarshal(j.EncodedArgs, &a); err != nil || a.SubjectID == "" {
 			continue
 		}
-		out = append(out, sendoka.StalledJob{JobID: j.ID, MessageID: a.MessageID})
+		out = append(out, sendoka.StalledJob{JobID: j.ID, MessageID: a.SubjectID})
 	}
 	return out, nil
 }

@@ -204,7 +204,7 @@ func TestOutbox(t *testing.T) {
 		m := b.newMessage()
 		boom := errors.New("boom")
 		err := db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error {
-			ids, err := b.queue.Enqueue(ctx, tx, sendoka.Job{Kind: sendoka.JobDeliverMessage, MessageID: m.ID})
+			ids, err := b.queue.Enqueue(ctx, tx, sendoka.Job{Kind: sendoka.JobDeliverMessage, SubjectID: m.ID})
 			require.NoError(t, err)
 			require.Len(t, ids, 1)
 			m.JobID = ids[0]
@@ -221,7 +221,7 @@ func TestOutbox(t *testing.T) {
 		row := b.job(t, sent.JobID)
 		require.Equal(t, "deliver_message", row.Kind)
 		require.Equal(t, "available", row.State)
-		require.Equal(t, map[string]any{"message_id": sent.ID}, row.Args, "args carry the id, never content")
+		require.Equal(t, map[string]any{"subject_id": sent.ID}, row.Args, "args carry the id, never content")
 		require.Equal(t, 1, b.countJobs(t))
 	})
 }
@@ -234,12 +234,12 @@ func TestEnqueue(t *testing.T) {
 
 		t.Run("IdsInOrder", func(t *testing.T) {
 			msgs := []*sendoka.Message{b.newMessage(), b.newMessage(), b.newMessage()}
-			event := &sendoka.ProviderEvent{Type: sendoka.ProviderDelivered, Data: map[string]any{"k": "v"}}
+			event := eventPayload(t, sendoka.ProviderEvent{Type: sendoka.ProviderDelivered, Data: map[string]any{"k": "v"}})
 			jobs := []sendoka.Job{
-				{Kind: sendoka.JobDeliverMessage, MessageID: msgs[0].ID},
-				{Kind: sendoka.JobProviderEvent, MessageID: msgs[1].ID, Event: event},
-				{Kind: sendoka.JobDeliverMessage, MessageID: msgs[2].ID, RunAt: time.Now().Add(time.Hour)},
-				{Kind: sendoka.JobDeliverMessage, MessageID: msgs[1].ID},
+				{Kind: sendoka.JobDeliverMessage, SubjectID: msgs[0].ID},
+				{Kind: sendoka.JobProviderEvent, SubjectID: msgs[1].ID, Payload: event},
+				{Kind: sendoka.JobDeliverMessage, SubjectID: msgs[2].ID, RunAt: time.Now().Add(time.Hour)},
+				{Kind: sendoka.JobDeliverMessage, SubjectID: msgs[1].ID},
 			}
 			var ids []int64
 			require.NoError(t, db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error {
@@ -251,22 +251,23 @@ func TestEnqueue(t *testing.T) {
 			for i, j := range jobs {
 				row := b.job(t, ids[i])
 				require.Equal(t, string(j.Kind), row.Kind, "job %d", i)
-				require.Equal(t, j.MessageID, row.Args["message_id"], "job %d", i)
+				require.Equal(t, j.SubjectID, row.Args["subject_id"], "job %d", i)
 			}
-			require.Equal(t, "delivered", b.job(t, ids[1]).Args["type"])
-			require.Equal(t, map[string]any{"k": "v"}, b.job(t, ids[1]).Args["data"])
+			payload := b.job(t, ids[1]).Args["payload"].(map[string]any)
+			require.Equal(t, "delivered", payload["type"])
+			require.Equal(t, map[string]any{"k": "v"}, payload["data"])
 			require.Equal(t, "scheduled", b.job(t, ids[2]).State)
 			require.Equal(t, riverjobs.DefaultMaxAttempts, maxAttempts(t, b, ids[0]))
 		})
 
 		t.Run("Errors", func(t *testing.T) {
-			_, err := b.queue.Enqueue(ctx, noSQLTx{}, sendoka.Job{Kind: sendoka.JobDeliverMessage, MessageID: "msg_x"})
+			_, err := b.queue.Enqueue(ctx, noSQLTx{}, sendoka.Job{Kind: sendoka.JobDeliverMessage, SubjectID: "msg_x"})
 			require.ErrorContains(t, err, "SQLTx")
 			require.Error(t, b.queue.Cancel(ctx, noSQLTx{}, 1))
 			for _, j := range []sendoka.Job{
-				{Kind: "unknown", MessageID: "msg_x"},
+				{Kind: "unknown", SubjectID: "msg_x"},
 				{Kind: sendoka.JobDeliverMessage},
-				{Kind: sendoka.JobProviderEvent, MessageID: "msg_x"},
+				{Kind: sendoka.JobProviderEvent, SubjectID: "msg_x"},
 			} {
 				err := db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error {
 					_, err := b.queue.Enqueue(ctx, tx, j)
@@ -368,7 +369,7 @@ func TestDuplicateJob(t *testing.T) {
 		require.NoError(t, b.fake.WaitCalls(waitCtx(t), 1))
 		var dup int64
 		require.NoError(t, db.InTx(context.Background(), func(ctx context.Context, tx sendoka.Tx) error {
-			ids, err := b.queue.Enqueue(ctx, tx, sendoka.Job{Kind: sendoka.JobDeliverMessage, MessageID: m.ID})
+			ids, err := b.queue.Enqueue(ctx, tx, sendoka.Job{Kind: sendoka.JobDeliverMessage, SubjectID: m.ID})
 			if err != nil {
 				return err
 			}
@@ -457,6 +458,14 @@ func TestProviderErrors(t *testing.T) {
 	}
 }
 
+// eventPayload is ev as a provider_event job's payload.
+func eventPayload(t *testing.T, ev sendoka.ProviderEvent) json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(ev)
+	require.NoError(t, err)
+	return b
+}
+
 // TestJobCancelled pins the cancel mapping: a job that can never succeed is not retried.
 func TestJobCancelled(t *testing.T) {
 	t.Parallel()
@@ -467,11 +476,12 @@ func TestJobCancelled(t *testing.T) {
 		b.waitStatus(t, sent.ID, sendoka.StatusSent)
 
 		jobs := map[string]sendoka.Job{
-			"UnknownMessage": {Kind: sendoka.JobDeliverMessage, MessageID: "msg_unknown"},
-			"EventOfUnknownMessage": {Kind: sendoka.JobProviderEvent, MessageID: "msg_unknown",
-				Event: &sendoka.ProviderEvent{Type: sendoka.ProviderDelivered}},
-			"UnknownEventType": {Kind: sendoka.JobProviderEvent, MessageID: sent.ID,
-				Event: &sendoka.ProviderEvent{Type: "teleported"}},
+			"UnknownMessage": {Kind: sendoka.JobDeliverMessage, SubjectID: "msg_unknown"},
+			"EventOfUnknownMessage": {Kind: sendoka.JobProviderEvent, SubjectID: "msg_unknown",
+				Payload: eventPayload(t, sendoka.ProviderEvent{Type: sendoka.ProviderDelivered})},
+			"UnknownEventType": {Kind: sendoka.JobProviderEvent, SubjectID: sent.ID,
+				Payload: eventPayload(t, sendoka.ProviderEvent{Type: "teleported"})},
+			"BadEventPayload": {Kind: sendoka.JobProviderEvent, SubjectID: sent.ID, Payload: json.RawMessage(`"not an event"`)},
 		}
 		for name, job := range jobs {
 			t.Run(name, func(t *testing.T) {
@@ -736,5 +746,45 @@ func TestRecoveryRunsPeriodically(t *testing.T) {
 		got := b.waitStatus(t, m.ID, sendoka.StatusSent)
 		require.Equal(t, sendoka.OutcomeUnknown, got.Outcome)
 		require.Zero(t, b.fake.Calls(m.ID), "an interrupted hand-off is not repeated")
+	})
+}
+
+// TestQueuesAndUniqueJobs: each kind goes to its own River queue, and a job with a
+// UniqueKey is enqueued once while the first is waiting.
+func TestQueuesAndUniqueJobs(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := setup(t, db, fastConfig())
+		m := b.newMessage()
+		var ids []int64
+		require.NoError(t, db.InTx(context.Background(), func(ctx context.Context, tx sendoka.Tx) error {
+			require.NoError(t, tx.InsertMessages(ctx, m))
+			var err error
+			ids, err = b.queue.Enqueue(ctx, tx,
+				sendoka.Job{Kind: sendoka.JobDeliverMessage, SubjectID: m.ID, RunAt: time.Now().Add(time.Hour)},
+				sendoka.Job{Kind: sendoka.JobProviderEvent, SubjectID: m.ID, RunAt: time.Now().Add(time.Hour),
+					Payload: eventPayload(t, sendoka.ProviderEvent{Type: sendoka.ProviderDelivered})},
+				sendoka.Job{Kind: sendoka.JobDeliverMessage, SubjectID: m.ID, RunAt: time.Now().Add(time.Hour),
+					Queue: sendoka.QueueBulk, UniqueKey: "once"})
+			return err
+		}))
+		queueOf := func(id int64) string {
+			var q string
+			require.NoError(t, db.SQLDB().QueryRowContext(context.Background(), "SELECT queue FROM river_job WHERE id = $1", id).Scan(&q))
+			return q
+		}
+		require.Equal(t, riverjobs.DefaultQueueName, queueOf(ids[0]), "deliveries keep the queue they always had")
+		require.Equal(t, riverjobs.DefaultQueueName+"_events", queueOf(ids[1]))
+		require.Equal(t, riverjobs.DefaultQueueName+"_bulk", queueOf(ids[2]), "a job may name its queue")
+
+		var again []int64
+		require.NoError(t, db.InTx(context.Background(), func(ctx context.Context, tx sendoka.Tx) error {
+			var err error
+			again, err = b.queue.Enqueue(ctx, tx, sendoka.Job{Kind: sendoka.JobDeliverMessage, SubjectID: m.ID,
+				RunAt: time.Now().Add(time.Hour), Queue: sendoka.QueueBulk, UniqueKey: "once"})
+			return err
+		}))
+		require.Equal(t, ids[2:], again, "the unique job was not enqueued twice")
+		require.Equal(t, 3, b.countJobs(t))
 	})
 }

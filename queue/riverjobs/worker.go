@@ -14,62 +14,38 @@ import (
 // errNotStarted is returned by a worker that runs without a Handler, which Start prevents.
 var errNotStarted = errors.New("riverjobs: job run before Start set a Handler")
 
-// deliverWorker runs deliver_message jobs.
-type deliverWorker struct {
-	river.WorkerDefaults[deliverArgs]
-	q *Queue
+// jobWorker runs the jobs of one kind, with that kind's timeout and backoff.
+type jobWorker struct {
+	river.WorkerDefaults[jobArgs]
+	q    *Queue
+	spec sendoka.JobSpec
 }
 
-// Work hands the message to the core. After an error River discards a job whose row has
-// Attempt >= MaxAttempts, so the same test on the same row is exactly "River will not run
-// this again": the core then fails the message instead of leaving it queued forever. It
-// holds however River accounts for snoozes; v0.51 gives a snooze's attempt back (Attempt-1),
-// so snoozes never bring the final attempt closer.
-func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
+// Timeout is the kind's bound on one run.
+func (w *jobWorker) Timeout(*river.Job[jobArgs]) time.Duration { return w.spec.Timeout }
+
+// NextRetry is the kind's backoff after a failed attempt.
+func (w *jobWorker) NextRetry(job *river.Job[jobArgs]) time.Time {
+	if w.spec.Backoff == nil {
+		return time.Time{} // River's default policy
+	}
+	return time.Now().Add(w.spec.Backoff(job.Attempt))
+}
+
+// Work hands the job to the core. After an error River discards a job whose row has
+// Attempt >= MaxAttempts, so the same test on the same row (JobRun.FinalAttempt) is exactly
+// "River will not run this again": a delivery then fails its message instead of leaving it
+// queued for ever. Snoozes give their attempt back (River v0.51: Attempt-1), so they never
+// bring the final attempt closer.
+func (w *jobWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	h := w.q.currentHandler()
 	if h == nil {
 		return errNotStarted
 	}
-	err := h.Deliver(ctx, job.Args.MessageID, sendoka.DeliverOptions{FinalAttempt: job.Attempt >= job.MaxAttempts, JobID: job.ID})
-	return w.q.translate(ctx, job.JobRow, err)
-}
-
-// providerEventWorker runs provider_event jobs.
-type providerEventWorker struct {
-	river.WorkerDefaults[providerEventArgs]
-	q *Queue
-}
-
-// Work applies the provider's report to its message.
-func (w *providerEventWorker) Work(ctx context.Context, job *river.Job[providerEventArgs]) error {
-	h := w.q.currentHandler()
-	if h == nil {
-		return errNotStarted
-	}
-	return w.q.translate(ctx, job.JobRow, h.HandleProviderEvent(ctx, job.Args.ProviderEvent))
-}
-
-// recoverWorker runs the periodic recover_deliveries job.
-type recoverWorker struct {
-	river.WorkerDefaults[recoverArgs]
-	q *Queue
-}
-
-// Timeout bounds one recovery pass: the next one starts RecoveryInterval later anyway.
-func (w *recoverWorker) Timeout(*river.Job[recoverArgs]) time.Duration { return time.Minute }
-
-// Work settles the deliveries dead processes left behind. A failed pass is not retried:
-// the next periodic one runs soon.
-func (w *recoverWorker) Work(ctx context.Context, job *river.Job[recoverArgs]) error {
-	h := w.q.currentHandler()
-	if h == nil {
-		return errNotStarted
-	}
-	if _, err := h.RecoverDeliveries(ctx); err != nil {
-		w.q.cfg.Logger.WarnContext(ctx, "riverjobs: recovering deliveries failed", "error", err)
-		return river.JobCancel(err)
-	}
-	return nil
+	j := sendoka.Job{Kind: sendoka.JobKind(job.Kind), SubjectID: job.Args.SubjectID, Payload: job.Args.Payload,
+		UniqueKey: job.Args.UniqueKey}
+	run := sendoka.JobRun{ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts}
+	return w.q.translate(ctx, job.JobRow, h.RunJob(ctx, j, run))
 }
 
 // translate maps the core's error codes to River's outcomes:
@@ -83,8 +59,9 @@ func (w *recoverWorker) Work(ctx context.Context, job *river.Job[recoverArgs]) e
 //   - CodeUnavailable: snooze for the hint (or UnavailableSnooze): the database did not
 //     answer, and an outage must not use up attempts;
 //   - CodeNotFound, CodeValidation: cancel, since no retry can succeed;
-//   - anything else: return the error, so River retries with backoff (and discards the job
-//     after MaxAttempts; a delivery's last attempt has already failed its message).
+//   - anything else: return the error, so River retries with the kind's backoff (and
+//     discards the job after MaxAttempts; a delivery's last attempt has already failed its
+//     message).
 //
 // Snoozes do not use up attempts.
 func (q *Queue) translate(ctx context.Context, job *rivertype.JobRow, err error) error {

@@ -1,0 +1,33 @@
+package sendoka
+
+import (
+	"context"
+	"fmt"
+)
+
+// recordEvents is the only writer of events. In tx it appends events (of one message or
+// several) and, in the same transaction, enqueues whatever reacts to them, so an event and
+// its consequences commit together or not at all.
+func (c *Client) recordEvents(ctx context.Context, tx Tx, events ...*Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return tx.InsertEvents(ctx, events...)
+}
+
+// transition is the only place a stored message changes: in tx it writes m's delivery
+// fields, m.Status included, if the stored status is still from, and records events with
+// it. from == m.Status changes delivery fields only (a retry's bookkeeping, a new schedule);
+// any other pair must be an edge of the status machine (CanTransition). It reports false,
+// recording nothing, when the stored status is no longer from: another writer moved the
+// message first.
+func (c *Client) transition(ctx context.Context, tx Tx, m *Message, from Status, events ...*Event) (bool, error) {
+	if from != m.Status && !CanTransition(from, m.Status) {
+		return false, Internal(fmt.Errorf("sendoka: %s -> %s is not a status transition (message %s)", from, m.Status, m.ID))
+	}
+	ok, err := tx.UpdateMessage(ctx, m, from)
+	if err != nil || !ok {
+		return false, err
+	}
+	return true, c.recordEvents(ctx, tx, events...)
+}
