@@ -1,14 +1,70 @@
-// Package sendoka is the core of Sendoka: transactional email and SMS behind one API.
+// Package sendoka is the core of Sendoka: transactional email and SMS behind one API. A
+// *Client is all of Sendoka without HTTP: the HTTP API, the binary and your own code call
+// the same methods.
 //
-// A *Client validates requests, applies the rules (scopes, senders, limits, the status
-// machine) and records every message and its events through a Store. It never talks to a
-// database, a queue or a provider directly; it uses the small ports declared here:
+// # Build a Client
+//
+// A Client needs a Store and a Queue on one database, and the providers it hands messages
+// to. storage/bunstore is the Store (Postgres or SQLite) and queue/riverjobs the Queue
+// (River, on the same *sql.DB):
+//
+//	db, err := bunstore.Open(ctx, "sqlite:./sendoka.db", nil) // or "postgres://…"
+//	err = db.Migrate(ctx)
+//	err = riverjobs.Migrate(ctx, db.SQLDB(), string(db.Dialect()))
+//	queue, err := riverjobs.New(db.SQLDB(), string(db.Dialect()), riverjobs.Config{})
+//	sb := sandbox.New(sandbox.Options{}) // providers/sandbox: test keys, the sandbox domain
+//	client, err := sendoka.New(sendoka.Config{
+//		Store: db, Queue: queue,
+//		Email: ses, // live mail: providers/sesemail or providers/smtpemail
+//		SandboxEmail: sb, SandboxSMS: sb,
+//	})
+//
+// # Send
+//
+// The methods that act for a caller take its *Principal: the org, the mode (live or test)
+// and the permissions.
+// Client.Authenticate turns an API key into one; code that uses no keys makes one with
+// SystemPrincipal. SendEmail and SendSMS (and the batch forms) validate the request and, in
+// one transaction, store the message, its first event and the job that will deliver it: the
+// Message they return is durable, queued (or scheduled), and has its id.
+//
+//	caller := sendoka.SystemPrincipal(orgID, sendoka.ModeLive)
+//	msg, err := client.SendEmail(ctx, caller, &sendoka.EmailRequest{
+//		From: "hello@example.com", To: []string{"ada@example.com"}, Subject: "Welcome", Text: "Hi Ada",
+//	})
+//
+// A live principal's mail goes to Config.Email (SMS to Config.SMS); a test principal's
+// messages, and all mail from the sandbox domain, go to SandboxEmail and SandboxSMS, never
+// to a live provider.
+//
+// # Deliver
+//
+// The queue's workers run the jobs: queue.Start(ctx, client) starts them, and each calls
+// Client.Deliver, which claims the message, hands it to its provider at most once, and
+// records the outcome (retrying transient failures as Config.Delivery says). Start them in
+// every process that should deliver; queue.Stop lets running deliveries finish.
+//
+// # Read
+//
+// GetMessage returns a message with its status, delivery attempts and event timeline;
+// ListMessages pages through a channel's messages, newest first. Errors are *Error values
+// with a Code (ErrorCode, AsError) that the HTTP API maps to its statuses.
+//
+// # Tests and servers
+//
+// sendoka/sendokatest builds all of the above for a test, with the providers/memsend fake as
+// every provider, so a test sees each message it sends. hosts/server assembles the whole
+// server (database, queue, providers, Client and HTTP handler); hosts/httpapi serves the HTTP
+// API on any Client.
+//
+// # Ports
+//
+// The core imports no database, queue, HTTP library or provider SDK. It uses small ports,
+// declared here, whose comments state each contract:
 //
 //   - Store and Tx (store.go): persistence; one Tx is one database transaction.
 //   - Queue (queue.go): durable jobs that join the caller's Tx (the outbox invariant).
-//   - EmailSender and SMSSender (provider.go): the providers that hand messages on.
+//   - EmailSender and SMSSender (provider.go): the providers, with optional extras found by
+//     type assertion (Namer, ConcurrencyLimiter, SenderProvisioner).
 //   - Clock (clock.go): time, injected so schedules and retries are tested without sleeping.
-//
-// The packages under storage/, queue/, providers/ and hosts/ implement or use these ports;
-// the core imports none of them.
 package sendoka

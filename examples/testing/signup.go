@@ -1,6 +1,7 @@
 // Package signup is a stand-in for your application: it sends a welcome email through
 // Sendoka when a user signs up. Its test (signup_test.go) shows how to test such code with
-// the memsend fake in place of a real provider.
+// sendoka/sendokatest: the real Sendoka on SQLite, with the memsend fake in place of every
+// provider, so whatever key and sender the code uses, the test sees what went out.
 package signup
 
 import (
@@ -11,14 +12,19 @@ import (
 
 // Service signs users up.
 type Service struct {
-	Mail   *sendoka.Client
+	// Mail sends the welcome email.
+	Mail *sendoka.Client
+	// Caller is who sends it: the principal of an API key (Client.Authenticate), or
+	// sendoka.SystemPrincipal for code that uses no keys.
 	Caller *sendoka.Principal
+	// From is the sender: an address at a verified domain, or at the sandbox domain.
+	From string
 }
 
 // SignUp registers a user and sends the welcome email; it returns the message id.
 func (s *Service) SignUp(ctx context.Context, name, email string) (string, error) {
 	msg, err := s.Mail.SendEmail(ctx, s.Caller, &sendoka.EmailRequest{
-		From:    "Acme <hello@acme.example>",
+		From:    s.From,
 		To:      []string{email},
 		Subject: "Welcome, " + name,
 		Text:    "Hi " + name + ", thanks for signing up.",

@@ -1,7 +1,9 @@
 // Package memsend is an in-memory provider for tests: it records every email and SMS handed
 // to it, and can be told to fail or to be slow. It delivers nothing.
 //
-// Use it in place of a real provider in your own tests:
+// sendoka/sendokatest builds a whole Sendoka with one Sender in place of every provider
+// (env.Fake). To wire it by hand, give it every provider role, so that test keys and the
+// sandbox domain reach it too:
 //
 //	fake := memsend.New()
 //	client, _ := sendoka.New(sendoka.Config{..., Email: fake, SMS: fake, SandboxEmail: fake, SandboxSMS: fake})
