@@ -427,19 +427,33 @@ func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, a D
 				return err
 			}
 		}
-		if len(res.Events) == 0 {
-			return nil
-		}
-		jobs := make([]Job, len(res.Events))
-		for i := range res.Events {
-			ev := res.Events[i]
+		// Outcomes the provider already knows (the sandbox's simulated delivery) apply in
+		// this same transaction when they are due; later ones (a complaint after the
+		// delivery) become jobs that run at their time, so one send's events apply in the
+		// order they happen.
+		var jobs []Job
+		at := now
+		for _, ev := range res.Events {
 			ev.MessageID = m.ID
 			if ev.ProviderMessageID == "" {
 				ev.ProviderMessageID = res.ProviderMessageID
 			}
-			if jobs[i], err = providerEventJob(ev, now); err != nil {
+			if ev.OccurredAt.After(now) {
+				j, err := providerEventJob(ev, now)
+				if err != nil {
+					return err
+				}
+				jobs = append(jobs, j)
+				continue
+			}
+			// A microsecond apart, so the timeline lists them after message.sent.
+			at = at.Add(time.Microsecond)
+			if err := c.applyProviderEvent(ctx, tx, m, ev, at); err != nil {
 				return err
 			}
+		}
+		if len(jobs) == 0 {
+			return nil
 		}
 		_, err = c.queue.Enqueue(ctx, tx, jobs...)
 		return err
@@ -526,8 +540,7 @@ func providerEventOutcome(t ProviderEventType) (EventType, Status) {
 // and moves the status only where the status machine allows, so a late or out-of-order report
 // never takes a message back.
 func (c *Client) HandleProviderEvent(ctx context.Context, pe ProviderEvent) error {
-	typ, status := providerEventOutcome(pe.Type)
-	if typ == "" {
+	if typ, _ := providerEventOutcome(pe.Type); typ == "" {
 		return Errorf(CodeValidation, "unknown provider event type %q", pe.Type)
 	}
 	now := c.now()
@@ -536,38 +549,49 @@ func (c *Client) HandleProviderEvent(ctx context.Context, pe ProviderEvent) erro
 		if err != nil {
 			return err
 		}
-		ev := c.newEvent(m, typ, status, pe.Diagnostic, now)
-		ev.Recipient, ev.Data = pe.Recipient, pe.Data
-		moved := false
-		if status != "" && CanTransition(m.Status, status) {
-			from := m.Status
-			m.Status = status
-			m.UpdatedAt = now
-			if status.Terminal() {
-				m.CompletedAt = &now
-			}
-			if pe.Diagnostic != nil {
-				m.Diagnostic = pe.Diagnostic
-			}
-			if moved, err = c.transition(ctx, tx, m, from, ev); err != nil {
-				return err
-			}
-		}
-		if !moved {
-			if status != "" {
-				// Recorded, but it moves nothing: the event carries no status, and its data
-				// says which status the provider reported.
-				ev.Status = ""
-				if ev.Data == nil {
-					ev.Data = map[string]any{}
-				}
-				ev.Data["ignored_status"] = string(status)
-			}
-			if err := c.recordEvents(ctx, tx, ev); err != nil {
-				return err
-			}
-		}
-		// A bounce or complaint suppresses the address, even when it comes late.
-		return c.suppressOnEvent(ctx, tx, m, pe, now)
+		return c.applyProviderEvent(ctx, tx, m, pe, now)
 	})
+}
+
+// applyProviderEvent records pe on m, as it is in tx, and moves m's status where the status
+// machine allows.
+func (c *Client) applyProviderEvent(ctx context.Context, tx Tx, m *Message, pe ProviderEvent, now time.Time) error {
+	typ, status := providerEventOutcome(pe.Type)
+	if typ == "" {
+		return Errorf(CodeValidation, "unknown provider event type %q", pe.Type)
+	}
+	ev := c.newEvent(m, typ, status, pe.Diagnostic, now)
+	ev.Recipient, ev.Data = pe.Recipient, pe.Data
+	moved := false
+	if status != "" && CanTransition(m.Status, status) {
+		from := m.Status
+		m.Status = status
+		m.UpdatedAt = now
+		if status.Terminal() {
+			m.CompletedAt = &now
+		}
+		if pe.Diagnostic != nil {
+			m.Diagnostic = pe.Diagnostic
+		}
+		var err error
+		if moved, err = c.transition(ctx, tx, m, from, ev); err != nil {
+			return err
+		}
+	}
+	if !moved {
+		if status != "" {
+			// Recorded, but it moves nothing: the event carries no status, and its data
+			// says which status the provider reported.
+			ev.Status = ""
+			if ev.Data == nil {
+				ev.Data = map[string]any{}
+			}
+			ev.Data["ignored_status"] = string(status)
+		}
+		if err := c.recordEvents(ctx, tx, ev); err != nil {
+			return err
+		}
+	}
+	// A bounce or complaint suppresses the address, even when it comes late.
+	return c.suppressOnEvent(ctx, tx, m, pe, now)
 }

@@ -306,3 +306,35 @@ func TestRecoverDeliveries(t *testing.T) {
 		require.Zero(t, b.fake.Calls(lapsed.ID), "an interrupted hand-off is never repeated")
 	})
 }
+
+// TestDeliverAppliesDueOutcomesInline: outcomes a provider already knows at hand-off (the
+// sandbox's simulated delivery) apply in the transaction that records the send, with no
+// second job; later ones wait as jobs for their time.
+func TestDeliverAppliesDueOutcomesInline(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := newDBBundle(t, db)
+		later := time.Now().Add(time.Hour)
+		b.fake.ReportOnSend(
+			sendoka.ProviderEvent{Type: sendoka.ProviderDelivered},
+			sendoka.ProviderEvent{Type: sendoka.ProviderComplaint, OccurredAt: later},
+		)
+		m := b.send(t, b.client)
+		require.NoError(t, b.client.Deliver(context.Background(), m.ID, sendoka.DeliverOptions{JobID: m.JobID}))
+
+		got := b.get(t, sendoka.ChannelEmail, m.ID)
+		require.Equal(t, sendoka.StatusDelivered, got.Status, "delivered as soon as Deliver returns")
+		require.Equal(t, []sendoka.EventType{sendoka.EventQueued, sendoka.EventSent, sendoka.EventDelivered}, eventTypes(got))
+		var kinds []string
+		rows, err := db.SQLDB().QueryContext(context.Background(), "SELECT kind FROM river_job WHERE id <> $1 ORDER BY id", m.JobID)
+		require.NoError(t, err)
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			require.NoError(t, rows.Scan(&k))
+			kinds = append(kinds, k)
+		}
+		require.NoError(t, rows.Err())
+		require.Equal(t, []string{string(sendoka.JobProviderEvent)}, kinds, "only the complaint, dated later, became a job")
+	})
+}
