@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -60,8 +61,12 @@ func (c *Client) Deliver(ctx context.Context, id string, opts DeliverOptions) er
 	defer cancel()
 	var retry *Error
 	err = c.retryUnavailable(ctx, func() error {
+		// Each try records from the message as claimed: a failed try's changes to it are
+		// not carried into the next (an attempt counted twice, say).
+		try := *m
+		try.DeliveryAttempts = slices.Clone(m.DeliveryAttempts)
 		var err error
-		retry, err = c.recordAttempt(ctx, m, res, sendErr, now, took, opts)
+		retry, err = c.recordAttempt(ctx, &try, res, sendErr, now, took, opts)
 		return err
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package sendoka_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -336,5 +337,43 @@ func TestDeliverAppliesDueOutcomesInline(t *testing.T) {
 		}
 		require.NoError(t, rows.Err())
 		require.Equal(t, []string{string(sendoka.JobProviderEvent)}, kinds, "only the complaint, dated later, became a job")
+	})
+}
+
+// blinkingStore is the real store whose InTx fails once, as a database that blinks would,
+// on the call numbered failOn (1-based).
+type blinkingStore struct {
+	sendoka.Store
+	calls, failOn atomic.Int32
+}
+
+func (s *blinkingStore) InTx(ctx context.Context, fn func(ctx context.Context, tx sendoka.Tx) error) error {
+	if s.calls.Add(1) == s.failOn.Load() {
+		return &sendoka.Error{Code: sendoka.CodeUnavailable, Message: "database unavailable; retry"}
+	}
+	return s.Store.InTx(ctx, fn)
+}
+
+// TestDeliverRecordsOnceAfterABlink: a provider's answer whose recording failed once is
+// recorded on the retry exactly once (one attempt, one event), not lost and not doubled.
+func TestDeliverRecordsOnceAfterABlink(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := newDBBundle(t, db)
+		store := &blinkingStore{Store: db}
+		c, err := sendoka.New(sendoka.Config{Store: store, Queue: b.queue, Clock: b.clock,
+			Email: b.fake, SMS: b.fake, SandboxEmail: b.fake, SandboxSMS: b.fake})
+		require.NoError(t, err)
+		m := b.send(t, c)
+		store.calls.Store(0)
+		store.failOn.Store(2) // 1: the claim; 2: the first try at recording the answer
+		require.NoError(t, c.Deliver(context.Background(), m.ID, sendoka.DeliverOptions{JobID: m.JobID}))
+		require.EqualValues(t, 3, store.calls.Load(), "recorded on the second try")
+		got := b.get(t, sendoka.ChannelEmail, m.ID)
+		require.Equal(t, sendoka.StatusSent, got.Status)
+		require.Equal(t, 1, got.Attempts)
+		require.Len(t, got.DeliveryAttempts, 1)
+		require.Equal(t, []sendoka.EventType{sendoka.EventQueued, sendoka.EventSent}, eventTypes(got))
+		require.Equal(t, 1, b.fake.Count(m.ID))
 	})
 }
