@@ -457,10 +457,15 @@ func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, a D
 				return err
 			}
 		}
-		if len(jobs) == 0 {
-			return nil
+		if len(jobs) > 0 {
+			if _, err := c.queue.Enqueue(ctx, tx, jobs...); err != nil {
+				return err
+			}
 		}
-		_, err = c.queue.Enqueue(ctx, tx, jobs...)
+		// The delivery job ends with this transaction.
+		if jc, ok := c.queue.(JobCompleter); ok {
+			_, err = jc.CompleteTx(ctx, tx)
+		}
 		return err
 	})
 }

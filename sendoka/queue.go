@@ -165,6 +165,15 @@ type Queue interface {
 	StalledDeliveries(ctx context.Context, runningFor time.Duration, limit int) ([]StalledJob, error)
 }
 
+// JobCompleter is implemented by queues that can complete the job being run inside the
+// caller's transaction (queue/riverjobs). Recording a sent message uses it, so the message's
+// new status and its job's completion commit together: one commit per delivered message
+// instead of two. CompleteTx reports false, and changes nothing, when ctx carries no running
+// job of the queue; the queue then completes the job when the handler returns.
+type JobCompleter interface {
+	CompleteTx(ctx context.Context, tx Tx) (bool, error)
+}
+
 // StalledJob is a delivery job that has been running suspiciously long.
 type StalledJob struct {
 	JobID     int64

@@ -25,8 +25,9 @@ type Handler interface {
 }
 
 var (
-	_ sendoka.Queue = (*Queue)(nil)
-	_ Handler       = (*sendoka.Client)(nil)
+	_ sendoka.Queue        = (*Queue)(nil)
+	_ sendoka.JobCompleter = (*Queue)(nil)
+	_ Handler              = (*sendoka.Client)(nil)
 )
 
 // sqlTxer is what a sendoka.Tx must offer for its jobs to join it (storage/bunstore's Tx
@@ -37,9 +38,10 @@ type sqlTxer interface {
 
 // Queue is the sendoka.Queue on River. It is safe for concurrent use.
 type Queue struct {
-	cfg    Config
-	client *river.Client[*sql.Tx]
-	specs  map[sendoka.JobKind]sendoka.JobSpec
+	cfg     Config
+	dialect string
+	client  *river.Client[*sql.Tx]
+	specs   map[sendoka.JobKind]sendoka.JobSpec
 
 	mu      sync.RWMutex
 	handler Handler
@@ -70,7 +72,7 @@ func New(db *sql.DB, dialect string, cfg Config) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &Queue{cfg: cfg, specs: map[sendoka.JobKind]sendoka.JobSpec{}}
+	q := &Queue{cfg: cfg, dialect: dialect, specs: map[sendoka.JobKind]sendoka.JobSpec{}}
 
 	// Workers are registered even on an insert-only queue, so River checks at insert time
 	// that every kind has a worker somewhere.
@@ -207,6 +209,35 @@ func (q *Queue) Cancel(ctx context.Context, tx sendoka.Tx, jobID int64) error {
 		return fmt.Errorf("riverjobs: cancel job %d: %w", jobID, err)
 	}
 	return nil
+}
+
+// runningJobKey carries the River job a worker is running in its context, for CompleteTx.
+type runningJobKey struct{}
+
+// CompleteTx completes, in tx, the job that ctx's worker is running, so the job's completion
+// commits with the core's record of its result: one commit instead of two. It reports false
+// when ctx carries no running job of this Queue, or River found the job no longer running
+// (then River completes it as usual when the worker returns).
+func (q *Queue) CompleteTx(ctx context.Context, tx sendoka.Tx) (bool, error) {
+	job, ok := ctx.Value(runningJobKey{}).(*river.Job[jobArgs])
+	if !ok || job == nil {
+		return false, nil
+	}
+	stx, err := sqlTxOf(tx)
+	if err != nil {
+		return false, err
+	}
+	switch q.dialect {
+	case DialectPostgres:
+		_, err = river.JobCompleteTx[*riverdatabasesql.Driver](ctx, stx, job)
+	default:
+		_, err = river.JobCompleteTx[*riversqlite.Driver](ctx, stx, job)
+	}
+	if err != nil {
+		q.cfg.Logger.DebugContext(ctx, "riverjobs: completing the job in the core's transaction failed; River completes it later", "job_id", job.ID, "error", err)
+		return false, nil
+	}
+	return true, nil
 }
 
 // addWorker registers w for spec's kind. River takes a worker's kind from its args type;

@@ -788,3 +788,58 @@ func TestQueuesAndUniqueJobs(t *testing.T) {
 		require.Equal(t, 3, b.countJobs(t))
 	})
 }
+
+// completingHandler completes its job in a transaction of its own and then fails: the
+// completion, committed first, must stand.
+type completingHandler struct {
+	db   *bunstore.DB
+	q    *riverjobs.Queue
+	done chan bool
+}
+
+func (h *completingHandler) RunJob(ctx context.Context, j sendoka.Job, _ sendoka.JobRun) error {
+	var completed bool
+	err := h.db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error {
+		var err error
+		completed, err = h.q.CompleteTx(ctx, tx)
+		return err
+	})
+	h.done <- completed && err == nil
+	return errors.New("returned after the job was completed in a transaction")
+}
+
+// TestCompleteTx: a job completed inside the handler's transaction is completed once that
+// transaction commits, whatever the handler returns next; outside a job there is nothing
+// to complete.
+func TestCompleteTx(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := setup(t, db, fastConfig())
+		ok, err := b.queue.CompleteTx(context.Background(), nil)
+		require.NoError(t, err)
+		require.False(t, ok, "no running job in this context")
+
+		m := b.newMessage()
+		require.NoError(t, db.InTx(context.Background(), func(ctx context.Context, tx sendoka.Tx) error {
+			require.NoError(t, tx.InsertMessages(ctx, m))
+			ids, err := b.queue.Enqueue(ctx, tx, sendoka.Job{Kind: sendoka.JobDeliverMessage, SubjectID: m.ID})
+			m.JobID = ids[0]
+			return err
+		}))
+		h := &completingHandler{db: db, q: b.queue, done: make(chan bool, 1)}
+		require.NoError(t, b.queue.Start(context.Background(), h))
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+			defer cancel()
+			require.NoError(t, b.queue.Stop(ctx))
+		})
+		select {
+		case completed := <-h.done:
+			require.True(t, completed)
+		case <-waitCtx(t).Done():
+			t.Fatal("the job never ran")
+		}
+		row := b.waitJobState(t, m.JobID, "completed", "retryable")
+		require.Equal(t, "completed", row.State, "the committed completion stands over the handler's error")
+	})
+}

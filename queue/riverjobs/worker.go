@@ -45,6 +45,7 @@ func (w *jobWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	j := sendoka.Job{Kind: sendoka.JobKind(job.Kind), SubjectID: job.Args.SubjectID, Payload: job.Args.Payload,
 		UniqueKey: job.Args.UniqueKey}
 	run := sendoka.JobRun{ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts}
+	ctx = context.WithValue(ctx, runningJobKey{}, job)
 	return w.q.translate(ctx, job.JobRow, h.RunJob(ctx, j, run))
 }
 
