@@ -45,20 +45,31 @@ func (c *Client) Authenticate(ctx context.Context, token string, ip netip.Addr) 
 	}, nil
 }
 
-// CreateAPIKey stores a new key and returns it with its plaintext, which is never available
-// again. The org must exist: an unknown p.OrgID is CodeNotFound, and no key is created.
-func (c *Client) CreateAPIKey(ctx context.Context, p CreateKeyParams) (*APIKey, string, error) {
-	if err := p.validate(); err != nil {
+// CreateAPIKey stores a new key of the principal's org (and tenant, for a tenant-bound
+// principal) and returns it with its plaintext, which is never available again. It takes
+// full access. The org must exist: an unknown org is CodeNotFound, and no key is created.
+func (c *Client) CreateAPIKey(ctx context.Context, p *Principal, params CreateKeyParams) (*APIKey, string, error) {
+	if err := p.require(PermissionFullAccess); err != nil {
 		return nil, "", err
+	}
+	if err := params.validate(); err != nil {
+		return nil, "", err
+	}
+	tenant := params.TenantID
+	if p.TenantID != "" {
+		if tenant != "" && tenant != p.TenantID {
+			return nil, "", NotFound("tenant")
+		}
+		tenant = p.TenantID
 	}
 	if err := c.requireOrg(ctx, p.OrgID); err != nil {
 		return nil, "", err
 	}
-	plaintext := p.Plaintext
+	plaintext := params.Plaintext
 	if plaintext == "" {
-		plaintext = NewKeyPlaintext(p.Mode)
+		plaintext = NewKeyPlaintext(params.Mode)
 	}
-	perms := p.Permissions
+	perms := params.Permissions
 	if len(perms) == 0 {
 		perms = []Permission{PermissionFullAccess}
 	}
@@ -66,16 +77,16 @@ func (c *Client) CreateAPIKey(ctx context.Context, p CreateKeyParams) (*APIKey, 
 	key := &APIKey{
 		ID:               NewID(PrefixAPIKey, now),
 		OrgID:            p.OrgID,
-		TenantID:         p.TenantID,
-		Name:             p.Name,
+		TenantID:         tenant,
+		Name:             params.Name,
 		Prefix:           keyVisible(plaintext),
 		Hash:             HashKey(plaintext),
-		Mode:             p.Mode,
+		Mode:             params.Mode,
 		Permissions:      perms,
-		AllowedCIDRs:     p.AllowedCIDRs,
-		AllowedDomainIDs: p.AllowedDomainIDs,
+		AllowedCIDRs:     params.AllowedCIDRs,
+		AllowedDomainIDs: params.AllowedDomainIDs,
 		CreatedAt:        now,
-		ExpiresAt:        p.ExpiresAt,
+		ExpiresAt:        params.ExpiresAt,
 	}
 	if err := c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.InsertAPIKey(ctx, key) }); err != nil {
 		return nil, "", err
@@ -99,19 +110,27 @@ func (c *Client) requireOrg(ctx context.Context, orgID string) error {
 	return Errorf(CodeNotFound, "org %q not found", orgID)
 }
 
-// ListAPIKeys returns an org's keys, newest first (hashes only, never plaintext).
-func (c *Client) ListAPIKeys(ctx context.Context, orgID string) ([]*APIKey, error) {
-	keys, err := c.store.ListAPIKeys(ctx, orgID)
+// ListAPIKeys returns the keys in the principal's scope, newest first (hashes only, never
+// plaintext). It takes full access.
+func (c *Client) ListAPIKeys(ctx context.Context, p *Principal) ([]*APIKey, error) {
+	if err := p.require(PermissionFullAccess); err != nil {
+		return nil, err
+	}
+	keys, err := c.store.ListAPIKeys(ctx, p.Scope())
 	if err != nil {
 		return nil, AsError(err)
 	}
 	return keys, nil
 }
 
-// RevokeAPIKey revokes a key at once: its next request is CodeUnauthorized.
-func (c *Client) RevokeAPIKey(ctx context.Context, orgID, keyID string) error {
+// RevokeAPIKey revokes a key in the principal's scope at once: its next request is
+// CodeUnauthorized. An id outside the scope is CodeNotFound. It takes full access.
+func (c *Client) RevokeAPIKey(ctx context.Context, p *Principal, keyID string) error {
+	if err := p.require(PermissionFullAccess); err != nil {
+		return err
+	}
 	now := c.now()
-	return c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.RevokeAPIKey(ctx, orgID, keyID, now) })
+	return c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.RevokeAPIKey(ctx, p.Scope(), keyID, now) })
 }
 
 // ListOrgs returns every org, oldest first.
@@ -178,13 +197,13 @@ func (c *Client) Bootstrap(ctx context.Context, opts BootstrapOptions) (*Bootstr
 		} else if ErrorCode(err) != CodeNotFound {
 			return nil, AsError(err)
 		}
-		if _, _, err := c.CreateAPIKey(ctx, CreateKeyParams{OrgID: res.Org.ID, Name: "bootstrap", Mode: mode, Plaintext: k}); err != nil {
+		if _, _, err := c.CreateAPIKey(ctx, SystemPrincipal(res.Org.ID, mode), CreateKeyParams{Name: "bootstrap", Mode: mode, Plaintext: k}); err != nil {
 			return nil, err
 		}
 	}
 	if res.CreatedOrg && len(opts.Keys) == 0 {
 		for _, mode := range []Mode{ModeLive, ModeTest} {
-			_, plain, err := c.CreateAPIKey(ctx, CreateKeyParams{OrgID: res.Org.ID, Name: "default " + string(mode), Mode: mode})
+			_, plain, err := c.CreateAPIKey(ctx, SystemPrincipal(res.Org.ID, mode), CreateKeyParams{Name: "default " + string(mode), Mode: mode})
 			if err != nil {
 				return nil, err
 			}
