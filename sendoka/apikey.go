@@ -47,6 +47,9 @@ type APIKey struct {
 	ExpiresAt        *time.Time
 	// RevokedAt is when the key stopped (or stops) working.
 	RevokedAt *time.Time
+	// LastUsedAt is when the key last authenticated a request, to the minute: it is written
+	// at most once a minute per key, and nil for a key never used.
+	LastUsedAt *time.Time
 }
 
 // Key plaintext format: "sok_live_" or "sok_test_" and at least 24 base62 characters.

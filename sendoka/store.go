@@ -16,6 +16,9 @@ import (
 //
 // Times: implementations keep at least microsecond precision and return times in UTC. The
 // core truncates every time it writes to the microsecond.
+//
+// Optional extras, discovered by type assertion: KeyInvalidations (apikey_store.go), a feed
+// of API key changes that lets every process cache keys for longer than a second.
 type Store interface {
 	// InTx runs fn in one database transaction: it commits if fn returns nil and rolls back
 	// otherwise (and on panic, which it re-raises). Jobs enqueued through the Tx commit with it.

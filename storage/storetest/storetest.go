@@ -46,9 +46,11 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"UpdateMessageConcurrent", testUpdateMessageConcurrent},
 		{"InTxRollbackOnError", testInTxRollbackOnError},
 		{"InTxRollbackOnPanic", testInTxRollbackOnPanic},
-		{"APIKeys", testAPIKeys},           // apikey.go
-		{"APIKeyRevoke", testAPIKeyRevoke}, // apikey.go
-		{"APIKeyScope", testAPIKeyScope},   // apikey.go
+		{"APIKeys", testAPIKeys},                   // apikey.go
+		{"APIKeyRevoke", testAPIKeyRevoke},         // apikey.go
+		{"APIKeyScope", testAPIKeyScope},           // apikey.go
+		{"APIKeyTouch", testAPIKeyTouch},           // apikey.go
+		{"KeyInvalidations", testKeyInvalidations}, // apikey.go
 		{"Events", testEvents},
 		{"Orgs", testOrgs},
 		{"Templates", testTemplates},             // template.go
