@@ -3,6 +3,7 @@ package sendoka
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -10,6 +11,11 @@ import (
 // revoked or expired key is CodeUnauthorized (one message for all, so a caller learns
 // nothing about which keys exist); a caller outside the key's CIDRs is CodeIPNotAllowed.
 // ip may be the zero Addr when the caller's address is unknown.
+//
+// Lookups are cached in process (AuthCacheConfig): a key revoked by any process sharing the
+// store is refused within RevocationDelay, and expiry and revocation times are checked
+// against the Clock on every call. A successful call records the key's LastUsedAt, at most
+// once per LastUsedInterval, in the background: that write never delays or fails the call.
 func (c *Client) Authenticate(ctx context.Context, token string, ip netip.Addr) (*Principal, error) {
 	if token == "" {
 		return nil, Errorf(CodeUnauthorized, "missing API key")
@@ -17,12 +23,12 @@ func (c *Client) Authenticate(ctx context.Context, token string, ip netip.Addr) 
 	if _, ok := ParseKey(token); !ok {
 		return nil, Errorf(CodeUnauthorized, "invalid API key")
 	}
-	key, err := c.store.GetAPIKeyByHash(ctx, HashKey(token))
-	if ErrorCode(err) == CodeNotFound {
-		return nil, Errorf(CodeUnauthorized, "invalid API key")
-	}
+	key, err := c.keys.lookup(ctx, HashKey(token))
 	if err != nil {
-		return nil, AsError(err)
+		return nil, err
+	}
+	if key == nil {
+		return nil, Errorf(CodeUnauthorized, "invalid API key")
 	}
 	now := c.now()
 	if key.RevokedAt != nil && !key.RevokedAt.After(now) {
@@ -34,14 +40,16 @@ func (c *Client) Authenticate(ctx context.Context, token string, ip netip.Addr) 
 	if len(key.AllowedCIDRs) > 0 && (!ip.IsValid() || !ipAllowed(key.AllowedCIDRs, ip)) {
 		return nil, Errorf(CodeIPNotAllowed, "caller IP is outside this key's allowed_cidrs")
 	}
+	c.keys.touch(key, now)
+	// The key may be cached and shared: the principal gets copies of its lists.
 	return &Principal{
 		OrgID:            key.OrgID,
 		TenantID:         key.TenantID,
 		KeyID:            key.ID,
 		Mode:             key.Mode,
-		Permissions:      key.Permissions,
-		AllowedCIDRs:     key.AllowedCIDRs,
-		AllowedDomainIDs: key.AllowedDomainIDs,
+		Permissions:      slices.Clone(key.Permissions),
+		AllowedCIDRs:     slices.Clone(key.AllowedCIDRs),
+		AllowedDomainIDs: slices.Clone(key.AllowedDomainIDs),
 	}, nil
 }
 
@@ -91,6 +99,8 @@ func (c *Client) CreateAPIKey(ctx context.Context, p *Principal, params CreateKe
 	if err := c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.InsertAPIKey(ctx, key) }); err != nil {
 		return nil, "", err
 	}
+	// Someone may have tried the plaintext before it existed.
+	c.keys.forgetHash(key.Hash)
 	return key, plaintext, nil
 }
 
@@ -111,7 +121,7 @@ func (c *Client) requireOrg(ctx context.Context, orgID string) error {
 }
 
 // ListAPIKeys returns the keys in the principal's scope, newest first (hashes only, never
-// plaintext). It takes full access.
+// plaintext), with when each was last used. It takes full access.
 func (c *Client) ListAPIKeys(ctx context.Context, p *Principal) ([]*APIKey, error) {
 	if err := p.require(PermissionFullAccess); err != nil {
 		return nil, err
@@ -123,14 +133,17 @@ func (c *Client) ListAPIKeys(ctx context.Context, p *Principal) ([]*APIKey, erro
 	return keys, nil
 }
 
-// RevokeAPIKey revokes a key in the principal's scope at once: its next request is
-// CodeUnauthorized. An id outside the scope is CodeNotFound. It takes full access.
+// RevokeAPIKey revokes a key in the principal's scope at once: this Client refuses it from
+// its next request, every other process sharing the store within RevocationDelay. An id
+// outside the scope is CodeNotFound. It takes full access.
 func (c *Client) RevokeAPIKey(ctx context.Context, p *Principal, keyID string) error {
 	if err := p.require(PermissionFullAccess); err != nil {
 		return err
 	}
 	now := c.now()
-	return c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.RevokeAPIKey(ctx, p.Scope(), keyID, now) })
+	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.RevokeAPIKey(ctx, p.Scope(), keyID, now) })
+	c.keys.forgetID(keyID) // even after an error: the revocation may have committed unseen
+	return err
 }
 
 // ListOrgs returns every org, oldest first.

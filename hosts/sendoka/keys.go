@@ -74,7 +74,7 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tPREFIX\tMODE\tNAME\tPERMISSIONS\tCREATED\tSTATE")
+		fmt.Fprintln(tw, "ID\tPREFIX\tMODE\tNAME\tPERMISSIONS\tCREATED\tLAST USED\tSTATE")
 		for _, k := range list {
 			state := "active"
 			switch {
@@ -87,8 +87,13 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			for i, p := range k.Permissions {
 				perms[i] = string(p)
 			}
-			fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Mode, k.Name,
-				strings.Join(perms, ","), k.CreatedAt.Format(time.RFC3339), state)
+			// Written at most once a minute per key, so it is to the minute.
+			lastUsed := "never"
+			if k.LastUsedAt != nil {
+				lastUsed = k.LastUsedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Mode, k.Name,
+				strings.Join(perms, ","), k.CreatedAt.Format(time.RFC3339), lastUsed, state)
 		}
 		return tw.Flush()
 	case "revoke":
