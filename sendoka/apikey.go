@@ -45,7 +45,11 @@ type APIKey struct {
 	AllowedDomainIDs []string
 	CreatedAt        time.Time
 	ExpiresAt        *time.Time
-	RevokedAt        *time.Time
+	// RevokedAt is when the key stopped (or stops) working.
+	RevokedAt *time.Time
+	// LastUsedAt is when the key last authenticated a request, to the minute: it is written
+	// at most once a minute per key, and nil for a key never used.
+	LastUsedAt *time.Time
 }
 
 // Key plaintext format: "sok_live_" or "sok_test_" and at least 24 base62 characters.
@@ -158,9 +162,11 @@ func (p *Principal) require(perms ...Permission) error {
 	return Errorf(CodeInsufficientScope, "this key lacks the %s scope", perms[0])
 }
 
-// CreateKeyParams describes a new API key.
+// CreateKeyParams describes a new API key. The org it belongs to is the creating
+// principal's.
 type CreateKeyParams struct {
-	OrgID       string
+	// TenantID binds the key to a tenant of the org. A tenant-bound principal creates keys
+	// of its own tenant only: empty means its tenant, another is CodeNotFound.
 	TenantID    string
 	Name        string
 	Mode        Mode
@@ -175,9 +181,6 @@ type CreateKeyParams struct {
 
 func (p *CreateKeyParams) validate() error {
 	var v Validation
-	if p.OrgID == "" {
-		v.Add(FieldRequired, "Required", "org_id")
-	}
 	if p.Mode != ModeLive && p.Mode != ModeTest {
 		v.Add(FieldInvalid, "must be live or test", "mode")
 	}

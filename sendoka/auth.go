@@ -3,6 +3,7 @@ package sendoka
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -10,6 +11,11 @@ import (
 // revoked or expired key is CodeUnauthorized (one message for all, so a caller learns
 // nothing about which keys exist); a caller outside the key's CIDRs is CodeIPNotAllowed.
 // ip may be the zero Addr when the caller's address is unknown.
+//
+// Lookups are cached in process (AuthCacheConfig): a key revoked by any process sharing the
+// store is refused within RevocationDelay, and expiry and revocation times are checked
+// against the Clock on every call. A successful call records the key's LastUsedAt, at most
+// once per LastUsedInterval, in the background: that write never delays or fails the call.
 func (c *Client) Authenticate(ctx context.Context, token string, ip netip.Addr) (*Principal, error) {
 	if token == "" {
 		return nil, Errorf(CodeUnauthorized, "missing API key")
@@ -17,12 +23,12 @@ func (c *Client) Authenticate(ctx context.Context, token string, ip netip.Addr) 
 	if _, ok := ParseKey(token); !ok {
 		return nil, Errorf(CodeUnauthorized, "invalid API key")
 	}
-	key, err := c.store.GetAPIKeyByHash(ctx, HashKey(token))
-	if ErrorCode(err) == CodeNotFound {
-		return nil, Errorf(CodeUnauthorized, "invalid API key")
-	}
+	key, err := c.keys.lookup(ctx, HashKey(token))
 	if err != nil {
-		return nil, AsError(err)
+		return nil, err
+	}
+	if key == nil {
+		return nil, Errorf(CodeUnauthorized, "invalid API key")
 	}
 	now := c.now()
 	if key.RevokedAt != nil && !key.RevokedAt.After(now) {
@@ -34,31 +40,44 @@ func (c *Client) Authenticate(ctx context.Context, token string, ip netip.Addr) 
 	if len(key.AllowedCIDRs) > 0 && (!ip.IsValid() || !ipAllowed(key.AllowedCIDRs, ip)) {
 		return nil, Errorf(CodeIPNotAllowed, "caller IP is outside this key's allowed_cidrs")
 	}
+	c.keys.touch(key, now)
+	// The key may be cached and shared: the principal gets copies of its lists.
 	return &Principal{
 		OrgID:            key.OrgID,
 		TenantID:         key.TenantID,
 		KeyID:            key.ID,
 		Mode:             key.Mode,
-		Permissions:      key.Permissions,
-		AllowedCIDRs:     key.AllowedCIDRs,
-		AllowedDomainIDs: key.AllowedDomainIDs,
+		Permissions:      slices.Clone(key.Permissions),
+		AllowedCIDRs:     slices.Clone(key.AllowedCIDRs),
+		AllowedDomainIDs: slices.Clone(key.AllowedDomainIDs),
 	}, nil
 }
 
-// CreateAPIKey stores a new key and returns it with its plaintext, which is never available
-// again. The org must exist: an unknown p.OrgID is CodeNotFound, and no key is created.
-func (c *Client) CreateAPIKey(ctx context.Context, p CreateKeyParams) (*APIKey, string, error) {
-	if err := p.validate(); err != nil {
+// CreateAPIKey stores a new key of the principal's org (and tenant, for a tenant-bound
+// principal) and returns it with its plaintext, which is never available again. It takes
+// full access. The org must exist: an unknown org is CodeNotFound, and no key is created.
+func (c *Client) CreateAPIKey(ctx context.Context, p *Principal, params CreateKeyParams) (*APIKey, string, error) {
+	if err := p.require(PermissionFullAccess); err != nil {
 		return nil, "", err
+	}
+	if err := params.validate(); err != nil {
+		return nil, "", err
+	}
+	tenant := params.TenantID
+	if p.TenantID != "" {
+		if tenant != "" && tenant != p.TenantID {
+			return nil, "", NotFound("tenant")
+		}
+		tenant = p.TenantID
 	}
 	if err := c.requireOrg(ctx, p.OrgID); err != nil {
 		return nil, "", err
 	}
-	plaintext := p.Plaintext
+	plaintext := params.Plaintext
 	if plaintext == "" {
-		plaintext = NewKeyPlaintext(p.Mode)
+		plaintext = NewKeyPlaintext(params.Mode)
 	}
-	perms := p.Permissions
+	perms := params.Permissions
 	if len(perms) == 0 {
 		perms = []Permission{PermissionFullAccess}
 	}
@@ -66,20 +85,22 @@ func (c *Client) CreateAPIKey(ctx context.Context, p CreateKeyParams) (*APIKey, 
 	key := &APIKey{
 		ID:               NewID(PrefixAPIKey, now),
 		OrgID:            p.OrgID,
-		TenantID:         p.TenantID,
-		Name:             p.Name,
+		TenantID:         tenant,
+		Name:             params.Name,
 		Prefix:           keyVisible(plaintext),
 		Hash:             HashKey(plaintext),
-		Mode:             p.Mode,
+		Mode:             params.Mode,
 		Permissions:      perms,
-		AllowedCIDRs:     p.AllowedCIDRs,
-		AllowedDomainIDs: p.AllowedDomainIDs,
+		AllowedCIDRs:     params.AllowedCIDRs,
+		AllowedDomainIDs: params.AllowedDomainIDs,
 		CreatedAt:        now,
-		ExpiresAt:        p.ExpiresAt,
+		ExpiresAt:        params.ExpiresAt,
 	}
 	if err := c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.InsertAPIKey(ctx, key) }); err != nil {
 		return nil, "", err
 	}
+	// Someone may have tried the plaintext before it existed.
+	c.keys.forgetHash(key.Hash)
 	return key, plaintext, nil
 }
 
@@ -99,19 +120,30 @@ func (c *Client) requireOrg(ctx context.Context, orgID string) error {
 	return Errorf(CodeNotFound, "org %q not found", orgID)
 }
 
-// ListAPIKeys returns an org's keys, newest first (hashes only, never plaintext).
-func (c *Client) ListAPIKeys(ctx context.Context, orgID string) ([]*APIKey, error) {
-	keys, err := c.store.ListAPIKeys(ctx, orgID)
+// ListAPIKeys returns the keys in the principal's scope, newest first (hashes only, never
+// plaintext), with when each was last used. It takes full access.
+func (c *Client) ListAPIKeys(ctx context.Context, p *Principal) ([]*APIKey, error) {
+	if err := p.require(PermissionFullAccess); err != nil {
+		return nil, err
+	}
+	keys, err := c.store.ListAPIKeys(ctx, p.Scope())
 	if err != nil {
 		return nil, AsError(err)
 	}
 	return keys, nil
 }
 
-// RevokeAPIKey revokes a key at once: its next request is CodeUnauthorized.
-func (c *Client) RevokeAPIKey(ctx context.Context, orgID, keyID string) error {
+// RevokeAPIKey revokes a key in the principal's scope at once: this Client refuses it from
+// its next request, every other process sharing the store within RevocationDelay. An id
+// outside the scope is CodeNotFound. It takes full access.
+func (c *Client) RevokeAPIKey(ctx context.Context, p *Principal, keyID string) error {
+	if err := p.require(PermissionFullAccess); err != nil {
+		return err
+	}
 	now := c.now()
-	return c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.RevokeAPIKey(ctx, orgID, keyID, now) })
+	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.RevokeAPIKey(ctx, p.Scope(), keyID, now) })
+	c.keys.forgetID(keyID) // even after an error: the revocation may have committed unseen
+	return err
 }
 
 // ListOrgs returns every org, oldest first.
@@ -178,13 +210,13 @@ func (c *Client) Bootstrap(ctx context.Context, opts BootstrapOptions) (*Bootstr
 		} else if ErrorCode(err) != CodeNotFound {
 			return nil, AsError(err)
 		}
-		if _, _, err := c.CreateAPIKey(ctx, CreateKeyParams{OrgID: res.Org.ID, Name: "bootstrap", Mode: mode, Plaintext: k}); err != nil {
+		if _, _, err := c.CreateAPIKey(ctx, SystemPrincipal(res.Org.ID, mode), CreateKeyParams{Name: "bootstrap", Mode: mode, Plaintext: k}); err != nil {
 			return nil, err
 		}
 	}
 	if res.CreatedOrg && len(opts.Keys) == 0 {
 		for _, mode := range []Mode{ModeLive, ModeTest} {
-			_, plain, err := c.CreateAPIKey(ctx, CreateKeyParams{OrgID: res.Org.ID, Name: "default " + string(mode), Mode: mode})
+			_, plain, err := c.CreateAPIKey(ctx, SystemPrincipal(res.Org.ID, mode), CreateKeyParams{Name: "default " + string(mode), Mode: mode})
 			if err != nil {
 				return nil, err
 			}

@@ -42,6 +42,10 @@ type Config struct {
 	// Default: every DeliveryConfig default.
 	Delivery DeliveryConfig
 
+	// AuthCache tunes the cache of API key lookups (apikey_cache.go). Default: every
+	// AuthCacheConfig default.
+	AuthCache AuthCacheConfig
+
 	// Clock tells the time. Default: SystemClock.
 	Clock Clock
 	// Logger receives operational logs. Default: none.
@@ -65,6 +69,7 @@ type Client struct {
 	tracking      *tracker      // open and click tracking (tracking.go)
 	delivery      DeliveryConfig
 	slots         providerSlots // provider concurrency (provider_slots.go)
+	keys          *keyCache     // API key lookups (apikey_cache.go)
 }
 
 // New returns a Client for cfg.
@@ -110,6 +115,7 @@ func New(cfg Config) (*Client, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.keys = newKeyCache(c.store, c.clock, c.log, cfg.AuthCache)
 	return c, nil
 }
 

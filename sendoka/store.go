@@ -16,6 +16,9 @@ import (
 //
 // Times: implementations keep at least microsecond precision and return times in UTC. The
 // core truncates every time it writes to the microsecond.
+//
+// Optional extras, discovered by type assertion: KeyInvalidations (apikey_store.go), a feed
+// of API key changes that lets every process cache keys for longer than a second.
 type Store interface {
 	// InTx runs fn in one database transaction: it commits if fn returns nil and rolls back
 	// otherwise (and on panic, which it re-raises). Jobs enqueued through the Tx commit with it.
@@ -31,13 +34,10 @@ type Store interface {
 	// message outside scope has no events.
 	ListEvents(ctx context.Context, scope Scope, messageID string) ([]Event, error)
 
-	// GetAPIKeyByHash returns the key with that hash, revoked or not, or CodeNotFound.
-	GetAPIKeyByHash(ctx context.Context, hash string) (*APIKey, error)
-	// ListAPIKeys returns an org's keys, newest first.
-	ListAPIKeys(ctx context.Context, orgID string) ([]*APIKey, error)
 	// ListOrgs returns every org, oldest first.
 	ListOrgs(ctx context.Context) ([]*Org, error)
 
+	APIKeyStore      // apikey_store.go
 	TemplateStore    // template.go
 	SenderStore      // sender.go
 	SuppressionStore // suppression.go
@@ -49,10 +49,6 @@ type Store interface {
 // through a method the queue knows (storage/bunstore's Tx has SQLTx() *sql.Tx).
 type Tx interface {
 	InsertOrg(ctx context.Context, org *Org) error
-	InsertAPIKey(ctx context.Context, key *APIKey) error
-	// RevokeAPIKey sets RevokedAt on a key of the org that is not yet revoked. An unknown key
-	// (or one of another org) is CodeNotFound; revoking twice keeps the first time.
-	RevokeAPIKey(ctx context.Context, orgID, id string, at time.Time) error
 
 	// InsertMessages inserts messages (each with its content, tags and metadata), in as few
 	// statements as the database allows.
@@ -78,6 +74,7 @@ type Tx interface {
 	// reports whether it did. Content, tags, metadata, ids and CreatedAt are never changed.
 	UpdateMessage(ctx context.Context, m *Message, from ...Status) (bool, error)
 
+	APIKeyTx      // apikey_store.go
 	TemplateTx    // template.go
 	SenderTx      // sender.go
 	SuppressionTx // suppression.go

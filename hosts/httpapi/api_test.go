@@ -149,7 +149,7 @@ func TestAuth(t *testing.T) {
 		b := setup(t, db, setupConfig{})
 		ctx := context.Background()
 		revokedKey, revoked := b.key(t, sendoka.CreateKeyParams{Name: "revoked"})
-		require.NoError(t, b.client.RevokeAPIKey(ctx, b.org.ID, revokedKey.ID))
+		require.NoError(t, b.client.RevokeAPIKey(ctx, sendoka.SystemPrincipal(b.org.ID, sendoka.ModeLive), revokedKey.ID))
 		past := time.Now().Add(-time.Hour)
 		_, expired := b.key(t, sendoka.CreateKeyParams{Name: "expired", ExpiresAt: &past})
 		_, smsOnly := b.key(t, sendoka.CreateKeyParams{Permissions: []sendoka.Permission{sendoka.PermissionSMSSend}})
@@ -294,7 +294,7 @@ func TestScope(t *testing.T) {
 		now := time.Now().UTC()
 		other := &sendoka.Org{ID: sendoka.NewID(sendoka.PrefixOrg, now), Name: "other", Plan: "free", CreatedAt: now}
 		require.NoError(t, db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error { return tx.InsertOrg(ctx, other) }))
-		_, otherKey := b.key(t, sendoka.CreateKeyParams{OrgID: other.ID})
+		_, otherKey := b.orgKey(t, other.ID, sendoka.CreateKeyParams{})
 
 		emailID := b.send(t, "/api/v1/emails", b.live, quickstart())
 		smsID := b.send(t, "/api/v1/sms", b.live, smsBody())

@@ -29,7 +29,8 @@ const MaxAuthorizationBytes = 4 << 10
 
 // authMiddleware authenticates "Authorization: Bearer <key>" before Huma reads or
 // validates the body, so an anonymous caller learns nothing about the schema and never
-// makes us read a large body. The key lookup draws on the request's database budget.
+// makes us read a large body. A key lookup that misses the core's cache draws on the
+// request's database budget; the key's last-use time is written off the request's path.
 func authMiddleware(c *sendoka.Client, opts Options) func(huma.Context, func(huma.Context)) {
 	return func(ctx huma.Context, next func(huma.Context)) {
 		header := ctx.Header("Authorization")

@@ -107,13 +107,16 @@ func sqlite(t testing.TB) *bunstore.DB {
 // key creates an extra key on the bundle's org.
 func (b *bundle) key(t testing.TB, p sendoka.CreateKeyParams) (*sendoka.APIKey, string) {
 	t.Helper()
-	if p.OrgID == "" {
-		p.OrgID = b.org.ID
-	}
+	return b.orgKey(t, b.org.ID, p)
+}
+
+// orgKey creates a key on an org.
+func (b *bundle) orgKey(t testing.TB, orgID string, p sendoka.CreateKeyParams) (*sendoka.APIKey, string) {
+	t.Helper()
 	if p.Mode == "" {
 		p.Mode = sendoka.ModeLive
 	}
-	k, plain, err := b.client.CreateAPIKey(context.Background(), p)
+	k, plain, err := b.client.CreateAPIKey(context.Background(), sendoka.SystemPrincipal(orgID, p.Mode), p)
 	require.NoError(t, err)
 	return k, plain
 }

@@ -50,9 +50,11 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	// The command line acts for the whole org, as its administrator.
+	admin := sendoka.SystemPrincipal(orgID, sendoka.Mode(*mode))
 	switch sub {
 	case "create":
-		p := sendoka.CreateKeyParams{OrgID: orgID, Name: *name, Mode: sendoka.Mode(*mode), AllowedCIDRs: splitList(*cidrs)}
+		p := sendoka.CreateKeyParams{Name: *name, Mode: sendoka.Mode(*mode), AllowedCIDRs: splitList(*cidrs)}
 		for _, s := range splitList(*scopes) {
 			p.Permissions = append(p.Permissions, sendoka.Permission(s))
 		}
@@ -60,19 +62,19 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			t := time.Now().Add(*expires).UTC()
 			p.ExpiresAt = &t
 		}
-		key, plain, err := client.CreateAPIKey(ctx, p)
+		key, plain, err := client.CreateAPIKey(ctx, admin, p)
 		if err != nil {
 			return describe(err)
 		}
 		fmt.Fprintf(stdout, "%s\t%s (shown once)\n", key.ID, plain)
 		return nil
 	case "list":
-		list, err := client.ListAPIKeys(ctx, orgID)
+		list, err := client.ListAPIKeys(ctx, admin)
 		if err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tPREFIX\tMODE\tNAME\tPERMISSIONS\tCREATED\tSTATE")
+		fmt.Fprintln(tw, "ID\tPREFIX\tMODE\tNAME\tPERMISSIONS\tCREATED\tLAST USED\tSTATE")
 		for _, k := range list {
 			state := "active"
 			switch {
@@ -85,15 +87,20 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			for i, p := range k.Permissions {
 				perms[i] = string(p)
 			}
-			fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Mode, k.Name,
-				strings.Join(perms, ","), k.CreatedAt.Format(time.RFC3339), state)
+			// Written at most once a minute per key, so it is to the minute.
+			lastUsed := "never"
+			if k.LastUsedAt != nil {
+				lastUsed = k.LastUsedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Mode, k.Name,
+				strings.Join(perms, ","), k.CreatedAt.Format(time.RFC3339), lastUsed, state)
 		}
 		return tw.Flush()
 	case "revoke":
 		if fs.NArg() != 1 {
 			return errors.New("usage: sendoka keys revoke KEY_ID")
 		}
-		if err := client.RevokeAPIKey(ctx, orgID, fs.Arg(0)); err != nil {
+		if err := client.RevokeAPIKey(ctx, admin, fs.Arg(0)); err != nil {
 			return describe(err)
 		}
 		fmt.Fprintln(stdout, "revoked", fs.Arg(0))

@@ -232,7 +232,7 @@ func TestKeysCommands(t *testing.T) {
 	require.Contains(t, out, keyID)
 	require.Contains(t, out, plain[:len("sok_test_")+4], "the visible prefix is listed")
 	require.NotContains(t, out, plain, "the plaintext is never listed")
-	require.Regexp(t, keyID+`.*emails:send.*active`, out)
+	require.Regexp(t, keyID+`.*emails:send.*never.*active`, out, "listed with when it was last used")
 
 	_, err = call("keys", "create", "-mode", "test", "-scopes", "emails:fly")
 	require.ErrorContains(t, err, "unknown permission")

@@ -103,8 +103,10 @@ type DB struct {
 	// hook logs queries for Options.Logger; nil when there is none.
 	hook *logHook
 	// unbounded is the Postgres connection config without Options' timeouts, for
-	// Maintenance; nil on SQLite.
+	// Maintenance and the key listener; nil on SQLite.
 	unbounded *pgx.ConnConfig
+	// keys is the API key listener (keywatch.go).
+	keys keyWatch
 }
 
 var _ sendoka.Store = (*DB)(nil)
@@ -190,8 +192,11 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 // Ping checks that the database answers. It waits as long as ctx lets it: give it a deadline.
 func (db *DB) Ping(ctx context.Context) error { return db.bun.PingContext(ctx) }
 
-// Close closes the database.
-func (db *DB) Close() error { return db.bun.Close() }
+// Close stops the API key listener, if it runs, and closes the database.
+func (db *DB) Close() error {
+	db.stopKeyWatch()
+	return db.bun.Close()
+}
 
 // InTx runs fn in one transaction: it commits when fn returns nil and rolls back when fn
 // returns an error or panics (the panic goes on after the rollback). Its error, fn's

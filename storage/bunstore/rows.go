@@ -137,13 +137,14 @@ type apiKeyRow struct {
 	CreatedAt        timestamp `bun:"created_at"`
 	ExpiresAt        timestamp `bun:"expires_at,nullzero"`
 	RevokedAt        timestamp `bun:"revoked_at,nullzero"`
+	LastUsedAt       timestamp `bun:"last_used_at,nullzero"`
 }
 
 func newAPIKeyRow(k *sendoka.APIKey) (*apiKeyRow, error) {
 	r := &apiKeyRow{
 		ID: k.ID, OrgID: k.OrgID, TenantID: k.TenantID, Name: k.Name, Prefix: k.Prefix,
 		Hash: k.Hash, Mode: string(k.Mode), CreatedAt: ts(k.CreatedAt),
-		ExpiresAt: tsPtr(k.ExpiresAt), RevokedAt: tsPtr(k.RevokedAt),
+		ExpiresAt: tsPtr(k.ExpiresAt), RevokedAt: tsPtr(k.RevokedAt), LastUsedAt: tsPtr(k.LastUsedAt),
 	}
 	var err error
 	if r.Permissions, err = sliceJSON(k.Permissions); err != nil {
@@ -162,7 +163,7 @@ func (r *apiKeyRow) key() (*sendoka.APIKey, error) {
 	k := &sendoka.APIKey{
 		ID: r.ID, OrgID: r.OrgID, TenantID: r.TenantID, Name: r.Name, Prefix: r.Prefix,
 		Hash: r.Hash, Mode: sendoka.Mode(r.Mode), CreatedAt: r.CreatedAt.Time,
-		ExpiresAt: r.ExpiresAt.ptr(), RevokedAt: r.RevokedAt.ptr(),
+		ExpiresAt: r.ExpiresAt.ptr(), RevokedAt: r.RevokedAt.ptr(), LastUsedAt: r.LastUsedAt.ptr(),
 	}
 	if err := fromJSON(r.Permissions, &k.Permissions); err != nil {
 		return nil, err

@@ -108,38 +108,6 @@ func (db *DB) ListEvents(ctx context.Context, scope sendoka.Scope, messageID str
 	return out, nil
 }
 
-// GetAPIKeyByHash returns the key with that hash, revoked or not, or CodeNotFound.
-func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (_ *sendoka.APIKey, err error) {
-	defer classify(ctx, &err)
-	var row apiKeyRow
-	if err := db.bun.NewSelect().Model(&row).Where("k.hash = ?", hash).Scan(ctx); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, sendoka.NotFound("api key")
-		}
-		return nil, err
-	}
-	return row.key()
-}
-
-// ListAPIKeys returns an org's keys, newest first.
-func (db *DB) ListAPIKeys(ctx context.Context, orgID string) (_ []*sendoka.APIKey, err error) {
-	defer classify(ctx, &err)
-	var rows []apiKeyRow
-	if err := db.bun.NewSelect().Model(&rows).Where("k.org_id = ?", orgID).
-		OrderExpr("k.created_at DESC, k.id DESC").Scan(ctx); err != nil {
-		return nil, err
-	}
-	out := make([]*sendoka.APIKey, 0, len(rows))
-	for i := range rows {
-		k, err := rows[i].key()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, nil
-}
-
 // ListOrgs returns every org, oldest first.
 func (db *DB) ListOrgs(ctx context.Context) (_ []*sendoka.Org, err error) {
 	defer classify(ctx, &err)

@@ -35,43 +35,6 @@ func (t *Tx) InsertOrg(ctx context.Context, org *sendoka.Org) error {
 	return conflict(err, "org")
 }
 
-// InsertAPIKey inserts a key. A duplicate id or hash is CodeConflict.
-func (t *Tx) InsertAPIKey(ctx context.Context, key *sendoka.APIKey) error {
-	row, err := newAPIKeyRow(key)
-	if err != nil {
-		return err
-	}
-	_, err = t.tx.NewInsert().Model(row).Returning("NULL").Exec(ctx)
-	return conflict(err, "api key")
-}
-
-// RevokeAPIKey sets revoked_at on a key of the org unless it is already revoked.
-func (t *Tx) RevokeAPIKey(ctx context.Context, orgID, id string, at time.Time) error {
-	res, err := t.tx.NewUpdate().Model((*apiKeyRow)(nil)).
-		Set("revoked_at = ?", ts(at)).
-		Where("id = ?", id).Where("org_id = ?", orgID).Where("revoked_at IS NULL").
-		Exec(ctx)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 1 {
-		return nil
-	}
-	// Nothing changed: either the key is already revoked (fine, the first time stays) or
-	// it is not the org's.
-	exists, err := t.tx.NewSelect().Model((*apiKeyRow)(nil)).
-		Where("k.id = ?", id).Where("k.org_id = ?", orgID).Exists(ctx)
-	if err != nil {
-		return err
-	}
-	if !exists {
-		return sendoka.NotFound("api key")
-	}
-	return nil
-}
-
 // InsertMessages inserts messages and their tags with multi-row INSERTs.
 func (t *Tx) InsertMessages(ctx context.Context, msgs ...*sendoka.Message) error {
 	if len(msgs) == 0 {

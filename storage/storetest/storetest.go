@@ -46,8 +46,11 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"UpdateMessageConcurrent", testUpdateMessageConcurrent},
 		{"InTxRollbackOnError", testInTxRollbackOnError},
 		{"InTxRollbackOnPanic", testInTxRollbackOnPanic},
-		{"APIKeys", testAPIKeys},
-		{"APIKeyRevoke", testAPIKeyRevoke},
+		{"APIKeys", testAPIKeys},                   // apikey.go
+		{"APIKeyRevoke", testAPIKeyRevoke},         // apikey.go
+		{"APIKeyScope", testAPIKeyScope},           // apikey.go
+		{"APIKeyTouch", testAPIKeyTouch},           // apikey.go
+		{"KeyInvalidations", testKeyInvalidations}, // apikey.go
 		{"Events", testEvents},
 		{"Orgs", testOrgs},
 		{"Templates", testTemplates},             // template.go
@@ -851,7 +854,7 @@ func requireNothingWritten(t *testing.T, b *bundle, org string, m *sendoka.Messa
 	events, err := b.store.ListEvents(ctx, sendoka.Scope{OrgID: org}, m.ID)
 	require.NoError(t, err)
 	require.Empty(t, events)
-	keys, err := b.store.ListAPIKeys(ctx, org)
+	keys, err := b.store.ListAPIKeys(ctx, sendoka.Scope{OrgID: org})
 	require.NoError(t, err)
 	require.Empty(t, keys)
 	_, err = b.store.GetAPIKeyByHash(ctx, sendoka.HashKey("rolled back "+org))
@@ -892,93 +895,6 @@ func testInTxRollbackOnPanic(t *testing.T, b *bundle) {
 		})
 	}, "InTx re-raises the panic")
 	requireNothingWritten(t, b, org, m)
-}
-
-func testAPIKeys(t *testing.T, b *bundle) {
-	ctx := b.ctx(t)
-	const org = "org_keys"
-	full := &sendoka.APIKey{
-		ID: sendoka.NewID(sendoka.PrefixAPIKey, b.at(0)), OrgID: org, TenantID: "ten_k", Name: "Production — ✓",
-		Prefix: "sok_live_4fQ2", Hash: sendoka.HashKey("full"), Mode: sendoka.ModeLive,
-		Permissions:      []sendoka.Permission{sendoka.PermissionEmailsSend, sendoka.PermissionSMSRead},
-		AllowedCIDRs:     []string{"10.0.0.0/8", "2001:db8::/32"},
-		AllowedDomainIDs: []string{"dom_1", "dom_2"},
-		CreatedAt:        b.at(0), ExpiresAt: ptr(b.at(86_400_000_000)), RevokedAt: ptr(b.at(5)),
-	}
-	minimal := &sendoka.APIKey{
-		ID: sendoka.NewID(sendoka.PrefixAPIKey, b.at(1)), OrgID: org, Prefix: "sok_test_abcd",
-		Hash: sendoka.HashKey("minimal"), Mode: sendoka.ModeTest, CreatedAt: b.at(1),
-	}
-	empty := &sendoka.APIKey{
-		ID: sendoka.NewID(sendoka.PrefixAPIKey, b.at(2)), OrgID: org, Prefix: "sok_test_efgh",
-		Hash: sendoka.HashKey("empty lists"), Mode: sendoka.ModeTest, CreatedAt: b.at(2),
-		Permissions: []sendoka.Permission{}, AllowedCIDRs: []string{}, AllowedDomainIDs: []string{},
-	}
-	otherOrg := &sendoka.APIKey{
-		ID: sendoka.NewID(sendoka.PrefixAPIKey, b.at(3)), OrgID: "org_keys_other", Prefix: "sok_live_zzzz",
-		Hash: sendoka.HashKey("other"), Mode: sendoka.ModeLive, CreatedAt: b.at(3),
-	}
-	for _, k := range []*sendoka.APIKey{full, minimal, empty, otherOrg} {
-		b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error { return tx.InsertAPIKey(ctx, k) })
-	}
-
-	for _, k := range []*sendoka.APIKey{full, minimal, empty, otherOrg} {
-		got, err := b.store.GetAPIKeyByHash(ctx, k.Hash)
-		require.NoError(t, err)
-		require.Equal(t, k, got, "GetAPIKeyByHash(%s)", k.Name)
-	}
-	_, err := b.store.GetAPIKeyByHash(ctx, sendoka.HashKey("unknown"))
-	requireCode(t, sendoka.CodeNotFound, err)
-
-	keys, err := b.store.ListAPIKeys(ctx, org)
-	require.NoError(t, err)
-	require.Equal(t, []*sendoka.APIKey{empty, minimal, full}, keys, "newest first, own org only")
-	keys, err = b.store.ListAPIKeys(ctx, "org_keys_none")
-	require.NoError(t, err)
-	require.Empty(t, keys)
-
-	t.Run("duplicate hash", func(t *testing.T) {
-		dup := *minimal
-		dup.ID = sendoka.NewID(sendoka.PrefixAPIKey, b.at(9))
-		err := b.store.InTx(b.ctx(t), func(ctx context.Context, tx sendoka.Tx) error { return tx.InsertAPIKey(ctx, &dup) })
-		requireCode(t, sendoka.CodeConflict, err)
-	})
-	t.Run("duplicate id", func(t *testing.T) {
-		dup := *minimal
-		dup.Hash = sendoka.HashKey("another")
-		err := b.store.InTx(b.ctx(t), func(ctx context.Context, tx sendoka.Tx) error { return tx.InsertAPIKey(ctx, &dup) })
-		requireCode(t, sendoka.CodeConflict, err)
-	})
-	keys, err = b.store.ListAPIKeys(ctx, org)
-	require.NoError(t, err)
-	require.Len(t, keys, 3, "conflicting inserts left nothing")
-}
-
-func testAPIKeyRevoke(t *testing.T, b *bundle) {
-	ctx := b.ctx(t)
-	const org = "org_revoke"
-	key := &sendoka.APIKey{ID: sendoka.NewID(sendoka.PrefixAPIKey, b.base), OrgID: org, Prefix: "sok_live_rev1",
-		Hash: sendoka.HashKey("revoke me"), Mode: sendoka.ModeLive, CreatedAt: b.base}
-	b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error { return tx.InsertAPIKey(ctx, key) })
-	revoke := func(orgID, id string, at time.Time) error {
-		return b.store.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error { return tx.RevokeAPIKey(ctx, orgID, id, at) })
-	}
-
-	requireCode(t, sendoka.CodeNotFound, revoke(org, sendoka.NewID(sendoka.PrefixAPIKey, b.base), b.at(1)))
-	requireCode(t, sendoka.CodeNotFound, revoke("org_revoke_other", key.ID, b.at(1)))
-	got, err := b.store.GetAPIKeyByHash(ctx, key.Hash)
-	require.NoError(t, err)
-	require.Nil(t, got.RevokedAt, "another org cannot revoke the key")
-
-	require.NoError(t, revoke(org, key.ID, b.at(2)))
-	require.NoError(t, revoke(org, key.ID, b.at(3)), "revoking twice is fine")
-	got, err = b.store.GetAPIKeyByHash(ctx, key.Hash)
-	require.NoError(t, err)
-	require.Equal(t, ptr(b.at(2)), got.RevokedAt, "the first revocation time stays")
-	keys, err := b.store.ListAPIKeys(ctx, org)
-	require.NoError(t, err)
-	require.Len(t, keys, 1)
-	require.Equal(t, ptr(b.at(2)), keys[0].RevokedAt)
 }
 
 func testEvents(t *testing.T, b *bundle) {
