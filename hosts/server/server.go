@@ -81,8 +81,9 @@ type Server struct {
 	// DatabaseURL is the database in use (it may hold a password: see Redacted).
 	DatabaseURL string
 
-	log     *slog.Logger
-	started bool
+	log      *slog.Logger
+	started  bool
+	listener interface{ Close() } // River's LISTEN pool (Postgres), closed after the queue
 }
 
 // Open connects to the database, applies every migration (Sendoka's and River's) and wires
@@ -106,6 +107,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{DB: db, DatabaseURL: dsn, log: log}
 	if err := s.open(ctx, cfg); err != nil {
+		if s.listener != nil {
+			s.listener.Close()
+		}
 		db.Close()
 		return nil, err
 	}
@@ -122,6 +126,16 @@ func (s *Server) open(ctx context.Context, cfg Config) error {
 	}
 	if qcfg.JobTimeout == 0 {
 		qcfg.JobTimeout = jobTimeout(cfg)
+	}
+	if qcfg.ListenerPool == nil && !qcfg.InsertOnly {
+		// Postgres: LISTEN/NOTIFY wake-ups, so a new job starts without waiting for a poll.
+		pool, err := s.DB.ListenerPool(ctx)
+		if err != nil {
+			return err
+		}
+		if pool != nil {
+			qcfg.ListenerPool, s.listener = pool, pool
+		}
 	}
 	q, err := riverjobs.New(s.DB.SQLDB(), string(s.DB.Dialect()), qcfg)
 	if err != nil {
@@ -201,6 +215,9 @@ func (s *Server) Close(ctx context.Context) error {
 	var errs []error
 	if s.started {
 		errs = append(errs, s.Queue.Stop(ctx))
+	}
+	if s.listener != nil {
+		s.listener.Close()
 	}
 	errs = append(errs, s.DB.Close())
 	return errors.Join(errs...)

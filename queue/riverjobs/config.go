@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/sendoka/sendoka/sendoka"
 )
 
@@ -93,6 +95,11 @@ type Config struct {
 	// (sendoka.CodeUnavailable) and the core gave no hint. Snoozes use up no attempt, so an
 	// outage of any length never fails a message. Default: 5s.
 	UnavailableSnooze time.Duration
+
+	// ListenerPool, on Postgres, gives River a pgx pool to LISTEN on, so idle workers learn
+	// of new jobs at once instead of at their next FetchPollInterval (storage/bunstore's
+	// DB.ListenerPool makes one). nil: poll only. Ignored on SQLite.
+	ListenerPool *pgxpool.Pool
 
 	// InsertOnly makes a Queue that only enqueues and cancels jobs (for example an API-only
 	// node): Start returns an error, and other processes run the jobs.

@@ -114,8 +114,13 @@ func New(db *sql.DB, dialect string, cfg Config) (*Queue, error) {
 	}
 	switch dialect {
 	case DialectPostgres:
-		// riverdatabasesql has no listener: the client runs in poll-only mode.
-		q.client, err = river.NewClient(riverdatabasesql.New(db), rc)
+		// Inserts stay on the store's *sql.Tx; a pgx listener, when given, wakes idle
+		// workers on new jobs (otherwise the client polls).
+		driver := riverdatabasesql.New(db)
+		if cfg.ListenerPool != nil {
+			driver = riverdatabasesql.NewWithPgxListener(db, cfg.ListenerPool)
+		}
+		q.client, err = river.NewClient(driver, rc)
 	case DialectSQLite:
 		q.client, err = river.NewClient(riversqlite.New(db), rc)
 	default:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -68,4 +69,26 @@ func (db *DB) Maintenance(ctx context.Context, fn func(ctx context.Context, sqld
 	sqldb.SetMaxIdleConns(2)
 	err := fn(ctx, sqldb)
 	return errors.Join(err, sqldb.Close())
+}
+
+// ListenerPool returns a small pgx pool on the same Postgres database and schema, for
+// River's LISTEN/NOTIFY wake-ups (riverjobs.Config.ListenerPool): with it, an idle worker
+// learns of a new job at once instead of at its next poll. Its connections carry none of
+// Options' statement timeouts (a LISTEN connection waits by design). The caller closes it
+// after the queue stops. On SQLite it returns nil and no error.
+func (db *DB) ListenerPool(ctx context.Context) (*pgxpool.Pool, error) {
+	if db.unbounded == nil {
+		return nil, nil
+	}
+	cfg, err := pgxpool.ParseConfig("")
+	if err != nil {
+		return nil, fmt.Errorf("bunstore: listener pool: %w", err)
+	}
+	cfg.ConnConfig = db.unbounded.Copy()
+	cfg.MinConns, cfg.MaxConns = 0, 2
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("bunstore: listener pool: %w", err)
+	}
+	return pool, nil
 }
