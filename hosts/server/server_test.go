@@ -336,3 +336,37 @@ func TestLockedSQLite(t *testing.T) {
 	b.send(t, 2)
 	b.requireAllSent(t)
 }
+
+// TestPostgresWakesOnNewJobs: on Postgres the workers LISTEN, so a new message starts at
+// once even when the poll interval is ten minutes.
+func TestPostgresWakesOnNewJobs(t *testing.T) {
+	t.Parallel()
+	dsn := bunstoretest.DSN(t, bunstore.DialectPostgres) // skips without Postgres
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	fake := memsend.New()
+	srv, err := server.Open(ctx, server.Config{
+		DatabaseURL: dsn, Email: fake, SMS: fake,
+		VerifiedDomains: []string{"example.com"},
+		Queue:           riverjobs.Config{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 10 * time.Minute},
+		Database:        bunstore.Options{MaxOpenConns: bunstoretest.MaxOpenConns},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		require.NoError(t, srv.Close(ctx))
+	})
+	require.NoError(t, srv.Start(context.Background()))
+	boot, err := srv.Client.Bootstrap(ctx, sendoka.BootstrapOptions{})
+	require.NoError(t, err)
+	p := sendoka.SystemPrincipal(boot.Org.ID, sendoka.ModeLive)
+	for i := range 2 {
+		_, err := srv.Client.SendEmail(ctx, p, &sendoka.EmailRequest{From: "app@example.com",
+			To: []string{"user@example.com"}, Subject: "Hi", Text: "Hello"})
+		require.NoError(t, err)
+		wait, cancel := context.WithTimeout(ctx, 20*time.Second)
+		require.NoError(t, fake.WaitFor(wait, i+1), "message %d waited for a poll", i+1)
+		cancel()
+	}
+}
