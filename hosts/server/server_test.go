@@ -45,6 +45,12 @@ type bundle struct {
 
 func setup(t *testing.T, dsn string) *bundle {
 	t.Helper()
+	return setupQueue(t, dsn, riverjobs.Config{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond})
+}
+
+// setupQueue is setup with the queue's settings given.
+func setupQueue(t *testing.T, dsn string, q riverjobs.Config) *bundle {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	fake := memsend.New()
@@ -53,7 +59,7 @@ func setup(t *testing.T, dsn string) *bundle {
 		Email:           fake,
 		SMS:             fake,
 		VerifiedDomains: []string{"example.com"},
-		Queue:           riverjobs.Config{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond},
+		Queue:           q,
 		Database:        bunstore.Options{MaxOpenConns: bunstoretest.MaxOpenConns},
 	})
 	require.NoError(t, err)
@@ -341,26 +347,14 @@ func TestLockedSQLite(t *testing.T) {
 // once even when the poll interval is ten minutes.
 func TestPostgresWakesOnNewJobs(t *testing.T) {
 	t.Parallel()
-	dsn := bunstoretest.DSN(t, bunstore.DialectPostgres) // skips without Postgres
+	b := setupQueue(t, bunstoretest.DSN(t, bunstore.DialectPostgres), // skips without Postgres
+		riverjobs.Config{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 10 * time.Minute})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	fake := memsend.New()
-	srv, err := server.Open(ctx, server.Config{
-		DatabaseURL: dsn, Email: fake, SMS: fake,
-		VerifiedDomains: []string{"example.com"},
-		Queue:           riverjobs.Config{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 10 * time.Minute},
-		Database:        bunstore.Options{MaxOpenConns: bunstoretest.MaxOpenConns},
-	})
+	orgs, err := b.srv.Client.ListOrgs(ctx)
 	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		require.NoError(t, srv.Close(ctx))
-	})
-	require.NoError(t, srv.Start(context.Background()))
-	boot, err := srv.Client.Bootstrap(ctx, sendoka.BootstrapOptions{})
-	require.NoError(t, err)
-	p := sendoka.SystemPrincipal(boot.Org.ID, sendoka.ModeLive)
+	p := sendoka.SystemPrincipal(orgs[0].ID, sendoka.ModeLive)
+	fake, srv := b.fake, b.srv
 	for i := range 2 {
 		_, err := srv.Client.SendEmail(ctx, p, &sendoka.EmailRequest{From: "app@example.com",
 			To: []string{"user@example.com"}, Subject: "Hi", Text: "Hello"})
