@@ -57,6 +57,13 @@
 //	+15005550008   stays pending (sending from it is refused)
 //	+15005550009   fails (rejected by the carrier)
 //
+// # Latency
+//
+// The sandbox answers at once. Options.Latency (SENDOKA_SANDBOX_LATENCY in the server) makes
+// every email and SMS hand-off take that long, as a real provider's API call does, for
+// benchmarks and development: delivery throughput with a 100 ms provider shows whether enough
+// workers run. A hand-off whose context ends first fails as transient, like any abandoned one.
+//
 // # Deduplication
 //
 // The sandbox is stateless and deterministic: the provider message id derives from the

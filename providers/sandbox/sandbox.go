@@ -35,6 +35,11 @@ type Options struct {
 	// real provider's inbound notifications would reach Client.HandleInboundSMS. Default:
 	// none, and replies are dropped. hosts/server wires it to the core.
 	Inbound func(ctx context.Context, from, to, body string) error
+	// Latency is how long each hand-off (SendEmail, SendSMS) takes, standing in for a real
+	// provider's API call: for benchmarks and development, to see delivery when the provider
+	// is not instant. A hand-off whose context ends first fails as an abandoned one does
+	// (transient, with the context's error). Default: 0, the sandbox answers at once.
+	Latency time.Duration
 }
 
 // Sender is the simulated provider. It is safe for concurrent use.
@@ -42,6 +47,7 @@ type Sender struct {
 	domain  string
 	clock   sendoka.Clock
 	inbound func(ctx context.Context, from, to, body string) error
+	latency time.Duration
 }
 
 var (
@@ -55,7 +61,8 @@ var (
 
 // New returns a Sender configured by opts.
 func New(opts Options) *Sender {
-	s := &Sender{domain: strings.ToLower(strings.TrimSpace(opts.Domain)), clock: opts.Clock, inbound: opts.Inbound}
+	s := &Sender{domain: strings.ToLower(strings.TrimSpace(opts.Domain)), clock: opts.Clock, inbound: opts.Inbound,
+		latency: opts.Latency}
 	if s.domain == "" {
 		s.domain = sendoka.DefaultSandboxDomain
 	}
@@ -75,7 +82,7 @@ func (s *Sender) Deduplicates() bool { return true }
 // SendEmail accepts m and returns one simulated outcome (or two, for a complaint) per
 // recipient. It fails only when ctx has ended.
 func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendoka.SendResult, error) {
-	if err := canceled(ctx); err != nil {
+	if err := s.handOff(ctx); err != nil {
 		return sendoka.SendResult{}, err
 	}
 	res := sendoka.SendResult{ProviderMessageID: providerMessageID(m.MessageID)}
@@ -95,7 +102,7 @@ func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendo
 
 // SendSMS accepts m and returns its simulated outcome. It fails only when ctx has ended.
 func (s *Sender) SendSMS(ctx context.Context, m *sendoka.OutboundSMS) (sendoka.SendResult, error) {
-	if err := canceled(ctx); err != nil {
+	if err := s.handOff(ctx); err != nil {
 		return sendoka.SendResult{}, err
 	}
 	res := sendoka.SendResult{ProviderMessageID: providerMessageID(m.MessageID)}
@@ -127,6 +134,20 @@ func (s *Sender) ProvisionSender(ctx context.Context, n *sendoka.PhoneNumber) (s
 			Diagnostic: diagnostic("rejected", "simulated: the carrier rejected the registration")}, nil
 	}
 	return sendoka.ProvisionResult{Status: sendoka.SenderActive}, nil
+}
+
+// handOff takes the configured latency, as a provider's API call would, and refuses the
+// hand-off if ctx ends before it is done.
+func (s *Sender) handOff(ctx context.Context) error {
+	if s.latency > 0 {
+		t := time.NewTimer(s.latency)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+	return canceled(ctx)
 }
 
 // canceled refuses a hand-off whose context has ended, as a real provider could not make it;

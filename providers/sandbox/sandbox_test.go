@@ -254,3 +254,53 @@ func TestCanceledContext(t *testing.T) {
 	_, err = b.sender.SendSMS(ctx, &sendoka.OutboundSMS{MessageID: "msg_1", To: "+15005550001"})
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+// TestLatency checks that every hand-off takes Options.Latency, and that a context ending
+// first cuts it short with the abandoned hand-off's transient error.
+func TestLatency(t *testing.T) {
+	t.Parallel()
+	email := &sendoka.OutboundEmail{MessageID: "msg_1", To: []string{"a@example.com"}}
+	sms := &sendoka.OutboundSMS{MessageID: "msg_1", From: "Acme", To: "+15005550001"}
+	sends := map[string]func(context.Context, *sandbox.Sender) error{
+		"email": func(ctx context.Context, s *sandbox.Sender) error { _, err := s.SendEmail(ctx, email); return err },
+		"sms":   func(ctx context.Context, s *sandbox.Sender) error { _, err := s.SendSMS(ctx, sms); return err },
+	}
+	for name, send := range sends {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+
+			// A short latency: the hand-off succeeds, and not before the latency (timers never
+			// fire early, so this holds on any machine).
+			const latency = 30 * time.Millisecond
+			b := setup(t, sandbox.Options{Latency: latency})
+			start := time.Now()
+			require.NoError(t, send(t.Context(), b.sender))
+			require.GreaterOrEqual(t, time.Since(start), latency)
+
+			// An hour's latency: the hand-off returns when its context ends, with the error of
+			// an abandoned hand-off. Without the latency it would succeed at once.
+			b = setup(t, sandbox.Options{Latency: time.Hour})
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- send(ctx, b.sender) }()
+			select {
+			case err := <-done:
+				t.Fatalf("the hand-off returned before its context ended or its latency passed: %v", err)
+			case <-time.After(20 * time.Millisecond):
+			}
+			cancel()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(time.Minute):
+				t.Fatal("the hand-off did not return when its context was canceled")
+			}
+			var pe *sendoka.ProviderError
+			require.ErrorAs(t, err, &pe)
+			require.Equal(t, sendoka.Transient, pe.Kind)
+			require.Equal(t, "sandbox", pe.Provider)
+			require.Equal(t, "canceled", pe.Code)
+			require.ErrorIs(t, err, context.Canceled)
+		})
+	}
+}
