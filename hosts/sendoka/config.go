@@ -25,6 +25,7 @@ type config struct {
 	dataDir         string
 	databaseTimeout time.Duration
 	sandboxDomain   string
+	sandboxLatency  time.Duration
 	bootstrapKeys   string
 	bootstrapDomain string
 	emailProvider   string
@@ -109,6 +110,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.dataDir, "data-dir", env("SENDOKA_DATA_DIR", "./sendoka-data"), "SQLite data directory (SENDOKA_DATA_DIR)")
 	fs.DurationVar(&c.databaseTimeout, "database-timeout", envDuration("SENDOKA_DATABASE_TIMEOUT", httpapi.DefaultDatabaseTimeout), "how long one API request may wait for the database before it answers 503 (SENDOKA_DATABASE_TIMEOUT)")
 	fs.StringVar(&c.sandboxDomain, "sandbox-domain", env("SENDOKA_SANDBOX_DOMAIN", "sandbox.sendoka.com"), "always-allowed sender domain (SENDOKA_SANDBOX_DOMAIN)")
+	fs.DurationVar(&c.sandboxLatency, "sandbox-latency", envDuration("SENDOKA_SANDBOX_LATENCY", 0), "how long each sandbox hand-off takes, standing in for a provider's API call in benchmarks and development; 0 = none (SENDOKA_SANDBOX_LATENCY)")
 	fs.StringVar(&c.bootstrapKeys, "bootstrap-keys", env("SENDOKA_BOOTSTRAP_KEYS", ""), "comma-separated API keys to create on start instead of random ones (SENDOKA_BOOTSTRAP_KEYS)")
 	fs.StringVar(&c.bootstrapDomain, "bootstrap-domains", env("SENDOKA_BOOTSTRAP_DOMAINS", ""), "comma-separated sender domains to treat as verified (SENDOKA_BOOTSTRAP_DOMAINS)")
 	fs.StringVar(&c.emailProvider, "email-provider", env("SENDOKA_EMAIL_PROVIDER", "sandbox"), "provider for live email: sandbox, smtp or ses (SENDOKA_EMAIL_PROVIDER)")
@@ -151,6 +153,7 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 		DataDir:         c.dataDir,
 		HTTP:            httpapi.Options{DatabaseTimeout: c.databaseTimeout},
 		SandboxDomain:   c.sandboxDomain,
+		SandboxLatency:  c.sandboxLatency,
 		VerifiedDomains: splitList(c.bootstrapDomain),
 		Logger:          log,
 	}

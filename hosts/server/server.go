@@ -48,6 +48,9 @@ type Config struct {
 
 	// SandboxDomain is the always-allowed sender domain. Default: sandbox.sendoka.com.
 	SandboxDomain string
+	// SandboxLatency is how long each of the sandbox's hand-offs takes (sandbox.Options.Latency),
+	// to benchmark delivery against a provider that is not instant. Default: 0, none.
+	SandboxLatency time.Duration
 	// VerifiedDomains are sender domains allowed for live keys (bootstrap convenience).
 	VerifiedDomains []string
 	// Tracking turns on open and click tracking; Handler serves its /t/o/ and /t/c/ routes,
@@ -142,7 +145,7 @@ func (s *Server) open(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("queue: %w", err)
 	}
 	s.Queue = q
-	s.Sandbox = sandbox.New(sandbox.Options{Domain: cfg.SandboxDomain,
+	s.Sandbox = sandbox.New(sandbox.Options{Domain: cfg.SandboxDomain, Latency: cfg.SandboxLatency,
 		// The sandbox's simulated replies (a STOP) reach the core as a provider's inbound would.
 		Inbound: func(ctx context.Context, from, to, body string) error {
 			_, err := s.Client.HandleInboundSMS(ctx, from, to, body)
