@@ -89,17 +89,12 @@ func (t *Tx) InsertLinks(ctx context.Context, links ...*sendoka.Link) error {
 	if len(links) == 0 {
 		return nil
 	}
-	rows := make([]*linkRow, len(links))
+	rows := make([][]any, len(links))
 	for i, l := range links {
-		rows[i] = &linkRow{MessageID: l.MessageID, Position: l.Position, URL: l.URL, CreatedAt: ts(l.CreatedAt)}
+		rows[i] = []any{l.MessageID, l.Position, l.URL, ts(l.CreatedAt)}
 	}
-	for chunk := range chunks(rows) {
-		if _, err := t.tx.NewInsert().Model(&chunk).On("CONFLICT (message_id, position) DO NOTHING").
-			Returning("NULL").Exec(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.insertValuesOn(ctx, "message_links", []string{"message_id", "position", "url", "created_at"},
+		rows, "ON CONFLICT (message_id, position) DO NOTHING")
 }
 
 // CountEvents counts a message's events of the given types.

@@ -214,6 +214,26 @@ type messageRow struct {
 	CompletedAt      timestamp `bun:"completed_at,nullzero"`
 }
 
+// messageColumns are the columns of messageRow in the order values gives them
+// (TestRowColumns holds them to the struct's tags).
+var messageColumns = []string{
+	"id", "org_id", "tenant_id", "key_id", "channel", "mode", "status", "sender", "recipient",
+	"content", "tags", "metadata", "scheduled_at", "job_id", "claimed_at", "lease_until",
+	"provider", "provider_message_id", "diagnostic", "outcome", "attempts", "delivery_attempts",
+	"next_retry_at", "created_at", "updated_at", "sent_at", "completed_at",
+}
+
+// values returns the row's values in messageColumns order, for insertValues.
+func (r *messageRow) values() []any {
+	return []any{
+		r.ID, r.OrgID, nullString(r.TenantID), nullString(r.KeyID), r.Channel, r.Mode, r.Status,
+		r.Sender, r.Recipient, nullString(r.Content), nullString(r.Tags), nullString(r.Metadata),
+		r.ScheduledAt, r.JobID, r.ClaimedAt, r.LeaseUntil, r.Provider, r.ProviderMessageID,
+		nullString(r.Diagnostic), r.Outcome, r.Attempts, nullString(r.DeliveryAttempts),
+		r.NextRetryAt, r.CreatedAt, r.UpdatedAt, r.SentAt, r.CompletedAt,
+	}
+}
+
 // deliveryColumns are the columns UpdateMessage writes.
 var deliveryColumns = []string{
 	"status", "claimed_at", "lease_until", "scheduled_at", "job_id", "provider",
@@ -329,6 +349,13 @@ type messageTagRow struct {
 	Tag       string `bun:"tag"`
 }
 
+// messageTagColumns are the columns of messageTagRow in values order.
+var messageTagColumns = []string{"message_id", "position", "org_id", "tenant_id", "tag"}
+
+func (r *messageTagRow) values() []any {
+	return []any{r.MessageID, r.Position, r.OrgID, nullString(r.TenantID), r.Tag}
+}
+
 type eventRow struct {
 	bun.BaseModel `bun:"table:events,alias:e"`
 
@@ -342,6 +369,19 @@ type eventRow struct {
 	Diagnostic string    `bun:"diagnostic,nullzero"`
 	Data       string    `bun:"data,nullzero"`
 	CreatedAt  timestamp `bun:"created_at"`
+}
+
+// eventColumns are the columns of eventRow in values order.
+var eventColumns = []string{
+	"id", "org_id", "tenant_id", "message_id", "type", "status", "recipient", "diagnostic",
+	"data", "created_at",
+}
+
+func (r *eventRow) values() []any {
+	return []any{
+		r.ID, r.OrgID, nullString(r.TenantID), r.MessageID, r.Type, r.Status, r.Recipient,
+		nullString(r.Diagnostic), nullString(r.Data), r.CreatedAt,
+	}
 }
 
 func newEventRow(e *sendoka.Event) (*eventRow, error) {

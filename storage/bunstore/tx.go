@@ -24,10 +24,6 @@ func (t *Tx) SQLTx() *sql.Tx { return t.tx.Tx }
 // Bun returns the Bun transaction, for code that runs its own queries in it.
 func (t *Tx) Bun() bun.Tx { return t.tx }
 
-// insertBatch bounds the rows of one INSERT statement: Bun inlines the values, and a batch
-// of this size stays far below either database's statement size limit.
-const insertBatch = 500
-
 // InsertOrg inserts an org. A duplicate id is CodeConflict.
 func (t *Tx) InsertOrg(ctx context.Context, org *sendoka.Org) error {
 	row := &orgRow{ID: org.ID, Name: org.Name, Plan: org.Plan, CreatedAt: ts(org.CreatedAt)}
@@ -35,32 +31,29 @@ func (t *Tx) InsertOrg(ctx context.Context, org *sendoka.Org) error {
 	return conflict(err, "org")
 }
 
-// InsertMessages inserts messages and their tags with multi-row INSERTs.
+// InsertMessages inserts messages and their tags with multi-row INSERTs of bound values.
 func (t *Tx) InsertMessages(ctx context.Context, msgs ...*sendoka.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	rows := make([]*messageRow, 0, len(msgs))
-	var tags []*messageTagRow
+	rows := make([][]any, 0, len(msgs))
+	var tags [][]any
 	for _, m := range msgs {
 		r, err := newMessageRow(m)
 		if err != nil {
 			return err
 		}
-		rows = append(rows, r)
+		rows = append(rows, r.values())
 		for i, tag := range m.Tags {
-			tags = append(tags, &messageTagRow{MessageID: m.ID, Position: i, OrgID: m.OrgID, TenantID: m.TenantID, Tag: tag})
+			tr := messageTagRow{MessageID: m.ID, Position: i, OrgID: m.OrgID, TenantID: m.TenantID, Tag: tag}
+			tags = append(tags, tr.values())
 		}
 	}
-	for chunk := range chunks(rows) {
-		if _, err := t.tx.NewInsert().Model(&chunk).Returning("NULL").Exec(ctx); err != nil {
-			return conflict(err, "message")
-		}
+	if err := t.insertValues(ctx, "messages", messageColumns, rows); err != nil {
+		return conflict(err, "message")
 	}
-	for chunk := range chunks(tags) {
-		if _, err := t.tx.NewInsert().Model(&chunk).Returning("NULL").Exec(ctx); err != nil {
-			return conflict(err, "message tag")
-		}
+	if err := t.insertValues(ctx, "message_tags", messageTagColumns, tags); err != nil {
+		return conflict(err, "message tag")
 	}
 	return t.insertAttachments(ctx, msgs) // email.go
 }
@@ -70,20 +63,15 @@ func (t *Tx) InsertEvents(ctx context.Context, events ...*sendoka.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	rows := make([]*eventRow, 0, len(events))
+	rows := make([][]any, 0, len(events))
 	for _, e := range events {
 		r, err := newEventRow(e)
 		if err != nil {
 			return err
 		}
-		rows = append(rows, r)
+		rows = append(rows, r.values())
 	}
-	for chunk := range chunks(rows) {
-		if _, err := t.tx.NewInsert().Model(&chunk).Returning("NULL").Exec(ctx); err != nil {
-			return conflict(err, "event")
-		}
-	}
-	return nil
+	return conflict(t.insertValues(ctx, "events", eventColumns, rows), "event")
 }
 
 // GetMessage returns a message whatever its scope, or CodeNotFound.
@@ -160,17 +148,4 @@ func affected(res sql.Result, err error) (bool, error) {
 		return false, err
 	}
 	return n == 1, nil
-}
-
-// chunks splits rows into slices of at most insertBatch.
-func chunks[T any](rows []T) func(yield func([]T) bool) {
-	return func(yield func([]T) bool) {
-		for len(rows) > 0 {
-			n := min(len(rows), insertBatch)
-			if !yield(rows[:n]) {
-				return
-			}
-			rows = rows[n:]
-		}
-	}
 }

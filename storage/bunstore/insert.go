@@ -1,0 +1,135 @@
+package bunstore
+
+import (
+	"context"
+	"database/sql/driver"
+	"strconv"
+	"strings"
+
+	"github.com/uptrace/bun/dialect"
+)
+
+// Limits of one multi-row INSERT with bound parameters.
+const (
+	// maxParams stays under SQLite's default of 32,766 variables per statement (Postgres
+	// allows 65,535).
+	maxParams = 30000
+	// maxStatementBytes bounds the values one statement carries (their text and their bound
+	// parameters together). A row larger than this on its own still goes in a statement of
+	// its own: neither database limits a parameter to it.
+	maxStatementBytes = 1 << 20
+)
+
+// insertValues inserts rows (each a value per column of cols) into table with multi-row
+// INSERT statements whose values are bound parameters. Bun's own inserts inline every value
+// into the SQL text: a 200 KB body becomes 200 KB of SQL for the database to parse, and
+// every statement text differs, so none can be prepared once and reused. Here the text
+// depends only on the table, columns and row count.
+//
+// Values are driver values or driver.Valuers (a timestamp, a nullable string from nullStr).
+func (t *Tx) insertValues(ctx context.Context, table string, cols []string, rows [][]any) error {
+	return t.insertValuesOn(ctx, table, cols, rows, "")
+}
+
+// insertValuesOn is insertValues with a clause after the values, such as
+// "ON CONFLICT (...) DO NOTHING" (which both databases understand).
+func (t *Tx) insertValuesOn(ctx context.Context, table string, cols []string, rows [][]any, on string) error {
+	pg := t.tx.Dialect().Name() == dialect.PG
+	for _, n := range statementSizes(rows, len(cols)) {
+		query := insertSQL(table, cols, n, pg)
+		if on != "" {
+			query += " " + on
+		}
+		args := make([]any, 0, n*len(cols))
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		if _, err := t.tx.Tx.ExecContext(ctx, query, args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// statementSizes splits rows into statements, giving the row count of each: at most
+// maxParams values, and at most maxStatementBytes unless a single row is larger.
+func statementSizes(rows [][]any, ncols int) []int {
+	perStatement := max(1, maxParams/max(1, ncols))
+	var sizes []int
+	for len(rows) > 0 {
+		n, size := 0, 0
+		for n < len(rows) && n < perStatement {
+			s := rowBytes(rows[n])
+			if n > 0 && size+s > maxStatementBytes {
+				break
+			}
+			size += s
+			n++
+		}
+		sizes = append(sizes, n)
+		rows = rows[n:]
+	}
+	return sizes
+}
+
+// insertSQL is "INSERT INTO table (cols) VALUES (...), (...)" with n rows of placeholders:
+// $1, $2, ... on Postgres, ? on SQLite.
+func insertSQL(table string, cols []string, n int, pg bool) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO ")
+	b.WriteString(table)
+	b.WriteString(" (")
+	b.WriteString(strings.Join(cols, ", "))
+	b.WriteString(") VALUES ")
+	p := 0
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j := range cols {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			p++
+			if pg {
+				b.WriteByte('$')
+				b.WriteString(strconv.Itoa(p))
+			} else {
+				b.WriteByte('?')
+			}
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// rowBytes estimates the size of a row's values on the wire.
+func rowBytes(row []any) int {
+	n := 0
+	for _, v := range row {
+		switch v := v.(type) {
+		case string:
+			n += len(v)
+		case []byte:
+			n += len(v)
+		case nullString:
+			n += len(v)
+		default:
+			n += 8
+		}
+	}
+	return n
+}
+
+// nullString is a string column whose empty value is stored as NULL (Bun's nullzero).
+type nullString string
+
+// Value implements driver.Valuer.
+func (s nullString) Value() (driver.Value, error) {
+	if s == "" {
+		return nil, nil
+	}
+	return string(s), nil
+}
