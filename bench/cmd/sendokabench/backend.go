@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,78 +13,236 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // Postgres driver for creating the throw-away database
+	_ "github.com/jackc/pgx/v5/stdlib" // Postgres driver: throw-away databases, backlog counts
+	_ "modernc.org/sqlite"             // SQLite driver: backlog counts in the server's file
 )
 
 // benchKey is the test key the server is started with (test keys only reach the sandbox).
 const benchKey = "sok_test_benchbenchbenchbenchbench0000"
 
-// runBackend starts the server on one database and runs every scenario against it.
-func runBackend(ctx context.Context, o options, rep *report, name, dsn string, pg *pgbenchResult) error {
+// Backends.
+const (
+	sqliteBackend   = "sqlite"
+	postgresBackend = "postgres"
+)
+
+// backend is one kind of database the rows run on.
+type backend struct {
+	name     string
+	adminURL string         // Postgres: where throw-away databases are created
+	pg       *pgbenchResult // Postgres: the yardstick of this run, nil if pgbench failed
+}
+
+// database is one row's throw-away database: every row starts its server processes on a
+// fresh one, so rows do not inherit each other's backlog or table sizes.
+type database struct {
+	backend string
+	url     string // SENDOKA_DATABASE_URL; empty for SQLite in dataDir
+	dataDir string
+	conn    *sql.DB // opened on first count
+	drop    func()
+}
+
+// newDatabase creates a database for one row.
+func (b *backend) newDatabase(ctx context.Context) (*database, error) {
 	dir, err := os.MkdirTemp("", "sendokabench-*")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	d := &database{backend: b.name, dataDir: dir, drop: func() { os.RemoveAll(dir) }}
+	if b.name == postgresBackend {
+		dsn, drop, err := createDatabase(ctx, b.adminURL)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		d.url = dsn
+		d.drop = func() { drop(); os.RemoveAll(dir) }
+	}
+	return d, nil
+}
+
+func (d *database) close() {
+	if d.conn != nil {
+		d.conn.Close()
+	}
+	d.drop()
+}
+
+// count returns how many messages are in status. It reads the database directly: the
+// workers-only role has no API, and the API cannot count.
+func (d *database) count(ctx context.Context, status string) (int, error) {
+	if d.conn == nil {
+		var err error
+		if d.backend == postgresBackend {
+			d.conn, err = sql.Open("pgx", d.url)
+		} else {
+			// The server's file, in WAL mode: this reader does not block its writer.
+			d.conn, err = sql.Open("sqlite", filepath.Join(d.dataDir, "sendoka.db")+"?_pragma=busy_timeout(10000)")
+		}
+		if err != nil {
+			return 0, err
+		}
+		d.conn.SetMaxOpenConns(1)
+	}
+	var n int
+	// status is one of the bench's constants; a literal reads the same on both drivers.
+	err := d.conn.QueryRowContext(ctx, "SELECT count(*) FROM messages WHERE status = '"+status+"'").Scan(&n)
+	return n, err
+}
+
+// waitDrained polls until no message is queued, or until limit passes.
+func (d *database) waitDrained(ctx context.Context, limit time.Duration) (time.Duration, error) {
+	start := time.Now()
+	for {
+		n, err := d.count(ctx, "queued")
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 {
+			return time.Since(start), nil
+		}
+		if time.Since(start) > limit {
+			return 0, fmt.Errorf("%d messages still queued after %s", n, limit)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Server roles, as `sendoka` runs them.
+const (
+	roleServe  = "serve"             // API and workers in one process
+	roleAPI    = "serve -no-workers" // the API only
+	roleWorker = "worker"            // the workers only
+)
+
+// process is one running sendoka server.
+type process struct {
+	role string
+	cmd  *exec.Cmd
+	log  string
+	base string // http://addr, for the roles with the API
+	done chan struct{}
+}
+
+// start runs the binary in role on db, with env added to the bench's settings, and waits
+// until its API is ready (the workers-only role has none: it returns once started).
+func start(ctx context.Context, o options, db *database, role string, env ...string) (*process, error) {
 	addr, err := freeAddr()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, o.bin, "serve")
+	cmd := exec.CommandContext(ctx, o.bin, strings.Fields(role)...)
 	cmd.Env = append(os.Environ(),
 		"SENDOKA_ADDR="+addr,
-		"SENDOKA_DATA_DIR="+filepath.Join(dir, "data"),
-		"SENDOKA_DATABASE_URL="+dsn,
+		"SENDOKA_DATA_DIR="+db.dataDir,
+		"SENDOKA_DATABASE_URL="+db.url,
 		"SENDOKA_BOOTSTRAP_KEYS="+benchKey,
 		"SENDOKA_LOG_LEVEL=warn",
-		fmt.Sprintf("SENDOKA_WORKERS=%d", o.workers),
-		"SENDOKA_FETCH_COOLDOWN="+o.cooldown.String(),
+		"SENDOKA_SHUTDOWN_TIMEOUT=10s",
 	)
-	logf, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
-		return err
+	if o.workers > 0 {
+		cmd.Env = append(cmd.Env, fmt.Sprintf("SENDOKA_WORKERS=%d", o.workers))
 	}
+	if o.cooldown > 0 {
+		cmd.Env = append(cmd.Env, "SENDOKA_FETCH_COOLDOWN="+o.cooldown.String())
+	}
+	cmd.Env = append(cmd.Env, env...) // later entries win
+	p := &process{role: role, cmd: cmd, log: filepath.Join(db.dataDir, strings.ReplaceAll(role, " ", "")+".log"), done: make(chan struct{})}
+	logf, err := os.Create(p.log)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, err
 	}
-	defer func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	}()
-	base := "http://" + addr
-	if err := waitReady(ctx, base); err != nil {
-		b, _ := os.ReadFile(logf.Name())
-		return fmt.Errorf("%s server: %w\n%s", name, err, b)
+	go func() { cmd.Wait(); close(p.done) }()
+	if role == roleWorker {
+		return p, nil
 	}
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients * 2, MaxConnsPerHost: o.clients * 2}}
-	for _, sc := range scenarios() {
-		if o.only != "" && !strings.Contains(sc.Name, o.only) {
-			continue
-		}
-		res, err := drive(ctx, hc, base, sc, o)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", name, sc.Name, err)
-		}
-		res.Backend = name
-		res.PG = pg
-		if err := acceptToProvider(ctx, hc, base, sc, res); err != nil {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("%s %s: accept-to-provider not measured: %v", name, sc.Name, err))
-		}
-		rep.Results = append(rep.Results, res)
-		fmt.Fprintf(os.Stderr, "%s %s: %.0f req/s, %.0f msg/s\n", name, sc.Name, res.ReqPerSec(), res.MsgPerSec())
+	p.base = "http://" + addr
+	if err := p.waitReady(ctx); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("%s: %w\n%s", role, err, p.tail())
 	}
-	if o.only == "" || strings.Contains("scheduled", o.only) { // batch.go
-		if l, err := scheduledLateness(ctx, hc, base, 1000); err != nil {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: scheduled-send lateness not measured: %v", name, err))
-		} else {
-			rep.Notes = append(rep.Notes, l.note(name))
+	return p, nil
+}
+
+func (p *process) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		res, err := http.Get(p.base + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.done:
+			return errors.New("exited")
+		case <-ctx.Done():
+			return fmt.Errorf("not ready: %v", err)
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return nil
+}
+
+// alive reports an error if the process has exited.
+func (p *process) alive() error {
+	select {
+	case <-p.done:
+		return fmt.Errorf("%s exited: %s\n%s", p.role, p.cmd.ProcessState, p.tail())
+	default:
+		return nil
+	}
+}
+
+// peakRSS is the process's high-water resident set (VmHWM), in bytes; read it before stop.
+func (p *process) peakRSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// stop interrupts the process and waits for it, killing it if it takes too long.
+func (p *process) stop() {
+	p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// tail is the end of the process's log, for error messages.
+func (p *process) tail() string {
+	b, _ := os.ReadFile(p.log)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
 }
 
 func freeAddr() (string, error) {
@@ -93,25 +252,6 @@ func freeAddr() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
-}
-
-func waitReady(ctx context.Context, base string) error {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	for {
-		res, err := http.Get(base + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("not ready: %v", err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // createDatabase makes a throw-away database on the Postgres server of adminURL.
@@ -141,10 +281,19 @@ func createDatabase(ctx context.Context, adminURL string) (string, func(), error
 type pgbenchResult struct {
 	TPS     float64
 	Command string
+	Script  string
 }
 
+// pgbenchScript is the one-row insert pgbench repeats: a row the size of a small send.
+const pgbenchScript = `INSERT INTO pgbench_one_row (payload) VALUES ('{"from":"you@sandbox.sendoka.com","to":["user@example.com"],"subject":"Hello"}');`
+
 // pgbench runs a one-row insert with as many clients as the HTTP benchmark.
-func pgbench(ctx context.Context, dsn string, o options) (*pgbenchResult, error) {
+func pgbench(ctx context.Context, adminURL string, o options) (*pgbenchResult, error) {
+	dsn, drop, err := createDatabase(ctx, adminURL)
+	if err != nil {
+		return nil, err
+	}
+	defer drop()
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, err
@@ -158,9 +307,9 @@ func pgbench(ctx context.Context, dsn string, o options) (*pgbenchResult, error)
 		return nil, err
 	}
 	defer os.Remove(script.Name())
-	fmt.Fprintln(script, `INSERT INTO pgbench_one_row (payload) VALUES ('{"from":"you@sandbox.sendoka.com","to":["user@example.com"],"subject":"Hello"}');`)
+	fmt.Fprintln(script, pgbenchScript)
 	script.Close()
-	secs := int(o.duration.Seconds())
+	secs := max(int(o.duration.Seconds()), 1)
 	args := []string{"-n", "-c", fmt.Sprint(o.clients), "-j", "2", "-T", fmt.Sprint(secs), "-f", script.Name(), dsn}
 	out, err := exec.CommandContext(ctx, "pgbench", args...).CombinedOutput()
 	if err != nil {
@@ -175,7 +324,19 @@ func pgbench(ctx context.Context, dsn string, o options) (*pgbenchResult, error)
 	if tps == 0 {
 		return nil, fmt.Errorf("no tps in pgbench output: %s", out)
 	}
-	return &pgbenchResult{TPS: tps, Command: fmt.Sprintf("pgbench -n -c %d -j 2 -T %d -f one_row_insert.sql", o.clients, secs)}, nil
+	return &pgbenchResult{TPS: tps, Script: pgbenchScript,
+		Command: fmt.Sprintf("pgbench -n -c %d -j 2 -T %d -f one_row_insert.sql", o.clients, secs)}, nil
+}
+
+// newClient is an HTTP client with enough keep-alive connections for the bench's clients.
+func newClient(o options) *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients * 2, MaxConnsPerHost: o.clients * 2}}
+}
+
+// openClient is an HTTP client for open-loop load: as many connections as requests in
+// flight.
+func openClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}}
 }
 
 // postJSON sends one request and returns the status and body.

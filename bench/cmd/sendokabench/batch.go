@@ -154,9 +154,3 @@ func scheduledLateness(ctx context.Context, hc *http.Client, base string, n int)
 	slices.Sort(res.Late)
 	return res, nil
 }
-
-// note renders the lateness for the report.
-func (l *lateness) note(backend string) string {
-	return fmt.Sprintf("%s: scheduled sends (%d emails due at the same second, scheduled 5 s ahead): reached the provider %s after scheduled_at at p50, %s at p99, %s at most (%d of %d sent); the documented promise is within 60 s",
-		backend, l.Messages, ms(pct(l.Late, 0.5)), ms(pct(l.Late, 0.99)), ms(pct(l.Late, 1)), len(l.Late), l.Messages)
-}

@@ -3,54 +3,103 @@ package main
 import (
 	"fmt"
 	"strings"
-	"time"
 )
+
+// readingHeading opens the hand-written part of bench/results.md, which a run keeps.
+const readingHeading = "## Reading these figures"
 
 // report is the Markdown written to bench/results.md.
 type report struct {
 	Date, Machine, Command string
 	Options                options
+	PG                     *pgbenchResult
 	Results                []*result
 	Notes                  []string
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
-
 func (r *report) markdown() string {
+	o := r.Options
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Sendoka benchmark results\n\n")
 	fmt.Fprintf(&b, "- Date: %s\n- Machine: %s\n- Command: `%s`\n", r.Date, r.Machine, r.Command)
-	fmt.Fprintf(&b, "- Load: %d concurrent keep-alive clients, %s per scenario, test key (sandbox provider); server with SENDOKA_WORKERS=%d, SENDOKA_FETCH_COOLDOWN=%s\n\n",
-		r.Options.clients, r.Options.duration, r.Options.workers, r.Options.cooldown)
-	b.WriteString("| Backend | Scenario | req/s | msg/s | p50 | p99 | errors | accept→provider p50 | p99 | max | pgbench one-row insert tps | ratio (msg/s ÷ tps) |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "- Load: %d concurrent keep-alive clients; closed-loop rows %s, the sustained serve row %s, the open-loop latency row %s; test key (sandbox provider)\n",
+		o.clients, o.duration, o.sustain, o.latencyDuration)
+	fmt.Fprintf(&b, "- Server: %s, %s; delivery rows queue %s messages on Postgres, %s on SQLite; the slow-provider row runs with SENDOKA_SANDBOX_LATENCY=%s and SENDOKA_WORKERS=%d\n",
+		setting("SENDOKA_WORKERS", o.workers), setting("SENDOKA_FETCH_COOLDOWN", o.cooldown), thousands(float64(o.backlogPostgres)), thousands(float64(o.backlogSQLite)), o.providerLatency, o.slowWorkers)
+	if r.PG != nil {
+		fmt.Fprintf(&b, "- pgbench one-row insert, the Postgres yardstick of this run: **%s tps** (`%s`; the script: `%s`)\n", thousands(r.PG.TPS), r.PG.Command, r.PG.Script)
+	}
+	b.WriteString("- Each row runs its own server process(es) on a fresh database; peak RSS is the measured process's VmHWM.\n\n")
+
+	met, total := 0, 0
 	for _, x := range r.Results {
-		pg, ratio := "—", "—"
-		if x.PG != nil {
-			pg = fmt.Sprintf("%.0f", x.PG.TPS)
+		total++
+		if x.verdict() == "met" {
+			met++
+		}
+	}
+	fmt.Fprintf(&b, "Targets met in %d of %d rows.\n\n", met, total)
+	b.WriteString("| Backend | Row | Process | req/s | msg/s | request p50 | request p99 | errors | accept→provider p50 | accept→provider p99 | backlog at end | × pgbench | peak RSS | target | verdict |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	for _, x := range r.Results {
+		reqs, p50, p99 := "—", "—", "—"
+		if x.Requests > 0 {
+			reqs, p50, p99 = thousands(x.ReqPerSec()), ms(pct(x.Latencies, 0.5)), ms(pct(x.Latencies, 0.99))
+		}
+		msgs := "—"
+		if x.MsgPerSec() > 0 {
+			msgs = thousands(x.MsgPerSec())
+		}
+		d50, d99 := "—", "—"
+		if len(x.Delay) > 0 {
+			d50, d99 = ms(pct(x.Delay, 0.5)), ms(pct(x.Delay, 0.99))
+		}
+		backlog := "—"
+		if x.BacklogKnown {
+			backlog = fmt.Sprintf("%s msgs = %.2f s", thousands(float64(x.Backlog)), x.BacklogSeconds())
+		}
+		ratio := "—"
+		if x.PG != nil && x.MsgPerSec() > 0 {
 			ratio = fmt.Sprintf("%.2f", x.MsgPerSec()/x.PG.TPS)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %s | %s | %d | %s | %s | %s | %s | %s |\n",
-			x.Backend, x.Scenario, x.ReqPerSec(), x.MsgPerSec(), ms(pct(x.Latencies, 0.5)), ms(pct(x.Latencies, 0.99)),
-			x.Errors, ms(pct(x.AcceptToProvider, 0.5)), ms(pct(x.AcceptToProvider, 0.99)), ms(pct(x.AcceptToProvider, 1)), pg, ratio)
+		var targets []string
+		for _, t := range x.Targets {
+			targets = append(targets, t.Label)
+		}
+		fmt.Fprintf(&b, "| %s | %s | `%s` | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n",
+			x.Backend, x.Name, x.Role, reqs, msgs, p50, p99, x.Errors, d50, d99, backlog, ratio, mb(x.RSS),
+			strings.Join(targets, ", "), x.verdict())
 	}
-	b.WriteString("\naccept→provider is each message's `sent_at − created_at` as the API reports it, over every message of the run.\n")
+	b.WriteString("\n- accept→provider is each message's `sent_at − created_at` as the API reports it, over every message of the row; for the scheduled row it is the lateness, `sent_at − scheduled_at`.\n")
+	b.WriteString("- backlog at end is the messages still `queued` the moment the load stopped, and the same in seconds of the row's traffic (backlog ÷ req/s).\n")
+	b.WriteString("- For delivery rows msg/s is messages delivered (leaving `queued`) per second by `sendoka worker`, and errors counts messages that ended `failed`.\n")
+	b.WriteString("- × pgbench is msg/s ÷ the pgbench tps above. MB are MiB.\n")
+
+	b.WriteString("\n### Notes per row\n")
 	for _, x := range r.Results {
+		var lines []string
+		lines = append(lines, x.Notes...)
 		if x.FirstError != "" {
-			fmt.Fprintf(&b, "\n%s / %s first error: `%s`\n", x.Backend, x.Scenario, x.FirstError)
+			lines = append(lines, fmt.Sprintf("first error: `%s`", strings.TrimSpace(strings.ReplaceAll(x.FirstError, "\n", " "))))
 		}
 		if x.Pending > 0 {
-			fmt.Fprintf(&b, "\n%s / %s: %d messages not yet sent when read back\n", x.Backend, x.Scenario, x.Pending)
+			lines = append(lines, fmt.Sprintf("%d messages not yet sent when read back", x.Pending))
 		}
-	}
-	for _, x := range r.Results {
-		if x.PG != nil {
-			fmt.Fprintf(&b, "\npgbench command: `%s`\n", x.PG.Command)
-			break
+		if len(lines) > 0 {
+			fmt.Fprintf(&b, "\n- %s / %s: %s\n", x.Backend, x.Name, strings.Join(lines, "; "))
 		}
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "\n- %s\n", n)
 	}
+	b.WriteString("\n")
 	return b.String()
+}
+
+// setting renders a server setting the bench passes, or notes the server's default.
+func setting(name string, v any) string {
+	if fmt.Sprint(v) == "0" || fmt.Sprint(v) == "0s" {
+		return name + " at the server's default"
+	}
+	return fmt.Sprintf("%s=%v", name, v)
 }

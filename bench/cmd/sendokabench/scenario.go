@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -26,32 +25,71 @@ type scenario struct {
 	Check func(body []byte) error
 }
 
-func scenarios() []scenario {
-	return append([]scenario{
-		{
-			Name: "single email", Path: "/api/v1/emails", ListPath: "/api/v1/emails", Messages: 1, Tag: "bench-single",
-			Body: func(i int) []byte {
-				return fmt.Appendf(nil, `{"from":"you@sandbox.sendoka.com","to":["user%d@example.com"],"subject":"Hello %d","html":"<p>It works.</p>","tags":["bench-single"]}`, i, i)
-			},
+// singleEmail is one small email per request, tagged so a row can list its own messages.
+func singleEmail(tag string) scenario {
+	return scenario{
+		Name: "single email", Path: "/api/v1/emails", ListPath: "/api/v1/emails", Messages: 1, Tag: tag,
+		Body: func(i int) []byte {
+			return fmt.Appendf(nil, `{"from":"you@sandbox.sendoka.com","to":["user%d@example.com"],"subject":"Hello %d","html":"<p>It works.</p>","tags":[%q]}`, i, i, tag)
 		},
-	}, slices.Concat(batchScenarios(), emailScenarios())...) // batch.go, email.go
+	}
 }
 
-// result is what one scenario measured on one backend.
+// result is what one row measured on one backend.
 type result struct {
-	Scenario, Backend string
-	Messages          int
-	Requests, Errors  int64
-	Elapsed           time.Duration
-	Latencies         []time.Duration // request latencies, sorted
-	AcceptToProvider  []time.Duration // sent_at - created_at, sorted
-	Pending           int             // messages not yet sent when measured
-	PG                *pgbenchResult
-	FirstError        string
+	ID, Name, Backend string
+	// Role is the server process(es) the row measured, as `sendoka` runs them.
+	Role string
+	// Messages counts the messages one accepted request creates.
+	Messages         int
+	Requests, Errors int64
+	Elapsed          time.Duration
+	Latencies        []time.Duration // request latencies, sorted
+	// Delay is each message's accept→provider time (sent_at − created_at), or for scheduled
+	// sends their lateness (sent_at − scheduled_at); sorted.
+	Delay   []time.Duration
+	Pending int // messages not yet sent when read back
+	// Delivery marks a row that measured the workers; Delivered counts what they
+	// delivered in Elapsed.
+	Delivery  bool
+	Delivered int
+	// Backlog is how many messages were still queued when the load stopped (BacklogKnown).
+	Backlog      int
+	BacklogKnown bool
+	// RSS is the peak resident set (VmHWM) of the measured server process, in bytes.
+	RSS        int64
+	PG         *pgbenchResult
+	FirstError string
+	Targets    []target
+	Notes      []string
 }
 
-func (r *result) ReqPerSec() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
-func (r *result) MsgPerSec() float64 { return r.ReqPerSec() * float64(r.Messages) }
+// ReqPerSec is the accepted requests per second; zero for delivery rows.
+func (r *result) ReqPerSec() float64 {
+	if r.Delivery || r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Requests) / r.Elapsed.Seconds()
+}
+
+// MsgPerSec is the messages accepted (or, for delivery rows, delivered) per second.
+func (r *result) MsgPerSec() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	if r.Delivery {
+		return float64(r.Delivered) / r.Elapsed.Seconds()
+	}
+	return r.ReqPerSec() * float64(r.Messages)
+}
+
+// BacklogSeconds is the backlog in seconds of the row's traffic.
+func (r *result) BacklogSeconds() float64 {
+	if r.MsgPerSec() == 0 {
+		return 0
+	}
+	return float64(r.Backlog) / r.MsgPerSec()
+}
 
 func pct(d []time.Duration, p float64) time.Duration {
 	if len(d) == 0 {
@@ -60,11 +98,12 @@ func pct(d []time.Duration, p float64) time.Duration {
 	return d[min(len(d)-1, int(float64(len(d))*p))]
 }
 
-// drive runs sc with o.clients concurrent clients for o.duration.
-func drive(ctx context.Context, hc *http.Client, base string, sc scenario, o options) (*result, error) {
-	res := &result{Scenario: sc.Name, Messages: sc.Messages}
+// drive runs sc closed-loop: clients keep-alive clients, each sending its next request when
+// the last one is answered, for d.
+func drive(ctx context.Context, hc *http.Client, base string, sc scenario, clients int, d time.Duration) (*result, error) {
+	res := &result{Name: sc.Name, Messages: sc.Messages}
 	// Warm up connections and caches.
-	for i := range o.clients {
+	for i := range clients {
 		if code, body, err := postJSON(ctx, hc, base+sc.Path, sc.Body(-1-i)); err != nil || code != http.StatusOK {
 			return nil, fmt.Errorf("warm-up request: %d %s %v", code, body, err)
 		}
@@ -76,9 +115,9 @@ func drive(ctx context.Context, hc *http.Client, base string, sc scenario, o opt
 		errs     atomic.Int64
 		firstErr atomic.Value
 	)
-	deadline := time.Now().Add(o.duration)
+	deadline := time.Now().Add(d)
 	start := time.Now()
-	for range o.clients {
+	for range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -112,6 +151,57 @@ func drive(ctx context.Context, hc *http.Client, base string, sc scenario, o opt
 	return res, nil
 }
 
+// paced runs sc open-loop: requests start at rate per second whatever the answers do, for
+// d. A request's latency counts from when it was due, so a stalled server shows in the
+// figures instead of slowing the load down.
+func paced(ctx context.Context, hc *http.Client, base string, sc scenario, rate float64, d time.Duration) (*result, error) {
+	res := &result{Name: sc.Name, Messages: sc.Messages}
+	for i := range 16 { // warm-up
+		if code, body, err := postJSON(ctx, hc, base+sc.Path, sc.Body(-1-i)); err != nil || code != http.StatusOK {
+			return nil, fmt.Errorf("warm-up request: %d %s %v", code, body, err)
+		}
+	}
+	n := int(rate * d.Seconds())
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		errs     atomic.Int64
+		firstErr atomic.Value
+		inFlight = make(chan struct{}, 1024) // bounds goroutines if the server stalls
+	)
+	start := time.Now()
+	for i := range n {
+		due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+		if wait := time.Until(due); wait > 0 {
+			time.Sleep(wait)
+		}
+		inFlight <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-inFlight }()
+			code, body, err := postJSON(ctx, hc, base+sc.Path, sc.Body(i))
+			lat := time.Since(due)
+			if err != nil || code != http.StatusOK {
+				errs.Add(1)
+				firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %s %v", code, body, err))
+			}
+			mu.Lock()
+			res.Latencies = append(res.Latencies, lat)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	res.Requests = int64(len(res.Latencies)) - errs.Load()
+	res.Errors = errs.Load()
+	if v := firstErr.Load(); v != nil {
+		res.FirstError = v.(string)
+	}
+	slices.Sort(res.Latencies)
+	return res, nil
+}
+
 type listPage struct {
 	Data []struct {
 		Status    string     `json:"status"`
@@ -123,7 +213,7 @@ type listPage struct {
 }
 
 // acceptToProvider waits (bounded) for the scenario's messages to leave the queue, then reads
-// every one back and records sent_at - created_at.
+// every one back through the API and records sent_at − created_at.
 func acceptToProvider(ctx context.Context, hc *http.Client, base string, sc scenario, res *result) error {
 	wait, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
@@ -156,18 +246,13 @@ func acceptToProvider(ctx context.Context, hc *http.Client, base string, sc scen
 				res.Pending++
 				continue
 			}
-			res.AcceptToProvider = append(res.AcceptToProvider, m.SentAt.Sub(m.CreatedAt))
+			res.Delay = append(res.Delay, m.SentAt.Sub(m.CreatedAt))
 		}
 		if !p.HasMore || p.NextCursor == nil {
 			break
 		}
 		cursor = *p.NextCursor
 	}
-	slices.Sort(res.AcceptToProvider)
+	slices.Sort(res.Delay)
 	return nil
-}
-
-func (r *result) String() string {
-	b, _ := json.Marshal(r)
-	return string(b)
 }

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// row is one line of the report: a load, on server processes of its own over a database of
+// its own, so its peak RSS is its own.
+type row struct {
+	ID, Name string
+	// Targets are the row's targets on a backend (the memory target is added to every row).
+	Targets func(backend string) []target
+	Run     func(ctx context.Context, rc *rowContext) (*result, error)
+}
+
+// rowContext is what a row runs with.
+type rowContext struct {
+	o     options
+	b     *backend
+	db    *database
+	prior map[string]*result // this backend's earlier rows of the run, by id
+}
+
+func rows() []row {
+	return []row{
+		{
+			ID: "api", Name: "single send, API role",
+			Targets: func(b string) []target {
+				if b == postgresBackend {
+					return []target{minReqPerSec(5000), minRatio(0.25), maxRequestP99(50 * time.Millisecond)}
+				}
+				return nil
+			},
+			Run: func(ctx context.Context, rc *rowContext) (*result, error) {
+				return closedLoop(ctx, rc, roleAPI, singleEmail("bench-api"), rc.o.duration, false)
+			},
+		},
+		{
+			ID: "serve", Name: "single send, one serve process, sustained",
+			Targets: func(b string) []target {
+				if b == postgresBackend {
+					return []target{minReqPerSec(2000), maxBacklogSeconds(1)}
+				}
+				return []target{minReqPerSec(1500)}
+			},
+			Run: func(ctx context.Context, rc *rowContext) (*result, error) {
+				return closedLoop(ctx, rc, roleServe, singleEmail("bench-serve"), rc.o.sustain, true)
+			},
+		},
+		{
+			ID: "latency", Name: "accept→provider at half the sustained load (open loop)",
+			Targets: func(b string) []target {
+				if b == postgresBackend {
+					return []target{maxDelay("accept→provider p50", 0.5, 50*time.Millisecond), maxDelay("accept→provider p99", 0.99, 250*time.Millisecond)}
+				}
+				return nil
+			},
+			Run: halfLoad,
+		},
+		{
+			ID: "delivery", Name: "delivery of a backlog, workers only, zero-latency provider",
+			Targets: func(b string) []target {
+				if b == postgresBackend {
+					return []target{minMsgPerSec(5000)}
+				}
+				return []target{minMsgPerSec(1500)}
+			},
+			Run: func(ctx context.Context, rc *rowContext) (*result, error) { return backlogRow(ctx, rc, 0) },
+		},
+		{
+			ID: "delivery-slow", Name: "delivery of a backlog, workers only, provider latency",
+			Targets: func(b string) []target {
+				if b == postgresBackend {
+					return []target{minMsgPerSec(1000)}
+				}
+				return nil
+			},
+			Run: func(ctx context.Context, rc *rowContext) (*result, error) {
+				return backlogRow(ctx, rc, rc.o.providerLatency)
+			},
+		},
+		legacy("batch-items", batchScenarios()[0]), // batch.go
+		legacy("batch-bulk", batchScenarios()[1]),
+		legacy("large", emailScenarios()[0]), // email.go
+		{
+			ID: "scheduled", Name: "scheduled sends, 1,000 due at the same second: lateness",
+			Targets: func(string) []target {
+				return []target{maxDelay("lateness max", 1, time.Minute)} // the documented promise
+			},
+			Run: scheduledRow,
+		},
+	}
+}
+
+// legacy is a closed-loop row of the earlier reports: sc on one serve process, with every
+// message's accept→provider read back once the queue drains.
+func legacy(id string, sc scenario) row {
+	return row{ID: id, Name: sc.Name, Run: func(ctx context.Context, rc *rowContext) (*result, error) {
+		return closedLoop(ctx, rc, roleServe, sc, rc.o.duration, false)
+	}}
+}
+
+// closedLoop drives sc with the bench's clients for d against a server in role. With
+// sustained, it counts the backlog the moment the load stops and waits for it to drain;
+// otherwise (roles with workers) it reads every message's accept→provider back.
+func closedLoop(ctx context.Context, rc *rowContext, role string, sc scenario, d time.Duration, sustained bool) (*result, error) {
+	p, err := start(ctx, rc.o, rc.db, role)
+	if err != nil {
+		return nil, err
+	}
+	defer p.stop()
+	hc := newClient(rc.o)
+	res, err := drive(ctx, hc, p.base, sc, rc.o.clients, d)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case sustained:
+		if res.Backlog, err = rc.db.count(ctx, "queued"); err != nil {
+			return nil, err
+		}
+		res.BacklogKnown = true
+		if drain, err := rc.db.waitDrained(ctx, 5*time.Minute); err != nil {
+			res.Notes = append(res.Notes, "backlog did not drain: "+err.Error())
+		} else {
+			res.Notes = append(res.Notes, fmt.Sprintf("the %d messages left queued drained %.1f s after the load stopped", res.Backlog, drain.Seconds()))
+		}
+	case role != roleAPI:
+		if err := acceptToProvider(ctx, hc, p.base, sc, res); err != nil {
+			res.Notes = append(res.Notes, "accept→provider not measured: "+err.Error())
+		}
+	}
+	if err := p.alive(); err != nil {
+		return nil, err
+	}
+	res.Role, res.RSS = role, p.peakRSS()
+	return res, nil
+}
+
+// halfLoad paces single sends at half what the sustained row measured, on one serve
+// process, and reads every message's accept→provider back.
+func halfLoad(ctx context.Context, rc *rowContext) (*result, error) {
+	rate, from := rc.o.latencyRate, "-latency-rate"
+	if rate <= 0 {
+		if s := rc.prior["serve"]; s != nil && s.ReqPerSec() > 0 {
+			rate, from = s.ReqPerSec()/2, "half the sustained row"
+		} else {
+			rate, from = 500, "the fallback (the sustained row did not run)"
+		}
+	}
+	p, err := start(ctx, rc.o, rc.db, roleServe)
+	if err != nil {
+		return nil, err
+	}
+	defer p.stop()
+	hc := openClient()
+	sc := singleEmail("bench-paced")
+	res, err := paced(ctx, hc, p.base, sc, rate, rc.o.latencyDuration)
+	if err != nil {
+		return nil, err
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("offered %.0f req/s (%s) for %s; request latencies count from when each request was due", rate, from, rc.o.latencyDuration))
+	if err := acceptToProvider(ctx, hc, p.base, sc, res); err != nil {
+		res.Notes = append(res.Notes, "accept→provider not measured: "+err.Error())
+	}
+	if err := p.alive(); err != nil {
+		return nil, err
+	}
+	res.Role, res.RSS = roleServe, p.peakRSS()
+	return res, nil
+}
+
+// backlogRow queues the backend's backlog through the API role, stops it, and measures the
+// workers-only role delivering it, the provider taking latency per hand-off.
+func backlogRow(ctx context.Context, rc *rowContext, latency time.Duration) (*result, error) {
+	n := rc.o.backlogSQLite
+	if rc.b.name == postgresBackend {
+		n = rc.o.backlogPostgres
+	}
+	var env []string
+	if latency > 0 {
+		env = append(env, "SENDOKA_SANDBOX_LATENCY="+latency.String(), fmt.Sprintf("SENDOKA_WORKERS=%d", rc.o.slowWorkers))
+	}
+	api, err := start(ctx, rc.o, rc.db, roleAPI)
+	if err != nil {
+		return nil, err
+	}
+	took, err := prefill(ctx, newClient(rc.o), api.base, n)
+	apiRSS := api.peakRSS()
+	api.stop()
+	if err != nil {
+		return nil, fmt.Errorf("prefill: %w", err)
+	}
+	queued, err := rc.db.count(ctx, "queued")
+	if err != nil {
+		return nil, err
+	}
+	res := &result{Role: roleWorker}
+	if latency > 0 {
+		res.Name = fmt.Sprintf("delivery of a backlog, workers only, provider latency %s (%d workers)", latency, rc.o.slowWorkers)
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("backlog of %s queued by `%s` through the batch endpoint in %.1f s (%s msg/s, peak RSS %s)",
+		thousands(float64(queued)), roleAPI, took.Seconds(), thousands(float64(n)/took.Seconds()), mb(apiRSS)))
+	if err := deliver(ctx, rc.o, rc.db, res, queued, env...); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// scheduledRow schedules 1,000 emails for the same second and measures how late each
+// reaches the provider (batch.go).
+func scheduledRow(ctx context.Context, rc *rowContext) (*result, error) {
+	p, err := start(ctx, rc.o, rc.db, roleServe)
+	if err != nil {
+		return nil, err
+	}
+	defer p.stop()
+	l, err := scheduledLateness(ctx, newClient(rc.o), p.base, 1000)
+	if err != nil {
+		return nil, err
+	}
+	res := &result{Role: roleServe, Delay: l.Late, Pending: l.Messages - len(l.Late), RSS: p.peakRSS()}
+	res.Notes = append(res.Notes, fmt.Sprintf("%d emails scheduled 5 s ahead, %d sent; delay columns are sent_at − scheduled_at, max %s; the documented promise is within 60 s",
+		l.Messages, len(l.Late), ms(pct(l.Late, 1))))
+	return res, nil
+}

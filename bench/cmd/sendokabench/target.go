@@ -1,0 +1,119 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// target is one figure a row should reach, from the issue that set it.
+type target struct {
+	Label string
+	// Check returns whether r meets the target and, when it misses, the figure that missed;
+	// known is false when r lacks the figure (no pgbench, say).
+	Check func(r *result) (met, known bool, got string)
+}
+
+// maxRSS is the memory target of every row.
+const maxRSS = 200 << 20
+
+func minReqPerSec(want float64) target {
+	return target{Label: fmt.Sprintf("≥ %s req/s", thousands(want)), Check: func(r *result) (bool, bool, string) {
+		return r.ReqPerSec() >= want, true, fmt.Sprintf("%s req/s", thousands(r.ReqPerSec()))
+	}}
+}
+
+func minMsgPerSec(want float64) target {
+	return target{Label: fmt.Sprintf("≥ %s msg/s", thousands(want)), Check: func(r *result) (bool, bool, string) {
+		return r.MsgPerSec() >= want, true, fmt.Sprintf("%s msg/s", thousands(r.MsgPerSec()))
+	}}
+}
+
+// minRatio is a throughput of at least want times pgbench's one-row insert.
+func minRatio(want float64) target {
+	return target{Label: fmt.Sprintf("≥ %.2f× pgbench", want), Check: func(r *result) (bool, bool, string) {
+		if r.PG == nil {
+			return false, false, ""
+		}
+		got := r.MsgPerSec() / r.PG.TPS
+		return got >= want, true, fmt.Sprintf("%.2f× pgbench", got)
+	}}
+}
+
+func maxRequestP99(want time.Duration) target {
+	return target{Label: "request p99 ≤ " + short(want), Check: func(r *result) (bool, bool, string) {
+		got := pct(r.Latencies, 0.99)
+		return got <= want, len(r.Latencies) > 0, "request p99 " + ms(got)
+	}}
+}
+
+// maxDelay bounds the p-th percentile of the row's delays (accept→provider, or lateness).
+func maxDelay(name string, p float64, want time.Duration) target {
+	return target{Label: name + " ≤ " + short(want), Check: func(r *result) (bool, bool, string) {
+		got := pct(r.Delay, p)
+		return got <= want && r.Pending == 0, len(r.Delay) > 0, fmt.Sprintf("%s %s", name, ms(got))
+	}}
+}
+
+func maxBacklogSeconds(want float64) target {
+	return target{Label: fmt.Sprintf("backlog < %g s", want), Check: func(r *result) (bool, bool, string) {
+		got := r.BacklogSeconds()
+		return got < want, r.BacklogKnown, fmt.Sprintf("backlog %.1f s", got)
+	}}
+}
+
+func rssTarget() target {
+	return target{Label: "RSS ≤ 200 MB", Check: func(r *result) (bool, bool, string) {
+		return r.RSS <= maxRSS, r.RSS > 0, "RSS " + mb(r.RSS)
+	}}
+}
+
+// verdict is "met", or "missed: " and the figures that missed, or "not measured: ".
+func (r *result) verdict() string {
+	var missed, unknown []string
+	for _, t := range r.Targets {
+		met, known, got := t.Check(r)
+		switch {
+		case !known:
+			unknown = append(unknown, t.Label)
+		case !met:
+			missed = append(missed, got)
+		}
+	}
+	switch {
+	case len(missed) > 0:
+		return "**missed**: " + strings.Join(missed, ", ")
+	case len(unknown) > 0:
+		return "not measured: " + strings.Join(unknown, ", ")
+	}
+	return "met"
+}
+
+// thousands formats a rate with a thousands separator: 12,345.
+func thousands(f float64) string {
+	s := fmt.Sprintf("%.0f", f)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func short(d time.Duration) string {
+	if d >= time.Second && d%time.Second == 0 {
+		return fmt.Sprintf("%d s", d/time.Second)
+	}
+	return fmt.Sprintf("%d ms", d.Milliseconds())
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+func mb(b int64) string {
+	if b == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f MB", float64(b)/(1<<20))
+}
