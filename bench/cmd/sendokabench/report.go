@@ -59,7 +59,7 @@ func (r *report) markdown() string {
 			backlog = fmt.Sprintf("%s msgs = %.2f s", thousands(float64(x.Backlog)), x.BacklogSeconds())
 		}
 		ratio := "—"
-		if x.PG != nil && x.MsgPerSec() > 0 {
+		if x.PG != nil && x.MsgPerSec() > 0 && !x.Paced {
 			ratio = fmt.Sprintf("%.2f", x.MsgPerSec()/x.PG.TPS)
 		}
 		var targets []string

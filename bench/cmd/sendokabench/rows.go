@@ -161,6 +161,7 @@ func halfLoad(ctx context.Context, rc *rowContext) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
+	res.Paced = true
 	res.Notes = append(res.Notes, fmt.Sprintf("offered %.0f req/s (%s) for %s; request latencies count from when each request was due", rate, from, rc.o.latencyDuration))
 	if err := acceptToProvider(ctx, hc, p.base, sc, res); err != nil {
 		res.Notes = append(res.Notes, "accept→provider not measured: "+err.Error())

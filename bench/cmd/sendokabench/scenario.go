@@ -57,8 +57,10 @@ type result struct {
 	Backlog      int
 	BacklogKnown bool
 	// RSS is the peak resident set (VmHWM) of the measured server process, in bytes.
-	RSS        int64
-	PG         *pgbenchResult
+	RSS int64
+	PG  *pgbenchResult
+	// Paced marks an open-loop row, whose throughput is set by the bench: no pgbench ratio.
+	Paced      bool
 	FirstError string
 	Targets    []target
 	Notes      []string
