@@ -123,6 +123,7 @@ func run(ctx context.Context, o options) error {
 	rep := &report{
 		Date:    time.Now().UTC().Format(time.RFC3339),
 		Machine: machine(),
+		Binary:  binaryVersion(o.bin),
 		Command: "make bench  # sendokabench " + strings.Join(os.Args[1:], " "),
 		Options: o,
 	}
@@ -207,6 +208,15 @@ func runRow(ctx context.Context, o options, b *backend, r row, prior map[string]
 	}
 	res.Targets = append(res.Targets, rssTarget())
 	return res, nil
+}
+
+// binaryVersion is what the measured binary says it is (git describe, -dirty included).
+func binaryVersion(bin string) string {
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		return bin
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func machine() string {

@@ -10,18 +10,19 @@ const readingHeading = "## Reading these figures"
 
 // report is the Markdown written to bench/results.md.
 type report struct {
-	Date, Machine, Command string
-	Options                options
-	PG                     *pgbenchResult
-	Results                []*result
-	Notes                  []string
+	Date, Machine, Binary string
+	Command               string
+	Options               options
+	PG                    *pgbenchResult
+	Results               []*result
+	Notes                 []string
 }
 
 func (r *report) markdown() string {
 	o := r.Options
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Sendoka benchmark results\n\n")
-	fmt.Fprintf(&b, "- Date: %s\n- Machine: %s\n- Command: `%s`\n", r.Date, r.Machine, r.Command)
+	fmt.Fprintf(&b, "- Date: %s\n- Machine: %s\n- Binary: `%s`\n- Command: `%s`\n", r.Date, r.Machine, r.Binary, r.Command)
 	fmt.Fprintf(&b, "- Load: %d concurrent keep-alive clients; closed-loop rows %s, the sustained serve row %s, the open-loop latency row %s; test key (sandbox provider)\n",
 		o.clients, o.duration, o.sustain, o.latencyDuration)
 	fmt.Fprintf(&b, "- Server: %s, %s; delivery rows queue %s messages on Postgres, %s on SQLite; the slow-provider row runs with SENDOKA_SANDBOX_LATENCY=%s and SENDOKA_WORKERS=%d\n",
