@@ -42,6 +42,10 @@ type Config struct {
 	// Default: every DeliveryConfig default.
 	Delivery DeliveryConfig
 
+	// GroupCommit tunes how concurrent single sends share transactions (group_commit.go).
+	// Default: every GroupCommitConfig default.
+	GroupCommit GroupCommitConfig
+
 	// AuthCache tunes the cache of API key lookups (apikey_cache.go). Default: every
 	// AuthCacheConfig default.
 	AuthCache AuthCacheConfig
@@ -68,8 +72,9 @@ type Client struct {
 	pools         poolCursors   // round-robin turns of the phone pools (pool.go)
 	tracking      *tracker      // open and click tracking (tracking.go)
 	delivery      DeliveryConfig
-	slots         providerSlots // provider concurrency (provider_slots.go)
-	keys          *keyCache     // API key lookups (apikey_cache.go)
+	slots         providerSlots  // provider concurrency (provider_slots.go)
+	keys          *keyCache      // API key lookups (apikey_cache.go)
+	group         groupCommitter // single sends sharing transactions (group_commit.go)
 }
 
 // New returns a Client for cfg.
@@ -115,6 +120,7 @@ func New(cfg Config) (*Client, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.group = newGroupCommitter(cfg.GroupCommit)
 	c.keys = newKeyCache(c.store, c.clock, c.log, cfg.AuthCache)
 	return c, nil
 }

@@ -49,11 +49,12 @@ func (c *Client) SendEmail(ctx context.Context, p *Principal, req *EmailRequest,
 	if err := p.require(PermissionEmailsSend); err != nil {
 		return nil, err
 	}
-	m, err := c.prepareEmail(ctx, p, req, nil)
+	// The suppression check is deferred to the group the send joins (group_commit.go).
+	m, err := c.prepareEmail(ctx, p, req, &batchCache{})
 	if err != nil {
 		return nil, err
 	}
-	if err := c.accept(ctx, sendOptionsOf(opts), m); err != nil {
+	if err := c.acceptSingle(ctx, sendOptionsOf(opts), m); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -36,46 +36,69 @@ func sendOptionsOf(opts []SendOption) sendOptions {
 // first events and the jobs that deliver them (the outbox invariant), then runs the send's
 // WithinTx work. Either all of it commits or none of it does.
 func (c *Client) accept(ctx context.Context, o sendOptions, msgs ...*Message) error {
+	a := c.stamp(msgs)
+	return c.inTx(ctx, func(ctx context.Context, tx Tx) error {
+		return c.acceptTx(ctx, tx, a, o)
+	})
+}
+
+// acceptance is messages ready to be stored: ids, statuses, first events and jobs set.
+type acceptance struct {
+	msgs   []*Message
+	jobs   []Job
+	events []*Event
+}
+
+// stamp gives messages their ids, first status and creation time, and builds their first
+// events and delivery jobs.
+func (c *Client) stamp(msgs []*Message) acceptance {
 	now := c.now()
-	jobs := make([]Job, len(msgs))
-	events := make([]*Event, len(msgs))
+	a := acceptance{msgs: msgs, jobs: make([]Job, len(msgs)), events: make([]*Event, len(msgs))}
 	for i, m := range msgs {
 		m.CreatedAt, m.UpdatedAt = now, now
 		m.ID = NewID(PrefixMessage, now)
 		m.Status = StatusQueued
-		jobs[i] = Job{Kind: JobDeliverMessage, SubjectID: m.ID}
+		a.jobs[i] = Job{Kind: JobDeliverMessage, SubjectID: m.ID}
 		evType := EventQueued
 		if m.ScheduledAt != nil {
 			m.Status = StatusScheduled
-			jobs[i].RunAt = *m.ScheduledAt
+			a.jobs[i].RunAt = *m.ScheduledAt
 			evType = EventScheduled
 		}
-		events[i] = &Event{
+		a.events[i] = &Event{
 			ID: NewID(PrefixEvent, now), OrgID: m.OrgID, TenantID: m.TenantID, MessageID: m.ID,
 			Type: evType, Status: m.Status, CreatedAt: now,
 		}
 	}
-	return c.inTx(ctx, func(ctx context.Context, tx Tx) error {
-		ids, err := c.queue.Enqueue(ctx, tx, jobs...)
-		if err != nil {
+	return a
+}
+
+// acceptTx stores a in tx: the jobs first (their ids go on the messages), then the
+// messages and their events, then the WithinTx work of o.
+func (c *Client) acceptTx(ctx context.Context, tx Tx, a acceptance, o sendOptions) error {
+	ids, err := c.queue.Enqueue(ctx, tx, a.jobs...)
+	if err != nil {
+		return err
+	}
+	for i, m := range a.msgs {
+		m.JobID = ids[i]
+	}
+	if err := tx.InsertMessages(ctx, a.msgs...); err != nil {
+		return err
+	}
+	if err := c.recordEvents(ctx, tx, a.events...); err != nil {
+		return err
+	}
+	return runWithinTx(ctx, tx, o, a.msgs)
+}
+
+func runWithinTx(ctx context.Context, tx Tx, o sendOptions, msgs []*Message) error {
+	for _, fn := range o.inTx {
+		if err := fn(ctx, tx, msgs); err != nil {
 			return err
 		}
-		for i, m := range msgs {
-			m.JobID = ids[i]
-		}
-		if err := tx.InsertMessages(ctx, msgs...); err != nil {
-			return err
-		}
-		if err := c.recordEvents(ctx, tx, events...); err != nil {
-			return err
-		}
-		for _, fn := range o.inTx {
-			if err := fn(ctx, tx, msgs); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // Shared limits of both channels.

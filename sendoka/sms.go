@@ -39,11 +39,12 @@ func (c *Client) SendSMS(ctx context.Context, p *Principal, req *SMSRequest, opt
 	if err := p.require(PermissionSMSSend); err != nil {
 		return nil, err
 	}
-	m, err := c.prepareSMS(ctx, p, req, nil)
+	// The suppression check is deferred to the group the send joins (group_commit.go).
+	m, err := c.prepareSMS(ctx, p, req, &batchCache{})
 	if err != nil {
 		return nil, err
 	}
-	if err := c.accept(ctx, sendOptionsOf(opts), m); err != nil {
+	if err := c.acceptSingle(ctx, sendOptionsOf(opts), m); err != nil {
 		return nil, err
 	}
 	return m, nil
