@@ -3,6 +3,7 @@ package sendoka
 import (
 	"context"
 	"errors"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -146,8 +147,23 @@ func (c *Client) heldByLiveAttempt(m *Message, now time.Time) error {
 }
 
 // claim takes the message for this attempt. It returns nil, nil when there is nothing to do.
+//
+// A queued message nobody has claimed, delivered by its own job (the common case), is
+// claimed in one statement (Store.ClaimUnclaimed); everything else (a lapsed or live claim,
+// a message another job delivers, no message at all) takes the path below, in a
+// transaction that reads the message first.
 func (c *Client) claim(ctx context.Context, id string, opts DeliverOptions) (*Message, error) {
 	now := c.now()
+	if opts.JobID != 0 {
+		until := now.Add(c.delivery.ClaimLease)
+		m, err := c.store.ClaimUnclaimed(ctx, id, opts.JobID, now, until)
+		if err != nil {
+			return nil, AsError(err)
+		}
+		if m != nil {
+			return c.checkClaimed(ctx, m, now)
+		}
+	}
 	var m *Message
 	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
 		var err error
@@ -196,6 +212,32 @@ func (c *Client) claim(ctx context.Context, id string, opts DeliverOptions) (*Me
 	})
 	if err != nil {
 		return nil, err
+	}
+	return m, nil
+}
+
+// checkClaimed gives a message claimed by ClaimUnclaimed its last check before the hand-off:
+// a recipient may have opted out or bounced since it was accepted. A message left with no
+// recipient fails, and claim returns nil. The claim is committed already, so the check and
+// its record are retried while the database is unavailable, as a provider's answer is.
+func (c *Client) checkClaimed(ctx context.Context, m *Message, now time.Time) (*Message, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	suppressed := false
+	err := c.retryUnavailable(ctx, func() error {
+		diag, err := suppressedAtDelivery(ctx, c.store, m, c.providerName(m))
+		if err != nil || diag == nil {
+			return err
+		}
+		suppressed = true
+		try := *m
+		return c.recordFailed(ctx, &try, diag, now)
+	})
+	switch {
+	case err != nil:
+		return nil, AsError(err)
+	case suppressed:
+		return nil, nil
 	}
 	return m, nil
 }
@@ -418,56 +460,109 @@ func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, a D
 	m.Diagnostic, m.NextRetryAt, m.LeaseUntil = nil, nil, nil
 	m.SentAt = &now
 	m.UpdatedAt = now
+	sent := c.newEvent(m, EventSent, StatusSent, nil, now)
+	// Outcomes the provider already knows (the sandbox's simulated delivery) apply with the
+	// send when they are due: one UPDATE and one INSERT of the events record both. Later
+	// ones (a complaint after the delivery) become jobs that run at their time, so one
+	// send's events apply in the order they happen.
+	due, later, err := c.splitProviderEvents(m, res, now)
+	if err != nil {
+		return err
+	}
 	return c.inTx(ctx, func(ctx context.Context, tx Tx) error {
-		ev := c.newEvent(m, EventSent, StatusSent, nil, now)
-		ok, err := c.transition(ctx, tx, m, from, ev)
+		try := *m // recorded as sent and as the due events left it
+		events := append([]*Event{sent}, c.applyInMemory(&try, due, now)...)
+		ok, err := c.transition(ctx, tx, &try, from, events...)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			// Recovery took the claim after it lapsed (the database was out of reach while
-			// the provider worked) and recorded an unknown outcome: the provider's yes
-			// settles it.
-			if ok, err = c.settleUnknown(ctx, tx, m, res, a, ev); err != nil || !ok {
-				return err
-			}
-		}
-		// Outcomes the provider already knows (the sandbox's simulated delivery) apply in
-		// this same transaction when they are due; later ones (a complaint after the
-		// delivery) become jobs that run at their time, so one send's events apply in the
-		// order they happen.
-		var jobs []Job
-		at := now
-		for _, ev := range res.Events {
-			ev.MessageID = m.ID
-			if ev.ProviderMessageID == "" {
-				ev.ProviderMessageID = res.ProviderMessageID
-			}
-			if ev.OccurredAt.After(now) {
-				j, err := providerEventJob(ev, now)
-				if err != nil {
+		if ok {
+			*m = try
+			for _, pe := range due {
+				if err := c.suppressOnEvent(ctx, tx, m, pe, now); err != nil {
 					return err
 				}
-				jobs = append(jobs, j)
-				continue
 			}
-			// A microsecond apart, so the timeline lists them after message.sent.
-			at = at.Add(time.Microsecond)
-			if err := c.applyProviderEvent(ctx, tx, m, ev, at); err != nil {
+		} else {
+			// Recovery took the claim after it lapsed (the database was out of reach while
+			// the provider worked) and recorded an unknown outcome: the provider's yes
+			// settles it, and the due events apply to the settled message.
+			if ok, err = c.settleUnknown(ctx, tx, m, res, a, sent); err != nil || !ok {
+				return err
+			}
+			at := now
+			for _, pe := range due {
+				at = at.Add(time.Microsecond)
+				if err := c.applyProviderEvent(ctx, tx, m, pe, at); err != nil {
+					return err
+				}
+			}
+		}
+		if len(later) > 0 {
+			if _, err := c.queue.Enqueue(ctx, tx, later...); err != nil {
 				return err
 			}
 		}
-		if len(jobs) > 0 {
-			if _, err := c.queue.Enqueue(ctx, tx, jobs...); err != nil {
-				return err
-			}
-		}
-		// The delivery job ends with this transaction.
-		if jc, ok := c.queue.(JobCompleter); ok {
-			_, err = jc.CompleteTx(ctx, tx)
-		}
-		return err
+		return nil
 	})
+}
+
+// splitProviderEvents splits the events a provider reported with a send into those due now
+// and jobs for those to come.
+func (c *Client) splitProviderEvents(m *Message, res SendResult, now time.Time) (due []ProviderEvent, later []Job, err error) {
+	for _, ev := range res.Events {
+		ev.MessageID = m.ID
+		if ev.ProviderMessageID == "" {
+			ev.ProviderMessageID = res.ProviderMessageID
+		}
+		if ev.OccurredAt.After(now) {
+			j, err := providerEventJob(ev, now)
+			if err != nil {
+				return nil, nil, err
+			}
+			later = append(later, j)
+			continue
+		}
+		due = append(due, ev)
+	}
+	return due, later, nil
+}
+
+// applyInMemory moves m through the provider events due (as applyProviderEvent would,
+// without writing) and returns their events, a microsecond apart after now so a timeline
+// lists them after message.sent.
+func (c *Client) applyInMemory(m *Message, due []ProviderEvent, now time.Time) []*Event {
+	events := make([]*Event, 0, len(due))
+	at := now
+	for _, pe := range due {
+		at = at.Add(time.Microsecond)
+		typ, status := providerEventOutcome(pe.Type)
+		if typ == "" {
+			continue
+		}
+		ev := c.newEvent(m, typ, status, pe.Diagnostic, at)
+		ev.Recipient, ev.Data = pe.Recipient, pe.Data
+		switch {
+		case status != "" && CanTransition(m.Status, status):
+			m.Status = status
+			m.UpdatedAt = at
+			if status.Terminal() {
+				m.CompletedAt = &at
+			}
+			if pe.Diagnostic != nil {
+				m.Diagnostic = pe.Diagnostic
+			}
+		case status != "":
+			ev.Status = ""
+			ev.Data = maps.Clone(ev.Data)
+			if ev.Data == nil {
+				ev.Data = map[string]any{}
+			}
+			ev.Data["ignored_status"] = string(status)
+		}
+		events = append(events, ev)
+	}
+	return events
 }
 
 // settleUnknown turns a sent message of unknown outcome into a plain sent one, when the

@@ -18,11 +18,12 @@ func (c *Client) recordEvents(ctx context.Context, tx Tx, events ...*Event) erro
 // transition is the only place a stored message changes: in tx it writes m's delivery
 // fields, m.Status included, if the stored status is still from, and records events with
 // it. from == m.Status changes delivery fields only (a retry's bookkeeping, a new schedule);
-// any other pair must be an edge of the status machine (CanTransition). It reports false,
-// recording nothing, when the stored status is no longer from: another writer moved the
-// message first.
+// any other pair must be an edge of the status machine (CanTransition), or two edges when
+// one write records both (sent, then the delivery a provider already reported). It reports
+// false, recording nothing, when the stored status is no longer from: another writer moved
+// the message first.
 func (c *Client) transition(ctx context.Context, tx Tx, m *Message, from Status, events ...*Event) (bool, error) {
-	if from != m.Status && !CanTransition(from, m.Status) {
+	if from != m.Status && !canReach(from, m.Status) {
 		return false, Internal(fmt.Errorf("sendoka: %s -> %s is not a status transition (message %s)", from, m.Status, m.ID))
 	}
 	ok, err := tx.UpdateMessage(ctx, m, from)
@@ -30,4 +31,17 @@ func (c *Client) transition(ctx context.Context, tx Tx, m *Message, from Status,
 		return false, err
 	}
 	return true, c.recordEvents(ctx, tx, events...)
+}
+
+// canReach reports whether to is one or two edges of the status machine away from from.
+func canReach(from, to Status) bool {
+	if CanTransition(from, to) {
+		return true
+	}
+	for _, via := range transitions[from] {
+		if CanTransition(via, to) {
+			return true
+		}
+	}
+	return false
 }

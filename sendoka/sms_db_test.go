@@ -591,10 +591,12 @@ func TestEmailSuppression(t *testing.T) {
 		require.NoError(t, err)
 		_, err = b.client.Suppress(ctx, b.p, sendoka.ChannelEmail, "Frank@example.com")
 		require.NoError(t, err)
-		require.NoError(t, b.client.Deliver(ctx, m.ID, sendoka.DeliverOptions{}))
+		// Its own job delivers it: the one-statement claim, then the check.
+		require.NoError(t, b.client.Deliver(ctx, m.ID, sendoka.DeliverOptions{JobID: m.JobID}))
 		got = b.get(t, sendoka.ChannelEmail, m.ID)
 		require.Equal(t, sendoka.StatusFailed, got.Status)
 		require.Equal(t, "suppressed", got.Diagnostic.Code)
+		require.Zero(t, b.fake.Calls(m.ID), "never handed to the provider")
 
 		// Manual lift.
 		lifted, err := b.client.Unsuppress(ctx, b.p, sendoka.ChannelEmail, "frank@example.com")

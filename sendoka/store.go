@@ -34,6 +34,14 @@ type Store interface {
 	// message outside scope has no events.
 	ListEvents(ctx context.Context, scope Scope, messageID string) ([]Event, error)
 
+	// ClaimUnclaimed is the fast claim of a delivery: in one statement that commits on its
+	// own, it sets ClaimedAt = at and LeaseUntil = until on the message if it is queued or
+	// scheduled, has no claim (lapsed or live), and its JobID is jobID or 0; and returns the
+	// message as claimed. It returns nil, nil when any condition fails or the message does
+	// not exist: the caller then looks closer (Tx.ClaimMessage). Two concurrent claims never
+	// both succeed.
+	ClaimUnclaimed(ctx context.Context, id string, jobID int64, at, until time.Time) (*Message, error)
+
 	// ListOrgs returns every org, oldest first.
 	ListOrgs(ctx context.Context) ([]*Org, error)
 

@@ -233,16 +233,21 @@ func suppressedMessage(ch Channel, found []*Suppression) string {
 // accepted, for example while it waited for its scheduled time. It returns the diagnostic to
 // fail the message with when every recipient is now suppressed, or nil. An email that still
 // has a recipient goes out as accepted.
-func suppressedAtDelivery(ctx context.Context, tx Tx, m *Message, provider string) (*Diagnostic, error) {
+func suppressedAtDelivery(ctx context.Context, r suppressionReader, m *Message, provider string) (*Diagnostic, error) {
 	all := recipients(m)
 	if len(all) == 0 {
 		return nil, nil
 	}
-	found, err := tx.GetSuppressions(ctx, m.OrgID, m.TenantID, m.Channel, all)
+	found, err := r.GetSuppressions(ctx, m.OrgID, m.TenantID, m.Channel, all)
 	if err != nil || len(found) < len(all) {
 		return nil, err
 	}
 	return &Diagnostic{Provider: provider, Code: "suppressed", Message: suppressedMessage(m.Channel, found)}, nil
+}
+
+// suppressionReader is what reads suppressions: the Store, or a Tx.
+type suppressionReader interface {
+	GetSuppressions(ctx context.Context, orgID, tenantID string, channel Channel, addresses []string) ([]*Suppression, error)
 }
 
 // suppressOnEvent adds the suppression that a bounce or a complaint calls for, scoped to the

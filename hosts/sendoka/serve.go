@@ -59,17 +59,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, withHTT
 		}
 		log.Info("workers started", "max_workers", c.workers)
 	}
-	if !withHTTP {
-		<-ctx.Done()
-		return nil
-	}
-
 	if c.pprofAddr != "" {
 		if err := servePprof(ctx, c.pprofAddr); err != nil {
 			return err
 		}
 		log.Info("profiling", "addr", "http://"+c.pprofAddr+"/debug/pprof/")
 	}
+	if !withHTTP {
+		<-ctx.Done()
+		return nil
+	}
+
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err

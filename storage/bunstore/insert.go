@@ -2,7 +2,9 @@ package bunstore
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -132,4 +134,54 @@ func (s nullString) Value() (driver.Value, error) {
 		return nil, nil
 	}
 	return string(s), nil
+}
+
+// Scan implements sql.Scanner: NULL is "".
+func (s *nullString) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*s = ""
+	case string:
+		*s = nullString(v)
+	case []byte:
+		*s = nullString(v)
+	default:
+		return fmt.Errorf("bunstore: cannot scan %T into a string", src)
+	}
+	return nil
+}
+
+// boundQuerier runs SQL with bound parameters: the store's *sql.DB or a transaction's
+// *sql.Tx. Statements whose text does not change with their values are prepared once per
+// connection (pgx's statement cache) instead of parsed and planned on every call, which is
+// why the hot statements of delivery are written here rather than with Bun, which inlines
+// values into the text.
+type boundQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// bindVars turns the ? placeholders of q into Postgres' $1, $2, ... (q holds no ? of its
+// own: no literals, no JSON operators).
+func bindVars(pg bool, q string) string {
+	if !pg {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// placeholders returns "?, ?, ?" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

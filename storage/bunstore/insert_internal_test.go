@@ -65,8 +65,44 @@ func TestRowColumns(t *testing.T) {
 				}
 				require.Equal(t, f.Value(rv).Interface(), got, "value of column %s", f.Name)
 			}
+			// scanDest points at the same fields, in the same order.
+			if r, ok := tc.row.(*messageRow); ok {
+				dest := r.scanDest()
+				require.Len(t, dest, len(tc.cols))
+				for _, f := range table.Fields {
+					i := indexOf(tc.cols, f.Name)
+					require.Equal(t, f.Value(rv).Addr().UnsafePointer(), reflect.ValueOf(dest[i]).UnsafePointer(), "scan target of column %s", f.Name)
+				}
+				vals := r.deliveryValues()
+				require.Len(t, vals, len(deliveryColumns))
+				for i, col := range deliveryColumns {
+					require.Equal(t, values[indexOf(tc.cols, col)], vals[i], "delivery value of %s", col)
+				}
+			}
 		})
 	}
+}
+
+// TestSuppressionColumns holds suppressionColumns and scanDest to the Bun model.
+func TestSuppressionColumns(t *testing.T) {
+	t.Parallel()
+	var r suppressionRow
+	rv := reflect.ValueOf(&r).Elem()
+	table := sqlitedialect.New().Tables().Get(rv.Type())
+	require.Len(t, suppressionColumns, len(table.Fields))
+	dest := r.scanDest()
+	require.Len(t, dest, len(suppressionColumns))
+	for _, f := range table.Fields {
+		i := indexOf(suppressionColumns, f.Name)
+		require.GreaterOrEqual(t, i, 0, "column %s is listed", f.Name)
+		require.Equal(t, f.Value(rv).Addr().UnsafePointer(), reflect.ValueOf(dest[i]).UnsafePointer(), "scan target of column %s", f.Name)
+	}
+}
+
+func TestBindVars(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "a = $1 AND b IN ($2, $3)", bindVars(true, "a = ? AND b IN ("+placeholders(2)+")"))
+	require.Equal(t, "a = ? AND b IN (?, ?)", bindVars(false, "a = ? AND b IN ("+placeholders(2)+")"))
 }
 
 func indexOf(s []string, v string) int {

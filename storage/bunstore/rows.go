@@ -234,6 +234,27 @@ func (r *messageRow) values() []any {
 	}
 }
 
+// scanDest returns pointers to the row's fields in messageColumns order, for rows.Scan.
+func (r *messageRow) scanDest() []any {
+	return []any{
+		&r.ID, &r.OrgID, (*nullString)(&r.TenantID), (*nullString)(&r.KeyID), &r.Channel, &r.Mode,
+		&r.Status, &r.Sender, &r.Recipient, (*nullString)(&r.Content), (*nullString)(&r.Tags),
+		(*nullString)(&r.Metadata), &r.ScheduledAt, &r.JobID, &r.ClaimedAt, &r.LeaseUntil,
+		&r.Provider, &r.ProviderMessageID, (*nullString)(&r.Diagnostic), &r.Outcome, &r.Attempts,
+		(*nullString)(&r.DeliveryAttempts), &r.NextRetryAt, &r.CreatedAt, &r.UpdatedAt, &r.SentAt,
+		&r.CompletedAt,
+	}
+}
+
+// deliveryValues returns the values of deliveryColumns, in order.
+func (r *messageRow) deliveryValues() []any {
+	return []any{
+		r.Status, r.ClaimedAt, r.LeaseUntil, r.ScheduledAt, r.JobID, r.Provider,
+		r.ProviderMessageID, nullString(r.Diagnostic), r.Outcome, r.Attempts,
+		nullString(r.DeliveryAttempts), r.NextRetryAt, r.UpdatedAt, r.SentAt, r.CompletedAt,
+	}
+}
+
 // deliveryColumns are the columns UpdateMessage writes.
 var deliveryColumns = []string{
 	"status", "claimed_at", "lease_until", "scheduled_at", "job_id", "provider",

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -36,6 +38,32 @@ func getMessage(ctx context.Context, idb bun.IDB, scope *sendoka.Scope, id strin
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, sendoka.NotFound("message")
 		}
+		return nil, err
+	}
+	return row.message()
+}
+
+// ClaimUnclaimed claims a queued or scheduled message nobody has claimed, in one
+// UPDATE ... RETURNING of its own.
+func (db *DB) ClaimUnclaimed(ctx context.Context, id string, jobID int64, at, until time.Time) (_ *sendoka.Message, err error) {
+	defer classify(ctx, &err)
+	q := bindVars(db.dialect == DialectPostgres, "UPDATE messages SET claimed_at = ?, lease_until = ? "+
+		"WHERE id = ? AND status IN (?, ?) AND claimed_at IS NULL AND (job_id = ? OR job_id = 0) "+
+		"RETURNING "+strings.Join(messageColumns, ", "))
+	rows, err := db.bun.DB.QueryContext(ctx, q, ts(at), ts(until), id,
+		string(sendoka.StatusQueued), string(sendoka.StatusScheduled), jobID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	var row messageRow
+	if err := rows.Scan(row.scanDest()...); err != nil {
+		return nil, err
+	}
+	if err := rows.Close(); err != nil {
 		return nil, err
 	}
 	return row.message()

@@ -2,8 +2,10 @@ package bunstore
 
 import (
 	"context"
+	"strings"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/sendoka/sendoka/sendoka"
 )
@@ -24,33 +26,52 @@ type suppressionRow struct {
 // GetSuppressions returns the namespace's suppressions of addresses on a channel.
 func (db *DB) GetSuppressions(ctx context.Context, orgID, tenantID string, ch sendoka.Channel, addresses []string) (_ []*sendoka.Suppression, err error) {
 	defer classify(ctx, &err)
-	return getSuppressions(ctx, db.bun, orgID, tenantID, ch, addresses)
+	return getSuppressions(ctx, db.bun.DB, db.dialect == DialectPostgres, orgID, tenantID, ch, addresses)
 }
 
 // GetSuppressions returns the namespace's suppressions of addresses on a channel.
 func (t *Tx) GetSuppressions(ctx context.Context, orgID, tenantID string, ch sendoka.Channel, addresses []string) ([]*sendoka.Suppression, error) {
-	return getSuppressions(ctx, t.tx, orgID, tenantID, ch, addresses)
+	return getSuppressions(ctx, t.tx.Tx, t.tx.Dialect().Name() == dialect.PG, orgID, tenantID, ch, addresses)
 }
 
-func getSuppressions(ctx context.Context, idb bun.IDB, orgID, tenantID string, ch sendoka.Channel, addresses []string) ([]*sendoka.Suppression, error) {
+// suppressionColumns are the columns of suppressionRow, in scanDest order.
+var suppressionColumns = []string{"id", "org_id", "tenant_id", "channel", "address", "reason", "message_id", "created_at"}
+
+func (r *suppressionRow) scanDest() []any {
+	return []any{&r.ID, &r.OrgID, (*nullString)(&r.TenantID), &r.Channel, &r.Address, &r.Reason, &r.MessageID, &r.CreatedAt}
+}
+
+// getSuppressions runs on every send and every delivery: its text depends only on the
+// number of addresses, so it is prepared once (boundQuerier).
+func getSuppressions(ctx context.Context, qr boundQuerier, pg bool, orgID, tenantID string, ch sendoka.Channel, addresses []string) ([]*sendoka.Suppression, error) {
 	out := []*sendoka.Suppression{}
 	if len(addresses) == 0 {
 		return out, nil
 	}
-	var rows []suppressionRow
-	q := inNamespaceOf(idb.NewSelect().Model(&rows), "su.", orgID, tenantID).
-		Where("su.channel = ?", ch).Where("su.address IN (?)", bun.In(addresses))
-	if err := q.Scan(ctx); err != nil {
+	q := bindVars(pg, "SELECT "+strings.Join(suppressionColumns, ", ")+" FROM suppressions "+
+		"WHERE org_id = ? AND COALESCE(tenant_id, '') = ? AND channel = ? AND address IN ("+placeholders(len(addresses))+")")
+	args := make([]any, 0, 3+len(addresses))
+	args = append(args, orgID, tenantID, string(ch))
+	for _, a := range addresses {
+		args = append(args, a)
+	}
+	rows, err := qr.QueryContext(ctx, q, args...)
+	if err != nil {
 		return nil, err
 	}
-	for _, r := range rows {
+	defer rows.Close()
+	for rows.Next() {
+		var r suppressionRow
+		if err := rows.Scan(r.scanDest()...); err != nil {
+			return nil, err
+		}
 		out = append(out, &sendoka.Suppression{
 			ID: r.ID, OrgID: r.OrgID, TenantID: r.TenantID, Channel: sendoka.Channel(r.Channel),
 			Address: r.Address, Reason: sendoka.SuppressionReason(r.Reason), MessageID: r.MessageID,
 			CreatedAt: r.CreatedAt.Time,
 		})
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // InsertSuppression adds a suppression unless the namespace already has one for the address

@@ -3,9 +3,11 @@ package bunstore
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/sendoka/sendoka/sendoka"
 )
@@ -133,9 +135,14 @@ func (t *Tx) UpdateMessage(ctx context.Context, m *sendoka.Message, from ...send
 	if err := row.setDelivery(m); err != nil {
 		return false, err
 	}
-	res, err := t.tx.NewUpdate().Model(row).Column(deliveryColumns...).
-		Where("id = ?", m.ID).Where("status IN (?)", bun.In(from)).
-		Exec(ctx)
+	// Bound values: one statement text per number of from statuses, prepared once.
+	q := bindVars(t.tx.Dialect().Name() == dialect.PG, "UPDATE messages SET "+
+		strings.Join(deliveryColumns, " = ?, ")+" = ? WHERE id = ? AND status IN ("+placeholders(len(from))+")")
+	args := append(row.deliveryValues(), m.ID)
+	for _, f := range from {
+		args = append(args, string(f))
+	}
+	res, err := t.tx.Tx.ExecContext(ctx, q, args...)
 	return affected(res, err)
 }
 

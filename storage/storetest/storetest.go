@@ -42,6 +42,8 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"ClaimMessage", testClaimMessage},
 		{"ClaimMessageConcurrent", testClaimMessageConcurrent},
 		{"ClaimLease", testClaimLease},
+		{"ClaimUnclaimed", testClaimUnclaimed},
+		{"ClaimUnclaimedConcurrent", testClaimUnclaimedConcurrent},
 		{"UpdateMessage", testUpdateMessage},
 		{"UpdateMessageConcurrent", testUpdateMessageConcurrent},
 		{"InTxRollbackOnError", testInTxRollbackOnError},
@@ -729,6 +731,57 @@ func testClaimMessageConcurrent(t *testing.T, b *bundle) {
 		})
 		require.Equal(t, 1, wins, "round %d: exactly one claim wins", round)
 		require.NotNil(t, b.txGet(t, m.ID).ClaimedAt)
+	}
+}
+
+func testClaimUnclaimed(t *testing.T, b *bundle) {
+	claim := func(t *testing.T, id string, jobID int64, at time.Time) *sendoka.Message {
+		t.Helper()
+		m, err := b.store.ClaimUnclaimed(b.ctx(t), id, jobID, at, at.Add(time.Hour))
+		require.NoError(t, err)
+		return m
+	}
+	queued := newEmail("org_fast", "ten_f", b.at(0))
+	queued.JobID = 41
+	queued.Tags = []string{"t"}
+	scheduled := newEmail("org_fast", "", b.at(1))
+	scheduled.Status, scheduled.ScheduledAt = sendoka.StatusScheduled, ptr(b.at(5))
+	sent := newEmail("org_fast", "", b.at(2))
+	sent.Status = sendoka.StatusSent
+	lapsed := newEmail("org_fast", "", b.at(3))
+	lapsed.ClaimedAt, lapsed.LeaseUntil = ptr(b.at(3)), ptr(b.at(4)) // long lapsed
+	b.insert(t, queued, scheduled, sent, lapsed)
+
+	require.Nil(t, claim(t, queued.ID, 40, b.at(10)), "another job's message")
+	require.Nil(t, b.txGet(t, queued.ID).ClaimedAt)
+	got := claim(t, queued.ID, 41, b.at(11))
+	require.NotNil(t, got)
+	require.Equal(t, queued.ID, got.ID)
+	require.Equal(t, ptr(b.at(11)), got.ClaimedAt, "returned as claimed")
+	require.Equal(t, ptr(b.at(11).Add(time.Hour)), got.LeaseUntil)
+	require.Equal(t, "ten_f", got.TenantID)
+	require.Equal(t, []string{"t"}, got.Tags)
+	require.Equal(t, queued.Email, got.Email, "with its content")
+	require.Equal(t, ptr(b.at(11)), b.txGet(t, queued.ID).ClaimedAt, "and stored")
+	require.Nil(t, claim(t, queued.ID, 41, b.at(12)), "claimed already")
+
+	require.NotNil(t, claim(t, scheduled.ID, 7, b.at(13)), "a message with no job id yet takes any job's claim")
+	require.Nil(t, claim(t, sent.ID, 0, b.at(14)), "not queued")
+	require.Nil(t, claim(t, lapsed.ID, 0, b.at(15)), "a lapsed claim is left to ClaimMessage")
+	require.Equal(t, ptr(b.at(3)), b.txGet(t, lapsed.ID).ClaimedAt)
+	require.Nil(t, claim(t, sendoka.NewID(sendoka.PrefixMessage, b.base), 0, b.at(16)), "unknown id")
+}
+
+func testClaimUnclaimedConcurrent(t *testing.T, b *bundle) {
+	for round := range 3 {
+		m := newEmail("org_fastrace", "", b.at(round))
+		b.insert(t, m)
+		ctx := b.ctx(t)
+		wins := race(t, 12, func(i int) (bool, error) {
+			got, err := b.store.ClaimUnclaimed(ctx, m.ID, 0, b.at(100+i), b.at(100+i).Add(time.Hour))
+			return got != nil, err
+		})
+		require.Equal(t, 1, wins, "round %d: exactly one claim wins", round)
 	}
 }
 
