@@ -26,7 +26,8 @@
 // Client.Authenticate turns an API key into one; code that uses no keys makes one with
 // SystemPrincipal. SendEmail and SendSMS (and the batch forms) validate the request and, in
 // one transaction, store the message, its first event and the job that will deliver it: the
-// Message they return is durable, queued (or scheduled), and has its id.
+// Message they return is durable, queued (or scheduled), and has its id. Single sends made at
+// the same time share that transaction (Config.GroupCommit), each with its own result.
 //
 //	caller := sendoka.SystemPrincipal(orgID, sendoka.ModeLive)
 //	msg, err := client.SendEmail(ctx, caller, &sendoka.EmailRequest{
