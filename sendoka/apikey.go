@@ -14,18 +14,51 @@ import (
 // Permission is what an API key may do. A key with PermissionFullAccess may do everything.
 type Permission string
 
-// Key permissions. The docs name emails:send and sms:send; reading a channel's messages is
-// allowed to a key that may send on it, or that has the matching :read permission.
+// Key permissions (scopes). The docs name emails:send and sms:send; every resource has a
+// :read and a :write scope, and a key with PermissionFullAccess holds them all. Reading a
+// channel's messages is allowed to a key that may send on it, or that has its :read scope; a
+// :write scope also allows reading its resource.
 const (
 	PermissionFullAccess Permission = "full_access"
+
 	PermissionEmailsSend Permission = "emails:send"
 	PermissionEmailsRead Permission = "emails:read"
 	PermissionSMSSend    Permission = "sms:send"
 	PermissionSMSRead    Permission = "sms:read"
+
+	PermissionTemplatesRead     Permission = "templates:read"
+	PermissionTemplatesWrite    Permission = "templates:write"
+	PermissionPhoneNumbersRead  Permission = "phone_numbers:read"
+	PermissionPhoneNumbersWrite Permission = "phone_numbers:write"
+	PermissionSuppressionsRead  Permission = "suppressions:read"
+	PermissionSuppressionsWrite Permission = "suppressions:write"
+	PermissionDomainsRead       Permission = "domains:read"
+	PermissionDomainsWrite      Permission = "domains:write"
+	PermissionAPIKeysRead       Permission = "api_keys:read"
+	PermissionAPIKeysWrite      Permission = "api_keys:write"
+	PermissionTenantsRead       Permission = "tenants:read"
+	PermissionTenantsWrite      Permission = "tenants:write"
+	PermissionWebhooksRead      Permission = "webhooks:read"
+	PermissionWebhooksWrite     Permission = "webhooks:write"
+	PermissionAudiencesRead     Permission = "audiences:read"
+	PermissionAudiencesWrite    Permission = "audiences:write"
+	PermissionUsageRead         Permission = "usage:read"
 )
 
 // Permissions lists every permission.
-var Permissions = []Permission{PermissionFullAccess, PermissionEmailsSend, PermissionEmailsRead, PermissionSMSSend, PermissionSMSRead}
+var Permissions = []Permission{
+	PermissionFullAccess,
+	PermissionEmailsSend, PermissionEmailsRead, PermissionSMSSend, PermissionSMSRead,
+	PermissionTemplatesRead, PermissionTemplatesWrite,
+	PermissionPhoneNumbersRead, PermissionPhoneNumbersWrite,
+	PermissionSuppressionsRead, PermissionSuppressionsWrite,
+	PermissionDomainsRead, PermissionDomainsWrite,
+	PermissionAPIKeysRead, PermissionAPIKeysWrite,
+	PermissionTenantsRead, PermissionTenantsWrite,
+	PermissionWebhooksRead, PermissionWebhooksWrite,
+	PermissionAudiencesRead, PermissionAudiencesWrite,
+	PermissionUsageRead,
+}
 
 // APIKey is a stored key. The plaintext is shown once, at creation; only its SHA-256 hash and
 // a short visible prefix are kept.
