@@ -161,6 +161,9 @@ type Principal struct {
 	Permissions      []Permission
 	AllowedCIDRs     []string
 	AllowedDomainIDs []string
+	// ExpiresAt is when the principal's key expires (nil: never). Keys it creates expire no
+	// later.
+	ExpiresAt *time.Time
 }
 
 // SystemPrincipal is a full-access principal for an org, for code that calls the Client
@@ -170,17 +173,25 @@ func SystemPrincipal(orgID string, mode Mode) *Principal {
 }
 
 // Scope is the slice of data the principal may see.
-func (p *Principal) Scope() Scope { return Scope{OrgID: p.OrgID, TenantID: p.TenantID} }
+func (p *Principal) Scope() Scope { return Scope{OrgID: p.OrgID, TenantID: p.TenantID, Mode: p.Mode} }
 
-// Can reports whether the principal holds any of the permissions (or full access).
+// Can reports whether the principal holds any of the permissions: full access holds every
+// one, and a resource's :write scope holds its :read scope.
 func (p *Principal) Can(perms ...Permission) bool {
-	if slices.Contains(p.Permissions, PermissionFullAccess) {
-		return true
-	}
 	for _, want := range perms {
-		if slices.Contains(p.Permissions, want) {
+		if p.holds(want) {
 			return true
 		}
+	}
+	return false
+}
+
+func (p *Principal) holds(want Permission) bool {
+	if slices.Contains(p.Permissions, PermissionFullAccess) || slices.Contains(p.Permissions, want) {
+		return true
+	}
+	if res, ok := strings.CutSuffix(string(want), ":read"); ok {
+		return slices.Contains(p.Permissions, Permission(res+":write"))
 	}
 	return false
 }

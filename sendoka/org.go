@@ -15,4 +15,15 @@ type Org struct {
 type Scope struct {
 	OrgID    string
 	TenantID string // "" means every tenant of the org (platform-root keys)
+	// Mode keeps test and live data apart: messages (and what counts them) of the other
+	// mode are outside the scope. "" sees both (the binary's administration commands).
+	// Templates, domains, senders, suppressions and keys are shared by both modes.
+	Mode Mode
+}
+
+// SeesMessage reports whether m is inside the scope: its org, its tenant when the scope
+// names one, and its mode when the scope names one.
+func (s Scope) SeesMessage(m *Message) bool {
+	return m.OrgID == s.OrgID && (s.TenantID == "" || m.TenantID == s.TenantID) &&
+		(s.Mode == "" || m.Mode == s.Mode)
 }

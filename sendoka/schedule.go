@@ -242,7 +242,7 @@ func (c *Client) claimScheduled(ctx context.Context, tx Tx, p *Principal, channe
 	if err != nil {
 		return nil, err
 	}
-	if m.OrgID != p.OrgID || (p.TenantID != "" && m.TenantID != p.TenantID) || m.Channel != channel {
+	if !p.Scope().SeesMessage(m) || m.Channel != channel {
 		return nil, NotFound("message")
 	}
 	if m.Status != StatusScheduled {

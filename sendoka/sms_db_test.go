@@ -269,8 +269,12 @@ func TestSendSMSFromRegisteredSender(t *testing.T) {
 		m, err = b.sms(t, b.p, &sendoka.SMSRequest{From: tn.PhoneNumber, To: "+15559876543"})
 		require.NoError(t, err)
 		require.Equal(t, "ten_1", m.TenantID)
-		_, err = b.client.GetMessage(ctx, tenantKey, sendoka.ChannelSMS, m.ID)
+		tenantTestKey := *tenantKey
+		tenantTestKey.Mode = sendoka.ModeTest // b.p, which sent it, is a test principal
+		_, err = b.client.GetMessage(ctx, &tenantTestKey, sendoka.ChannelSMS, m.ID)
 		require.NoError(t, err, "the tenant sees the message sent from its number")
+		_, err = b.client.GetMessage(ctx, tenantKey, sendoka.ChannelSMS, m.ID)
+		requireCode(t, sendoka.CodeNotFound, err) // a live key never sees test data
 	})
 }
 

@@ -21,6 +21,16 @@ func scoped(q *bun.SelectQuery, alias string, scope sendoka.Scope) *bun.SelectQu
 	return q
 }
 
+// scopedMessages is scoped for the messages table, whose rows also have a mode: a scope with
+// a mode sees only messages of that mode.
+func scopedMessages(q *bun.SelectQuery, scope sendoka.Scope) *bun.SelectQuery {
+	q = scoped(q, "m", scope)
+	if scope.Mode != "" {
+		q = q.Where("m.mode = ?", scope.Mode)
+	}
+	return q
+}
+
 // GetMessage returns a message in scope, or CodeNotFound.
 func (db *DB) GetMessage(ctx context.Context, scope sendoka.Scope, id string) (_ *sendoka.Message, err error) {
 	defer classify(ctx, &err)
@@ -32,7 +42,7 @@ func getMessage(ctx context.Context, idb bun.IDB, scope *sendoka.Scope, id strin
 	var row messageRow
 	q := idb.NewSelect().Model(&row).Where("m.id = ?", id)
 	if scope != nil {
-		q = scoped(q, "m", *scope)
+		q = scopedMessages(q, *scope)
 	}
 	if err := q.Scan(ctx); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -77,7 +87,7 @@ func (db *DB) ListMessages(ctx context.Context, scope sendoka.Scope, mq sendoka.
 		limit = sendoka.DefaultListLimit
 	}
 	var rows []messageRow
-	q := scoped(db.bun.NewSelect().Model(&rows), "m", scope)
+	q := scopedMessages(db.bun.NewSelect().Model(&rows), scope)
 	if mq.Channel != "" {
 		q = q.Where("m.channel = ?", mq.Channel)
 	}
@@ -120,7 +130,12 @@ func (db *DB) ListEvents(ctx context.Context, scope sendoka.Scope, messageID str
 	defer classify(ctx, &err)
 	var rows []eventRow
 	q := scoped(db.bun.NewSelect().Model(&rows), "e", scope).
-		Where("e.message_id = ?", messageID).
+		Where("e.message_id = ?", messageID)
+	if scope.Mode != "" {
+		// Events have no mode of their own: their message's decides.
+		q = q.Where("EXISTS (SELECT 1 FROM messages AS em WHERE em.id = e.message_id AND em.mode = ?)", scope.Mode)
+	}
+	q = q.
 		OrderExpr("e.created_at ASC, e.id ASC")
 	if err := q.Scan(ctx); err != nil {
 		return nil, err
