@@ -223,30 +223,82 @@ type CreateKeyParams struct {
 	ExpiresAt        *time.Time
 }
 
-func (p *CreateKeyParams) validate() error {
+func (p *CreateKeyParams) validate(now time.Time) error {
 	var v Validation
 	if p.Mode != ModeLive && p.Mode != ModeTest {
 		v.Add(FieldInvalid, "must be live or test", "mode")
 	}
-	if len(p.Name) > maxKeyNameLen {
-		v.Add(FieldTooBig, "at most 100 characters", "name")
-	}
-	for i, perm := range p.Permissions {
-		if !slices.Contains(Permissions, perm) {
-			v.Add(FieldInvalid, "unknown permission "+string(perm), "permissions", i)
-		}
-	}
-	for i, c := range p.AllowedCIDRs {
-		if _, err := netip.ParsePrefix(c); err != nil {
-			v.Add(FieldInvalidString, "not a CIDR", "allowed_cidrs", i)
-		}
-	}
+	validateKeyLimits(&v, &p.Name, &p.Permissions, &p.AllowedCIDRs, &p.AllowedDomainIDs, p.ExpiresAt, now)
 	if p.Plaintext != "" {
 		if mode, ok := ParseKey(p.Plaintext); !ok || mode != p.Mode {
 			v.Add(FieldInvalid, "a key is sok_live_ or sok_test_ and 24 or more base62 characters", "key")
 		}
 	}
 	return v.Err()
+}
+
+func (p *UpdateKeyParams) validate(now time.Time) error {
+	var v Validation
+	var expires *time.Time
+	if p.ExpiresAt != nil {
+		expires = *p.ExpiresAt
+	}
+	validateKeyLimits(&v, p.Name, p.Permissions, p.AllowedCIDRs, p.AllowedDomainIDs, expires, now)
+	if p.Permissions != nil && len(*p.Permissions) == 0 {
+		v.Add(FieldInvalid, "a key needs at least one scope", "scopes")
+	}
+	return v.Err()
+}
+
+// Limits of a key's lists.
+const (
+	maxKeyScopes  = 32
+	maxKeyCIDRs   = 50
+	maxKeyDomains = 100
+)
+
+// validateKeyLimits checks the fields a key is created or updated with; nil ones are absent.
+func validateKeyLimits(v *Validation, name *string, perms *[]Permission, cidrs, domains *[]string, expires *time.Time, now time.Time) {
+	if name != nil {
+		if len(*name) > maxKeyNameLen {
+			v.Add(FieldTooBig, "at most 100 characters", "name")
+		} else if hasControl(*name) {
+			v.Add(FieldInvalidString, "must not contain control characters", "name")
+		}
+	}
+	if perms != nil {
+		if len(*perms) > maxKeyScopes {
+			v.Add(FieldTooBig, "too many scopes", "scopes")
+		}
+		for i, perm := range *perms {
+			if !slices.Contains(Permissions, perm) {
+				v.Add(FieldInvalid, "unknown scope "+string(perm), "scopes", i)
+			}
+		}
+	}
+	if cidrs != nil {
+		if len(*cidrs) > maxKeyCIDRs {
+			v.Add(FieldTooBig, "at most 50 CIDRs", "allowed_cidrs")
+		}
+		for i, c := range *cidrs {
+			if _, err := netip.ParsePrefix(c); err != nil {
+				v.Add(FieldInvalidString, "not a CIDR such as 203.0.113.0/24 or 2001:db8::/32", "allowed_cidrs", i)
+			}
+		}
+	}
+	if domains != nil {
+		if len(*domains) > maxKeyDomains {
+			v.Add(FieldTooBig, "at most 100 domain ids", "allowed_domain_ids")
+		}
+		for i, d := range *domains {
+			if !strings.HasPrefix(d, PrefixDomain) || len(d) > 64 {
+				v.Add(FieldInvalidString, "not a domain id (dom_...)", "allowed_domain_ids", i)
+			}
+		}
+	}
+	if expires != nil && !expires.After(now) {
+		v.Add(FieldInvalid, "must be in the future", "expires_at")
+	}
 }
 
 // ipAllowed reports whether ip falls in one of cidrs (an empty list allows every address).

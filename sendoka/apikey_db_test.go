@@ -79,7 +79,7 @@ func TestAPIKeyPrincipal(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "ten_1", k1.TenantID, "the principal's tenant")
 		_, _, err = b.client.CreateAPIKey(ctx, ten1, sendoka.CreateKeyParams{Mode: sendoka.ModeLive, TenantID: "ten_2"})
-		requireCode(t, sendoka.CodeNotFound, err)
+		requireCode(t, sendoka.CodeTenantForbidden, err)
 		k2, _, err := b.client.CreateAPIKey(ctx, admin, sendoka.CreateKeyParams{Mode: sendoka.ModeTest, TenantID: "ten_2"})
 		require.NoError(t, err)
 		require.Equal(t, "ten_2", k2.TenantID, "an org-wide principal names the tenant")

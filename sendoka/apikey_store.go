@@ -11,6 +11,8 @@ type APIKeyStore interface {
 	// CodeNotFound. It is the one key read without a scope: authentication is how a caller
 	// gets a scope in the first place.
 	GetAPIKeyByHash(ctx context.Context, hash string) (*APIKey, error)
+	// GetAPIKey returns the key with that id in scope (revoked or not), or CodeNotFound.
+	GetAPIKey(ctx context.Context, scope Scope, id string) (*APIKey, error)
 	// ListAPIKeys returns the keys in scope, newest first ((CreatedAt, ID) descending): every
 	// key of the org for an org-wide scope, only the tenant's own for a tenant scope.
 	ListAPIKeys(ctx context.Context, scope Scope) ([]*APIKey, error)
@@ -29,6 +31,13 @@ type APIKeyStore interface {
 type APIKeyTx interface {
 	// InsertAPIKey inserts a key. A duplicate id or hash is CodeConflict.
 	InsertAPIKey(ctx context.Context, key *APIKey) error
+	// GetAPIKey is APIKeyStore.GetAPIKey inside the transaction.
+	GetAPIKey(ctx context.Context, scope Scope, id string) (*APIKey, error)
+	// UpdateAPIKey writes key's Name, Permissions, AllowedCIDRs, AllowedDomainIDs and
+	// ExpiresAt on the key with key.ID in scope, if it is not revoked. An unknown, revoked or
+	// out-of-scope key is CodeNotFound. Like a revocation, the change reaches the
+	// KeyInvalidations feed at commit.
+	UpdateAPIKey(ctx context.Context, scope Scope, key *APIKey) error
 	// RevokeAPIKey sets RevokedAt = at on a key in scope that is not yet revoked. An unknown
 	// key, or one outside scope (another org's, another tenant's), is CodeNotFound; revoking
 	// twice keeps the first time.

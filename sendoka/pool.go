@@ -62,7 +62,7 @@ const (
 
 // CreatePhonePool creates a pool of the principal's senders.
 func (c *Client) CreatePhonePool(ctx context.Context, p *Principal, req *PhonePoolRequest) (*PhonePool, error) {
-	if err := p.require(PermissionFullAccess); err != nil {
+	if err := p.require(PermissionPhoneNumbersWrite); err != nil {
 		return nil, err
 	}
 	var v Validation
@@ -91,7 +91,7 @@ func (c *Client) CreatePhonePool(ctx context.Context, p *Principal, req *PhonePo
 
 // UpdatePhonePool renames a pool, replaces its members or changes whether it is the default.
 func (c *Client) UpdatePhonePool(ctx context.Context, p *Principal, id string, req *PhonePoolUpdate) (*PhonePool, error) {
-	if err := p.require(PermissionFullAccess); err != nil {
+	if err := p.require(PermissionPhoneNumbersWrite); err != nil {
 		return nil, err
 	}
 	if !plausibleID(id) {
@@ -129,7 +129,7 @@ func (c *Client) UpdatePhonePool(ctx context.Context, p *Principal, id string, r
 
 // GetPhonePool returns a pool in the principal's scope.
 func (c *Client) GetPhonePool(ctx context.Context, p *Principal, id string) (*PhonePool, error) {
-	if err := p.require(PermissionSMSSend, PermissionSMSRead); err != nil {
+	if err := p.require(PermissionPhoneNumbersRead, PermissionSMSSend, PermissionSMSRead); err != nil {
 		return nil, err
 	}
 	if !plausibleID(id) {
@@ -144,7 +144,7 @@ func (c *Client) GetPhonePool(ctx context.Context, p *Principal, id string) (*Ph
 
 // ListPhonePools returns a page of the principal's pools, newest first.
 func (c *Client) ListPhonePools(ctx context.Context, p *Principal, lp ListParams) (*PhonePoolList, error) {
-	if err := p.require(PermissionSMSSend, PermissionSMSRead); err != nil {
+	if err := p.require(PermissionPhoneNumbersRead, PermissionSMSSend, PermissionSMSRead); err != nil {
 		return nil, err
 	}
 	q, err := pageQuery(lp)
@@ -165,7 +165,7 @@ func (c *Client) ListPhonePools(ctx context.Context, p *Principal, lp ListParams
 
 // DeletePhonePool deletes a pool; its senders stay registered.
 func (c *Client) DeletePhonePool(ctx context.Context, p *Principal, id string) error {
-	if err := p.require(PermissionFullAccess); err != nil {
+	if err := p.require(PermissionPhoneNumbersWrite); err != nil {
 		return err
 	}
 	if !plausibleID(id) {

@@ -201,7 +201,7 @@ var alphanumericRefused = map[string]string{
 // (provider unreachable) the number stays pending with a diagnostic saying so:
 // ProvisionPhoneNumber runs it again.
 func (c *Client) CreatePhoneNumber(ctx context.Context, p *Principal, req *PhoneNumberRequest) (*PhoneNumber, error) {
-	if err := p.require(PermissionFullAccess); err != nil {
+	if err := p.require(PermissionPhoneNumbersWrite); err != nil {
 		return nil, err
 	}
 	n, err := newPhoneNumber(p, req)
@@ -234,7 +234,7 @@ func (c *Client) CreatePhoneNumber(ctx context.Context, p *Principal, req *Phone
 // the sender as it is now. An active sender is returned unchanged. A step that cannot run
 // leaves the status as it was, with a diagnostic (code provider_unreachable) saying why.
 func (c *Client) ProvisionPhoneNumber(ctx context.Context, p *Principal, id string) (*PhoneNumber, error) {
-	if err := p.require(PermissionFullAccess); err != nil {
+	if err := p.require(PermissionPhoneNumbersWrite); err != nil {
 		return nil, err
 	}
 	if !plausibleID(id) {
@@ -285,7 +285,7 @@ func namerName(v any) string {
 
 // GetPhoneNumber returns a sender in the principal's scope.
 func (c *Client) GetPhoneNumber(ctx context.Context, p *Principal, id string) (*PhoneNumber, error) {
-	if err := p.require(PermissionSMSSend, PermissionSMSRead); err != nil {
+	if err := p.require(PermissionPhoneNumbersRead, PermissionSMSSend, PermissionSMSRead); err != nil {
 		return nil, err
 	}
 	if !plausibleID(id) {
@@ -301,7 +301,7 @@ func (c *Client) GetPhoneNumber(ctx context.Context, p *Principal, id string) (*
 // ListPhoneNumbers returns a page of the principal's senders, newest first. Status and Tag of
 // lp do not apply.
 func (c *Client) ListPhoneNumbers(ctx context.Context, p *Principal, lp ListParams) (*PhoneNumberList, error) {
-	if err := p.require(PermissionSMSSend, PermissionSMSRead); err != nil {
+	if err := p.require(PermissionPhoneNumbersRead, PermissionSMSSend, PermissionSMSRead); err != nil {
 		return nil, err
 	}
 	q, err := pageQuery(lp)
@@ -323,7 +323,7 @@ func (c *Client) ListPhoneNumbers(ctx context.Context, p *Principal, lp ListPara
 // DeletePhoneNumber removes a sender (and its place in every pool). Messages already accepted
 // from it still go out; new ones cannot use it.
 func (c *Client) DeletePhoneNumber(ctx context.Context, p *Principal, id string) error {
-	if err := p.require(PermissionFullAccess); err != nil {
+	if err := p.require(PermissionPhoneNumbersWrite); err != nil {
 		return err
 	}
 	if !plausibleID(id) {

@@ -86,7 +86,7 @@ func NormalizeSuppressionAddress(ch Channel, address string) (string, bool) {
 // Suppress adds an address to the principal's suppression list (reason manual). Adding an
 // address that is already suppressed changes nothing.
 func (c *Client) Suppress(ctx context.Context, p *Principal, ch Channel, address string) (*Suppression, error) {
-	if err := p.require(PermissionFullAccess); err != nil {
+	if err := p.require(PermissionSuppressionsWrite); err != nil {
 		return nil, err
 	}
 	addr, ok := NormalizeSuppressionAddress(ch, address)
@@ -108,7 +108,7 @@ func (c *Client) Suppress(ctx context.Context, p *Principal, ch Channel, address
 // Unsuppress lifts the principal's suppression of an address, and reports whether there was
 // one.
 func (c *Client) Unsuppress(ctx context.Context, p *Principal, ch Channel, address string) (bool, error) {
-	if err := p.require(PermissionFullAccess); err != nil {
+	if err := p.require(PermissionSuppressionsWrite); err != nil {
 		return false, err
 	}
 	addr, ok := NormalizeSuppressionAddress(ch, address)
@@ -127,7 +127,7 @@ func (c *Client) Unsuppress(ctx context.Context, p *Principal, ch Channel, addre
 // GetSuppression returns the principal's suppression of an address, or CodeNotFound when the
 // address is not suppressed.
 func (c *Client) GetSuppression(ctx context.Context, p *Principal, ch Channel, address string) (*Suppression, error) {
-	if err := p.require(readPermissions(ch)...); err != nil {
+	if err := p.require(append([]Permission{PermissionSuppressionsRead}, readPermissions(ch)...)...); err != nil {
 		return nil, err
 	}
 	addr, ok := NormalizeSuppressionAddress(ch, address)

@@ -112,7 +112,7 @@ const (
 // CreateTemplate validates and stores a new template. Every content field must parse; the
 // variables it uses are returned in Variables.
 func (c *Client) CreateTemplate(ctx context.Context, p *Principal, req *TemplateRequest) (*Template, error) {
-	if err := p.require(PermissionFullAccess); err != nil {
+	if err := p.require(PermissionTemplatesWrite); err != nil {
 		return nil, err
 	}
 	now := c.now()
@@ -206,7 +206,7 @@ func (c *Client) ListTemplates(ctx context.Context, p *Principal, lp TemplateLis
 // UpdateTemplate changes the fields u sets. Messages already accepted keep the content they
 // were rendered with; later sends use the new content.
 func (c *Client) UpdateTemplate(ctx context.Context, p *Principal, idOrSlug string, u *TemplateUpdate) (*Template, error) {
-	if err := p.require(PermissionFullAccess); err != nil {
+	if err := p.require(PermissionTemplatesWrite); err != nil {
 		return nil, err
 	}
 	// A concurrent update makes the conditional write miss; read again and re-apply, a few
@@ -259,7 +259,7 @@ func applyTemplateUpdate(t *Template, u *TemplateUpdate) {
 
 // DeleteTemplate removes a template. Messages already sent with it are unaffected.
 func (c *Client) DeleteTemplate(ctx context.Context, p *Principal, idOrSlug string) error {
-	if err := p.require(PermissionFullAccess); err != nil {
+	if err := p.require(PermissionTemplatesWrite); err != nil {
 		return err
 	}
 	t, err := c.getTemplate(ctx, p.Scope(), idOrSlug)
@@ -273,8 +273,9 @@ func (c *Client) DeleteTemplate(ctx context.Context, p *Principal, idOrSlug stri
 	return nil
 }
 
-// templateReadPermissions: any key that may send or read may look templates up.
-var templateReadPermissions = []Permission{PermissionEmailsSend, PermissionSMSSend, PermissionEmailsRead, PermissionSMSRead}
+// templateReadPermissions: templates:read, and any key that may send or read messages (a
+// send names templates by slug), may look templates up.
+var templateReadPermissions = []Permission{PermissionTemplatesRead, PermissionEmailsSend, PermissionSMSSend, PermissionEmailsRead, PermissionSMSRead}
 
 // validateTemplate checks a template about to be saved, compiles it and sets its Variables.
 func validateTemplate(v *Validation, t *Template) (*compiledSet, error) {

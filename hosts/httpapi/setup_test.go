@@ -121,6 +121,20 @@ func (b *bundle) orgKey(t testing.TB, orgID string, p sendoka.CreateKeyParams) (
 	return k, plain
 }
 
+// expiredKey stores a live key of the bundle's org that expired an hour ago (the API cannot
+// create one: a new key's expiry must be in the future) and returns its plaintext.
+func (b *bundle) expiredKey(t testing.TB) string {
+	t.Helper()
+	plain := sendoka.NewKeyPlaintext(sendoka.ModeLive)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	past := now.Add(-time.Hour)
+	key := &sendoka.APIKey{ID: sendoka.NewID(sendoka.PrefixAPIKey, now), OrgID: b.org.ID, Name: "expired",
+		Prefix: plain[:13], Hash: sendoka.HashKey(plain), Mode: sendoka.ModeLive,
+		Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}, CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: &past}
+	require.NoError(t, b.db.InTx(context.Background(), func(ctx context.Context, tx sendoka.Tx) error { return tx.InsertAPIKey(ctx, key) }))
+	return plain
+}
+
 // response is a finished HTTP exchange.
 type response struct {
 	status int

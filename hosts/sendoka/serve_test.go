@@ -235,7 +235,7 @@ func TestKeysCommands(t *testing.T) {
 	require.Regexp(t, keyID+`.*emails:send.*never.*active`, out, "listed with when it was last used")
 
 	_, err = call("keys", "create", "-mode", "test", "-scopes", "emails:fly")
-	require.ErrorContains(t, err, "unknown permission")
+	require.ErrorContains(t, err, "unknown scope")
 
 	// An org that does not exist gets no key, and the error names it.
 	for _, mode := range []string{"live", "test"} {

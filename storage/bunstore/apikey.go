@@ -25,6 +25,28 @@ func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (_ *sendoka.APIK
 	return row.key()
 }
 
+// GetAPIKey returns the key with that id in scope, or CodeNotFound.
+func (db *DB) GetAPIKey(ctx context.Context, scope sendoka.Scope, id string) (_ *sendoka.APIKey, err error) {
+	defer classify(ctx, &err)
+	return getAPIKey(ctx, db.bun, scope, id)
+}
+
+// GetAPIKey returns the key with that id in scope, or CodeNotFound.
+func (t *Tx) GetAPIKey(ctx context.Context, scope sendoka.Scope, id string) (*sendoka.APIKey, error) {
+	return getAPIKey(ctx, t.tx, scope, id)
+}
+
+func getAPIKey(ctx context.Context, idb bun.IDB, scope sendoka.Scope, id string) (*sendoka.APIKey, error) {
+	var row apiKeyRow
+	if err := scoped(idb.NewSelect().Model(&row), "k", scope).Where("k.id = ?", id).Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, sendoka.NotFound("api key")
+		}
+		return nil, err
+	}
+	return row.key()
+}
+
 // ListAPIKeys returns the keys in scope, newest first.
 func (db *DB) ListAPIKeys(ctx context.Context, scope sendoka.Scope) (_ []*sendoka.APIKey, err error) {
 	defer classify(ctx, &err)
@@ -76,6 +98,28 @@ func (t *Tx) InsertAPIKey(ctx context.Context, key *sendoka.APIKey) error {
 		return conflict(err, "api key")
 	}
 	return t.notifyKeyChanged(ctx, key.Hash)
+}
+
+// UpdateAPIKey writes a key's name, permissions, CIDRs, domains and expiry, unless it is
+// revoked. On Postgres it notifies the key watchers (keywatch.go) at commit.
+func (t *Tx) UpdateAPIKey(ctx context.Context, scope sendoka.Scope, key *sendoka.APIKey) error {
+	row, err := newAPIKeyRow(key)
+	if err != nil {
+		return err
+	}
+	var hashes []string
+	_, err = scopedUpdate(t.tx.NewUpdate().Model(row), scope).
+		Column("name", "permissions", "allowed_cidrs", "allowed_domain_ids", "expires_at").
+		Where("id = ?", key.ID).Where("revoked_at IS NULL").
+		Returning("hash").
+		Exec(ctx, &hashes)
+	if err != nil {
+		return err
+	}
+	if len(hashes) != 1 {
+		return sendoka.NotFound("api key")
+	}
+	return t.notifyKeyChanged(ctx, hashes[0])
 }
 
 // RevokeAPIKey sets revoked_at on a key in scope unless it is already revoked. On Postgres

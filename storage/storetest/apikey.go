@@ -107,6 +107,57 @@ func testAPIKeyRevoke(t *testing.T, b *bundle) {
 	require.Equal(t, ptr(b.at(2)), keys[0].RevokedAt)
 }
 
+// testAPIKeyGetUpdate: a key is read and changed by id within its scope only; an update
+// writes only the changeable fields, never a revoked key, and reaches the key feed.
+func testAPIKeyGetUpdate(t *testing.T, b *bundle) {
+	ctx := b.ctx(t)
+	const org = "org_upd_key"
+	exp := b.at(100)
+	key := &sendoka.APIKey{ID: sendoka.NewID(sendoka.PrefixAPIKey, b.base), OrgID: org, TenantID: "ten_k", Name: "old",
+		Prefix: "sok_live_upd1", Hash: sendoka.HashKey("update me"), Mode: sendoka.ModeLive, CreatedAt: b.base,
+		Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
+	b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error { return tx.InsertAPIKey(ctx, key) })
+	inScope := sendoka.Scope{OrgID: org, TenantID: "ten_k"}
+
+	got, err := b.store.GetAPIKey(ctx, sendoka.Scope{OrgID: org}, key.ID)
+	require.NoError(t, err, "the org sees its tenant's key")
+	require.Equal(t, "old", got.Name)
+	_, err = b.store.GetAPIKey(ctx, sendoka.Scope{OrgID: org, TenantID: "ten_other"}, key.ID)
+	requireCode(t, sendoka.CodeNotFound, err)
+	_, err = b.store.GetAPIKey(ctx, sendoka.Scope{OrgID: "org_upd_other"}, key.ID)
+	requireCode(t, sendoka.CodeNotFound, err)
+
+	update := func(scope sendoka.Scope, k *sendoka.APIKey) error {
+		return b.store.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error { return tx.UpdateAPIKey(ctx, scope, k) })
+	}
+	changed := *got
+	changed.Name = "new"
+	changed.Permissions = []sendoka.Permission{sendoka.PermissionEmailsSend}
+	changed.AllowedCIDRs = []string{"10.0.0.0/8"}
+	changed.AllowedDomainIDs = []string{"dom_1"}
+	changed.ExpiresAt = &exp
+	changed.Mode, changed.TenantID, changed.Hash, changed.OrgID = sendoka.ModeTest, "ten_evil", "evil", "org_evil"
+	requireCode(t, sendoka.CodeNotFound, update(sendoka.Scope{OrgID: org, TenantID: "ten_other"}, &changed))
+	require.NoError(t, update(inScope, &changed))
+	got, err = b.store.GetAPIKey(ctx, inScope, key.ID)
+	require.NoError(t, err)
+	require.Equal(t, "new", got.Name)
+	require.Equal(t, []sendoka.Permission{sendoka.PermissionEmailsSend}, got.Permissions)
+	require.Equal(t, []string{"10.0.0.0/8"}, got.AllowedCIDRs)
+	require.Equal(t, []string{"dom_1"}, got.AllowedDomainIDs)
+	require.Equal(t, &exp, got.ExpiresAt)
+	require.Equal(t, sendoka.ModeLive, got.Mode, "the mode never changes")
+	require.Equal(t, "ten_k", got.TenantID, "nor the tenant")
+	require.Equal(t, key.Hash, got.Hash, "nor the secret")
+
+	b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error { return tx.RevokeAPIKey(ctx, inScope, key.ID, b.at(5)) })
+	changed.Name = "after revoke"
+	requireCode(t, sendoka.CodeNotFound, update(inScope, &changed))
+	got, err = b.store.GetAPIKey(ctx, inScope, key.ID)
+	require.NoError(t, err)
+	require.Equal(t, "new", got.Name, "a revoked key does not change")
+}
+
 // testAPIKeyScope: listing, revoking and touching keys see only the scope's keys: an
 // org-wide scope every key of its org, a tenant scope its tenant's.
 func testAPIKeyScope(t *testing.T, b *bundle) {

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"InTxRollbackOnPanic", testInTxRollbackOnPanic},
 		{"APIKeys", testAPIKeys},                   // apikey.go
 		{"APIKeyRevoke", testAPIKeyRevoke},         // apikey.go
+		{"APIKeyGetUpdate", testAPIKeyGetUpdate},   // apikey.go
 		{"APIKeyScope", testAPIKeyScope},           // apikey.go
 		{"APIKeyTouch", testAPIKeyTouch},           // apikey.go
 		{"KeyInvalidations", testKeyInvalidations}, // apikey.go
