@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash/crc32"
 	"math/big"
 	"net/netip"
 	"slices"
@@ -127,7 +128,9 @@ func ParseKey(plaintext string) (Mode, bool) {
 	return mode, true
 }
 
-// NewKeyPlaintext returns a fresh random key of the given mode.
+// NewKeyPlaintext returns a fresh random key of the given mode: the mode's prefix, 32
+// random base62 characters (190 bits) and a 6-character checksum (KeyChecksumValid), so a
+// leak scanner can tell a real key from look-alike text without asking us.
 func NewKeyPlaintext(mode Mode) string {
 	var b strings.Builder
 	if mode == ModeTest {
@@ -143,7 +146,39 @@ func NewKeyPlaintext(mode Mode) string {
 		}
 		b.WriteByte(base62[n.Int64()])
 	}
+	b.WriteString(keyChecksum(b.String()))
 	return b.String()
+}
+
+// keyChecksumLen is the length of a key's checksum: base62 of a CRC-32, zero-padded.
+const keyChecksumLen = 6
+
+// keyChecksum is the CRC-32 (IEEE) of body in base62, 6 characters, most significant first.
+func keyChecksum(body string) string {
+	n := crc32.ChecksumIEEE([]byte(body))
+	var out [keyChecksumLen]byte
+	for i := keyChecksumLen - 1; i >= 0; i-- {
+		out[i] = base62[n%62]
+		n /= 62
+	}
+	return string(out[:])
+}
+
+// KeyChecksumValid reports whether plaintext is a key in the shape NewKeyPlaintext makes,
+// sok_live_ or sok_test_ and 38 base62 characters, whose last 6 are the CRC-32 (IEEE) of
+// everything before them in base62: a leaked key can be recognised offline. Keys made
+// before checksums existed (and keys given to SENDOKA_BOOTSTRAP_KEYS) still work without one.
+func KeyChecksumValid(plaintext string) bool {
+	mode, ok := ParseKey(plaintext)
+	prefixLen := len(KeyPrefixLive)
+	if mode == ModeTest {
+		prefixLen = len(KeyPrefixTest)
+	}
+	if !ok || len(plaintext) != prefixLen+keySecretLen+keyChecksumLen {
+		return false
+	}
+	cut := len(plaintext) - keyChecksumLen
+	return plaintext[cut:] == keyChecksum(plaintext[:cut])
 }
 
 func keyVisible(plaintext string) string {

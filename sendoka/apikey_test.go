@@ -19,7 +19,32 @@ func TestKeyPlaintext(t *testing.T) {
 		require.Len(t, HashKey(k), 64)
 		require.NotEqual(t, k, NewKeyPlaintext(mode), "keys are random")
 		require.Equal(t, k[:len("sok_live_")+4], keyVisible(k))
+		require.Len(t, k, len("sok_live_")+32+6, "32 random characters and a 6-character checksum")
+		require.True(t, KeyChecksumValid(k), k)
 	}
+}
+
+// TestKeyChecksum: the checksum catches any changed character, and keys without one (older
+// keys, bootstrap keys) are valid keys without a valid checksum.
+func TestKeyChecksum(t *testing.T) {
+	t.Parallel()
+	k := NewKeyPlaintext(ModeLive)
+	for i := len(KeyPrefixLive); i < len(k); i++ {
+		c := base62[(strings.IndexByte(base62, k[i])+1)%len(base62)]
+		changed := k[:i] + string(c) + k[i+1:]
+		_, ok := ParseKey(changed)
+		require.True(t, ok, "still shaped like a key")
+		require.False(t, KeyChecksumValid(changed), "character %d changed", i)
+	}
+	require.False(t, KeyChecksumValid(KeyPrefixTest+k[len(KeyPrefixLive):]), "the mode is covered")
+	legacy := "sok_test_" + strings.Repeat("b", 32)
+	_, ok := ParseKey(legacy)
+	require.True(t, ok)
+	require.False(t, KeyChecksumValid(legacy))
+	// A known vector, so the format can be reimplemented by a scanner: CRC-32 (IEEE) of
+	// "sok_live_" + 32 "a" is 0x87f8b6b1, 2281223857 = base62 "2UNmXB" (computed with
+	// Python's zlib.crc32).
+	require.Equal(t, "2UNmXB", keyChecksum("sok_live_"+strings.Repeat("a", 32)))
 }
 
 func TestParseKey(t *testing.T) {
@@ -63,6 +88,12 @@ func TestPrincipalCan(t *testing.T) {
 	require.NoError(t, SystemPrincipal("org_1", ModeLive).require(PermissionEmailsSend))
 	var nilP *Principal
 	require.Equal(t, CodeUnauthorized, ErrorCode(nilP.require(PermissionEmailsSend)))
+
+	w := &Principal{Permissions: []Permission{PermissionTemplatesWrite}}
+	require.True(t, w.Can(PermissionTemplatesRead), "a :write scope holds its :read")
+	require.False(t, w.Can(PermissionDomainsRead), "but not another resource's")
+	r := &Principal{Permissions: []Permission{PermissionTemplatesRead}}
+	require.False(t, r.Can(PermissionTemplatesWrite), "a :read scope does not hold :write")
 }
 
 // TestAsErrorNil guards against returning a nil *Error as a non-nil error.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -282,6 +283,20 @@ func TestClientIP(t *testing.T) {
 	// Without the header the peer address still counts.
 	require.Equal(t, http.StatusOK, post(proxied, local, "").status)
 	post(proxied, office, "not-an-ip").requireError(t, http.StatusForbidden, sendoka.CodeIPNotAllowed)
+
+	// Named proxies (SENDOKA_TRUSTED_PROXIES): the test's peer, loopback, and a second hop.
+	named := newTestServer(t, New(b.client, Options{TrustedProxies: []netip.Prefix{
+		netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("198.51.100.0/24"),
+	}}))
+	require.Equal(t, http.StatusOK, post(named, office, "10.1.2.3").status)
+	require.Equal(t, http.StatusOK, post(named, office, "10.1.2.3, 198.51.100.7").status, "a trusted hop is skipped")
+	post(named, office, "10.9.9.9, 203.0.113.9").requireError(t, http.StatusForbidden, sendoka.CodeIPNotAllowed) // the forged left entry is not believed
+	post(named, office, "10.1.2.3, junk").requireError(t, http.StatusForbidden, sendoka.CodeIPNotAllowed)
+	require.Equal(t, http.StatusOK, post(named, local, "").status, "no header: the peer is the caller")
+	// A peer that is not a named proxy has its header ignored.
+	elsewhere := newTestServer(t, New(b.client, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}}))
+	post(elsewhere, office, "10.1.2.3").requireError(t, http.StatusForbidden, sendoka.CodeIPNotAllowed)
+	require.Equal(t, http.StatusOK, post(elsewhere, local, "10.1.2.3").status)
 }
 
 // TestScope: another org's messages do not exist for you.

@@ -44,7 +44,7 @@ func authMiddleware(c *sendoka.Client, opts Options) func(huma.Context, func(hum
 			return
 		}
 		actx, end := requestBudget(ctx.Context(), opts.DatabaseTimeout).span(ctx.Context())
-		p, err := c.Authenticate(actx, token, clientIP(ctx, opts.TrustProxyHeaders))
+		p, err := c.Authenticate(actx, token, clientIP(ctx, opts))
 		end()
 		if err != nil {
 			reject(ctx, err)
@@ -79,26 +79,50 @@ func reject(ctx huma.Context, err error) {
 	ctx.SetStatus(status)
 }
 
-// clientIP is the caller's address: the TCP peer, or with trustProxy the last address of
-// X-Forwarded-For, the one the proxy in front of us appended (earlier entries come from the
-// client and can be forged). The zero Addr means unknown.
-func clientIP(ctx huma.Context, trustProxy bool) netip.Addr {
-	if trustProxy {
-		var last string
+// clientIP is the caller's address, checked against a key's allowed_cidrs. It is the TCP
+// peer, unless that peer is a trusted proxy (Options.TrustedProxies): then X-Forwarded-For
+// is read from the right, skipping the trusted proxies' own addresses, and the first address
+// that is not one is the caller (entries further left come from the client and can be
+// forged). An entry that is not an address stops the walk with the zero Addr, "unknown",
+// which no CIDR allows. With the older TrustProxyHeaders, every peer is trusted and the last
+// entry is the caller.
+func clientIP(ctx huma.Context, opts Options) netip.Addr {
+	peer, _ := parseIP(ctx.RemoteAddr())
+	var hops []string
+	if opts.TrustProxyHeaders || (peer.IsValid() && trustedProxy(opts.TrustedProxies, peer)) {
 		ctx.EachHeader(func(name, value string) {
 			if strings.EqualFold(name, "X-Forwarded-For") {
-				last = value
+				hops = append(hops, strings.Split(value, ",")...)
 			}
 		})
-		if last != "" {
-			parts := strings.Split(last, ",")
-			if ip, ok := parseIP(parts[len(parts)-1]); ok {
-				return ip
-			}
+	}
+	if len(hops) == 0 {
+		return peer
+	}
+	if opts.TrustProxyHeaders && len(opts.TrustedProxies) == 0 {
+		ip, _ := parseIP(hops[len(hops)-1])
+		return ip
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip, ok := parseIP(hops[i])
+		if !ok {
+			return netip.Addr{}
+		}
+		if !trustedProxy(opts.TrustedProxies, ip) || i == 0 {
+			return ip
 		}
 	}
-	ip, _ := parseIP(ctx.RemoteAddr())
-	return ip
+	return peer
+}
+
+// trustedProxy reports whether ip is one of the trusted proxies.
+func trustedProxy(proxies []netip.Prefix, ip netip.Addr) bool {
+	for _, p := range proxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseIP accepts "1.2.3.4", "1.2.3.4:5678", "[::1]:5678" and "::1".

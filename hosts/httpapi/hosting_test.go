@@ -94,6 +94,12 @@ func TestOpenAPI(t *testing.T) {
 		"GET /api/v1/templates/{id_or_slug}":    "get-template",
 		"PATCH /api/v1/templates/{id_or_slug}":  "update-template",
 		"DELETE /api/v1/templates/{id_or_slug}": "delete-template",
+		// apikeys.go
+		"POST /api/v1/api-keys":        "create-api-key",
+		"GET /api/v1/api-keys":         "list-api-keys",
+		"GET /api/v1/api-keys/{id}":    "get-api-key",
+		"PATCH /api/v1/api-keys/{id}":  "update-api-key",
+		"DELETE /api/v1/api-keys/{id}": "revoke-api-key",
 	}, ops)
 	require.Equal(t, "bearer", doc.Components.SecuritySchemes[securityScheme].Scheme)
 	require.Equal(t, "http", doc.Components.SecuritySchemes[securityScheme].Type)
@@ -204,7 +210,8 @@ func TestRegisterOnAppAPI(t *testing.T) {
 	}
 	doURL(t, base, reqGet("/openapi.json")).decode(t, http.StatusOK, &doc)
 	paths := slices.Sorted(maps.Keys(doc.Paths))
-	require.Equal(t, []string{"/api/v1/emails", "/api/v1/emails/batch", "/api/v1/emails/{id}",
+	require.Equal(t, []string{"/api/v1/api-keys", "/api/v1/api-keys/{id}",
+		"/api/v1/emails", "/api/v1/emails/batch", "/api/v1/emails/{id}",
 		"/api/v1/phone-numbers", "/api/v1/phone-numbers/{id}", "/api/v1/phone-numbers/{id}/provision",
 		"/api/v1/phone-pools", "/api/v1/phone-pools/{id}",
 		"/api/v1/sms", "/api/v1/sms/batch", "/api/v1/sms/{id}",

@@ -41,6 +41,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -66,10 +67,16 @@ type Options struct {
 	// Logger receives request failures (5xx, with their cause) and panics, and a debug line
 	// per request. Default: nothing is logged.
 	Logger *slog.Logger
-	// TrustProxyHeaders makes the caller's IP (checked against a key's allowed_cidrs) the
-	// last address of X-Forwarded-For, the one the proxy in front of Sendoka appended. Set it
-	// only behind such a proxy: otherwise callers choose their own IP. Default: false, the
-	// TCP peer address (RemoteAddr) is the caller.
+	// TrustedProxies are the addresses of the proxies in front of Sendoka. A request whose
+	// TCP peer is one of them has its caller (checked against a key's allowed_cidrs) read
+	// from X-Forwarded-For: the rightmost address that is not a trusted proxy. Default: none,
+	// X-Forwarded-For is ignored and the TCP peer address (RemoteAddr) is the caller.
+	TrustedProxies []netip.Prefix
+	// TrustProxyHeaders trusts every peer as a proxy and takes the last address of
+	// X-Forwarded-For as the caller. Set it only behind such a proxy: otherwise callers
+	// choose their own IP.
+	//
+	// Deprecated: use TrustedProxies, which names the proxies.
 	TrustProxyHeaders bool
 	// Ready reports whether the server can take traffic; /readyz answers 503 NOT_READY while
 	// it returns an error, and 200 otherwise. It gets a context with ReadyTimeout as its

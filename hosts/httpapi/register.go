@@ -60,8 +60,9 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	registerScheduling(api, r, h)
 	registerBatch(api, r, h)
 	registerTemplates(api, r, h)
-	registerSenders(r, h)  // senders.go
-	registerTracking(r, c) // tracking.go
+	registerAPIKeys(api, r, h) // apikeys.go
+	registerSenders(r, h)      // senders.go
+	registerTracking(r, c)     // tracking.go
 	r.jsonOnly()
 }
 

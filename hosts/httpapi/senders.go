@@ -18,7 +18,7 @@ func registerSenders(r *registrar, h *handlers) {
 		"Registers a phone number or an alphanumeric sender ID; every SMS must come from one. "+
 			"An alphanumeric sender is active at once (US, CA and IN refuse them); a long code or toll-free "+
 			"number is pending until the SMS provider's provisioning step activates it (the sandbox does so at once). "+
-			"Needs a full_access key.",
+			"Needs phone_numbers:write.",
 		http.StatusUnauthorized, http.StatusForbidden, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusTooManyRequests), h.createPhoneNumber)
 	huma.Register(api, r.op(http.MethodGet, "/api/v1/phone-numbers", "list-phone-numbers", tagSenders, "List SMS senders",
 		"Registered senders newest first, a page at a time: pass next_cursor as cursor for the next page.",

@@ -15,7 +15,7 @@ const tagTemplates = "Templates"
 func registerTemplates(api huma.API, r *registrar, h *handlers) {
 	huma.Register(api, r.op(http.MethodPost, "/api/v1/templates", "create-template", tagTemplates, "Create a template",
 		"Stores a template. Every field is parsed now: a template that does not parse is a 422 here, "+
-			"never at send time. The response lists the variables it uses. Needs a full_access key.",
+			"never at send time. The response lists the variables it uses. Needs templates:write.",
 		http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusTooManyRequests), h.createTemplate)
 	huma.Register(api, r.op(http.MethodGet, "/api/v1/templates", "list-templates", tagTemplates, "List templates",
 		"Templates newest first, a page at a time: pass next_cursor as cursor for the next page.",
@@ -25,11 +25,11 @@ func registerTemplates(api huma.API, r *registrar, h *handlers) {
 		http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusTooManyRequests), h.getTemplate)
 	huma.Register(api, r.op(http.MethodPatch, "/api/v1/templates/{id_or_slug}", "update-template", tagTemplates, "Update a template",
 		"Changes the fields given (an empty string clears one); the channel never changes. Messages "+
-			"already accepted keep the content they were rendered with. Needs a full_access key.",
+			"already accepted keep the content they were rendered with. Needs templates:write.",
 		http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict,
 		http.StatusUnprocessableEntity, http.StatusTooManyRequests), h.updateTemplate)
 	huma.Register(api, r.op(http.MethodDelete, "/api/v1/templates/{id_or_slug}", "delete-template", tagTemplates, "Delete a template",
-		"Removes a template; its slug is free again. Messages sent with it are unaffected. Needs a full_access key.",
+		"Removes a template; its slug is free again. Messages sent with it are unaffected. Needs templates:write.",
 		http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusTooManyRequests), h.deleteTemplate)
 }
 

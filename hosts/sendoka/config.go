@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -46,6 +47,7 @@ type config struct {
 	shutdownTimeout time.Duration
 	noWorkers       bool
 	pprofAddr       string
+	trustedProxies  string
 	http            httpConfig
 }
 
@@ -106,6 +108,7 @@ func envDuration(name string, def time.Duration) time.Duration {
 // flags binds the shared settings to fs, with the environment as defaults.
 func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.addr, "addr", env("SENDOKA_ADDR", "127.0.0.1:8080"), "listen address (SENDOKA_ADDR)")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", env("SENDOKA_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of the proxies in front of the server, whose X-Forwarded-For names the caller; empty = the TCP peer is the caller (SENDOKA_TRUSTED_PROXIES)")
 	fs.StringVar(&c.databaseURL, "database-url", env("SENDOKA_DATABASE_URL", ""), "postgres:// URL or sqlite:PATH; empty = SQLite in the data dir (SENDOKA_DATABASE_URL)")
 	fs.StringVar(&c.dataDir, "data-dir", env("SENDOKA_DATA_DIR", "./sendoka-data"), "SQLite data directory (SENDOKA_DATA_DIR)")
 	fs.DurationVar(&c.databaseTimeout, "database-timeout", envDuration("SENDOKA_DATABASE_TIMEOUT", httpapi.DefaultDatabaseTimeout), "how long one API request may wait for the database before it answers 503 (SENDOKA_DATABASE_TIMEOUT)")
@@ -171,6 +174,9 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	cfg.Delivery.ClaimLease = c.claimLease
 	cfg.Delivery.SlotWait = c.slotWait
 	cfg.HTTP.BodyReadTimeout = c.http.bodyReadTimeout
+	if cfg.HTTP.TrustedProxies, err = parseProxies(c.trustedProxies); err != nil {
+		return cfg, err
+	}
 	email, err := c.email.provider(c.emailProvider, log) // email.go
 	if err != nil {
 		return cfg, err
@@ -185,6 +191,24 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	}
 	cfg.SMS = sms
 	return cfg, nil
+}
+
+// parseProxies reads "10.0.0.1, 192.168.0.0/16, fd00::/8": addresses are single-address
+// prefixes.
+func parseProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range splitList(s) {
+		if p, err := netip.ParsePrefix(part); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(part)
+		if err != nil {
+			return nil, fmt.Errorf("SENDOKA_TRUSTED_PROXIES: %q is not an address or a CIDR", part)
+		}
+		out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // parseQueueWorkers reads "events=20,webhooks=5": workers per queue other than deliver.

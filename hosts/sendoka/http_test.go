@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -152,4 +153,21 @@ func TestServeCutsSlowClients(t *testing.T) {
 	c = dialSlow(t, addr)
 	c.send(t, "GET /healthz HTTP/1.1\r\nHost: sendoka.test\r\nX-Big: "+strings.Repeat("a", 16<<10)+"\r\n\r\n")
 	require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, c.response(t).StatusCode)
+}
+
+func TestParseProxies(t *testing.T) {
+	t.Parallel()
+	got, err := parseProxies("10.0.0.1, 192.168.7.9/16, fd00::/8, ::ffff:10.0.0.2")
+	require.NoError(t, err)
+	require.Equal(t, []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.1/32"), netip.MustParsePrefix("192.168.0.0/16"),
+		netip.MustParsePrefix("fd00::/8"), netip.MustParsePrefix("10.0.0.2/32"),
+	}, got)
+	got, err = parseProxies("")
+	require.NoError(t, err)
+	require.Empty(t, got)
+	for _, bad := range []string{"proxy.local", "10.0.0.0/33", "10.0.0.1:80"} {
+		_, err := parseProxies(bad)
+		require.Error(t, err, bad)
+	}
 }

@@ -26,8 +26,10 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	org := fs.String("org", "", "org id (default: the first org)")
 	mode := fs.String("mode", "live", "create: live or test")
 	name := fs.String("name", "", "create: a name for the key")
-	scopes := fs.String("scopes", "", "create: comma-separated permissions (full_access, emails:send, emails:read, sms:send, sms:read); empty = full access")
+	scopes := fs.String("scopes", "", "create: comma-separated scopes (full_access, emails:send, emails:read, sms:send, sms:read, templates:write, api_keys:write, ...; the README lists them); empty = full access")
 	cidrs := fs.String("allowed-cidrs", "", "create: comma-separated CIDRs the key may be used from")
+	tenant := fs.String("tenant", "", "create: bind the key to this tenant (ten_...)")
+	domains := fs.String("allowed-domains", "", "create: comma-separated sending domain ids (dom_...) the key may send from")
 	expires := fs.Duration("expires-in", 0, "create: lifetime of the key (0 = never expires)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -54,7 +56,8 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	admin := sendoka.SystemPrincipal(orgID, sendoka.Mode(*mode))
 	switch sub {
 	case "create":
-		p := sendoka.CreateKeyParams{Name: *name, Mode: sendoka.Mode(*mode), AllowedCIDRs: splitList(*cidrs)}
+		p := sendoka.CreateKeyParams{Name: *name, Mode: sendoka.Mode(*mode), AllowedCIDRs: splitList(*cidrs),
+			TenantID: *tenant, AllowedDomainIDs: splitList(*domains)}
 		for _, s := range splitList(*scopes) {
 			p.Permissions = append(p.Permissions, sendoka.Permission(s))
 		}
@@ -74,7 +77,7 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tPREFIX\tMODE\tNAME\tPERMISSIONS\tCREATED\tLAST USED\tSTATE")
+		fmt.Fprintln(tw, "ID\tPREFIX\tMODE\tNAME\tSCOPES\tTENANT\tCIDRS\tDOMAINS\tCREATED\tEXPIRES\tLAST USED\tSTATE")
 		for _, k := range list {
 			state := "active"
 			switch {
@@ -92,8 +95,13 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if k.LastUsedAt != nil {
 				lastUsed = k.LastUsedAt.Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Mode, k.Name,
-				strings.Join(perms, ","), k.CreatedAt.Format(time.RFC3339), lastUsed, state)
+			expiresAt := "never"
+			if k.ExpiresAt != nil {
+				expiresAt = k.ExpiresAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Mode, k.Name,
+				strings.Join(perms, ","), orDash(k.TenantID), orDash(strings.Join(k.AllowedCIDRs, ",")),
+				orDash(strings.Join(k.AllowedDomainIDs, ",")), k.CreatedAt.Format(time.RFC3339), expiresAt, lastUsed, state)
 		}
 		return tw.Flush()
 	case "revoke":
@@ -107,6 +115,13 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	return fmt.Errorf("unknown keys command %q (create, list, revoke)", sub)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // describe turns a core error into a readable one, field errors included.

@@ -237,6 +237,15 @@ func TestKeysCommands(t *testing.T) {
 	_, err = call("keys", "create", "-mode", "test", "-scopes", "emails:fly")
 	require.ErrorContains(t, err, "unknown scope")
 
+	// Limits given on the command line are stored and listed.
+	out, err = call("keys", "create", "-mode", "live", "-name", "office", "-scopes", "emails:send,templates:read",
+		"-allowed-cidrs", "10.0.0.0/8", "-allowed-domains", "dom_01ABC", "-expires-in", "48h")
+	require.NoError(t, err)
+	limitedID := strings.Fields(out)[len(strings.Fields(out))-4]
+	out, err = call("keys", "list")
+	require.NoError(t, err)
+	require.Regexp(t, limitedID+`.*emails:send,templates:read\s+-\s+10\.0\.0\.0/8\s+dom_01ABC\s+\S+\s+20\d\d-`, out, "scopes, no tenant, CIDRs, domains, an expiry")
+
 	// An org that does not exist gets no key, and the error names it.
 	for _, mode := range []string{"live", "test"} {
 		out, err = call("keys", "create", "-mode", mode, "-org", "org_01NOSUCHORG")
