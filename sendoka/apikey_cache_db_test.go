@@ -152,6 +152,23 @@ func TestAPIKeyRevokedOnEveryNode(t *testing.T) {
 				authOK(t, n, plain) // from the cache
 			}
 
+			// A change of scopes reaches the other node the same way.
+			readOnly := []sendoka.Permission{sendoka.PermissionEmailsRead}
+			_, err = nodes[0].UpdateAPIKey(ctx, admin, key.ID, sendoka.UpdateKeyParams{Permissions: &readOnly})
+			require.NoError(t, err)
+			changed := time.Now()
+			p, err := nodes[0].Authenticate(ctx, plain, netip.Addr{})
+			require.NoError(t, err)
+			require.Equal(t, readOnly, p.Permissions, "the changing node sees it at once")
+			var seenAfter time.Duration
+			pollUntil(t, func() bool {
+				p, err := nodes[1].Authenticate(ctx, plain, netip.Addr{})
+				seenAfter = time.Since(changed)
+				return err == nil && !p.Can(sendoka.PermissionEmailsSend)
+			}, "the other node never saw the new scopes")
+			t.Logf("new scopes seen %v after the change", seenAfter)
+			require.LessOrEqual(t, seenAfter, sendoka.RevocationDelay+300*time.Millisecond)
+
 			require.NoError(t, nodes[0].RevokeAPIKey(ctx, admin, key.ID))
 			revoked := time.Now()
 			authRefused(t, nodes[0], plain)
