@@ -72,7 +72,9 @@ type TenantTx interface {
 	// limit), templates, senders (and their pool memberships), pools, suppressions, API
 	// keys. Messages being handed to a provider (queued or scheduled with a claim, lapsed or
 	// not) are left alone. 0 means nothing it may delete is left. Deleted keys are reported
-	// to KeyInvalidations watchers as RevokeTenantAPIKeys reports revoked ones.
+	// to KeyInvalidations watchers as RevokeTenantAPIKeys reports revoked ones. The data of a
+	// tenant that exists and is not deleted is never touched (0, nil); a tenant id with no
+	// tenant row (removed already) is purged as a deleted tenant's.
 	DeleteTenantData(ctx context.Context, orgID, tenantID string, limit int) (int, error)
 	// RemoveTenant deletes the row of a tenant that was marked deleted, if none of its
 	// messages is left, and reports whether it did. A tenant that was not marked deleted is
@@ -253,8 +255,8 @@ func validateTenant(t *Tenant) error {
 		v.Add(FieldRequired, "Required", "name")
 	case n > MaxTenantName:
 		v.Add(FieldTooBig, "at most 200 characters", "name")
-	case strings.ContainsFunc(t.Name, unicode.IsControl):
-		v.Add(FieldInvalidString, "must not contain control characters", "name")
+	case controlOrSeparator(t.Name):
+		v.Add(FieldInvalidString, "must not contain control characters or line breaks", "name")
 	}
 	switch {
 	case t.Slug == "":
@@ -269,10 +271,16 @@ func validateTenant(t *Tenant) error {
 		v.Add(FieldInvalidString, "must be valid UTF-8", "external_ref")
 	case utf8.RuneCountInString(t.ExternalRef) > MaxTenantExternalRef:
 		v.Add(FieldTooBig, "at most 255 characters", "external_ref")
-	case strings.ContainsFunc(t.ExternalRef, unicode.IsControl):
-		v.Add(FieldInvalidString, "must not contain control characters", "external_ref")
+	case controlOrSeparator(t.ExternalRef):
+		v.Add(FieldInvalidString, "must not contain control characters or line breaks", "external_ref")
 	}
 	return v.Err()
+}
+
+// controlOrSeparator reports whether s holds a control character (tab included) or a
+// Unicode line or paragraph separator.
+func controlOrSeparator(s string) bool {
+	return strings.ContainsFunc(s, unicode.IsControl) || hasControl(s)
 }
 
 // validTenantSlug reports whether s is [a-z0-9] or [a-z0-9][a-z0-9-]*[a-z0-9].

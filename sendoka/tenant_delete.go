@@ -122,6 +122,12 @@ type purgeTenantArgs struct {
 // finishes. A tenant that is not deleted is never touched; once the row is gone, a call does
 // nothing and returns nil.
 func (c *Client) PurgeTenant(ctx context.Context, orgID, tenantID string) error {
+	if _, err := c.store.GetTenant(ctx, Scope{OrgID: orgID}, tenantID); err == nil {
+		c.log.WarnContext(ctx, "purge of a tenant that is not deleted: nothing done", "org_id", orgID, "tenant_id", tenantID)
+		return nil
+	} else if ErrorCode(err) != CodeNotFound {
+		return AsError(err)
+	}
 	for {
 		var deleted int
 		var removed bool
@@ -142,14 +148,8 @@ func (c *Client) PurgeTenant(ctx context.Context, orgID, tenantID string) error 
 			c.log.InfoContext(ctx, "tenant purged", "org_id", orgID, "tenant_id", tenantID)
 			return nil
 		}
-		// Nothing left to delete but the row stays: either messages are mid-hand-off, or
-		// the tenant is not deleted (or already gone), which GetTenant tells apart.
-		if _, err := c.store.GetTenant(ctx, Scope{OrgID: orgID}, tenantID); err == nil {
-			c.log.WarnContext(ctx, "purge of a tenant that is not deleted: nothing done", "org_id", orgID, "tenant_id", tenantID)
-			return nil
-		} else if ErrorCode(err) != CodeNotFound {
-			return AsError(err)
-		}
+		// Nothing left to delete but the row stays: messages are mid-hand-off, or the row
+		// is gone already.
 		left, err := c.tenantMessagesLeft(ctx, orgID, tenantID)
 		if err != nil {
 			return err

@@ -94,6 +94,13 @@ func TestOpenAPI(t *testing.T) {
 		"GET /api/v1/templates/{id_or_slug}":    "get-template",
 		"PATCH /api/v1/templates/{id_or_slug}":  "update-template",
 		"DELETE /api/v1/templates/{id_or_slug}": "delete-template",
+		// tenants.go
+		"POST /api/v1/tenants":           "create-tenant",
+		"GET /api/v1/tenants":            "list-tenants",
+		"GET /api/v1/tenants/{id}":       "get-tenant",
+		"PATCH /api/v1/tenants/{id}":     "update-tenant",
+		"DELETE /api/v1/tenants/{id}":    "delete-tenant",
+		"GET /api/v1/tenants/{id}/usage": "get-tenant-usage",
 	}, ops)
 	require.Equal(t, "bearer", doc.Components.SecuritySchemes[securityScheme].Scheme)
 	require.Equal(t, "http", doc.Components.SecuritySchemes[securityScheme].Type)

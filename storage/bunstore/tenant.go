@@ -210,10 +210,16 @@ func (t *Tx) DeleteTenantData(ctx context.Context, orgID, tenantID string, limit
 	if limit <= 0 {
 		return 0, nil
 	}
+	live, err := t.tx.NewSelect().Model((*tenantRow)(nil)).
+		Where("tn.id = ?", tenantID).Where("tn.org_id = ?", orgID).Where("tn.deleted_at IS NULL").
+		Exists(ctx)
+	if err != nil || live {
+		return 0, err
+	}
 	// Messages first, except those being handed to a provider: their delivery still writes
 	// to them.
 	var ids []string
-	err := t.tx.NewSelect().Table("messages").Column("id").
+	err = t.tx.NewSelect().Table("messages").Column("id").
 		Where("org_id = ?", orgID).Where("tenant_id = ?", tenantID).
 		Where("NOT (claimed_at IS NOT NULL AND status IN (?))", bun.In([]string{string(sendoka.StatusQueued), string(sendoka.StatusScheduled)})).
 		Limit(int64(limit)).Scan(ctx, &ids)

@@ -582,6 +582,19 @@ func testDeleteTenantData(t *testing.T, b *bundle) {
 	elsewhere := seedTenant(t, b, "org_purge_other", "ten_doomed", 4)
 	require.Equal(t, seeded, doomed.present(t, b), "seeded")
 
+	// A live tenant's data is never touched.
+	live := newTenant(org, "live", b, 9500)
+	b.insertTenants(t, live)
+	liveData := seedTenant(t, b, org, live.ID, 5)
+	var n int
+	b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error {
+		var err error
+		n, err = tx.DeleteTenantData(ctx, org, live.ID, 10)
+		return err
+	})
+	require.Zero(t, n)
+	require.Equal(t, seeded, liveData.present(t, b))
+
 	// One message is mid-hand-off: claimed and queued.
 	busy := newSMS(org, "ten_doomed", b.at(9000))
 	busy.ClaimedAt, busy.LeaseUntil = ptr(b.at(9001)), ptr(b.at(9002))
