@@ -519,3 +519,44 @@ func tenantRows(db *bunstore.DB, id string) (int, error) {
 	n, err := db.Bun().NewSelect().Table("tenants").Where("id = ?", id).Count(context.Background())
 	return int(n), err
 }
+
+// BenchmarkForTenant measures what ForTenant costs a send that names a tenant: cached (the
+// lookup of the last TenantCacheTTL), and the store read it saves.
+func BenchmarkForTenant(b *testing.B) {
+	for _, d := range bunstoretest.Dialects(b) {
+		b.Run(string(d), func(b *testing.B) {
+			db := bunstoretest.Open(b, d)
+			ctx := context.Background()
+			c, err := sendoka.New(sendoka.Config{Store: db, Queue: noQueue{}})
+			require.NoError(b, err)
+			res, err := c.Bootstrap(ctx, sendoka.BootstrapOptions{Keys: []string{}})
+			require.NoError(b, err)
+			root := sendoka.SystemPrincipal(res.Org.ID, sendoka.ModeLive)
+			tn, err := c.CreateTenant(ctx, root, &sendoka.TenantRequest{Name: "T", Slug: "t"})
+			require.NoError(b, err)
+			b.Run("cached", func(b *testing.B) {
+				for b.Loop() {
+					if _, err := c.ForTenant(ctx, root, tn.ID); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("read", func(b *testing.B) {
+				for b.Loop() {
+					if _, err := db.GetTenant(ctx, sendoka.Scope{OrgID: root.OrgID}, tn.ID); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// noQueue is a Queue for benchmarks that enqueue nothing.
+type noQueue struct{}
+
+func (noQueue) Enqueue(context.Context, sendoka.Tx, ...sendoka.Job) ([]int64, error) { return nil, nil }
+func (noQueue) Cancel(context.Context, sendoka.Tx, int64) error                      { return nil }
+func (noQueue) StalledDeliveries(context.Context, time.Duration, int) ([]sendoka.StalledJob, error) {
+	return nil, nil
+}
