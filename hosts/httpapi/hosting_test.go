@@ -215,5 +215,6 @@ func TestRegisterOnAppAPI(t *testing.T) {
 		"/api/v1/phone-numbers", "/api/v1/phone-numbers/{id}", "/api/v1/phone-numbers/{id}/provision",
 		"/api/v1/phone-pools", "/api/v1/phone-pools/{id}",
 		"/api/v1/sms", "/api/v1/sms/batch", "/api/v1/sms/{id}",
-		"/api/v1/templates", "/api/v1/templates/{id_or_slug}", "/widgets"}, paths)
+		"/api/v1/templates", "/api/v1/templates/{id_or_slug}",
+		"/api/v1/tenants", "/api/v1/tenants/{id}", "/api/v1/tenants/{id}/usage", "/widgets"}, paths)
 }
