@@ -244,8 +244,9 @@ func (p *Principal) require(perms ...Permission) error {
 // CreateKeyParams describes a new API key. The org it belongs to is the creating
 // principal's.
 type CreateKeyParams struct {
-	// TenantID binds the key to a tenant of the org. A tenant-bound principal creates keys
-	// of its own tenant only: empty means its tenant, another is CodeNotFound.
+	// TenantID binds the key to a tenant of the org, which must exist and not be deleted
+	// (CodeNotFound otherwise). A tenant-bound principal creates keys of its own tenant only:
+	// empty means its tenant, another is CodeNotFound.
 	TenantID    string
 	Name        string
 	Mode        Mode

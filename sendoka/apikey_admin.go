@@ -49,6 +49,14 @@ func (c *Client) CreateAPIKey(ctx context.Context, p *Principal, params CreateKe
 			return nil, "", Errorf(CodeTenantForbidden, "this key is bound to tenant %s and cannot create keys of another", p.TenantID)
 		}
 		tenant = p.TenantID
+	} else if tenant != "" {
+		// Read, not ForTenant's cache: no key of a tenant deleted a moment ago.
+		if !plausibleID(tenant) {
+			return nil, "", NotFound("tenant")
+		}
+		if _, err := c.store.GetTenant(ctx, Scope{OrgID: p.OrgID}, tenant); err != nil {
+			return nil, "", AsError(err)
+		}
 	}
 	if err := c.requireOrg(ctx, p.OrgID); err != nil {
 		return nil, "", err

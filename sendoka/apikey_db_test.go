@@ -73,16 +73,23 @@ func TestAPIKeyPrincipal(t *testing.T) {
 		requireCode(t, sendoka.CodeUnauthorized, err)
 
 		// Tenant-bound principals create keys of their tenant, and see and revoke only those.
+		tenant2, err := b.client.CreateTenant(ctx, admin, &sendoka.TenantRequest{Name: "Two", Slug: "two"})
+		require.NoError(t, err)
 		ten1 := &sendoka.Principal{OrgID: b.orgID, TenantID: "ten_1", Mode: sendoka.ModeLive, Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
-		ten2 := &sendoka.Principal{OrgID: b.orgID, TenantID: "ten_2", Mode: sendoka.ModeLive, Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
+		ten2 := &sendoka.Principal{OrgID: b.orgID, TenantID: tenant2.ID, Mode: sendoka.ModeLive, Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
 		k1, _, err := b.client.CreateAPIKey(ctx, ten1, sendoka.CreateKeyParams{Mode: sendoka.ModeLive})
 		require.NoError(t, err)
 		require.Equal(t, "ten_1", k1.TenantID, "the principal's tenant")
-		_, _, err = b.client.CreateAPIKey(ctx, ten1, sendoka.CreateKeyParams{Mode: sendoka.ModeLive, TenantID: "ten_2"})
+		_, _, err = b.client.CreateAPIKey(ctx, ten1, sendoka.CreateKeyParams{Mode: sendoka.ModeLive, TenantID: tenant2.ID})
 		requireCode(t, sendoka.CodeTenantForbidden, err)
-		k2, _, err := b.client.CreateAPIKey(ctx, admin, sendoka.CreateKeyParams{Mode: sendoka.ModeTest, TenantID: "ten_2"})
+		// An org-wide principal names a tenant that exists in its org.
+		for _, unknown := range []string{"ten_2", sendoka.NewID(sendoka.PrefixTenant, b.clock.now()), "ten_\x00"} {
+			_, _, err = b.client.CreateAPIKey(ctx, admin, sendoka.CreateKeyParams{Mode: sendoka.ModeTest, TenantID: unknown})
+			requireCode(t, sendoka.CodeNotFound, err)
+		}
+		k2, _, err := b.client.CreateAPIKey(ctx, admin, sendoka.CreateKeyParams{Mode: sendoka.ModeTest, TenantID: tenant2.ID})
 		require.NoError(t, err)
-		require.Equal(t, "ten_2", k2.TenantID, "an org-wide principal names the tenant")
+		require.Equal(t, tenant2.ID, k2.TenantID, "an org-wide principal names the tenant")
 
 		ids := func(p *sendoka.Principal) []string {
 			keys, err := b.client.ListAPIKeys(ctx, p)

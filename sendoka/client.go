@@ -74,6 +74,7 @@ type Client struct {
 	delivery      DeliveryConfig
 	slots         providerSlots  // provider concurrency (provider_slots.go)
 	keys          *keyCache      // API key lookups (apikey_cache.go)
+	tenants       tenantCache    // tenants ForTenant found (tenant_scope.go)
 	group         groupCommitter // single sends sharing transactions (group_commit.go)
 }
 

@@ -84,9 +84,11 @@ func (b *dbBundle) email(to string) *sendoka.EmailRequest {
 	return &sendoka.EmailRequest{From: "app@sandbox.sendoka.com", To: []string{to}, Subject: "Hi", Text: "Hello"}
 }
 
+// get reads a message of the org in either mode (a principal without a mode sees both).
 func (b *dbBundle) get(t *testing.T, ch sendoka.Channel, id string) *sendoka.Message {
 	t.Helper()
-	m, err := b.client.GetMessage(context.Background(), b.p, ch, id)
+	anyMode := &sendoka.Principal{OrgID: b.orgID, Permissions: []sendoka.Permission{sendoka.PermissionFullAccess}}
+	m, err := b.client.GetMessage(context.Background(), anyMode, ch, id)
 	require.NoError(t, err)
 	return m
 }

@@ -51,6 +51,15 @@
 // ListMessages pages through a channel's messages, newest first. Errors are *Error values
 // with a Code (ErrorCode, AsError) that the HTTP API maps to its statuses.
 //
+// # Platform mode
+//
+// An org that runs its own SaaS on Sendoka makes each of its customers a Tenant
+// (CreateTenant). A principal with a TenantID (a tenant-bound key) sees and writes that
+// tenant's data only; a platform-root principal (no TenantID) sees every tenant's, and acts
+// as one with ForTenant, which the TenantID fields of the requests and list parameters call.
+// DeleteTenant stops a tenant at once and leaves the deletion of its data to a job
+// (PurgeTenant).
+//
 // # Tests and servers
 //
 // sendoka/sendokatest builds all of the above for a test, with the providers/memsend fake as

@@ -28,6 +28,8 @@ type EmailRequest struct {
 	Template  string         `json:"template,omitempty" doc:"Template slug; subject/html/text come from it unless given here" example:"welcome-v2"`
 	Variables map[string]any `json:"variables,omitempty" doc:"Values for the template's {{variables}}; nested objects for dotted names"`
 	ScheduleRequest
+	// TenantID sends as a tenant of the org (platform mode): see Client.ForTenant.
+	TenantID string `json:"tenant_id,omitempty" doc:"Platform mode: send as this tenant (platform-root keys); a tenant-bound key may only name its own" example:"ten_01HN8Z6Q4V3K2J1M0N9P8Q7R6S" maxLength:"64"`
 }
 
 // Email limits. A request within them builds a message of at most about 12 MiB on the wire:
@@ -63,7 +65,11 @@ func (c *Client) SendEmail(ctx context.Context, p *Principal, req *EmailRequest,
 // prepareEmail turns one request into a message ready for accept. Batch sends call it for
 // every row, so every check of a single send belongs here (or in newEmail), not in SendEmail.
 func (c *Client) prepareEmail(ctx context.Context, p *Principal, req *EmailRequest, bc *batchCache) (*Message, error) {
-	req, err := c.applyEmailTemplate(ctx, p, req, bc.lookup())
+	p, err := c.ForTenant(ctx, p, req.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	req, err = c.applyEmailTemplate(ctx, p, req, bc.lookup())
 	if err != nil {
 		return nil, err
 	}

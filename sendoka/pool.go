@@ -31,6 +31,9 @@ type PhonePoolRequest struct {
 	Name           string   `json:"name" doc:"A name for the pool (1-100 characters)" example:"US marketing"`
 	PhoneNumberIDs []string `json:"phone_number_ids" doc:"Registered senders in the pool (0-100), by id" example:"[\"pn_01HN...\"]"`
 	Default        bool     `json:"default,omitempty" doc:"Use this pool when a message names neither from nor from_pool"`
+	// TenantID creates the pool for a tenant (platform mode), of the tenant's senders: see
+	// Client.ForTenant.
+	TenantID string `json:"tenant_id,omitempty" doc:"Platform mode: create the pool for this tenant, of its senders (platform-root keys); a tenant-bound key may only name its own" example:"ten_01HN8Z6Q4V3K2J1M0N9P8Q7R6S" maxLength:"64"`
 }
 
 // PhonePoolUpdate is the body of PATCH /api/v1/phone-pools/{id}: fields left out (nil) keep
@@ -63,6 +66,10 @@ const (
 // CreatePhonePool creates a pool of the principal's senders.
 func (c *Client) CreatePhonePool(ctx context.Context, p *Principal, req *PhonePoolRequest) (*PhonePool, error) {
 	if err := p.require(PermissionPhoneNumbersWrite); err != nil {
+		return nil, err
+	}
+	p, err := c.ForTenant(ctx, p, req.TenantID)
+	if err != nil {
 		return nil, err
 	}
 	var v Validation
@@ -145,6 +152,10 @@ func (c *Client) GetPhonePool(ctx context.Context, p *Principal, id string) (*Ph
 // ListPhonePools returns a page of the principal's pools, newest first.
 func (c *Client) ListPhonePools(ctx context.Context, p *Principal, lp ListParams) (*PhonePoolList, error) {
 	if err := p.require(PermissionPhoneNumbersRead, PermissionSMSSend, PermissionSMSRead); err != nil {
+		return nil, err
+	}
+	p, err := c.ForTenant(ctx, p, lp.TenantID)
+	if err != nil {
 		return nil, err
 	}
 	q, err := pageQuery(lp)

@@ -20,6 +20,9 @@ const (
 	// JobRecoverDeliveries settles what dead processes left behind
 	// (Client.RecoverDeliveries). Periodic.
 	JobRecoverDeliveries JobKind = "recover_deliveries"
+	// JobPurgeTenant deletes the data of a deleted tenant (Client.PurgeTenant). SubjectID is
+	// the tenant id; Payload is {"org_id"}. DeleteTenant enqueues it.
+	JobPurgeTenant JobKind = "purge_tenant"
 )
 
 // QueueName names a queue. Each queue has its own workers, so work of one never waits
@@ -102,6 +105,8 @@ func JobSpecs(recovery, deliveryTimeout time.Duration) []JobSpec {
 		{Kind: JobProviderEvent, Queue: QueueEvents, Timeout: time.Minute, Backoff: attemptPow4},
 		// A failed recovery pass is not retried: the next one runs an interval later.
 		{Kind: JobRecoverDeliveries, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: time.Minute, Every: recovery},
+		// A purge resumes where it stopped, so a run cut short by its timeout loses nothing.
+		{Kind: JobPurgeTenant, Queue: QueueMaintenance, Timeout: 10 * time.Minute, Backoff: attemptPow4},
 	}
 }
 
@@ -129,6 +134,8 @@ func (c *Client) RunJob(ctx context.Context, j Job, run JobRun) error {
 	case JobRecoverDeliveries:
 		_, err := c.RecoverDeliveries(ctx)
 		return err
+	case JobPurgeTenant:
+		return c.runPurgeTenant(ctx, j, run)
 	}
 	return Errorf(CodeValidation, "unknown job kind %q", j.Kind)
 }

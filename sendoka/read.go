@@ -49,6 +49,8 @@ type ListParams struct {
 	Cursor string // the next_cursor of a previous page
 	Status Status
 	Tag    string
+	// TenantID lists one tenant's items only (platform mode): see Client.ForTenant.
+	TenantID string
 }
 
 // MessageList is one page of messages.
@@ -67,6 +69,10 @@ const (
 // ListMessages returns a page of a channel's messages, newest first.
 func (c *Client) ListMessages(ctx context.Context, p *Principal, channel Channel, lp ListParams) (*MessageList, error) {
 	if err := p.require(readPermissions(channel)...); err != nil {
+		return nil, err
+	}
+	p, err := c.ForTenant(ctx, p, lp.TenantID)
+	if err != nil {
 		return nil, err
 	}
 	var v Validation

@@ -159,20 +159,31 @@ func (c *Client) CancelMessage(ctx context.Context, p *Principal, channel Channe
 		if m, err = c.claimScheduled(ctx, tx, p, channel, id, now); err != nil {
 			return err
 		}
-		m.Status = StatusCanceled
-		m.UpdatedAt = now
-		m.CompletedAt = &now
-		if ok, err := c.transition(ctx, tx, m, StatusScheduled, c.newEvent(m, EventCanceled, StatusCanceled, nil, now)); err != nil {
+		if ok, err := c.cancelClaimed(ctx, tx, m, now); err != nil {
 			return err
 		} else if !ok {
 			return notScheduled(m)
 		}
-		return c.queue.Cancel(ctx, tx, m.JobID)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// cancelClaimed cancels a scheduled message that the caller claimed in tx: it flips it to
+// canceled, records message.canceled and removes its job. It reports false, changing
+// nothing, when the stored message is no longer scheduled.
+func (c *Client) cancelClaimed(ctx context.Context, tx Tx, m *Message, now time.Time) (bool, error) {
+	m.Status = StatusCanceled
+	m.UpdatedAt = now
+	m.CompletedAt = &now
+	ok, err := c.transition(ctx, tx, m, StatusScheduled, c.newEvent(m, EventCanceled, StatusCanceled, nil, now))
+	if err != nil || !ok {
+		return false, err
+	}
+	return true, c.queue.Cancel(ctx, tx, m.JobID)
 }
 
 // RescheduleMargin is how close to its time a scheduled message may still be rescheduled.

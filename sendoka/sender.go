@@ -84,6 +84,8 @@ type PhoneNumberRequest struct {
 	SenderID    string     `json:"sender_id,omitempty" doc:"For alphanumeric: 1-11 letters, digits and spaces, at least one letter" example:"Acme"`
 	PhoneNumber string     `json:"phone_number,omitempty" doc:"For long_code and toll_free: the E.164 number" example:"+15551234567"`
 	ISOCountry  string     `json:"iso_country" doc:"ISO 3166-1 alpha-2 country the sender is registered for" example:"GB"`
+	// TenantID registers the sender for a tenant (platform mode): see Client.ForTenant.
+	TenantID string `json:"tenant_id,omitempty" doc:"Platform mode: register the sender for this tenant (platform-root keys); a tenant-bound key may only name its own" example:"ten_01HN8Z6Q4V3K2J1M0N9P8Q7R6S" maxLength:"64"`
 }
 
 // SenderProvisioner is implemented by SMS providers that set a number up before it can send
@@ -204,6 +206,10 @@ func (c *Client) CreatePhoneNumber(ctx context.Context, p *Principal, req *Phone
 	if err := p.require(PermissionPhoneNumbersWrite); err != nil {
 		return nil, err
 	}
+	p, err := c.ForTenant(ctx, p, req.TenantID)
+	if err != nil {
+		return nil, err
+	}
 	n, err := newPhoneNumber(p, req)
 	if err != nil {
 		return nil, err
@@ -302,6 +308,10 @@ func (c *Client) GetPhoneNumber(ctx context.Context, p *Principal, id string) (*
 // lp do not apply.
 func (c *Client) ListPhoneNumbers(ctx context.Context, p *Principal, lp ListParams) (*PhoneNumberList, error) {
 	if err := p.require(PermissionPhoneNumbersRead, PermissionSMSSend, PermissionSMSRead); err != nil {
+		return nil, err
+	}
+	p, err := c.ForTenant(ctx, p, lp.TenantID)
+	if err != nil {
 		return nil, err
 	}
 	q, err := pageQuery(lp)

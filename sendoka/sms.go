@@ -25,6 +25,8 @@ type SMSRequest struct {
 	Template  string         `json:"template,omitempty" doc:"Template slug; the body comes from it unless given here" example:"order_shipped"`
 	Variables map[string]any `json:"variables,omitempty" doc:"Values for the template's {{variables}}; nested objects for dotted names"`
 	ScheduleRequest
+	// TenantID sends as a tenant of the org (platform mode): see Client.ForTenant.
+	TenantID string `json:"tenant_id,omitempty" doc:"Platform mode: send as this tenant (platform-root keys); a tenant-bound key may only name its own" example:"ten_01HN8Z6Q4V3K2J1M0N9P8Q7R6S" maxLength:"64"`
 }
 
 // SMS limits.
@@ -53,7 +55,11 @@ func (c *Client) SendSMS(ctx context.Context, p *Principal, req *SMSRequest, opt
 // prepareSMS turns one request into a message ready for accept. Batch sends call it for
 // every row, so every check of a single send belongs here (or in newSMS), not in SendSMS.
 func (c *Client) prepareSMS(ctx context.Context, p *Principal, req *SMSRequest, bc *batchCache) (*Message, error) {
-	req, err := c.applySMSTemplate(ctx, p, req, bc.lookup())
+	p, err := c.ForTenant(ctx, p, req.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	req, err = c.applySMSTemplate(ctx, p, req, bc.lookup())
 	if err != nil {
 		return nil, err
 	}

@@ -84,7 +84,9 @@ func NormalizeSuppressionAddress(ch Channel, address string) (string, bool) {
 }
 
 // Suppress adds an address to the principal's suppression list (reason manual). Adding an
-// address that is already suppressed changes nothing.
+// address that is already suppressed changes nothing. A tenant-bound principal suppresses for
+// its tenant only; a platform-root key suppresses for one of its tenants with the principal
+// ForTenant returns (p alone suppresses org-wide).
 func (c *Client) Suppress(ctx context.Context, p *Principal, ch Channel, address string) (*Suppression, error) {
 	if err := p.require(PermissionSuppressionsWrite); err != nil {
 		return nil, err

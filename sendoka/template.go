@@ -89,6 +89,9 @@ type TemplateRequest struct {
 	HTML    string  `json:"html,omitempty" doc:"Email HTML body; {{variables}} are HTML-escaped, {{{variables}}} are not" example:"<p>Hi {{name}}, your plan is {{plan}}.</p>"`
 	Text    string  `json:"text,omitempty" doc:"Email plain-text body"`
 	Body    string  `json:"body,omitempty" doc:"SMS body"`
+	// TenantID creates the template in a tenant's namespace (platform mode): see
+	// Client.ForTenant.
+	TenantID string `json:"tenant_id,omitempty" doc:"Platform mode: create the template for this tenant (platform-root keys); a tenant-bound key may only name its own" example:"ten_01HN8Z6Q4V3K2J1M0N9P8Q7R6S" maxLength:"64"`
 }
 
 // TemplateUpdate is the body of PATCH /api/v1/templates/{id_or_slug}: a nil field is left
@@ -115,6 +118,10 @@ func (c *Client) CreateTemplate(ctx context.Context, p *Principal, req *Template
 	if err := p.require(PermissionTemplatesWrite); err != nil {
 		return nil, err
 	}
+	p, err := c.ForTenant(ctx, p, req.TenantID)
+	if err != nil {
+		return nil, err
+	}
 	now := c.now()
 	t := &Template{
 		ID: NewID(PrefixTemplate, now), OrgID: p.OrgID, TenantID: p.TenantID,
@@ -129,7 +136,7 @@ func (c *Client) CreateTemplate(ctx context.Context, p *Principal, req *Template
 	if _, err := validateTemplate(&v, t); err != nil {
 		return nil, err
 	}
-	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.InsertTemplate(ctx, t) })
+	err = c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.InsertTemplate(ctx, t) })
 	if err != nil {
 		return nil, slugConflict(err)
 	}
@@ -165,6 +172,9 @@ type TemplateListParams struct {
 	Limit   int    // 1..100, default 20
 	Cursor  string // the next_cursor of a previous page
 	Channel Channel
+	// TenantID lists a tenant's templates (platform mode): see Client.ForTenant. Without it
+	// a platform-root key lists the org-level templates.
+	TenantID string
 }
 
 // TemplateList is one page of templates.
@@ -177,6 +187,10 @@ type TemplateList struct {
 // ListTemplates returns a page of templates, newest first.
 func (c *Client) ListTemplates(ctx context.Context, p *Principal, lp TemplateListParams) (*TemplateList, error) {
 	if err := p.require(templateReadPermissions...); err != nil {
+		return nil, err
+	}
+	p, err := c.ForTenant(ctx, p, lp.TenantID)
+	if err != nil {
 		return nil, err
 	}
 	var v Validation

@@ -100,6 +100,13 @@ func TestOpenAPI(t *testing.T) {
 		"GET /api/v1/api-keys/{id}":    "get-api-key",
 		"PATCH /api/v1/api-keys/{id}":  "update-api-key",
 		"DELETE /api/v1/api-keys/{id}": "revoke-api-key",
+		// tenants.go
+		"POST /api/v1/tenants":           "create-tenant",
+		"GET /api/v1/tenants":            "list-tenants",
+		"GET /api/v1/tenants/{id}":       "get-tenant",
+		"PATCH /api/v1/tenants/{id}":     "update-tenant",
+		"DELETE /api/v1/tenants/{id}":    "delete-tenant",
+		"GET /api/v1/tenants/{id}/usage": "get-tenant-usage",
 	}, ops)
 	require.Equal(t, "bearer", doc.Components.SecuritySchemes[securityScheme].Scheme)
 	require.Equal(t, "http", doc.Components.SecuritySchemes[securityScheme].Type)
@@ -215,5 +222,6 @@ func TestRegisterOnAppAPI(t *testing.T) {
 		"/api/v1/phone-numbers", "/api/v1/phone-numbers/{id}", "/api/v1/phone-numbers/{id}/provision",
 		"/api/v1/phone-pools", "/api/v1/phone-pools/{id}",
 		"/api/v1/sms", "/api/v1/sms/batch", "/api/v1/sms/{id}",
-		"/api/v1/templates", "/api/v1/templates/{id_or_slug}", "/widgets"}, paths)
+		"/api/v1/templates", "/api/v1/templates/{id_or_slug}",
+		"/api/v1/tenants", "/api/v1/tenants/{id}", "/api/v1/tenants/{id}/usage", "/widgets"}, paths)
 }

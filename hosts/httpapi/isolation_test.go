@@ -21,10 +21,19 @@ import (
 // isolationFixture makes an object for a path template of the API and says how to call each
 // of its operations validly, so that the only reason left to refuse a call is who makes it.
 type isolationFixture struct {
-	// create makes the object as key and returns the id to put in the path.
-	create func(t *testing.T, b *bundle, key string) string
+	// create makes the object as the owner and returns the id to put in the path.
+	create func(t *testing.T, b *bundle, o owner) string
 	// body is a valid request body for the method, if it takes one.
 	body map[string]func() any
+	// tenantForbidden lists the methods a tenant-bound key is refused with 403
+	// TENANT_FORBIDDEN whatever the id (so it learns nothing about the object either).
+	tenantForbidden []string
+}
+
+// owner is who makes a fixture's object: a key, and the tenant it is bound to ("" for an
+// org-wide key).
+type owner struct {
+	key, tenantID string
 }
 
 // isolationFixtures covers every route of the API with a path parameter. A route added
@@ -32,26 +41,27 @@ type isolationFixture struct {
 // org (and another tenant) gets 404 for its objects.
 func isolationFixtures() map[string]isolationFixture {
 	future := func() string { return time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339) }
-	scheduledEmail := func(path string) func(t *testing.T, b *bundle, key string) string {
-		return func(t *testing.T, b *bundle, key string) string {
-			body := quickstart()
-			body["scheduled_at"] = future()
-			return b.send(t, path, key, body)
-		}
-	}
-	scheduledSMS := func(t *testing.T, b *bundle, key string) string {
-		body := smsBody()
+	scheduledEmail := func(t *testing.T, b *bundle, o owner) string {
+		body := quickstart()
 		body["scheduled_at"] = future()
-		return b.send(t, "/api/v1/sms", key, body)
+		return b.send(t, "/api/v1/emails", o.key, body)
+	}
+	scheduledSMS := func(t *testing.T, b *bundle, o owner) string {
+		var pn map[string]any
+		b.do(t, req{method: http.MethodGet, path: "/api/v1/phone-numbers/" + createPhoneNumber(t, b, o), key: o.key}).decode(t, http.StatusOK, &pn)
+		body := smsBody()
+		body["from"] = pn["phone_number"]
+		body["scheduled_at"] = future()
+		return b.send(t, "/api/v1/sms", o.key, body)
 	}
 	reschedule := map[string]func() any{http.MethodPatch: func() any { return map[string]any{"scheduled_at": future()} }}
 	return map[string]isolationFixture{
-		"/api/v1/emails/{id}": {create: scheduledEmail("/api/v1/emails"), body: reschedule},
+		"/api/v1/emails/{id}": {create: scheduledEmail, body: reschedule},
 		"/api/v1/sms/{id}":    {create: scheduledSMS, body: reschedule},
 		"/api/v1/templates/{id_or_slug}": {
-			create: func(t *testing.T, b *bundle, key string) string {
+			create: func(t *testing.T, b *bundle, o owner) string {
 				var out Template
-				b.do(t, req{method: http.MethodPost, path: "/api/v1/templates", key: key, body: map[string]any{
+				b.do(t, req{method: http.MethodPost, path: "/api/v1/templates", key: o.key, body: map[string]any{
 					"slug": fmt.Sprintf("iso-%d", time.Now().UnixNano()), "channel": "email", "subject": "Hi", "text": "Hello",
 				}}).decode(t, http.StatusOK, &out)
 				return out.ID
@@ -61,9 +71,9 @@ func isolationFixtures() map[string]isolationFixture {
 		"/api/v1/phone-numbers/{id}":           {create: createPhoneNumber},
 		"/api/v1/phone-numbers/{id}/provision": {create: createPhoneNumber},
 		"/api/v1/phone-pools/{id}": {
-			create: func(t *testing.T, b *bundle, key string) string {
+			create: func(t *testing.T, b *bundle, o owner) string {
 				var out map[string]any
-				b.do(t, req{method: http.MethodPost, path: "/api/v1/phone-pools", key: key, body: map[string]any{
+				b.do(t, req{method: http.MethodPost, path: "/api/v1/phone-pools", key: o.key, body: map[string]any{
 					"name": "iso", "phone_number_ids": []string{},
 				}}).decode(t, http.StatusOK, &out)
 				return out["id"].(string)
@@ -71,23 +81,42 @@ func isolationFixtures() map[string]isolationFixture {
 			body: map[string]func() any{http.MethodPatch: func() any { return map[string]any{"name": "changed"} }},
 		},
 		"/api/v1/api-keys/{id}": {
-			create: func(t *testing.T, b *bundle, key string) string {
+			create: func(t *testing.T, b *bundle, o owner) string {
 				var out APIKeyCreated
-				b.do(t, req{method: http.MethodPost, path: "/api/v1/api-keys", key: key, body: map[string]any{"mode": "live", "scopes": []string{"emails:send"}}}).
+				b.do(t, req{method: http.MethodPost, path: "/api/v1/api-keys", key: o.key, body: map[string]any{"mode": "live", "scopes": []string{"emails:send"}}}).
 					decode(t, http.StatusOK, &out)
 				return out.ID
 			},
 			body: map[string]func() any{http.MethodPatch: func() any { return map[string]any{"name": "changed"} }},
 		},
+		"/api/v1/tenants/{id}": {
+			create:          createTenantFixture,
+			body:            map[string]func() any{http.MethodPatch: func() any { return map[string]any{"name": "changed"} }},
+			tenantForbidden: []string{http.MethodPatch, http.MethodDelete},
+		},
+		"/api/v1/tenants/{id}/usage": {create: createTenantFixture},
 	}
 }
 
-// phoneSeq numbers the senders the fixtures register, so no two collide.
+// createTenantFixture: an org-wide owner makes a tenant; a tenant-bound owner's object is
+// its own tenant.
+func createTenantFixture(t *testing.T, b *bundle, o owner) string {
+	if o.tenantID != "" {
+		return o.tenantID
+	}
+	var out Tenant
+	b.do(t, req{method: http.MethodPost, path: "/api/v1/tenants", key: o.key, body: map[string]any{
+		"name": "iso", "slug": fmt.Sprintf("iso-%d", phoneSeq.Add(1)),
+	}}).decode(t, http.StatusOK, &out)
+	return out.ID
+}
+
+// phoneSeq numbers the senders (and slugs) the fixtures make, so no two collide.
 var phoneSeq atomic.Int64
 
-func createPhoneNumber(t *testing.T, b *bundle, key string) string {
+func createPhoneNumber(t *testing.T, b *bundle, o owner) string {
 	var out map[string]any
-	b.do(t, req{method: http.MethodPost, path: "/api/v1/phone-numbers", key: key, body: map[string]any{
+	b.do(t, req{method: http.MethodPost, path: "/api/v1/phone-numbers", key: o.key, body: map[string]any{
 		"kind": "long_code", "phone_number": fmt.Sprintf("+1555%07d", 3000000+phoneSeq.Add(1)), "iso_country": "US",
 	}}).decode(t, http.StatusOK, &out)
 	return out["id"].(string)
@@ -119,8 +148,8 @@ func idOperations(t *testing.T, b *bundle) []operation {
 var pathParam = regexp.MustCompile(`\{[^}]+\}`)
 
 // TestIsolationEveryRoute: for every route of the OpenAPI document that takes an id, another
-// org's full-access key gets 404 NOT_FOUND for the first org's object, and the object is
-// still there, unchanged, for its owner afterwards.
+// org's full-access key gets 404 NOT_FOUND for the first org's object, and another tenant's
+// key gets 404 for a tenant's object; the owner still has the object, unchanged, afterwards.
 func TestIsolationEveryRoute(t *testing.T) {
 	t.Parallel()
 	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
@@ -129,7 +158,10 @@ func TestIsolationEveryRoute(t *testing.T) {
 		now := time.Now().UTC()
 		orgB := &sendoka.Org{ID: sendoka.NewID(sendoka.PrefixOrg, now), Name: "org b", Plan: "free", CreatedAt: now}
 		require.NoError(t, db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error { return tx.InsertOrg(ctx, orgB) }))
-		_, keyB := b.orgKey(t, orgB.ID, sendoka.CreateKeyParams{})
+		_, keyOrgB := b.orgKey(t, orgB.ID, sendoka.CreateKeyParams{})
+		tenantA, tenantB := b.createTenant(t, "Tenant A", "tenant-a"), b.createTenant(t, "Tenant B", "tenant-b")
+		keyTenantA := b.tenantKey(t, tenantA.ID, sendoka.ModeLive)
+		keyTenantB := b.tenantKey(t, tenantB.ID, sendoka.ModeLive)
 
 		fixtures := isolationFixtures()
 		ops := idOperations(t, b)
@@ -139,18 +171,34 @@ func TestIsolationEveryRoute(t *testing.T) {
 			if !assertHasFixture(t, ok, op) {
 				continue
 			}
-			id := fx.create(t, b, b.live)
-			path := pathParam.ReplaceAllString(op.path, id)
-			var body any
-			if mk := fx.body[op.method]; mk != nil {
-				body = mk()
-			}
-			b.do(t, req{method: op.method, path: path, key: keyB, body: body}).
-				requireError(t, http.StatusNotFound, sendoka.CodeNotFound)
-			// The owner still has it: the other org's call changed nothing.
-			if strings.Count(op.path, "/") == 4 { // the object's own route, not a sub-route
-				res := b.do(t, req{method: http.MethodGet, path: path, key: b.live})
-				require.Equal(t, http.StatusOK, res.status, "%s %s: the owner lost the object: %s", op.method, op.path, res.body)
+			for _, c := range []struct {
+				name        string
+				owner       owner
+				intruder    string
+				tenantBound bool
+			}{
+				{"another org", owner{key: b.live}, keyOrgB, false},
+				{"another tenant", owner{key: keyTenantA, tenantID: tenantA.ID}, keyTenantB, true},
+			} {
+				id := fx.create(t, b, c.owner)
+				path := pathParam.ReplaceAllString(op.path, id)
+				var body any
+				if mk := fx.body[op.method]; mk != nil {
+					body = mk()
+				}
+				res := b.do(t, req{method: op.method, path: path, key: c.intruder, body: body})
+				if c.tenantBound && slices.Contains(fx.tenantForbidden, op.method) {
+					res.requireError(t, http.StatusForbidden, sendoka.CodeTenantForbidden)
+				} else {
+					e := res.requireError(t, res.status, sendoka.CodeNotFound)
+					require.Equal(t, http.StatusNotFound, res.status, "%s %s by %s: %v", op.method, op.path, c.name, e)
+				}
+				// The owner still has it: the intruder's call changed nothing.
+				if strings.Count(op.path, "/") == 4 { // the object's own route, not a sub-route
+					res := b.do(t, req{method: http.MethodGet, path: path, key: c.owner.key})
+					require.Equal(t, http.StatusOK, res.status, "%s %s by %s: the owner lost the object: %s", op.method, op.path, c.name, res.body)
+					require.NotContains(t, strings.ToLower(string(res.body)), "changed", "%s %s by %s changed it", op.method, op.path, c.name)
+				}
 			}
 		}
 	})

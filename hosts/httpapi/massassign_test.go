@@ -34,6 +34,10 @@ func writeBodies() map[string]func() map[string]any {
 		"PATCH /api/v1/templates/{id_or_slug}": func() map[string]any { return map[string]any{"subject": "Changed"} },
 		"PATCH /api/v1/phone-pools/{id}":       func() map[string]any { return map[string]any{"name": "changed"} },
 		"PATCH /api/v1/api-keys/{id}":          func() map[string]any { return map[string]any{"name": "changed"} },
+		"POST /api/v1/tenants": func() map[string]any {
+			return map[string]any{"name": "ma", "slug": fmt.Sprintf("ma-%d", phoneSeq.Add(1))}
+		},
+		"PATCH /api/v1/tenants/{id}": func() map[string]any { return map[string]any{"name": "changed"} },
 	}
 }
 
@@ -83,7 +87,7 @@ func TestMassAssignment(t *testing.T) {
 		}
 		path := op.path
 		if strings.Contains(path, "{") {
-			path = pathParam.ReplaceAllString(path, fixtures[op.path].create(t, b, b.live))
+			path = pathParam.ReplaceAllString(path, fixtures[op.path].create(t, b, owner{key: b.live}))
 		}
 		readOnly := []string{"id", "status", "created_at"}
 		if op.method == http.MethodPatch {

@@ -62,6 +62,7 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	registerTemplates(api, r, h)
 	registerAPIKeys(api, r, h) // apikeys.go
 	registerSenders(r, h)      // senders.go
+	registerTenants(r, h)      // tenants.go
 	registerTracking(r, c)     // tracking.go
 	r.jsonOnly()
 }
@@ -210,14 +211,15 @@ func (h *handlers) getSMS(ctx context.Context, in *getInput) (*smsOutput, error)
 }
 
 type listInput struct {
-	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size, 1-100"`
-	Cursor string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page"`
-	Status string `query:"status" enum:"queued,scheduled,sent,delivered,bounced,failed,canceled" doc:"Only messages in this status"`
-	Tag    string `query:"tag" maxLength:"256" doc:"Only messages with this tag"`
+	Limit    int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size, 1-100"`
+	Cursor   string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page"`
+	Status   string `query:"status" enum:"queued,scheduled,sent,delivered,bounced,failed,canceled" doc:"Only messages in this status"`
+	Tag      string `query:"tag" maxLength:"256" doc:"Only messages with this tag"`
+	TenantID string `query:"tenant_id" maxLength:"64" doc:"Platform mode: only this tenant's (platform-root keys; a tenant-bound key may only name its own)" example:"ten_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
 }
 
 func (in *listInput) params() sendoka.ListParams {
-	return sendoka.ListParams{Limit: in.Limit, Cursor: in.Cursor, Status: sendoka.Status(in.Status), Tag: in.Tag}
+	return sendoka.ListParams{Limit: in.Limit, Cursor: in.Cursor, Status: sendoka.Status(in.Status), Tag: in.Tag, TenantID: in.TenantID}
 }
 
 type emailListOutput struct {

@@ -116,8 +116,9 @@ type senderIDInput struct {
 }
 
 type senderPageInput struct {
-	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size, 1-100"`
-	Cursor string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page"`
+	Limit    int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size, 1-100"`
+	Cursor   string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page"`
+	TenantID string `query:"tenant_id" maxLength:"64" doc:"Platform mode: only this tenant's (platform-root keys; a tenant-bound key may only name its own)" example:"ten_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
 }
 
 func (in *senderPageInput) params() (sendoka.ListParams, error) {
@@ -128,7 +129,7 @@ func (in *senderPageInput) params() (sendoka.ListParams, error) {
 			return sendoka.ListParams{}, v.Err()
 		}
 	}
-	return sendoka.ListParams{Limit: in.Limit, Cursor: in.Cursor}, nil
+	return sendoka.ListParams{Limit: in.Limit, Cursor: in.Cursor, TenantID: in.TenantID}, nil
 }
 
 type phoneNumberOutput struct{ Body *PhoneNumber }

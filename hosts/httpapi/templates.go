@@ -77,17 +77,20 @@ type createTemplateInput struct {
 
 type templateRefInput struct {
 	IDOrSlug string `path:"id_or_slug" doc:"Template id (tpl_…) or slug" example:"welcome-v2"`
+	TenantID string `query:"tenant_id" maxLength:"64" doc:"Platform mode: the template of this tenant (platform-root keys; a tenant-bound key may only name its own). Without it a platform-root key reaches the org-level templates" example:"ten_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
 }
 
 type updateTemplateInput struct {
 	IDOrSlug string `path:"id_or_slug" doc:"Template id (tpl_…) or slug" example:"welcome-v2"`
+	TenantID string `query:"tenant_id" maxLength:"64" doc:"Platform mode: the template of this tenant (platform-root keys; a tenant-bound key may only name its own). Without it a platform-root key reaches the org-level templates" example:"ten_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
 	jsonBody[sendoka.TemplateUpdate]
 }
 
 type listTemplatesInput struct {
-	Limit   int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size, 1-100"`
-	Cursor  string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page"`
-	Channel string `query:"channel" enum:"email,sms" doc:"Only templates of this channel"`
+	Limit    int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size, 1-100"`
+	Cursor   string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page"`
+	Channel  string `query:"channel" enum:"email,sms" doc:"Only templates of this channel"`
+	TenantID string `query:"tenant_id" maxLength:"64" doc:"Platform mode: list this tenant's templates (platform-root keys; a tenant-bound key may only name its own). Without it a platform-root key lists the org-level templates" example:"ten_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
 }
 
 type templateOutput struct {
@@ -117,7 +120,11 @@ func (h *handlers) getTemplate(ctx context.Context, in *templateRefInput) (*temp
 	if hasNUL(in.IDOrSlug) {
 		return nil, fail(ctx, sendoka.NotFound("template"))
 	}
-	t, err := h.c.GetTemplate(ctx, PrincipalFrom(ctx), in.IDOrSlug)
+	p, err := h.c.ForTenant(ctx, PrincipalFrom(ctx), in.TenantID)
+	if err != nil {
+		return nil, fail(ctx, err)
+	}
+	t, err := h.c.GetTemplate(ctx, p, in.IDOrSlug)
 	if err != nil {
 		return nil, fail(ctx, err)
 	}
@@ -131,7 +138,11 @@ func (h *handlers) updateTemplate(ctx context.Context, in *updateTemplateInput) 
 	if err := rejectNUL(&in.Body); err != nil {
 		return nil, fail(ctx, err)
 	}
-	t, err := h.c.UpdateTemplate(ctx, PrincipalFrom(ctx), in.IDOrSlug, &in.Body)
+	p, err := h.c.ForTenant(ctx, PrincipalFrom(ctx), in.TenantID)
+	if err != nil {
+		return nil, fail(ctx, err)
+	}
+	t, err := h.c.UpdateTemplate(ctx, p, in.IDOrSlug, &in.Body)
 	if err != nil {
 		return nil, fail(ctx, err)
 	}
@@ -142,7 +153,10 @@ func (h *handlers) deleteTemplate(ctx context.Context, in *templateRefInput) (*t
 	if hasNUL(in.IDOrSlug) {
 		return nil, fail(ctx, sendoka.NotFound("template"))
 	}
-	p := PrincipalFrom(ctx)
+	p, err := h.c.ForTenant(ctx, PrincipalFrom(ctx), in.TenantID)
+	if err != nil {
+		return nil, fail(ctx, err)
+	}
 	t, err := h.c.GetTemplate(ctx, p, in.IDOrSlug)
 	if err != nil {
 		return nil, fail(ctx, err)
@@ -160,7 +174,7 @@ func (h *handlers) listTemplates(ctx context.Context, in *listTemplatesInput) (*
 		}
 	}
 	page, err := h.c.ListTemplates(ctx, PrincipalFrom(ctx), sendoka.TemplateListParams{
-		Limit: in.Limit, Cursor: in.Cursor, Channel: sendoka.Channel(in.Channel),
+		Limit: in.Limit, Cursor: in.Cursor, Channel: sendoka.Channel(in.Channel), TenantID: in.TenantID,
 	})
 	if err != nil {
 		return nil, fail(ctx, err)

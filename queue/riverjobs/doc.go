@@ -34,6 +34,9 @@
 //     provider's report (the payload).
 //   - recover_deliveries (queue maintenance, every RecoveryInterval, on the leader only):
 //     sendoka.Client.RecoverDeliveries.
+//   - purge_tenant (queue maintenance; subject the tenant id, payload {"org_id"}):
+//     sendoka.Client.PurgeTenant deletes a deleted tenant's data in small transactions.
+//     sendoka.Client.DeleteTenant enqueues it, sendoka.TenantPurgeDelay ahead.
 //
 // Each Sendoka queue is a River queue with its own workers, so one kind of work never waits
 // behind another's: deliver is Config.QueueName itself ("sendoka", MaxWorkers workers);

@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"Templates", testTemplates},             // template.go
 		{"SMS", testSMS},                         // sms.go
 		{"Email", testEmail},                     // email.go
+		{"Tenants", testTenants},                 // tenant.go
 		{"DeadlinePassed", testDeadlinePassed},   // unavailable.go
 		{"CallerCancelled", testCallerCancelled}, // unavailable.go
 	}
