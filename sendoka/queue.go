@@ -20,6 +20,9 @@ const (
 	// JobRecoverDeliveries settles what dead processes left behind
 	// (Client.RecoverDeliveries). Periodic.
 	JobRecoverDeliveries JobKind = "recover_deliveries"
+	// JobRecheckDomains checks the DNS records of pending domains again
+	// (Client.RecheckDomains). Periodic, every DomainRecheckInterval.
+	JobRecheckDomains JobKind = "recheck_domains"
 )
 
 // QueueName names a queue. Each queue has its own workers, so work of one never waits
@@ -102,6 +105,8 @@ func JobSpecs(recovery, deliveryTimeout time.Duration) []JobSpec {
 		{Kind: JobProviderEvent, Queue: QueueEvents, Timeout: time.Minute, Backoff: attemptPow4},
 		// A failed recovery pass is not retried: the next one runs an interval later.
 		{Kind: JobRecoverDeliveries, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: time.Minute, Every: recovery},
+		// Likewise: a pass that fails is followed by the next one.
+		{Kind: JobRecheckDomains, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 2 * time.Minute, Every: DomainRecheckInterval},
 	}
 }
 
@@ -128,6 +133,9 @@ func (c *Client) RunJob(ctx context.Context, j Job, run JobRun) error {
 		return c.HandleProviderEvent(ctx, ev)
 	case JobRecoverDeliveries:
 		_, err := c.RecoverDeliveries(ctx)
+		return err
+	case JobRecheckDomains:
+		_, err := c.RecheckDomains(ctx)
 		return err
 	}
 	return Errorf(CodeValidation, "unknown job kind %q", j.Kind)

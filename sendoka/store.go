@@ -50,6 +50,7 @@ type Store interface {
 	SenderStore      // sender.go
 	SuppressionStore // suppression.go
 	EmailStore       // email_store.go
+	DomainStore      // domain.go
 }
 
 // Tx is one open transaction. Its methods must only be called from inside the InTx callback
@@ -87,6 +88,7 @@ type Tx interface {
 	SenderTx      // sender.go
 	SuppressionTx // suppression.go
 	EmailTx       // email_store.go
+	DomainTx      // domain.go
 }
 
 // MessageQuery selects messages for ListMessages. Zero fields do not filter.

@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"Templates", testTemplates},             // template.go
 		{"SMS", testSMS},                         // sms.go
 		{"Email", testEmail},                     // email.go
+		{"Domains", testDomains},                 // domain.go
 		{"DeadlinePassed", testDeadlinePassed},   // unavailable.go
 		{"CallerCancelled", testCallerCancelled}, // unavailable.go
 	}
