@@ -179,5 +179,5 @@ func (c *Client) DeleteDomain(ctx context.Context, p *Principal, id string) erro
 // sandboxEntry is how the sandbox domain is listed: verified, built in, nothing to publish.
 func (c *Client) sandboxEntry(p *Principal) *Domain {
 	return &Domain{ID: SandboxDomainID, OrgID: p.OrgID, TenantID: p.TenantID, Name: c.sandboxDomain,
-		Status: DomainVerified, BuiltIn: true, Provider: "sandbox", Records: []DNSRecord{}}
+		Status: DomainVerified, BuiltIn: true, Records: []DNSRecord{}}
 }

@@ -61,6 +61,7 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	registerBatch(api, r, h)
 	registerTemplates(api, r, h)
 	registerSenders(r, h)  // senders.go
+	registerDomains(r, h)  // domains.go
 	registerTracking(r, c) // tracking.go
 	r.jsonOnly()
 }
