@@ -56,8 +56,8 @@ func (c *Client) dkimKey(ctx context.Context, m *Message) (*DKIMKey, error) {
 	}
 	key, err := parseDKIMKey(d.DKIMPrivateKey)
 	if err != nil {
-		// A stored key that does not parse is corruption: the mail goes out unsigned, as
-		// receivers treat a signature they cannot verify, rather than not at all.
+		// A stored key that does not parse is corruption: the mail goes out unsigned rather
+		// than not at all (receivers treat a signature they cannot verify as none anyway).
 		c.log.ErrorContext(ctx, "domain's DKIM key does not parse; sending unsigned", "domain_id", d.ID, "error", err)
 		return nil, nil
 	}
