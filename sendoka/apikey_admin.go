@@ -74,6 +74,9 @@ func (c *Client) CreateAPIKey(ctx context.Context, p *Principal, params CreateKe
 		CreatedAt:        now,
 		ExpiresAt:        params.ExpiresAt,
 	}
+	if err := c.checkKeyDomains(ctx, p.OrgID, tenant, params.AllowedDomainIDs); err != nil {
+		return nil, "", err
+	}
 	inheritLimits(p, key)
 	if err := p.mayGrant(key); err != nil {
 		return nil, "", err
@@ -150,6 +153,26 @@ func (p *Principal) mayGrant(key *APIKey) error {
 		return Errorf(CodeInsufficientScope, "a key cannot outlive the key that manages it (this one expires at %s)", p.ExpiresAt.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// checkKeyDomains requires every id of a key's allowed_domain_ids to be a sending domain the
+// key can see: its org's, and its tenant's for a tenant-bound key, or the built-in sandbox
+// domain. Anything else is a VALIDATION_ERROR at the id.
+func (c *Client) checkKeyDomains(ctx context.Context, orgID, tenantID string, ids []string) error {
+	var v Validation
+	for i, id := range ids {
+		if id == SandboxDomainID {
+			continue
+		}
+		_, err := c.store.GetDomain(ctx, Scope{OrgID: orgID, TenantID: tenantID}, id)
+		switch {
+		case ErrorCode(err) == CodeNotFound:
+			v.Add(FieldInvalid, "no such sending domain for this key; see GET /api/v1/domains", "allowed_domain_ids", i)
+		case err != nil:
+			return AsError(err)
+		}
+	}
+	return v.Err()
 }
 
 // cidrWithin reports whether the prefix c lies inside one of outer.
@@ -235,6 +258,11 @@ func (c *Client) UpdateAPIKey(ctx context.Context, p *Principal, id string, para
 		key, err := tx.GetAPIKey(ctx, p.Scope(), id)
 		if err != nil {
 			return err
+		}
+		if params.AllowedDomainIDs != nil {
+			if err := c.checkKeyDomains(ctx, key.OrgID, key.TenantID, *params.AllowedDomainIDs); err != nil {
+				return err
+			}
 		}
 		if key.RevokedAt != nil || (p.Mode == ModeTest && key.Mode != ModeTest) {
 			return NotFound("api key")

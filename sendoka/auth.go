@@ -83,7 +83,8 @@ type BootstrapResult struct {
 
 // Bootstrap prepares an empty store: on first start it creates the default org and, unless
 // opts.Keys names the keys to use, one live and one test key. On later starts it only adds
-// the keys of opts.Keys that are missing.
+// the keys of opts.Keys that are missing. Every start makes sure the domains of
+// Config.VerifiedDomains are verified domains of the default org.
 func (c *Client) Bootstrap(ctx context.Context, opts BootstrapOptions) (*BootstrapResult, error) {
 	orgs, err := c.store.ListOrgs(ctx)
 	if err != nil {
@@ -121,6 +122,9 @@ func (c *Client) Bootstrap(ctx context.Context, opts BootstrapOptions) (*Bootstr
 		if _, _, err := c.CreateAPIKey(ctx, SystemPrincipal(res.Org.ID, mode), CreateKeyParams{Name: "bootstrap", Mode: mode, Plaintext: k}); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.bootstrapDomains(ctx, res.Org); err != nil { // domain_bootstrap.go
+		return nil, err
 	}
 	if res.CreatedOrg && len(opts.Keys) == 0 {
 		for _, mode := range []Mode{ModeLive, ModeTest} {

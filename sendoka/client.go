@@ -3,7 +3,9 @@ package sendoka
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 )
@@ -31,9 +33,16 @@ type Config struct {
 
 	// SandboxDomain is the always-allowed sender domain. Default: DefaultSandboxDomain.
 	SandboxDomain string
-	// VerifiedDomains are extra sender domains every org may use with a live key, until the
-	// domains API manages them per org. Default: none.
+	// VerifiedDomains are sender domains for scripted installs: Bootstrap adds each to the
+	// default org as a verified domain (org-level), or marks it verified if it is there
+	// and pending; on later starts it finds them and changes nothing. Names are normalized
+	// as CreateDomain's; an invalid one makes New fail. Default: none.
 	VerifiedDomains []string
+	// Domains says which DNS records a domain publishes (return path, SPF include, MX host)
+	// and how domains are checked and cached. Default: every DomainConfig default.
+	Domains DomainConfig
+	// DNS looks up the records that verify a domain. Default: net.DefaultResolver.
+	DNS DNSResolver
 
 	// Tracking turns on open and click tracking of email (tracking.go). Default: off.
 	Tracking TrackingConfig
@@ -65,7 +74,10 @@ type Client struct {
 	sandboxEmail  EmailSender
 	sandboxSMS    SMSSender
 	sandboxDomain string
-	verified      map[string]bool
+	bootDomains   []string     // Config.VerifiedDomains, normalized (domain_bootstrap.go)
+	domainCfg     DomainConfig // with defaults
+	dns           DNSResolver
+	domains       *domainCache // each namespace's domains, for the send path (domain_cache.go)
 	clock         Clock
 	log           *slog.Logger
 	templates     templateCache // compiled templates (template.go)
@@ -91,7 +103,7 @@ func New(cfg Config) (*Client, error) {
 		sandboxEmail:  cfg.SandboxEmail,
 		sandboxSMS:    cfg.SandboxSMS,
 		sandboxDomain: strings.ToLower(cfg.SandboxDomain),
-		verified:      map[string]bool{},
+		dns:           cfg.DNS,
 		clock:         cfg.Clock,
 		log:           cfg.Logger,
 	}
@@ -105,8 +117,21 @@ func New(cfg Config) (*Client, error) {
 	if c.delivery, err = cfg.Delivery.withDefaults(); err != nil {
 		return nil, err
 	}
-	for _, d := range cfg.VerifiedDomains {
-		c.verified[strings.ToLower(strings.TrimSpace(d))] = true
+	if c.domainCfg, err = cfg.Domains.withDefaults(); err != nil {
+		return nil, err
+	}
+	for i, d := range cfg.VerifiedDomains {
+		if strings.TrimSpace(d) == "" {
+			continue
+		}
+		name, why := NormalizeDomainName(strings.TrimSpace(d))
+		if why != "" {
+			return nil, fmt.Errorf("sendoka: Config.VerifiedDomains[%d] %q: %s", i, d, why)
+		}
+		c.bootDomains = append(c.bootDomains, name)
+	}
+	if c.dns == nil {
+		c.dns = net.DefaultResolver
 	}
 	if c.email == nil {
 		c.email = c.sandboxEmail
@@ -123,6 +148,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.group = newGroupCommitter(cfg.GroupCommit)
 	c.keys = newKeyCache(c.store, c.clock, c.log, cfg.AuthCache)
+	c.domains = newDomainCache(c.store, c.clock, c.domainCfg.CacheTTL)
 	return c, nil
 }
 

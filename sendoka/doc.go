@@ -38,6 +38,15 @@
 // messages, and all mail from the sandbox domain, go to SandboxEmail and SandboxSMS, never
 // to a live provider.
 //
+// # Sending domains
+//
+// Mail comes from the sandbox domain or from a domain of the caller's org (or tenant):
+// CreateDomain adds one with the DNS records to publish, VerifyDomain checks them (through
+// Config.DNS) and makes it verified. A test principal may send from any domain it added, a
+// live principal only from a verified one; live mail from a verified domain is DKIM-signed
+// (OutboundEmail.DKIM). Config.VerifiedDomains makes domains verified at Bootstrap, for
+// scripted installs.
+//
 // # Deliver
 //
 // The queue's workers run the jobs: queue.Start(ctx, client) starts them, and each calls
@@ -75,6 +84,7 @@
 //   - Store and Tx (store.go): persistence; one Tx is one database transaction.
 //   - Queue (queue.go): durable jobs that join the caller's Tx (the outbox invariant).
 //   - EmailSender and SMSSender (provider.go): the providers, with optional extras found by
-//     type assertion (Namer, ConcurrencyLimiter, SenderProvisioner).
+//     type assertion (Namer, ConcurrencyLimiter, SenderProvisioner, DomainProvisioner).
+//   - DNSResolver (domain.go): the DNS lookups that verify a domain; net.DefaultResolver.
 //   - Clock (clock.go): time, injected so schedules and retries are tested without sleeping.
 package sendoka

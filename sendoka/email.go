@@ -8,7 +8,7 @@ import (
 
 // EmailRequest is the body of POST /api/v1/emails.
 type EmailRequest struct {
-	From     string         `json:"from" doc:"Sender email (verified domain, or the sandbox domain)" example:"you@sandbox.sendoka.com"`
+	From     string         `json:"from" doc:"Sender email: a verified domain of yours (any domain you added, with a test key), or the sandbox domain" example:"you@sandbox.sendoka.com"`
 	To       []string       `json:"to" doc:"Recipients (1-50)" example:"[\"user@example.com\"]"`
 	Cc       []string       `json:"cc,omitempty" doc:"CC list"`
 	Bcc      []string       `json:"bcc,omitempty" doc:"BCC list"`
@@ -77,6 +77,10 @@ func (c *Client) prepareEmail(ctx context.Context, p *Principal, req *EmailReque
 	if err != nil {
 		return nil, err
 	}
+	// The sending rules of the from domain (domain_send.go), through the domain cache.
+	if err := c.checkSenderDomain(ctx, p, m); err != nil {
+		return nil, err
+	}
 	// Suppressed recipients are dropped; a message left with none is ALL_SUPPRESSED.
 	if err := c.checkSuppressed(ctx, m, bc); err != nil {
 		return nil, err
@@ -84,7 +88,8 @@ func (c *Client) prepareEmail(ctx context.Context, p *Principal, req *EmailReque
 	return m, nil
 }
 
-// newEmail validates req and returns the message it describes, not yet stored.
+// newEmail validates req and returns the message it describes, not yet stored. Whether its
+// from domain may be used is checkSenderDomain's to say.
 func (c *Client) newEmail(p *Principal, req *EmailRequest) (*Message, error) {
 	var v Validation
 	content := &EmailContent{Subject: req.Subject, HTML: req.HTML, Text: req.Text}
@@ -93,9 +98,6 @@ func (c *Client) newEmail(p *Principal, req *EmailRequest) (*Message, error) {
 		v.Add(FieldRequired, "Required", "from")
 	} else if from, ok := parseAddress(&v, req.From, "from"); ok {
 		content.From = from
-		if !c.domainAllowed(p, addressDomain(from)) {
-			v.Add(FieldInvalid, "the domain "+addressDomain(from)+" is not verified; send from @"+c.sandboxDomain+" or verify the domain", "from")
-		}
 	}
 	if len(req.To) == 0 {
 		v.Add(FieldRequired, "Required", "to")
@@ -129,11 +131,6 @@ func (c *Client) newEmail(p *Principal, req *EmailRequest) (*Message, error) {
 		Channel: ChannelEmail, Mode: p.Mode, Email: content,
 		Tags: req.Tags, Metadata: req.Metadata, ScheduledAt: scheduledAt,
 	}, nil
-}
-
-// domainAllowed reports whether mail may come from domain for this principal.
-func (c *Client) domainAllowed(p *Principal, domain string) bool {
-	return domain == c.sandboxDomain || c.verified[domain]
 }
 
 // isSandboxSender reports whether a message must go to the sandbox provider.

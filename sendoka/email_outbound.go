@@ -5,8 +5,9 @@ import (
 	"fmt"
 )
 
-// outboundEmail prepares m for its provider: the HTML with tracking applied, and the
-// attachments with their content. The tracked links are stored before the message leaves,
+// outboundEmail prepares m for its provider: the HTML with tracking applied, the
+// attachments with their content, and the DKIM key of its domain when the provider signs
+// for Sendoka. The tracked links are stored before the message leaves,
 // in the same transaction that reads the attachments, so a click can never come before its
 // link is known.
 func (c *Client) outboundEmail(ctx context.Context, m *Message) (*OutboundEmail, error) {
@@ -18,6 +19,9 @@ func (c *Client) outboundEmail(ctx context.Context, m *Message) (*OutboundEmail,
 	out := &OutboundEmail{
 		MessageID: m.ID, From: e.From, To: e.To, Cc: e.Cc, Bcc: e.Bcc, ReplyTo: e.ReplyTo,
 		Subject: e.Subject, HTML: html, Text: e.Text, Tags: m.Tags, Headers: e.Headers,
+	}
+	if out.DKIM, err = c.dkimKey(ctx, m); err != nil { // domain_send.go
+		return nil, err
 	}
 	if len(links) == 0 && len(e.Attachments) == 0 {
 		return out, nil

@@ -2,6 +2,7 @@ package sendoka
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"time"
@@ -30,6 +31,25 @@ type OutboundEmail struct {
 	Attachments []Attachment
 	// Headers are extra header fields (no reserved names, no line breaks).
 	Headers map[string]string
+	// DKIM, when not nil, is the key to sign the message with before it leaves: the core
+	// sets it for live mail from a verified domain whose key Sendoka holds (a domain
+	// provisioned by a DomainProvisioner never has one). A provider that writes the message
+	// onto the wire itself (SMTP) must sign it with this key, once, as built, adding one
+	// DKIM-Signature header field (providers/mimemail.SignDKIM); a provider that signs for
+	// the domain itself (SES with Easy DKIM) or delivers nothing (the sandbox, memsend)
+	// ignores it. A provider that cannot sign returns a Permanent error rather than send
+	// the message unsigned.
+	DKIM *DKIMKey
+}
+
+// DKIMKey is a DKIM signing key of a domain: a signature made with it names the domain (d=)
+// and the selector (s=) under which its public key is published in DNS
+// (<Selector>._domainkey.<Domain>).
+type DKIMKey struct {
+	Domain   string
+	Selector string
+	// Signer is the private key, an *rsa.PrivateKey (2048 bits) for the keys Sendoka makes.
+	Signer crypto.Signer
 }
 
 // OutboundSMS is an SMS ready for a provider. To (and From, when a number) are E.164.

@@ -23,6 +23,9 @@ const (
 	// JobPurgeTenant deletes the data of a deleted tenant (Client.PurgeTenant). SubjectID is
 	// the tenant id; Payload is {"org_id"}. DeleteTenant enqueues it.
 	JobPurgeTenant JobKind = "purge_tenant"
+	// JobRecheckDomains checks the DNS records of pending domains again
+	// (Client.RecheckDomains). Periodic, every DomainRecheckInterval.
+	JobRecheckDomains JobKind = "recheck_domains"
 )
 
 // QueueName names a queue. Each queue has its own workers, so work of one never waits
@@ -107,6 +110,8 @@ func JobSpecs(recovery, deliveryTimeout time.Duration) []JobSpec {
 		{Kind: JobRecoverDeliveries, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: time.Minute, Every: recovery},
 		// A purge resumes where it stopped, so a run cut short by its timeout loses nothing.
 		{Kind: JobPurgeTenant, Queue: QueueMaintenance, Timeout: 10 * time.Minute, Backoff: attemptPow4},
+		// Likewise: a pass that fails is followed by the next one.
+		{Kind: JobRecheckDomains, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 2 * time.Minute, Every: DomainRecheckInterval},
 	}
 }
 
@@ -136,6 +141,9 @@ func (c *Client) RunJob(ctx context.Context, j Job, run JobRun) error {
 		return err
 	case JobPurgeTenant:
 		return c.runPurgeTenant(ctx, j, run)
+	case JobRecheckDomains:
+		_, err := c.RecheckDomains(ctx)
+		return err
 	}
 	return Errorf(CodeValidation, "unknown job kind %q", j.Kind)
 }

@@ -51,6 +51,7 @@ type Store interface {
 	SuppressionStore // suppression.go
 	EmailStore       // email_store.go
 	TenantStore      // tenant.go
+	DomainStore      // domain.go
 }
 
 // Tx is one open transaction. Its methods must only be called from inside the InTx callback
@@ -89,6 +90,7 @@ type Tx interface {
 	SuppressionTx // suppression.go
 	EmailTx       // email_store.go
 	TenantTx      // tenant.go
+	DomainTx      // domain.go
 }
 
 // MessageQuery selects messages for ListMessages. Zero fields do not filter.

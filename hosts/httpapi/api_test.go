@@ -429,7 +429,7 @@ func TestCursorOutOfRange(t *testing.T) {
 		cursor := func(ts string) string {
 			return base64.RawURLEncoding.EncodeToString([]byte(ts + "|msg_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"))
 		}
-		for _, route := range []string{"/api/v1/emails", "/api/v1/sms", "/api/v1/templates", "/api/v1/phone-numbers", "/api/v1/phone-pools"} {
+		for _, route := range []string{"/api/v1/emails", "/api/v1/sms", "/api/v1/templates", "/api/v1/phone-numbers", "/api/v1/phone-pools", "/api/v1/domains"} {
 			for _, ts := range []string{"0000-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "9999-12-31T23:59:59-01:00"} {
 				e := b.do(t, req{method: http.MethodGet, path: route + "?cursor=" + cursor(ts), key: b.live}).
 					requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)

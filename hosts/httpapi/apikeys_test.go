@@ -99,6 +99,7 @@ func TestAPIKeysNoEscalation(t *testing.T) {
 		{"wider CIDRs", keyAdmin.Key, map[string]any{"mode": "live", "scopes": []string{"emails:send"}, "allowed_cidrs": []string{"0.0.0.0/0"}}, sendoka.CodeInsufficientScope},
 		{"a live key from a test key", b.test, map[string]any{"mode": "live"}, sendoka.CodeInsufficientScope},
 		{"an unknown scope", b.live, map[string]any{"mode": "live", "scopes": []string{"emails:fly"}}, sendoka.CodeValidation},
+		{"an unknown sending domain", b.live, map[string]any{"mode": "live", "allowed_domain_ids": []string{"dom_01NOSUCHDOMAIN"}}, sendoka.CodeValidation},
 		{"a bad CIDR", b.live, map[string]any{"mode": "live", "allowed_cidrs": []string{"10.0.0.0/33"}}, sendoka.CodeValidation},
 		{"an expiry in the past", b.live, map[string]any{"mode": "live", "expires_at": "2001-01-01T00:00:00Z"}, sendoka.CodeValidation},
 		{"no mode", b.live, map[string]any{"name": "x"}, sendoka.CodeValidation},

@@ -82,6 +82,12 @@ func TestOpenAPI(t *testing.T) {
 		"GET /api/v1/phone-pools/{id}":              "get-phone-pool",
 		"PATCH /api/v1/phone-pools/{id}":            "update-phone-pool",
 		"DELETE /api/v1/phone-pools/{id}":           "delete-phone-pool",
+		// domains.go
+		"POST /api/v1/domains":             "create-domain",
+		"GET /api/v1/domains":              "list-domains",
+		"GET /api/v1/domains/{id}":         "get-domain",
+		"POST /api/v1/domains/{id}/verify": "verify-domain",
+		"DELETE /api/v1/domains/{id}":      "delete-domain",
 		// schedule.go, batch.go, templates.go
 		"DELETE /api/v1/emails/{id}":            "cancel-email",
 		"DELETE /api/v1/sms/{id}":               "cancel-sms",
@@ -218,6 +224,7 @@ func TestRegisterOnAppAPI(t *testing.T) {
 	doURL(t, base, reqGet("/openapi.json")).decode(t, http.StatusOK, &doc)
 	paths := slices.Sorted(maps.Keys(doc.Paths))
 	require.Equal(t, []string{"/api/v1/api-keys", "/api/v1/api-keys/{id}",
+		"/api/v1/domains", "/api/v1/domains/{id}", "/api/v1/domains/{id}/verify",
 		"/api/v1/emails", "/api/v1/emails/batch", "/api/v1/emails/{id}",
 		"/api/v1/phone-numbers", "/api/v1/phone-numbers/{id}", "/api/v1/phone-numbers/{id}/provision",
 		"/api/v1/phone-pools", "/api/v1/phone-pools/{id}",

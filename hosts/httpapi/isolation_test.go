@@ -94,7 +94,9 @@ func isolationFixtures() map[string]isolationFixture {
 			body:            map[string]func() any{http.MethodPatch: func() any { return map[string]any{"name": "changed"} }},
 			tenantForbidden: []string{http.MethodPatch, http.MethodDelete},
 		},
-		"/api/v1/tenants/{id}/usage": {create: createTenantFixture},
+		"/api/v1/tenants/{id}/usage":  {create: createTenantFixture},
+		"/api/v1/domains/{id}":        {create: createDomainFixture},
+		"/api/v1/domains/{id}/verify": {create: createDomainFixture},
 	}
 }
 
@@ -107,6 +109,15 @@ func createTenantFixture(t *testing.T, b *bundle, o owner) string {
 	var out Tenant
 	b.do(t, req{method: http.MethodPost, path: "/api/v1/tenants", key: o.key, body: map[string]any{
 		"name": "iso", "slug": fmt.Sprintf("iso-%d", phoneSeq.Add(1)),
+	}}).decode(t, http.StatusOK, &out)
+	return out.ID
+}
+
+// createDomainFixture adds a sending domain as the owner.
+func createDomainFixture(t *testing.T, b *bundle, o owner) string {
+	var out Domain
+	b.do(t, req{method: http.MethodPost, path: "/api/v1/domains", key: o.key, body: map[string]any{
+		"name": fmt.Sprintf("iso-%d.example.com", phoneSeq.Add(1)),
 	}}).decode(t, http.StatusOK, &out)
 	return out.ID
 }

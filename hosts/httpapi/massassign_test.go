@@ -38,6 +38,9 @@ func writeBodies() map[string]func() map[string]any {
 			return map[string]any{"name": "ma", "slug": fmt.Sprintf("ma-%d", phoneSeq.Add(1))}
 		},
 		"PATCH /api/v1/tenants/{id}": func() map[string]any { return map[string]any{"name": "changed"} },
+		"POST /api/v1/domains": func() map[string]any {
+			return map[string]any{"name": fmt.Sprintf("ma-%d.example.com", phoneSeq.Add(1))}
+		},
 	}
 }
 

@@ -63,6 +63,7 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	registerAPIKeys(api, r, h) // apikeys.go
 	registerSenders(r, h)      // senders.go
 	registerTenants(r, h)      // tenants.go
+	registerDomains(r, h)      // domains.go
 	registerTracking(r, c)     // tracking.go
 	r.jsonOnly()
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/sendoka/sendoka/providers/sandbox"
 	"github.com/sendoka/sendoka/queue/riverjobs"
 	"github.com/sendoka/sendoka/sendoka"
+	"github.com/sendoka/sendoka/sendoka/sendokatest"
 	"github.com/sendoka/sendoka/storage/bunstore"
 	"github.com/sendoka/sendoka/storage/bunstore/bunstoretest"
 )
@@ -35,6 +36,8 @@ type bundle struct {
 	org     *sendoka.Org
 	live    string // plaintext sok_live_ key, full access
 	test    string // plaintext sok_test_ key, full access
+	// dns is the zone domains are verified against.
+	dns *sendokatest.DNS
 }
 
 type setupConfig struct {
@@ -43,6 +46,8 @@ type setupConfig struct {
 	opts    Options
 	// extra adds routes to the API and mux (see newHandler).
 	extra func(api huma.API, mux *http.ServeMux)
+	// email is the live email provider; nil: the sandbox.
+	email sendoka.EmailSender
 }
 
 // setup builds a bundle on db. The queue runs only with cfg.workers; everything is closed
@@ -55,7 +60,8 @@ func setup(t testing.TB, db *bunstore.DB, cfg setupConfig) *bundle {
 	q, err := riverjobs.New(db.SQLDB(), string(db.Dialect()), riverjobs.Config{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond})
 	require.NoError(t, err)
 	sb := sandbox.New(sandbox.Options{})
-	c, err := sendoka.New(sendoka.Config{Store: db, Queue: q, SandboxEmail: sb, SandboxSMS: sb})
+	dns := sendokatest.NewDNS()
+	c, err := sendoka.New(sendoka.Config{Store: db, Queue: q, SandboxEmail: sb, SandboxSMS: sb, Email: cfg.email, DNS: dns})
 	require.NoError(t, err)
 	if cfg.workers {
 		// River runs until the Start context ends: it must outlive setup.
@@ -70,7 +76,7 @@ func setup(t testing.TB, db *bunstore.DB, cfg setupConfig) *bundle {
 	require.NoError(t, err)
 	require.Len(t, boot.NewKeys, 2)
 
-	b := &bundle{db: db, queue: q, client: c, org: boot.Org}
+	b := &bundle{db: db, queue: q, client: c, org: boot.Org, dns: dns}
 	// SMS senders must be registered: a US number for most tests, a UK sender ID too.
 	admin := sendoka.SystemPrincipal(boot.Org.ID, sendoka.ModeLive)
 	for _, pn := range []*sendoka.PhoneNumberRequest{

@@ -29,6 +29,7 @@ type config struct {
 	sandboxLatency  time.Duration
 	bootstrapKeys   string
 	bootstrapDomain string
+	domains         domainSettings
 	emailProvider   string
 	smsProvider     string
 	sns             snsConfig
@@ -115,7 +116,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.sandboxDomain, "sandbox-domain", env("SENDOKA_SANDBOX_DOMAIN", "sandbox.sendoka.com"), "always-allowed sender domain (SENDOKA_SANDBOX_DOMAIN)")
 	fs.DurationVar(&c.sandboxLatency, "sandbox-latency", envDuration("SENDOKA_SANDBOX_LATENCY", 0), "how long each sandbox hand-off takes, standing in for a provider's API call in benchmarks and development; 0 = none (SENDOKA_SANDBOX_LATENCY)")
 	fs.StringVar(&c.bootstrapKeys, "bootstrap-keys", env("SENDOKA_BOOTSTRAP_KEYS", ""), "comma-separated API keys to create on start instead of random ones (SENDOKA_BOOTSTRAP_KEYS)")
-	fs.StringVar(&c.bootstrapDomain, "bootstrap-domains", env("SENDOKA_BOOTSTRAP_DOMAINS", ""), "comma-separated sender domains to treat as verified (SENDOKA_BOOTSTRAP_DOMAINS)")
+	fs.StringVar(&c.bootstrapDomain, "bootstrap-domains", env("SENDOKA_BOOTSTRAP_DOMAINS", ""), "comma-separated sender domains to add to the default org as verified, at every start (SENDOKA_BOOTSTRAP_DOMAINS)")
+	c.domains.flags(fs)
 	fs.StringVar(&c.emailProvider, "email-provider", env("SENDOKA_EMAIL_PROVIDER", "sandbox"), "provider for live email: sandbox, smtp or ses (SENDOKA_EMAIL_PROVIDER)")
 	fs.StringVar(&c.smsProvider, "sms-provider", env("SENDOKA_SMS_PROVIDER", "sandbox"), "provider for live SMS: sandbox or sns (SENDOKA_SMS_PROVIDER)")
 	c.sns.flags(fs)
@@ -182,6 +184,7 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 		return cfg, err
 	}
 	cfg.Email = email
+	cfg.Domains = c.domains.config(c.emailProvider, c.email.sesResolvedRegion)
 	if cfg.Tracking, err = c.email.tracking(); err != nil {
 		return cfg, err
 	}
@@ -252,4 +255,27 @@ func (c *config) open(ctx context.Context, stderr io.Writer) (*server.Server, se
 		return nil, cfg, nil, err
 	}
 	return srv, cfg, log, nil
+}
+
+// domainSettings are the DNS records a sender domain is told to publish for its return path.
+type domainSettings struct {
+	returnPath string
+	spfInclude string
+	mxHost     string
+}
+
+func (d *domainSettings) flags(fs *flag.FlagSet) {
+	fs.StringVar(&d.returnPath, "domain-return-path", env("SENDOKA_DOMAIN_RETURN_PATH", sendoka.DefaultReturnPath), "label of each sender domain's return-path (MAIL FROM) host, which gets the SPF and MX records (SENDOKA_DOMAIN_RETURN_PATH)")
+	fs.StringVar(&d.spfInclude, "domain-spf-include", env("SENDOKA_DOMAIN_SPF_INCLUDE", sendoka.DefaultSPFInclude), "host of the include: in the return path's SPF record, your email provider's (SENDOKA_DOMAIN_SPF_INCLUDE)")
+	fs.StringVar(&d.mxHost, "domain-mx-host", env("SENDOKA_DOMAIN_MX_HOST", ""), "MX of the return-path host, where bounces go; empty = feedback-smtp.<region>.amazonses.com with SES, else "+sendoka.DefaultMXHost+" (SENDOKA_DOMAIN_MX_HOST)")
+}
+
+// config returns the core's settings: with SES and no MX host set, SES's feedback host of
+// the region in use.
+func (d *domainSettings) config(provider, sesRegion string) sendoka.DomainConfig {
+	cfg := sendoka.DomainConfig{ReturnPath: d.returnPath, SPFInclude: d.spfInclude, MXHost: d.mxHost}
+	if cfg.MXHost == "" && provider == "ses" && sesRegion != "" {
+		cfg.MXHost = "feedback-smtp." + sesRegion + ".amazonses.com"
+	}
+	return cfg
 }

@@ -42,6 +42,8 @@ type emailConfig struct {
 	sesRegion           string
 	sesEndpoint         string
 	sesConfigurationSet string
+	// sesResolvedRegion is the region SES is used in, once provider has resolved it.
+	sesResolvedRegion string
 }
 
 func (c *emailConfig) flags(fs *flag.FlagSet) {
@@ -106,6 +108,7 @@ func (c *emailConfig) provider(name string, log *slog.Logger) (sendoka.EmailSend
 		if cfg.Region == "" {
 			return nil, errors.New("SENDOKA_EMAIL_PROVIDER=ses: no AWS region: set SENDOKA_SES_REGION or AWS_REGION")
 		}
+		c.sesResolvedRegion = cfg.Region
 		return sesemail.NewFromConfig(cfg, c.sesEndpoint, sesemail.Options{ConfigurationSet: c.sesConfigurationSet}), nil
 	}
 	return nil, fmt.Errorf("SENDOKA_EMAIL_PROVIDER=%q: supported: sandbox, smtp, ses", name)

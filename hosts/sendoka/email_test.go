@@ -22,6 +22,7 @@ import (
 	"github.com/sendoka/sendoka/providers/sesemail"
 	"github.com/sendoka/sendoka/providers/smtpemail"
 	"github.com/sendoka/sendoka/providers/smtpemail/smtpemailtest"
+	"github.com/sendoka/sendoka/sendoka"
 	"github.com/sendoka/sendoka/storage/bunstore/bunstoretest"
 )
 
@@ -200,6 +201,15 @@ func TestEmailProviderSetting(t *testing.T) {
 	cfg, err = parse(t, "-email-provider", "ses", "-ses-region", "eu-west-1", "-ses-configuration-set", "events").serverConfig(log)
 	require.NoError(t, err)
 	require.IsType(t, &sesemail.Sender{}, cfg.Email)
+	// Sender domains publish the MX of the SES region in use.
+	require.Equal(t, sendoka.DomainConfig{ReturnPath: "bounces", SPFInclude: "amazonses.com", MXHost: "feedback-smtp.eu-west-1.amazonses.com"}, cfg.Domains)
+	cfg, err = parse(t, "-email-provider", "ses", "-ses-region", "eu-west-1", "-domain-mx-host", "mx.example.net").serverConfig(log)
+	require.NoError(t, err)
+	require.Equal(t, "mx.example.net", cfg.Domains.MXHost, "a setting wins")
+	cfg, err = parse(t, "-email-provider", "smtp", "-smtp-host", "smtp.example.com", "-domain-return-path", "mail",
+		"-domain-spf-include", "spf.relay.example").serverConfig(log)
+	require.NoError(t, err)
+	require.Equal(t, sendoka.DomainConfig{ReturnPath: "mail", SPFInclude: "spf.relay.example"}, cfg.Domains, "the core's MX default")
 
 	cfg, err = parse(t, "-public-url", "https://mail.example.com", "-secret-key", strings.Repeat("s", 32)).serverConfig(log)
 	require.NoError(t, err)

@@ -239,12 +239,14 @@ func TestKeysCommands(t *testing.T) {
 
 	// Limits given on the command line are stored and listed.
 	out, err = call("keys", "create", "-mode", "live", "-name", "office", "-scopes", "emails:send,templates:read",
-		"-allowed-cidrs", "10.0.0.0/8", "-allowed-domains", "dom_01ABC", "-expires-in", "48h")
+		"-allowed-cidrs", "10.0.0.0/8", "-allowed-domains", "dom_sandbox", "-expires-in", "48h")
 	require.NoError(t, err)
 	limitedID := strings.Fields(out)[len(strings.Fields(out))-4]
 	out, err = call("keys", "list")
 	require.NoError(t, err)
-	require.Regexp(t, limitedID+`.*emails:send,templates:read\s+-\s+10\.0\.0\.0/8\s+dom_01ABC\s+\S+\s+20\d\d-`, out, "scopes, no tenant, CIDRs, domains, an expiry")
+	require.Regexp(t, limitedID+`.*emails:send,templates:read\s+-\s+10\.0\.0\.0/8\s+dom_sandbox\s+\S+\s+20\d\d-`, out, "scopes, no tenant, CIDRs, domains, an expiry")
+	_, err = call("keys", "create", "-mode", "live", "-allowed-domains", "dom_01NOSUCHDOMAIN")
+	require.ErrorContains(t, err, "no such sending domain")
 
 	// An org that does not exist gets no key, and the error names it.
 	for _, mode := range []string{"live", "test"} {

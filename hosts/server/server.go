@@ -51,8 +51,15 @@ type Config struct {
 	// SandboxLatency is how long each of the sandbox's hand-offs takes (sandbox.Options.Latency),
 	// to benchmark delivery against a provider that is not instant. Default: 0, none.
 	SandboxLatency time.Duration
-	// VerifiedDomains are sender domains allowed for live keys (bootstrap convenience).
+	// VerifiedDomains are sender domains for scripted installs: Bootstrap adds them to the
+	// default org as verified domains (sendoka.Config.VerifiedDomains).
 	VerifiedDomains []string
+	// Domains says which DNS records a sender domain publishes (return-path host, SPF
+	// include, MX host) and how domains are checked. Zero fields take sendoka's defaults
+	// (Amazon SES's values in us-east-1).
+	Domains sendoka.DomainConfig
+	// DNS looks up domains' records when they are verified. Default: net.DefaultResolver.
+	DNS sendoka.DNSResolver
 	// Tracking turns on open and click tracking; Handler serves its /t/o/ and /t/c/ routes,
 	// and Tracking.BaseURL must reach them. Default: off.
 	Tracking sendoka.TrackingConfig
@@ -156,6 +163,7 @@ func (s *Server) open(ctx context.Context, cfg Config) error {
 		Email: cfg.Email, SMS: cfg.SMS,
 		SandboxEmail: s.Sandbox, SandboxSMS: s.Sandbox,
 		SandboxDomain: cfg.SandboxDomain, VerifiedDomains: cfg.VerifiedDomains,
+		Domains: cfg.Domains, DNS: cfg.DNS,
 		Tracking: cfg.Tracking, Delivery: cfg.Delivery, Clock: cfg.Clock, Logger: s.log,
 	})
 	if err != nil {

@@ -72,6 +72,9 @@ type ReceivedEmail struct {
 	// the suite set through OutboundEmail.Headers are checked; nil is fine for a harness
 	// whose provider does not claim Features.Headers.
 	Header mail.Header
+	// Raw is the message as the peer received it (ParseMessage sets it); needed with
+	// Features.SignsDKIM.
+	Raw []byte
 }
 
 // ReceivedAttachment is one attachment or inline part as the peer saw it.
@@ -107,6 +110,7 @@ func RunEmail(t *testing.T, h EmailHarness) {
 		{"Attachments", s.attachments},
 		{"InlineImages", s.inlineImages},
 		{"Headers", s.headers},
+		{"DKIM", s.dkim},                       // dkim.go
 		{"HeaderInjection", s.headerInjection}, // email_injection.go
 		{"Concurrent", s.concurrent},
 		{"Dedupe", s.dedupe},

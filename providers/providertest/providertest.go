@@ -64,6 +64,12 @@ type Features struct {
 	InlineImages bool
 	// Headers (email only): OutboundEmail.Headers reach the peer as header fields.
 	Headers bool
+	// SignsDKIM (email only): the provider writes the message onto the wire itself and signs
+	// it with OutboundEmail.DKIM; the harness's ReceivedEmail.Raw is set, and the suite
+	// verifies the signature with go-msgauth against the key's public half. Without it, a
+	// message with a key must go out as any other (the provider signs for the domain
+	// itself, or delivers nothing).
+	SignsDKIM bool
 }
 
 // Stall makes every later hand-off hang at the peer until the caller's context ends, so the

@@ -25,6 +25,10 @@
 // The SDK's own retries are off by default (Options.MaxAttempts): the queue retries with
 // its backoff, and a throttled send is snoozed rather than hammered. When they are on, the
 // SDK still never resends a request that was written and not answered.
+//
+// The Sender is also a sendoka.DomainProvisioner (domain.go): adding a sender domain makes
+// it an SES domain identity with Easy DKIM, and the domain shows SES's three DKIM CNAME
+// records; SES signs the domain's mail, so the Sender ignores OutboundEmail.DKIM.
 package sesemail
 
 import (

@@ -19,7 +19,7 @@ import (
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	providertest.RunEmail(t, providertest.EmailHarness{
-		Features: providertest.Features{ReportsName: true, CanForceFailures: true, Attachments: true, InlineImages: true, Headers: true},
+		Features: providertest.Features{ReportsName: true, CanForceFailures: true, Attachments: true, InlineImages: true, Headers: true, SignsDKIM: true},
 		New: func(t *testing.T) *providertest.EmailSetup {
 			var (
 				mu      sync.Mutex

@@ -9,6 +9,13 @@
 // Sender reports MaxConns as its sendoka.ConcurrencyLimiter limit, so the core hands over
 // no more messages at once than there are connections.
 //
+// # DKIM
+//
+// A relay passes a message on as it is, so when the core hands over a key
+// (sendoka.OutboundEmail.DKIM: live mail from a verified domain whose key Sendoka holds),
+// the Sender signs the built message with it (mimemail.SignDKIM) before DATA. A key that
+// cannot sign fails the message (Permanent, "dkim_signing").
+//
 // # Timeouts
 //
 // Each phase of a send has its own bound, counted from the start of that phase, never
@@ -325,6 +332,12 @@ func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendo
 	raw, err := mimemail.Build(m, nil)
 	if err != nil {
 		return sendoka.SendResult{}, s.permanent("invalid_message", err)
+	}
+	if m.DKIM != nil {
+		// The relay passes the message on as it is: the signature is ours to add.
+		if raw, err = mimemail.SignDKIM(raw, m.DKIM); err != nil {
+			return sendoka.SendResult{}, s.permanent("dkim_signing", err)
+		}
 	}
 	from, rcpts, err := mimemail.Envelope(m)
 	if err != nil {

@@ -798,6 +798,9 @@ type completingHandler struct {
 }
 
 func (h *completingHandler) RunJob(ctx context.Context, j sendoka.Job, _ sendoka.JobRun) error {
+	if j.Kind != sendoka.JobDeliverMessage {
+		return nil // the periodic jobs that run at start
+	}
 	var completed bool
 	err := h.db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error {
 		var err error

@@ -22,7 +22,8 @@
 //		env.WaitStatus(t, sendoka.ChannelEmail, msg.ID, sendoka.StatusSent)
 //	}
 //
-// Mail from your own domains, with either principal, needs Options.VerifiedDomains. Options also take a Clock,
+// Mail from your own domains needs them added to the org: Options.VerifiedDomains (verified
+// at bootstrap), or Client.CreateDomain and Env.DNS to verify them. Options also take a Clock,
 // a sendoka.DeliveryConfig and a Postgres URL. Open builds the same Env without a
 // testing.TB, for examples and TestMain; Close it yourself.
 package sendokatest
@@ -58,7 +59,8 @@ type Options struct {
 	DatabaseURL string
 
 	// VerifiedDomains are sender domains the org may use besides the sandbox domain, as
-	// sendoka.Config.VerifiedDomains. Default: none.
+	// sendoka.Config.VerifiedDomains: Bootstrap adds them to the org as verified domains.
+	// Default: none. (Domains added with Client.CreateDomain are verified against Env.DNS.)
 	VerifiedDomains []string
 	// SandboxDomain is the always-allowed sender domain. Default:
 	// sendoka.DefaultSandboxDomain (sandbox.sendoka.com).
@@ -99,6 +101,11 @@ type Env struct {
 	// LiveKey and TestKey are API keys of the org in plaintext (sok_live_…, sok_test_…), for
 	// code that authenticates (Client.Authenticate, or hosts/httpapi on Client).
 	LiveKey, TestKey string
+
+	// DNS is the zone Client verifies domains against (sendoka.Config.DNS): publish a
+	// domain's records there (DNS.Publish) and Client.VerifyDomain finds them. Nothing is
+	// looked up on the network.
+	DNS *DNS
 
 	// DB and Queue are the store and the River queue under Client, for tests that look
 	// beneath it.
@@ -159,7 +166,7 @@ func Open(ctx context.Context, opts *Options) (*Env, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	env := &Env{Fake: o.Fake, wait: o.WaitTimeout}
+	env := &Env{Fake: o.Fake, DNS: NewDNS(), wait: o.WaitTimeout}
 
 	dsn := o.DatabaseURL
 	if isPostgres(dsn) {
@@ -211,7 +218,7 @@ func (e *Env) start(ctx context.Context, o Options) error {
 	e.Client, err = sendoka.New(sendoka.Config{
 		Store: e.DB, Queue: e.Queue,
 		Email: e.Fake, SMS: e.Fake, SandboxEmail: e.Fake, SandboxSMS: e.Fake,
-		SandboxDomain: o.SandboxDomain, VerifiedDomains: o.VerifiedDomains,
+		SandboxDomain: o.SandboxDomain, VerifiedDomains: o.VerifiedDomains, DNS: e.DNS,
 		Delivery: o.Delivery, Clock: o.Clock, Logger: o.Logger,
 	})
 	if err != nil {

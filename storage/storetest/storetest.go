@@ -60,6 +60,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"SMS", testSMS},                         // sms.go
 		{"Email", testEmail},                     // email.go
 		{"Tenants", testTenants},                 // tenant.go
+		{"Domains", testDomains},                 // domain.go
 		{"DeadlinePassed", testDeadlinePassed},   // unavailable.go
 		{"CallerCancelled", testCallerCancelled}, // unavailable.go
 	}

@@ -156,6 +156,9 @@ func start(ctx context.Context, o options, db *database, role string, env ...str
 	if o.cooldown > 0 {
 		cmd.Env = append(cmd.Env, "SENDOKA_FETCH_COOLDOWN="+o.cooldown.String())
 	}
+	if _, domain, _ := strings.Cut(o.from, "@"); domain != "" && domain != "sandbox.sendoka.com" {
+		cmd.Env = append(cmd.Env, "SENDOKA_BOOTSTRAP_DOMAINS="+domain)
+	}
 	cmd.Env = append(cmd.Env, env...) // later entries win
 	p := &process{role: role, cmd: cmd, log: filepath.Join(db.dataDir, strings.ReplaceAll(role, " ", "")+".log"), done: make(chan struct{})}
 	logf, err := os.Create(p.log)

@@ -47,6 +47,7 @@ func main() {
 	flag.DurationVar(&o.latencyDuration, "latency-duration", 12*time.Second, "how long the open-loop latency row runs")
 	flag.Float64Var(&o.latencyRate, "latency-rate", 0, "req/s of the latency row; 0 = half the serve row's")
 	flag.IntVar(&o.clients, "clients", 64, "concurrent keep-alive clients")
+	flag.StringVar(&o.from, "from", "you@sandbox.sendoka.com", "sender of the single-email rows (api, serve, latency); another domain than the sandbox's is made a verified domain of the server (SENDOKA_BOOTSTRAP_DOMAINS), so the rows measure the check of a sending domain")
 	flag.StringVar(&o.pgURL, "pg", envOr("SENDOKA_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "Postgres admin URL; throw-away databases are created on it (empty: skip Postgres)")
 	flag.StringVar(&o.backends, "backends", "sqlite,postgres", "backends to run, in order")
 	flag.StringVar(&o.only, "only", "", "comma-separated rows to run: ids ("+strings.Join(rowIDs(), ", ")+"), backends, backend/id, or a part of a row's name")
@@ -66,6 +67,7 @@ func main() {
 
 type options struct {
 	bin, out, pgURL, only, backends  string
+	from                             string
 	duration, sustain, cooldown      time.Duration
 	latencyDuration, providerLatency time.Duration
 	latencyRate                      float64

@@ -34,7 +34,7 @@ func rows() []row {
 				return nil
 			},
 			Run: func(ctx context.Context, rc *rowContext) (*result, error) {
-				return closedLoop(ctx, rc, roleAPI, singleEmail("bench-api"), rc.o.duration, false)
+				return closedLoop(ctx, rc, roleAPI, singleEmail("bench-api", rc.o.from), rc.o.duration, false)
 			},
 		},
 		{
@@ -46,7 +46,7 @@ func rows() []row {
 				return []target{minReqPerSec(1500)}
 			},
 			Run: func(ctx context.Context, rc *rowContext) (*result, error) {
-				return closedLoop(ctx, rc, roleServe, singleEmail("bench-serve"), rc.o.sustain, true)
+				return closedLoop(ctx, rc, roleServe, singleEmail("bench-serve", rc.o.from), rc.o.sustain, true)
 			},
 		},
 		{
@@ -156,7 +156,7 @@ func halfLoad(ctx context.Context, rc *rowContext) (*result, error) {
 	}
 	defer p.stop()
 	hc := openClient()
-	sc := singleEmail("bench-paced")
+	sc := singleEmail("bench-paced", rc.o.from)
 	res, err := paced(ctx, hc, p.base, sc, rate, rc.o.latencyDuration)
 	if err != nil {
 		return nil, err

@@ -25,12 +25,13 @@ type scenario struct {
 	Check func(body []byte) error
 }
 
-// singleEmail is one small email per request, tagged so a row can list its own messages.
-func singleEmail(tag string) scenario {
+// singleEmail is one small email from from per request, tagged so a row can list its own
+// messages.
+func singleEmail(tag, from string) scenario {
 	return scenario{
 		Name: "single email", Path: "/api/v1/emails", ListPath: "/api/v1/emails", Messages: 1, Tag: tag,
 		Body: func(i int) []byte {
-			return fmt.Appendf(nil, `{"from":"you@sandbox.sendoka.com","to":["user%d@example.com"],"subject":"Hello %d","html":"<p>It works.</p>","tags":[%q]}`, i, i, tag)
+			return fmt.Appendf(nil, `{"from":%q,"to":["user%d@example.com"],"subject":"Hello %d","html":"<p>It works.</p>","tags":[%q]}`, from, i, i, tag)
 		},
 	}
 }

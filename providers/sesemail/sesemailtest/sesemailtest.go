@@ -1,6 +1,8 @@
 // Package sesemailtest fakes Amazon SES at its wire protocol, for tests: an httptest server
 // that answers the API v2 SendEmail operation (POST /v2/email/outbound-emails, REST-JSON)
-// as SES does, records every request, and fails on demand with SES's error shapes.
+// as SES does, records every request, and fails on demand with SES's error shapes. It also
+// keeps domain identities (identities.go): CreateEmailIdentity, GetEmailIdentity and
+// PutEmailIdentityMailFromAttributes.
 //
 //	srv := sesemailtest.Start(t)
 //	sender := sesemail.New(srv.Client(), sesemail.Options{ConfigurationSet: "events"})
@@ -60,12 +62,16 @@ type Server struct {
 	reqs []Request
 	fail func(context.Context, Request) *Failure
 	n    int
+
+	identities   map[string]*Identity // by name (identities.go)
+	identityCall []IdentityCall
+	failIdentity func(IdentityCall) *Failure
 }
 
 // Start starts a server.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{}
+	s := &Server{identities: map[string]*Identity{}}
 	s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.hs.Close)
 	s.URL = s.hs.URL
@@ -113,13 +119,17 @@ type sendEmailBody struct {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/v2/email/outbound-emails" {
-		writeError(w, &Failure{Status: http.StatusNotFound, Type: "UnknownOperationException", Message: r.Method + " " + r.URL.Path})
-		return
-	}
 	auth := r.Header.Get("Authorization")
 	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential="+AccessKeyID+"/") || !strings.Contains(auth, "/"+Region+"/ses/aws4_request") {
 		writeError(w, &Failure{Status: http.StatusForbidden, Type: "InvalidSignatureException", Message: "missing or foreign signature: " + auth})
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, identitiesPath) {
+		s.serveIdentity(w, r) // identities.go
+		return
+	}
+	if r.Method != http.MethodPost || r.URL.Path != "/v2/email/outbound-emails" {
+		writeError(w, &Failure{Status: http.StatusNotFound, Type: "UnknownOperationException", Message: r.Method + " " + r.URL.Path})
 		return
 	}
 	data, err := io.ReadAll(r.Body)
