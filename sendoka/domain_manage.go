@@ -106,6 +106,12 @@ func (c *Client) GetDomain(ctx context.Context, p *Principal, id string) (*Domai
 	if err := p.require(PermissionDomainsRead, PermissionDomainsWrite); err != nil {
 		return nil, err
 	}
+	return c.lookupDomain(ctx, p, id)
+}
+
+// lookupDomain reads a domain in the principal's scope; SandboxDomainID is the built-in
+// entry, and an id that cannot be one is CodeNotFound without a read.
+func (c *Client) lookupDomain(ctx context.Context, p *Principal, id string) (*Domain, error) {
 	if id == SandboxDomainID {
 		return c.sandboxEntry(p), nil
 	}

@@ -30,15 +30,9 @@ func (c *Client) VerifyDomain(ctx context.Context, p *Principal, id string) (*Do
 	if err := p.require(PermissionDomainsWrite); err != nil {
 		return nil, err
 	}
-	if id == SandboxDomainID {
-		return c.sandboxEntry(p), nil
-	}
-	if !plausibleID(id) {
-		return nil, NotFound("domain")
-	}
-	d, err := c.store.GetDomain(ctx, p.Scope(), id)
-	if err != nil {
-		return nil, AsError(err)
+	d, err := c.lookupDomain(ctx, p, id)
+	if err != nil || d.BuiltIn {
+		return d, err
 	}
 	if err := c.checkDomain(ctx, d); err != nil {
 		return nil, err

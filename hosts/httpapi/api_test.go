@@ -304,11 +304,7 @@ func TestScope(t *testing.T) {
 	t.Parallel()
 	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
 		b := setup(t, db, setupConfig{})
-		ctx := context.Background()
-		now := time.Now().UTC()
-		other := &sendoka.Org{ID: sendoka.NewID(sendoka.PrefixOrg, now), Name: "other", Plan: "free", CreatedAt: now}
-		require.NoError(t, db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error { return tx.InsertOrg(ctx, other) }))
-		_, otherKey := b.orgKey(t, other.ID, sendoka.CreateKeyParams{})
+		_, otherKey := b.otherOrg(t, "other")
 
 		emailID := b.send(t, "/api/v1/emails", b.live, quickstart())
 		smsID := b.send(t, "/api/v1/sms", b.live, smsBody())

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -165,11 +164,7 @@ func TestIsolationEveryRoute(t *testing.T) {
 	t.Parallel()
 	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
 		b := setup(t, db, setupConfig{})
-		ctx := context.Background()
-		now := time.Now().UTC()
-		orgB := &sendoka.Org{ID: sendoka.NewID(sendoka.PrefixOrg, now), Name: "org b", Plan: "free", CreatedAt: now}
-		require.NoError(t, db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error { return tx.InsertOrg(ctx, orgB) }))
-		_, keyOrgB := b.orgKey(t, orgB.ID, sendoka.CreateKeyParams{})
+		_, keyOrgB := b.otherOrg(t, "org b")
 		tenantA, tenantB := b.createTenant(t, "Tenant A", "tenant-a"), b.createTenant(t, "Tenant B", "tenant-b")
 		keyTenantA := b.tenantKey(t, tenantA.ID, sendoka.ModeLive)
 		keyTenantB := b.tenantKey(t, tenantB.ID, sendoka.ModeLive)

@@ -127,6 +127,16 @@ func (b *bundle) orgKey(t testing.TB, orgID string, p sendoka.CreateKeyParams) (
 	return k, plain
 }
 
+// otherOrg stores a second org and returns it with a full-access live key of its own.
+func (b *bundle) otherOrg(t testing.TB, name string) (*sendoka.Org, string) {
+	t.Helper()
+	now := time.Now().UTC()
+	org := &sendoka.Org{ID: sendoka.NewID(sendoka.PrefixOrg, now), Name: name, Plan: "free", CreatedAt: now}
+	require.NoError(t, b.db.InTx(context.Background(), func(ctx context.Context, tx sendoka.Tx) error { return tx.InsertOrg(ctx, org) }))
+	_, key := b.orgKey(t, org.ID, sendoka.CreateKeyParams{})
+	return org, key
+}
+
 // expiredKey stores a live key of the bundle's org that expired an hour ago (the API cannot
 // create one: a new key's expiry must be in the future) and returns its plaintext.
 func (b *bundle) expiredKey(t testing.TB) string {

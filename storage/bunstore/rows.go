@@ -360,6 +360,19 @@ func (r *messageRow) message() (*sendoka.Message, error) {
 	return m, nil
 }
 
+// messagesOf turns rows into messages.
+func messagesOf(rows []messageRow) ([]*sendoka.Message, error) {
+	out := make([]*sendoka.Message, 0, len(rows))
+	for i := range rows {
+		m, err := rows[i].message()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
 type messageTagRow struct {
 	bun.BaseModel `bun:"table:message_tags,alias:t"`
 

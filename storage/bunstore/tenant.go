@@ -177,15 +177,7 @@ func (t *Tx) ScheduledTenantMessages(ctx context.Context, orgID, tenantID string
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*sendoka.Message, 0, len(rows))
-	for i := range rows {
-		m, err := rows[i].message()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	return messagesOf(rows)
 }
 
 // tenantTables are the tables DeleteTenantData empties after the messages, in order, with

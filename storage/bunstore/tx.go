@@ -115,15 +115,7 @@ func (t *Tx) LapsedClaims(ctx context.Context, now time.Time, limit int) ([]*sen
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*sendoka.Message, 0, len(rows))
-	for i := range rows {
-		m, err := rows[i].message()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	return messagesOf(rows)
 }
 
 // UpdateMessage writes the delivery fields in one UPDATE conditional on the stored status.
