@@ -4,10 +4,21 @@ import "time"
 
 // Org is an account: it owns keys, messages and (in platform mode) tenants.
 type Org struct {
-	ID        string
-	Name      string
+	ID   string
+	Name string
+	// Plan names the org's plan (Config.Plans); Limits override the plan's where set.
 	Plan      string
+	Limits    OrgLimits
 	CreatedAt time.Time
+}
+
+// OrgLimits are an org's own limits; a nil field takes the plan's.
+type OrgLimits struct {
+	// BurstPerMinute is how many requests a key may make per minute.
+	BurstPerMinute *int64
+	// MonthlyEmails and MonthlySMS are the monthly quotas per channel; 0 means unlimited.
+	MonthlyEmails *int64
+	MonthlySMS    *int64
 }
 
 // Scope bounds what a caller can see: one org, and within it one tenant when TenantID is

@@ -50,6 +50,7 @@ type Store interface {
 	SenderStore      // sender.go
 	SuppressionStore // suppression.go
 	EmailStore       // email_store.go
+	LimitStore       // limits_store.go
 	TenantStore      // tenant.go
 	DomainStore      // domain.go
 }

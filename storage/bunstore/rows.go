@@ -111,14 +111,23 @@ func fromJSON(s string, dst any) error {
 type orgRow struct {
 	bun.BaseModel `bun:"table:orgs,alias:o"`
 
-	ID        string    `bun:"id,pk"`
-	Name      string    `bun:"name"`
-	Plan      string    `bun:"plan"`
-	CreatedAt timestamp `bun:"created_at"`
+	ID             string    `bun:"id,pk"`
+	Name           string    `bun:"name"`
+	Plan           string    `bun:"plan"`
+	BurstPerMinute *int64    `bun:"burst_per_minute"`
+	MonthlyEmails  *int64    `bun:"monthly_emails"`
+	MonthlySMS     *int64    `bun:"monthly_sms"`
+	CreatedAt      timestamp `bun:"created_at"`
+}
+
+func newOrgRow(o *sendoka.Org) *orgRow {
+	return &orgRow{ID: o.ID, Name: o.Name, Plan: o.Plan, BurstPerMinute: o.Limits.BurstPerMinute,
+		MonthlyEmails: o.Limits.MonthlyEmails, MonthlySMS: o.Limits.MonthlySMS, CreatedAt: ts(o.CreatedAt)}
 }
 
 func (r *orgRow) org() *sendoka.Org {
-	return &sendoka.Org{ID: r.ID, Name: r.Name, Plan: r.Plan, CreatedAt: r.CreatedAt.Time}
+	return &sendoka.Org{ID: r.ID, Name: r.Name, Plan: r.Plan, CreatedAt: r.CreatedAt.Time,
+		Limits: sendoka.OrgLimits{BurstPerMinute: r.BurstPerMinute, MonthlyEmails: r.MonthlyEmails, MonthlySMS: r.MonthlySMS}}
 }
 
 type apiKeyRow struct {

@@ -28,7 +28,7 @@ func (t *Tx) Bun() bun.Tx { return t.tx }
 
 // InsertOrg inserts an org. A duplicate id is CodeConflict.
 func (t *Tx) InsertOrg(ctx context.Context, org *sendoka.Org) error {
-	row := &orgRow{ID: org.ID, Name: org.Name, Plan: org.Plan, CreatedAt: ts(org.CreatedAt)}
+	row := newOrgRow(org)
 	_, err := t.tx.NewInsert().Model(row).Returning("NULL").Exec(ctx)
 	return conflict(err, "org")
 }

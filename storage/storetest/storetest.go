@@ -61,6 +61,9 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"Email", testEmail},                     // email.go
 		{"Tenants", testTenants},                 // tenant.go
 		{"Domains", testDomains},                 // domain.go
+		{"TakeTokens", testTakeTokens},           // limits.go
+		{"ReserveCount", testReserveCount},       // limits.go
+		{"OrgLimits", testOrgLimits},             // limits.go
 		{"DeadlinePassed", testDeadlinePassed},   // unavailable.go
 		{"CallerCancelled", testCallerCancelled}, // unavailable.go
 	}

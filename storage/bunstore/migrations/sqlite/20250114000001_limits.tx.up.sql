@@ -1,0 +1,33 @@
+-- Plans and limits: an org's own limits beside its plan's (NULL: the plan's).
+ALTER TABLE orgs ADD COLUMN burst_per_minute INTEGER;
+--bun:split
+ALTER TABLE orgs ADD COLUMN monthly_emails INTEGER;
+--bun:split
+ALTER TABLE orgs ADD COLUMN monthly_sms INTEGER;
+--bun:split
+-- Burst limits: one GCRA row per limited thing (an API key), its theoretical arrival time in
+-- microseconds since the epoch; granted is scratch for the statement that took tokens.
+CREATE TABLE rate_limits (
+    key     text PRIMARY KEY,
+    tat_us  INTEGER NOT NULL,
+    granted INTEGER NOT NULL DEFAULT 0
+);
+--bun:split
+-- Monthly quotas: what was reserved per org, channel and month (YYYY-MM, UTC).
+CREATE TABLE quota_counters (
+    org_id  text NOT NULL,
+    channel text NOT NULL,
+    period  text NOT NULL,
+    used    INTEGER NOT NULL,
+    granted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (org_id, channel, period)
+);
+--bun:split
+-- Domain warmup: live sends per domain and UTC day (YYYY-MM-DD).
+CREATE TABLE warmup_counters (
+    domain_id text NOT NULL,
+    day       text NOT NULL,
+    sent      INTEGER NOT NULL,
+    granted   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (domain_id, day)
+);
