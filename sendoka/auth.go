@@ -99,7 +99,7 @@ func (c *Client) Bootstrap(ctx context.Context, opts BootstrapOptions) (*Bootstr
 			name = "default"
 		}
 		now := c.now()
-		res.Org = &Org{ID: NewID(PrefixOrg, now), Name: name, Plan: "free", CreatedAt: now}
+		res.Org = &Org{ID: NewID(PrefixOrg, now), Name: name, Plan: c.plans.defaultName, CreatedAt: now}
 		res.CreatedOrg = true
 		if err := c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.InsertOrg(ctx, res.Org) }); err != nil {
 			return nil, err

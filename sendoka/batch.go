@@ -207,6 +207,23 @@ func (c *Client) acceptBatch(ctx context.Context, bc *batchCache, n int, prepare
 			return nil, err
 		}
 	}
+	var candidates []*Message
+	for _, row := range res.Rows {
+		if row.Err == nil {
+			candidates = append(candidates, row.Message)
+		}
+	}
+	// Warmup caps and the monthly quota admit a prefix of the rows; the rest fail row by row.
+	refused, adm, err := c.admit(ctx, candidates)
+	if err != nil {
+		return nil, err
+	}
+	for m, err := range refused {
+		if err := fail(rowOf[m], err); err != nil {
+			adm.release(nil)
+			return nil, err
+		}
+	}
 	msgs := make([]*Message, 0, n)
 	for _, row := range res.Rows {
 		if row.Err != nil {
@@ -217,6 +234,7 @@ func (c *Client) acceptBatch(ctx context.Context, bc *batchCache, n int, prepare
 	}
 	if len(msgs) > 0 {
 		if err := c.accept(ctx, sendOptions{}, msgs...); err != nil {
+			adm.release(nil)
 			return nil, err
 		}
 	}

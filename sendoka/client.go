@@ -51,6 +51,17 @@ type Config struct {
 	// Default: every DeliveryConfig default.
 	Delivery DeliveryConfig
 
+	// Plans are the plans orgs may be on, with their burst limits and monthly quotas
+	// (plan.go). Default: DefaultPlans.
+	Plans []Plan
+	// DefaultPlan is the plan of the org Bootstrap creates. Default: DefaultPlanName.
+	DefaultPlan string
+	// DisableLimits turns the burst limit, the monthly quotas and the warmup caps off (to
+	// measure what they cost, or for an installation that limits elsewhere). Default: on.
+	DisableLimits bool
+	// Warmup tunes the daily caps of newly verified domains (warmup.go).
+	Warmup WarmupConfig
+
 	// GroupCommit tunes how concurrent single sends share transactions (group_commit.go).
 	// Default: every GroupCommitConfig default.
 	GroupCommit GroupCommitConfig
@@ -88,6 +99,11 @@ type Client struct {
 	keys          *keyCache      // API key lookups (apikey_cache.go)
 	tenants       tenantCache    // tenants ForTenant found (tenant_scope.go)
 	group         groupCommitter // single sends sharing transactions (group_commit.go)
+	plans         *plans         // plans and each org's limits (plan.go)
+	limitsOff     bool           // Config.DisableLimits
+	bursts        burstPockets   // burst-limit tokens taken and not spent (ratelimit.go)
+	quotas        quotaPockets   // quota reserved and not handed out (quota.go)
+	warmup        WarmupConfig   // domain warmup (warmup.go)
 }
 
 // New returns a Client for cfg.
@@ -147,6 +163,14 @@ func New(cfg Config) (*Client, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.group = newGroupCommitter(cfg.GroupCommit)
+	if c.plans, err = newPlans(cfg.Plans, cfg.DefaultPlan); err != nil {
+		return nil, err
+	}
+	c.limitsOff = cfg.DisableLimits
+	c.warmup = cfg.Warmup
+	if c.warmup.Schedule == nil {
+		c.warmup.Schedule = DefaultWarmupSchedule
+	}
 	c.keys = newKeyCache(c.store, c.clock, c.log, cfg.AuthCache)
 	c.domains = newDomainCache(c.store, c.clock, c.domainCfg.CacheTTL)
 	return c, nil

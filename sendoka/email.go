@@ -56,7 +56,15 @@ func (c *Client) SendEmail(ctx context.Context, p *Principal, req *EmailRequest,
 	if err != nil {
 		return nil, err
 	}
+	refused, adm, err := c.admit(ctx, []*Message{m}) // warmup and quota (warmup.go)
+	if err != nil {
+		return nil, err
+	}
+	if err := refused[m]; err != nil {
+		return nil, err
+	}
 	if err := c.acceptSingle(ctx, sendOptionsOf(opts), m); err != nil {
+		adm.release(nil)
 		return nil, err
 	}
 	return m, nil

@@ -46,7 +46,15 @@ func (c *Client) SendSMS(ctx context.Context, p *Principal, req *SMSRequest, opt
 	if err != nil {
 		return nil, err
 	}
+	refused, adm, err := c.admit(ctx, []*Message{m}) // warmup and quota (warmup.go)
+	if err != nil {
+		return nil, err
+	}
+	if err := refused[m]; err != nil {
+		return nil, err
+	}
 	if err := c.acceptSingle(ctx, sendOptionsOf(opts), m); err != nil {
+		adm.release(nil)
 		return nil, err
 	}
 	return m, nil

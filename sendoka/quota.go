@@ -1,0 +1,136 @@
+package sendoka
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// The monthly quota: an org on a plan with a monthly limit and without overage may accept
+// that many live messages per channel and calendar month (UTC); test keys never count. The
+// count lives in the database (Counter{Kind: CounterQuota}), so it holds across processes,
+// and is reserved in blocks so that an org's sends do not all wait on one row: a process
+// reserves up to 1/16 of what is left (at most 100) and hands it out from memory, and one
+// message at a time once little is left. A message is counted when it is accepted; one that
+// fails to commit gives its place back. So concurrent sends against a quota accept exactly
+// the quota while demand lasts; what a process holds when it stops (at most one block) is
+// lost for the month.
+
+// quotaPockets holds the quota this process reserved and has not handed out.
+type quotaPockets struct {
+	mu      sync.Mutex
+	pockets map[Counter]*quotaPocket
+}
+
+type quotaPocket struct {
+	mu       sync.Mutex
+	tokens   int64
+	lastLeft int64 // what the database had left at the last reservation
+}
+
+func (q *quotaPockets) get(c Counter) *quotaPocket {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.pockets == nil {
+		q.pockets = map[Counter]*quotaPocket{}
+	}
+	p := q.pockets[c]
+	if p == nil {
+		for k := range q.pockets {
+			if k.Period != c.Period { // last month's
+				delete(q.pockets, k)
+			}
+		}
+		p = &quotaPocket{lastLeft: -1}
+		q.pockets[c] = p
+	}
+	return p
+}
+
+// quotaPeriod is the calendar month of t in UTC, "2026-12".
+func quotaPeriod(t time.Time) string { return t.UTC().Format("2006-01") }
+
+// nextMonth is the start of the month after t's, UTC.
+func nextMonth(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+}
+
+// quotaGrant is what reserveQuota handed out: give back what was not used.
+type quotaGrant struct {
+	c       *Client
+	counter Counter
+	n       int64
+}
+
+// release gives back n of the grant (messages that were not accepted after all).
+func (g *quotaGrant) release(n int) {
+	if g == nil || n <= 0 {
+		return
+	}
+	pk := g.c.quotas.get(g.counter)
+	pk.mu.Lock()
+	pk.tokens += int64(min(int64(n), g.n))
+	pk.mu.Unlock()
+}
+
+// reserveQuota takes n messages from the principal's monthly quota on ch and returns how
+// many it may send (a prefix of n) and the grant to release unused places into. A refusal
+// is CodeUsageLimitExceeded with the time the quota renews.
+func (c *Client) reserveQuota(ctx context.Context, p *Principal, ch Channel, n int) (int, *quotaGrant, error) {
+	if n <= 0 || p.Mode != ModeLive || c.limitsOff {
+		return n, nil, nil
+	}
+	l, err := c.orgLimits(ctx, p.OrgID)
+	if err != nil {
+		return 0, nil, err
+	}
+	limit := l.Monthly(ch)
+	if limit <= 0 || l.Overage {
+		return n, nil, nil
+	}
+	now := c.now()
+	counter := Counter{Kind: CounterQuota, Subject: p.OrgID, Channel: ch, Period: quotaPeriod(now)}
+	pk := c.quotas.get(counter)
+	pk.mu.Lock()
+	defer pk.mu.Unlock()
+	if pk.tokens < int64(n) {
+		need := int64(n) - pk.tokens
+		block := need
+		if pk.lastLeft < 0 || pk.lastLeft > 16*need {
+			left := pk.lastLeft
+			if left < 0 {
+				left = limit
+			}
+			block = min(max(need, left/16), need+100)
+		}
+		granted, used, err := c.store.ReserveCount(ctx, counter, block, limit)
+		if err != nil {
+			return 0, nil, AsError(err)
+		}
+		pk.tokens += granted
+		pk.lastLeft = limit - used
+	}
+	got := min(int64(n), pk.tokens)
+	pk.tokens -= got
+	if got == 0 {
+		return 0, nil, usageExceeded(ch, limit, nextMonth(now), now)
+	}
+	return int(got), &quotaGrant{c: c, counter: counter, n: got}, nil
+}
+
+// usageExceeded is the refusal of a send past the monthly quota.
+func usageExceeded(ch Channel, limit int64, renews, now time.Time) *Error {
+	wait := renews.Sub(now)
+	return &Error{Code: CodeUsageLimitExceeded,
+		Message: "the monthly quota of " + itoa(limit) + " " + channelNoun(ch) + " is used up; it renews at " +
+			renews.Format(time.RFC3339) + " (or change the plan: PATCH /api/v1/org)",
+		RetryAfterSeconds: RetryAfterSeconds(wait), Retry: wait}
+}
+
+func channelNoun(ch Channel) string {
+	if ch == ChannelSMS {
+		return "SMS"
+	}
+	return "emails"
+}
