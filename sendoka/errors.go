@@ -86,6 +86,9 @@ type Error struct {
 	// Retry, when set, is the same hint at full precision, for the queue: a delivery's next
 	// attempt runs exactly then.
 	Retry time.Duration
+	// Limit, for CodeUsageLimitExceeded and CodeWarmupLimitExceeded, is the limit that was
+	// reached (the month's or the day's), for rate-limit headers.
+	Limit int64
 	Err   error
 }
 

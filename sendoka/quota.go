@@ -125,7 +125,7 @@ func usageExceeded(ch Channel, limit int64, renews, now time.Time) *Error {
 	return &Error{Code: CodeUsageLimitExceeded,
 		Message: "the monthly quota of " + itoa(limit) + " " + channelNoun(ch) + " is used up; it renews at " +
 			renews.Format(time.RFC3339) + " (or change the plan: PATCH /api/v1/org)",
-		RetryAfterSeconds: RetryAfterSeconds(wait), Retry: wait}
+		RetryAfterSeconds: RetryAfterSeconds(wait), Retry: wait, Limit: limit}
 }
 
 func channelNoun(ch Channel) string {

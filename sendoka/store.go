@@ -51,6 +51,7 @@ type Store interface {
 	SuppressionStore // suppression.go
 	EmailStore       // email_store.go
 	LimitStore       // limits_store.go
+	UsageStore       // usage.go
 	TenantStore      // tenant.go
 	DomainStore      // domain.go
 }

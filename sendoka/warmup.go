@@ -38,6 +38,8 @@ type WarmupStatus struct {
 	SentToday int64
 	// Done reports that the warmup is over.
 	Done bool
+	// Off reports that warmup is off (WarmupConfig.Off): no domain is capped.
+	Off bool
 }
 
 // warmupCap returns the cap of day for a domain verified at verifiedAt, and whether there
@@ -71,6 +73,9 @@ func nextUTCDay(t time.Time) time.Time {
 
 // Warmup returns a domain's warmup status now.
 func (c *Client) Warmup(ctx context.Context, d *Domain) (WarmupStatus, error) {
+	if c.warmup.Off {
+		return WarmupStatus{Off: true}, nil
+	}
 	now := c.now()
 	day, limit, capped := c.warmupCap(d.VerifiedAt, now)
 	st := WarmupStatus{Day: day, CapToday: limit, Done: !capped && d.VerifiedAt != nil}
@@ -141,7 +146,7 @@ func (c *Client) admit(ctx context.Context, msgs []*Message) (map[*Message]error
 			refused[m] = &Error{Code: CodeWarmupLimitExceeded,
 				Message: "the domain of " + m.Email.From + " is warming up: today's cap of " + itoa(caps[k]) +
 					" live messages is reached; it grows tomorrow (" + renews.Format(time.RFC3339) + ")",
-				RetryAfterSeconds: RetryAfterSeconds(renews.Sub(now)), Retry: renews.Sub(now)}
+				RetryAfterSeconds: RetryAfterSeconds(renews.Sub(now)), Retry: renews.Sub(now), Limit: caps[k]}
 		}
 	}
 	// The monthly quota, per channel, for the rest.

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"context"
 	"net/netip"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -45,9 +47,20 @@ func authMiddleware(c *sendoka.Client, opts Options) func(huma.Context, func(hum
 		}
 		actx, end := requestBudget(ctx.Context(), opts.DatabaseTimeout).span(ctx.Context())
 		p, err := c.Authenticate(actx, token, clientIP(ctx, opts))
-		end()
 		if err != nil {
+			end()
 			reject(ctx, err)
+			return
+		}
+		// The burst limit of the key (ratelimit.go). A limiter that cannot reach the
+		// database lets the request through: the operation meets the outage itself.
+		d, err := c.TakeRequest(actx, p)
+		end()
+		setRateHeaders(ctx, d, time.Now())
+		if err == nil && !d.Allowed {
+			reject(ctx, &sendoka.Error{Code: sendoka.CodeRateLimited,
+				Message:           "this key made more than " + strconv.FormatInt(d.Limit, 10) + " requests in the last minute; retry after the Retry-After",
+				RetryAfterSeconds: sendoka.RetryAfterSeconds(d.RetryAfter), Retry: d.RetryAfter})
 			return
 		}
 		next(huma.WithValue(ctx, principalKey{}, p))

@@ -52,6 +52,15 @@ type Domain struct {
 	CreatedAt     *string        `json:"created_at" format:"date-time" doc:"Null for the sandbox domain" example:"2026-04-22T10:14:22.113Z"`
 	VerifiedAt    *string        `json:"verified_at" format:"date-time" doc:"When it became verified, or null"`
 	LastCheckedAt *string        `json:"last_checked_at" format:"date-time" doc:"When its records were last looked up, or null"`
+	Warmup        *DomainWarmup  `json:"warmup" doc:"Its daily cap while it warms up after verification; null before verification, for the sandbox domain, and when warmup is off"`
+}
+
+// DomainWarmup is where a verified domain is in its warmup.
+type DomainWarmup struct {
+	Day       int    `json:"day" doc:"Days since verification (0 on the day itself)"`
+	CapToday  *int64 `json:"cap_today" doc:"Live messages it may send today (UTC); null once the warmup is over"`
+	SentToday int64  `json:"sent_today" doc:"Live messages it sent today while capped"`
+	Done      bool   `json:"done" doc:"The warmup is over: no daily cap"`
 }
 
 // DomainRecord is one DNS record of a domain.
@@ -82,6 +91,23 @@ func domainObject(d *sendoka.Domain) *Domain {
 			rec.Priority = &r.Priority
 		}
 		out.Records[i] = rec
+	}
+	return out
+}
+
+// domainObj is domainObject with the domain's warmup.
+func (h *handlers) domainObj(ctx context.Context, d *sendoka.Domain) *Domain {
+	out := domainObject(d)
+	if d.BuiltIn || d.VerifiedAt == nil {
+		return out
+	}
+	w, err := h.c.Warmup(ctx, d)
+	if err != nil || w.Off {
+		return out // warmup off, or its count unreadable now: shown as null
+	}
+	out.Warmup = &DomainWarmup{Day: w.Day, SentToday: w.SentToday, Done: w.Done}
+	if !w.Done {
+		out.Warmup.CapToday = &w.CapToday
 	}
 	return out
 }
@@ -119,7 +145,7 @@ func (h *handlers) createDomain(ctx context.Context, in *createDomainInput) (*do
 	if err != nil {
 		return nil, fail(ctx, err)
 	}
-	return &domainOutput{Body: domainObject(d)}, nil
+	return &domainOutput{Body: h.domainObj(ctx, d)}, nil
 }
 
 func (h *handlers) listDomains(ctx context.Context, in *senderPageInput) (*domainListOutput, error) {
@@ -133,7 +159,7 @@ func (h *handlers) listDomains(ctx context.Context, in *senderPageInput) (*domai
 	}
 	out := &DomainList{Data: make([]*Domain, len(page.Domains)), HasMore: page.HasMore, NextCursor: nullable(page.NextCursor)}
 	for i, d := range page.Domains {
-		out.Data[i] = domainObject(d)
+		out.Data[i] = h.domainObj(ctx, d)
 	}
 	return &domainListOutput{Body: out}, nil
 }
@@ -143,7 +169,7 @@ func (h *handlers) getDomain(ctx context.Context, in *domainIDInput) (*domainOut
 	if err != nil {
 		return nil, fail(ctx, err)
 	}
-	return &domainOutput{Body: domainObject(d)}, nil
+	return &domainOutput{Body: h.domainObj(ctx, d)}, nil
 }
 
 func (h *handlers) verifyDomain(ctx context.Context, in *domainIDInput) (*domainOutput, error) {
@@ -151,7 +177,7 @@ func (h *handlers) verifyDomain(ctx context.Context, in *domainIDInput) (*domain
 	if err != nil {
 		return nil, fail(ctx, err)
 	}
-	return &domainOutput{Body: domainObject(d)}, nil
+	return &domainOutput{Body: h.domainObj(ctx, d)}, nil
 }
 
 func (h *handlers) deleteDomain(ctx context.Context, in *domainIDInput) (*domainDeletedOutput, error) {

@@ -49,7 +49,7 @@ func TestDomainsAPI(t *testing.T) {
 		require.NotContains(t, string(res.body), "PRIVATE KEY")
 		var raw map[string]json.RawMessage
 		require.NoError(t, json.Unmarshal(res.body, &raw))
-		require.Equal(t, []string{"built_in", "created_at", "id", "last_checked_at", "name", "provider", "records", "status", "tenant_id", "verified_at"},
+		require.Equal(t, []string{"built_in", "created_at", "id", "last_checked_at", "name", "provider", "records", "status", "tenant_id", "verified_at", "warmup"},
 			slices.Sorted(maps.Keys(raw)))
 		var d Domain
 		res.decode(t, http.StatusOK, &d)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -164,6 +165,9 @@ func (c *errorCtx) finish(log *slog.Logger, st *reqState) {
 	}
 	if secs := retryAfter(e); secs > 0 {
 		c.humaContext.SetHeader("Retry-After", fmt.Sprint(secs))
+	}
+	if e.Code == sendoka.CodeUsageLimitExceeded || e.Code == sendoka.CodeWarmupLimitExceeded {
+		setQuotaHeaders(c.humaContext.SetHeader, e, time.Now())
 	}
 	c.humaContext.SetStatus(status)
 	_ = jsonEncode(c.humaContext.BodyWriter(), body)

@@ -106,6 +106,10 @@ func TestOpenAPI(t *testing.T) {
 		"GET /api/v1/api-keys/{id}":    "get-api-key",
 		"PATCH /api/v1/api-keys/{id}":  "update-api-key",
 		"DELETE /api/v1/api-keys/{id}": "revoke-api-key",
+		// org.go
+		"GET /api/v1/org":   "get-org",
+		"PATCH /api/v1/org": "update-org",
+		"GET /api/v1/usage": "get-usage",
 		// tenants.go
 		"POST /api/v1/tenants":           "create-tenant",
 		"GET /api/v1/tenants":            "list-tenants",
@@ -226,9 +230,10 @@ func TestRegisterOnAppAPI(t *testing.T) {
 	require.Equal(t, []string{"/api/v1/api-keys", "/api/v1/api-keys/{id}",
 		"/api/v1/domains", "/api/v1/domains/{id}", "/api/v1/domains/{id}/verify",
 		"/api/v1/emails", "/api/v1/emails/batch", "/api/v1/emails/{id}",
+		"/api/v1/org",
 		"/api/v1/phone-numbers", "/api/v1/phone-numbers/{id}", "/api/v1/phone-numbers/{id}/provision",
 		"/api/v1/phone-pools", "/api/v1/phone-pools/{id}",
 		"/api/v1/sms", "/api/v1/sms/batch", "/api/v1/sms/{id}",
 		"/api/v1/templates", "/api/v1/templates/{id_or_slug}",
-		"/api/v1/tenants", "/api/v1/tenants/{id}", "/api/v1/tenants/{id}/usage", "/widgets"}, paths)
+		"/api/v1/tenants", "/api/v1/tenants/{id}", "/api/v1/tenants/{id}/usage", "/api/v1/usage", "/widgets"}, paths)
 }

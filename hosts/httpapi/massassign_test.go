@@ -38,6 +38,7 @@ func writeBodies() map[string]func() map[string]any {
 			return map[string]any{"name": "ma", "slug": fmt.Sprintf("ma-%d", phoneSeq.Add(1))}
 		},
 		"PATCH /api/v1/tenants/{id}": func() map[string]any { return map[string]any{"name": "changed"} },
+		"PATCH /api/v1/org":          func() map[string]any { return map[string]any{"limits": map[string]any{"burst_per_minute": nil}} },
 		"POST /api/v1/domains": func() map[string]any {
 			return map[string]any{"name": fmt.Sprintf("ma-%d.example.com", phoneSeq.Add(1))}
 		},
