@@ -7,7 +7,8 @@ import (
 )
 
 // The monthly quota: an org on a plan with a monthly limit and without overage may accept
-// that many live messages per channel and calendar month (UTC); test keys never count. The
+// that many live messages per channel and calendar month (UTC); test keys and the sandbox
+// domain (nothing delivered) never count. The
 // count lives in the database (Counter{Kind: CounterQuota}), so it holds across processes,
 // and is reserved in blocks so that an org's sends do not all wait on one row: a process
 // reserves up to 1/16 of what is left (at most 100) and hands it out from memory, and one

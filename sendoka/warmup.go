@@ -2,6 +2,7 @@ package sendoka
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -11,8 +12,9 @@ import (
 // day by day on a schedule (Config.Warmup); past the schedule there is no cap. The count is
 // kept in the database per domain and day (Counter{Kind: CounterWarmup}), one message at a
 // time, so it is exact across processes; only domains still warming up pay for it. The
-// sandbox domain, test keys and unverified domains (which only test keys send from) are
-// never capped.
+// sandbox domain, test keys, unverified domains (which only test keys send from) and the
+// domains of Config.VerifiedDomains (SENDOKA_BOOTSTRAP_DOMAINS: an installation's domains
+// that already send) are never capped.
 
 // DefaultWarmupSchedule is the daily cap of a domain's first days after verification: 50
 // on the day it is verified, then 100, 200, 500, 1,000, 2,000, 5,000 and 10,000; unlimited
@@ -42,13 +44,12 @@ type WarmupStatus struct {
 	Off bool
 }
 
-// warmupCap returns the cap of day for a domain verified at verifiedAt, and whether there
-// is one.
-func (c *Client) warmupCap(verifiedAt *time.Time, now time.Time) (day int, limit int64, capped bool) {
-	if c.warmup.Off || verifiedAt == nil {
+// warmupCap returns the cap of day for a domain, and whether there is one.
+func (c *Client) warmupCap(d *Domain, now time.Time) (day int, limit int64, capped bool) {
+	if c.warmup.Off || d.VerifiedAt == nil || (d.TenantID == "" && slices.Contains(c.bootDomains, d.Name)) {
 		return 0, 0, false
 	}
-	day = utcDays(*verifiedAt, now)
+	day = utcDays(*d.VerifiedAt, now)
 	if day < 0 || day >= len(c.warmup.Schedule) {
 		return max(day, 0), 0, false
 	}
@@ -77,7 +78,7 @@ func (c *Client) Warmup(ctx context.Context, d *Domain) (WarmupStatus, error) {
 		return WarmupStatus{Off: true}, nil
 	}
 	now := c.now()
-	day, limit, capped := c.warmupCap(d.VerifiedAt, now)
+	day, limit, capped := c.warmupCap(d, now)
 	st := WarmupStatus{Day: day, CapToday: limit, Done: !capped && d.VerifiedAt != nil}
 	if !capped {
 		return st, nil
@@ -123,7 +124,7 @@ func (c *Client) admit(ctx context.Context, msgs []*Message) (map[*Message]error
 		if d == nil || d.Status != DomainVerified {
 			continue
 		}
-		if _, limit, capped := c.warmupCap(d.VerifiedAt, now); capped {
+		if _, limit, capped := c.warmupCap(d, now); capped {
 			k := Counter{Kind: CounterWarmup, Subject: d.ID, Period: utcDay(now)}
 			byCounter[k] = append(byCounter[k], m)
 			caps[k] = limit
@@ -149,10 +150,11 @@ func (c *Client) admit(ctx context.Context, msgs []*Message) (map[*Message]error
 				RetryAfterSeconds: RetryAfterSeconds(renews.Sub(now)), Retry: renews.Sub(now), Limit: caps[k]}
 		}
 	}
-	// The monthly quota, per channel, for the rest.
+	// The monthly quota, per channel, for the rest that a live provider will carry (test
+	// keys and the sandbox domain cost nothing).
 	byChannel := map[Channel][]*Message{}
 	for _, m := range msgs {
-		if refused[m] == nil {
+		if refused[m] == nil && !c.isSandboxSender(m) {
 			byChannel[m.Channel] = append(byChannel[m.Channel], m)
 		}
 	}

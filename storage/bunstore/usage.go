@@ -26,8 +26,12 @@ func (db *DB) CountUsage(ctx context.Context, scope sendoka.Scope, from, to time
 		group = "COALESCE(m.tenant_id, '')"
 	}
 	where, args := usageScope(scope, "m")
+	groupCols := "m.channel, m.status"
+	if groupBy != "" {
+		groupCols = group + ", " + groupCols
+	}
 	q := "SELECT " + group + " AS g, m.channel, m.status, COUNT(*) FROM messages AS m" + join +
-		" WHERE " + where + " AND m.created_at >= ? AND m.created_at < ? GROUP BY " + group + ", m.channel, m.status"
+		" WHERE " + where + " AND m.created_at >= ? AND m.created_at < ? GROUP BY " + groupCols
 	args = append(args, ts(from), ts(to))
 	rows, err := db.bun.DB.QueryContext(ctx, bindVars(pg, q), args...)
 	if err != nil {
