@@ -83,10 +83,8 @@ func (c *Client) TakeRequest(ctx context.Context, p *Principal) (RateDecision, e
 	if l.BurstPerMinute <= 0 {
 		return d, nil
 	}
-	interval := burstWindow / time.Duration(l.BurstPerMinute)
-	if interval <= 0 {
-		interval = 1
-	}
+	// The store counts in microseconds: a limit above 60 million a minute is that.
+	interval := max(burstWindow/time.Duration(l.BurstPerMinute), time.Microsecond)
 	pk := c.bursts.get(p.KeyID)
 	pk.mu.Lock()
 	defer pk.mu.Unlock()
@@ -94,7 +92,7 @@ func (c *Client) TakeRequest(ctx context.Context, p *Principal) (RateDecision, e
 	key := "key:" + p.KeyID
 	if pk.tokens > 0 && (pk.limit != l.BurstPerMinute || now.Sub(pk.taken) > pocketTTL || now.Before(pk.taken)) {
 		// Unspent tokens of another limit, or too old: give them back.
-		if err := c.store.ReturnTokens(ctx, key, pk.tokens, burstWindow/time.Duration(max(pk.limit, 1))); err != nil {
+		if err := c.store.ReturnTokens(ctx, key, pk.tokens, max(burstWindow/time.Duration(max(pk.limit, 1)), time.Microsecond)); err != nil {
 			return d, AsError(err)
 		}
 		pk.tokens = 0

@@ -32,8 +32,8 @@ func (db *DB) sqlMin() string {
 // expression reads the row as it was, so granted and the new tat agree.
 func (db *DB) TakeTokens(ctx context.Context, key string, n int64, interval, tolerance time.Duration, now time.Time) (_ int64, _ time.Time, err error) {
 	defer classify(ctx, &err)
-	if n < 1 || interval <= 0 {
-		return 0, time.Time{}, fmt.Errorf("bunstore: TakeTokens needs n >= 1 and a positive interval")
+	if n < 1 || interval < time.Microsecond {
+		return 0, time.Time{}, fmt.Errorf("bunstore: TakeTokens needs n >= 1 and an interval of at least a microsecond")
 	}
 	nowUS, iv, tol := now.UnixMicro(), interval.Microseconds(), tolerance.Microseconds()
 	first := min(n, tol/iv) // a new key starts full
