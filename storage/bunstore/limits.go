@@ -79,6 +79,9 @@ func (db *DB) GetOrg(ctx context.Context, id string) (_ *sendoka.Org, err error)
 // UpdateOrg writes an org's plan and limits.
 func (db *DB) UpdateOrg(ctx context.Context, org *sendoka.Org) (err error) {
 	defer classify(ctx, &err)
+	if org == nil {
+		return errors.New("bunstore: UpdateOrg of no org")
+	}
 	row := newOrgRow(org)
 	res, err := db.bun.NewUpdate().Model(row).Column("plan", "burst_per_minute", "monthly_emails", "monthly_sms").
 		Where("id = ?", org.ID).Exec(ctx)
