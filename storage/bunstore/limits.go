@@ -32,6 +32,9 @@ func (db *DB) sqlMin() string {
 // expression reads the row as it was, so granted and the new tat agree.
 func (db *DB) TakeTokens(ctx context.Context, key string, n int64, interval, tolerance time.Duration, now time.Time) (_ int64, _ time.Time, err error) {
 	defer classify(ctx, &err)
+	if err := ctx.Err(); err != nil {
+		return 0, time.Time{}, err
+	}
 	if n < 1 || interval < time.Microsecond {
 		return 0, time.Time{}, fmt.Errorf("bunstore: TakeTokens needs n >= 1 and an interval of at least a microsecond")
 	}
@@ -79,6 +82,9 @@ func (db *DB) GetOrg(ctx context.Context, id string) (_ *sendoka.Org, err error)
 // UpdateOrg writes an org's plan and limits.
 func (db *DB) UpdateOrg(ctx context.Context, org *sendoka.Org) (err error) {
 	defer classify(ctx, &err)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if org == nil {
 		return errors.New("bunstore: UpdateOrg of no org")
 	}
@@ -108,6 +114,9 @@ func counterTable(c sendoka.Counter) (table, countCol string, keys []string, val
 // ReserveCount adds min(n, limit - count) in one upsert.
 func (db *DB) ReserveCount(ctx context.Context, c sendoka.Counter, n, limit int64) (_, _ int64, err error) {
 	defer classify(ctx, &err)
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
 	table, col, keys, vals, err := counterTable(c)
 	if err != nil {
 		return 0, 0, err
@@ -134,6 +143,9 @@ func (db *DB) ReserveCount(ctx context.Context, c sendoka.Counter, n, limit int6
 // ReleaseCount subtracts n, never below 0.
 func (db *DB) ReleaseCount(ctx context.Context, c sendoka.Counter, n int64) (err error) {
 	defer classify(ctx, &err)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	table, col, keys, vals, err := counterTable(c)
 	if err != nil {
 		return err
@@ -153,6 +165,9 @@ func (db *DB) ReleaseCount(ctx context.Context, c sendoka.Counter, n int64) (err
 // GetCount reads a counter.
 func (db *DB) GetCount(ctx context.Context, c sendoka.Counter) (_ int64, err error) {
 	defer classify(ctx, &err)
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	table, col, keys, vals, err := counterTable(c)
 	if err != nil {
 		return 0, err
