@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -49,6 +51,10 @@ type config struct {
 	noWorkers       bool
 	pprofAddr       string
 	trustedProxies  string
+	plans           string
+	defaultPlan     string
+	limits          string
+	warmupSchedule  string
 	http            httpConfig
 }
 
@@ -109,6 +115,10 @@ func envDuration(name string, def time.Duration) time.Duration {
 // flags binds the shared settings to fs, with the environment as defaults.
 func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.addr, "addr", env("SENDOKA_ADDR", "127.0.0.1:8080"), "listen address (SENDOKA_ADDR)")
+	fs.StringVar(&c.plans, "plans", env("SENDOKA_PLANS", ""), "plans as JSON, inline or @file: [{\"name\":\"pro\",\"burst_per_minute\":600,\"monthly_emails\":10000,\"monthly_sms\":1000,\"overage\":true}]; a plan named like a default replaces it, others are added (SENDOKA_PLANS)")
+	fs.StringVar(&c.defaultPlan, "default-plan", env("SENDOKA_DEFAULT_PLAN", sendoka.DefaultPlanName), "plan of the org created at first start (SENDOKA_DEFAULT_PLAN)")
+	fs.StringVar(&c.limits, "limits", env("SENDOKA_LIMITS", "on"), "on, or off to turn burst limits, monthly quotas and warmup caps off (SENDOKA_LIMITS)")
+	fs.StringVar(&c.warmupSchedule, "warmup-schedule", env("SENDOKA_WARMUP_SCHEDULE", ""), "daily caps of a newly verified domain, comma-separated (day 0 first), or off; empty = 50,100,200,500,1000,2000,5000,10000 (SENDOKA_WARMUP_SCHEDULE)")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", env("SENDOKA_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of the proxies in front of the server, whose X-Forwarded-For names the caller; empty = the TCP peer is the caller (SENDOKA_TRUSTED_PROXIES)")
 	fs.StringVar(&c.databaseURL, "database-url", env("SENDOKA_DATABASE_URL", ""), "postgres:// URL or sqlite:PATH; empty = SQLite in the data dir (SENDOKA_DATABASE_URL)")
 	fs.StringVar(&c.dataDir, "data-dir", env("SENDOKA_DATA_DIR", "./sendoka-data"), "SQLite data directory (SENDOKA_DATA_DIR)")
@@ -179,6 +189,20 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	if cfg.HTTP.TrustedProxies, err = parseProxies(c.trustedProxies); err != nil {
 		return cfg, err
 	}
+	if cfg.Plans, err = parsePlans(c.plans); err != nil {
+		return cfg, err
+	}
+	cfg.DefaultPlan = c.defaultPlan
+	switch c.limits {
+	case "on", "":
+	case "off":
+		cfg.DisableLimits = true
+	default:
+		return cfg, fmt.Errorf("SENDOKA_LIMITS=%q: on or off", c.limits)
+	}
+	if cfg.Warmup, err = parseWarmup(c.warmupSchedule); err != nil {
+		return cfg, err
+	}
 	email, err := c.email.provider(c.emailProvider, log) // email.go
 	if err != nil {
 		return cfg, err
@@ -194,6 +218,58 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	}
 	cfg.SMS = sms
 	return cfg, nil
+}
+
+// parsePlans reads SENDOKA_PLANS: a JSON list of plans, inline or in the file after "@".
+// A plan named like one of sendoka.DefaultPlans replaces it; others are added.
+func parsePlans(s string) ([]sendoka.Plan, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	raw := []byte(s)
+	if path, ok := strings.CutPrefix(s, "@"); ok {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("SENDOKA_PLANS: %w", err)
+		}
+		raw = b
+	}
+	var given []sendoka.Plan
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&given); err != nil {
+		return nil, fmt.Errorf("SENDOKA_PLANS: not a JSON list of plans: %w", err)
+	}
+	out := slices.Clone(sendoka.DefaultPlans)
+	for _, p := range given {
+		i := slices.IndexFunc(out, func(d sendoka.Plan) bool { return d.Name == p.Name })
+		if i >= 0 {
+			out[i] = p
+		} else {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// parseWarmup reads SENDOKA_WARMUP_SCHEDULE: "off", or daily caps "50,100,200".
+func parseWarmup(s string) (sendoka.WarmupConfig, error) {
+	switch s = strings.TrimSpace(s); s {
+	case "":
+		return sendoka.WarmupConfig{}, nil
+	case "off":
+		return sendoka.WarmupConfig{Off: true}, nil
+	}
+	var w sendoka.WarmupConfig
+	for _, part := range splitList(s) {
+		n, err := strconv.ParseInt(part, 10, 64)
+		if err != nil || n < 1 {
+			return w, fmt.Errorf("SENDOKA_WARMUP_SCHEDULE=%q: off, or daily caps of 1 or more separated by commas", s)
+		}
+		w.Schedule = append(w.Schedule, n)
+	}
+	return w, nil
 }
 
 // parseProxies reads "10.0.0.1, 192.168.0.0/16, fd00::/8": addresses are single-address

@@ -9,11 +9,14 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sendoka/sendoka/sendoka"
 )
 
 // closeBound is how long a server with the short limits below may keep a connection that
@@ -168,6 +171,42 @@ func TestParseProxies(t *testing.T) {
 	require.Empty(t, got)
 	for _, bad := range []string{"proxy.local", "10.0.0.0/33", "10.0.0.1:80"} {
 		_, err := parseProxies(bad)
+		require.Error(t, err, bad)
+	}
+}
+
+func TestParsePlansAndWarmup(t *testing.T) {
+	t.Parallel()
+	plans, err := parsePlans(`[{"name":"enterprise","burst_per_minute":100000000},{"name":"startup","burst_per_minute":120,"monthly_emails":20000}]`)
+	require.NoError(t, err)
+	byName := map[string]sendoka.Plan{}
+	for _, p := range plans {
+		byName[p.Name] = p
+	}
+	require.EqualValues(t, 100000000, byName["enterprise"].BurstPerMinute, "a default plan replaced")
+	require.EqualValues(t, 60, byName["free"].BurstPerMinute, "the others kept")
+	require.EqualValues(t, 20000, byName["startup"].MonthlyEmails, "a new plan added")
+	file := filepath.Join(t.TempDir(), "plans.json")
+	require.NoError(t, os.WriteFile(file, []byte(`[{"name":"free","burst_per_minute":5}]`), 0o600))
+	plans, err = parsePlans("@" + file)
+	require.NoError(t, err)
+	require.EqualValues(t, 5, plans[0].BurstPerMinute)
+	for _, bad := range []string{`{"name":"x"}`, `[{"name":"x","burst":1}]`, "@/nonexistent/plans.json"} {
+		_, err := parsePlans(bad)
+		require.Error(t, err, bad)
+	}
+	none, err := parsePlans("")
+	require.NoError(t, err)
+	require.Nil(t, none, "the core's defaults")
+
+	w, err := parseWarmup("10, 20")
+	require.NoError(t, err)
+	require.Equal(t, []int64{10, 20}, w.Schedule)
+	w, err = parseWarmup("off")
+	require.NoError(t, err)
+	require.True(t, w.Off)
+	for _, bad := range []string{"0", "ten", "5,-1"} {
+		_, err := parseWarmup(bad)
 		require.Error(t, err, bad)
 	}
 }

@@ -51,6 +51,12 @@ type Config struct {
 	// SandboxLatency is how long each of the sandbox's hand-offs takes (sandbox.Options.Latency),
 	// to benchmark delivery against a provider that is not instant. Default: 0, none.
 	SandboxLatency time.Duration
+	// Plans, DefaultPlan, DisableLimits and Warmup are the core's (sendoka.Config): the plans
+	// orgs may be on, the first org's plan, limits off, and domain warmup.
+	Plans         []sendoka.Plan
+	DefaultPlan   string
+	DisableLimits bool
+	Warmup        sendoka.WarmupConfig
 	// VerifiedDomains are sender domains for scripted installs: Bootstrap adds them to the
 	// default org as verified domains (sendoka.Config.VerifiedDomains).
 	VerifiedDomains []string
@@ -164,6 +170,7 @@ func (s *Server) open(ctx context.Context, cfg Config) error {
 		SandboxEmail: s.Sandbox, SandboxSMS: s.Sandbox,
 		SandboxDomain: cfg.SandboxDomain, VerifiedDomains: cfg.VerifiedDomains,
 		Domains: cfg.Domains, DNS: cfg.DNS,
+		Plans: cfg.Plans, DefaultPlan: cfg.DefaultPlan, DisableLimits: cfg.DisableLimits, Warmup: cfg.Warmup,
 		Tracking: cfg.Tracking, Delivery: cfg.Delivery, Clock: cfg.Clock, Logger: s.log,
 	})
 	if err != nil {
