@@ -38,6 +38,13 @@ func rows() []row {
 			},
 		},
 		{
+			// The cost of the burst limiter, quotas and warmup: the API row again, with them off.
+			ID: "api-nolimits", Name: "single send, API role, limits off (SENDOKA_LIMITS=off)",
+			Run: func(ctx context.Context, rc *rowContext) (*result, error) {
+				return closedLoop(ctx, rc, roleAPI, singleEmail("bench-api-nolimits", rc.o.from), rc.o.duration, false, "SENDOKA_LIMITS=off")
+			},
+		},
+		{
 			ID: "serve", Name: "single send, one serve process, sustained",
 			Targets: func(b string) []target {
 				if b == postgresBackend {
@@ -105,8 +112,8 @@ func legacy(id string, sc scenario) row {
 // closedLoop drives sc with the bench's clients for d against a server in role. With
 // sustained, it counts the backlog the moment the load stops and waits for it to drain;
 // otherwise (roles with workers) it reads every message's accept→provider back.
-func closedLoop(ctx context.Context, rc *rowContext, role string, sc scenario, d time.Duration, sustained bool) (*result, error) {
-	p, err := start(ctx, rc.o, rc.db, role)
+func closedLoop(ctx context.Context, rc *rowContext, role string, sc scenario, d time.Duration, sustained bool, env ...string) (*result, error) {
+	p, err := start(ctx, rc.o, rc.db, role, env...)
 	if err != nil {
 		return nil, err
 	}
