@@ -97,6 +97,9 @@ type Options struct {
 	// "1.0.0".
 	Title   string
 	Version string
+	// ServerURL is the OpenAPI document's server: the base URL the paths (/api/v1/…) hang
+	// from. Default: "/", the origin that serves the document.
+	ServerURL string
 	// MaxBodyBytes limits request bodies; larger ones get 413 REQUEST_TOO_LARGE. Default:
 	// DefaultMaxBodyBytes (16 MiB).
 	MaxBodyBytes int64
@@ -118,6 +121,9 @@ const (
 func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ServerURL == "" {
+		o.ServerURL = "/"
 	}
 	if o.Title == "" {
 		o.Title = "Sendoka API"
@@ -205,6 +211,7 @@ func ready(ctx context.Context, check func(context.Context) error) error {
 // headers) or serve pages with absolute URLs that break under a mount prefix.
 func apiConfig(opts Options) huma.Config {
 	cfg := huma.DefaultConfig(opts.Title, opts.Version)
+	cfg.Servers = []*huma.Server{{URL: opts.ServerURL, Description: "This Sendoka server"}}
 	cfg.Info.Description = "Send transactional email and SMS through one API."
 	cfg.OpenAPIPath = "/api/v1/openapi"
 	cfg.DocsPath = "" // served by docsPage, with a relative spec URL
