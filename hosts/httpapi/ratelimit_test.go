@@ -35,7 +35,7 @@ func TestRateLimitHeaders(t *testing.T) {
 		for i, r := range []req{
 			{method: http.MethodGet, path: "/api/v1/emails", key: key},
 			{method: http.MethodPost, path: "/api/v1/emails", key: key, body: map[string]any{"from": "x"}}, // a 422
-			{method: http.MethodGet, path: "/api/v1/emails/msg_01NOSUCH", key: key},                    // a 404
+			{method: http.MethodGet, path: "/api/v1/emails/msg_01NOSUCH", key: key},                        // a 404
 		} {
 			res := b.do(t, r)
 			require.NotEqual(t, http.StatusTooManyRequests, res.status)
