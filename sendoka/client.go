@@ -95,15 +95,16 @@ type Client struct {
 	pools         poolCursors   // round-robin turns of the phone pools (pool.go)
 	tracking      *tracker      // open and click tracking (tracking.go)
 	delivery      DeliveryConfig
-	slots         providerSlots  // provider concurrency (provider_slots.go)
-	keys          *keyCache      // API key lookups (apikey_cache.go)
-	tenants       tenantCache    // tenants ForTenant found (tenant_scope.go)
-	group         groupCommitter // single sends sharing transactions (group_commit.go)
-	plans         *plans         // plans and each org's limits (plan.go)
-	limitsOff     bool           // Config.DisableLimits
-	bursts        burstPockets   // burst-limit tokens taken and not spent (ratelimit.go)
-	quotas        quotaPockets   // quota reserved and not handed out (quota.go)
-	warmup        WarmupConfig   // domain warmup (warmup.go)
+	slots         providerSlots   // provider concurrency (provider_slots.go)
+	keys          *keyCache       // API key lookups (apikey_cache.go)
+	tenants       tenantCache     // tenants ForTenant found (tenant_scope.go)
+	group         groupCommitter  // single sends sharing transactions (group_commit.go)
+	plans         *plans          // plans and each org's limits (plan.go)
+	limitsOff     bool            // Config.DisableLimits
+	bursts        burstPockets    // burst-limit tokens taken and not spent (ratelimit.go)
+	quotas        quotaPockets    // quota reserved and not handed out (quota.go)
+	tenantCaps    tenantCapsCache // tenants' own monthly caps (quota.go)
+	warmup        WarmupConfig    // domain warmup (warmup.go)
 }
 
 // New returns a Client for cfg.

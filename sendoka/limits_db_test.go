@@ -297,3 +297,47 @@ func TestOrgSettings(t *testing.T) {
 		require.EqualValues(t, 7, s.Limits.BurstPerMinute, "the org's own limit over the plan's")
 	})
 }
+
+// TestTenantQuota: a tenant's own monthly cap holds its live sends beside the org's quota;
+// another tenant is not affected, and removing the cap lifts it.
+func TestTenantQuota(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := newDomBundle(t, db, nil)
+		ctx := context.Background()
+		capped, err := b.client.CreateTenant(ctx, b.root, &sendoka.TenantRequest{Name: "Capped", Slug: "capped", MonthlyEmails: 3})
+		require.NoError(t, err)
+		free, err := b.client.CreateTenant(ctx, b.root, &sendoka.TenantRequest{Name: "Free", Slug: "free"})
+		require.NoError(t, err)
+		pc, pf := b.principal(sendoka.ModeLive, capped.ID), b.principal(sendoka.ModeLive, free.ID)
+		b.verified(t, pc, "capped.example")
+		b.verified(t, pf, "free.example")
+		var ok, refused int
+		for range 5 {
+			err := b.send(b.client, pc, "app@capped.example")
+			switch sendoka.ErrorCode(err) {
+			case "":
+				ok++
+			case sendoka.CodeUsageLimitExceeded:
+				require.Contains(t, err.Error(), "tenant "+capped.ID)
+				refused++
+			default:
+				t.Fatal(err)
+			}
+		}
+		require.Equal(t, 3, ok)
+		require.Equal(t, 2, refused)
+		for range 5 {
+			require.NoError(t, b.send(b.client, pf, "app@free.example"), "another tenant has no cap")
+		}
+		require.NoError(t, b.send(b.client, b.principal(sendoka.ModeTest, capped.ID), "app@capped.example"), "test keys do not count")
+
+		zero := int64(0)
+		_, err = b.client.UpdateTenant(ctx, b.root, capped.ID, &sendoka.TenantUpdate{MonthlyEmails: &zero})
+		require.NoError(t, err)
+		b.clock.add(2 * time.Second) // past the cache of tenants' caps
+		require.NoError(t, b.send(b.client, pc, "app@capped.example"), "no cap any more")
+		_, err = b.client.CreateTenant(ctx, b.root, &sendoka.TenantRequest{Name: "Bad", Slug: "bad", MonthlyEmails: -1})
+		requireCode(t, sendoka.CodeValidation, err)
+	})
+}

@@ -24,8 +24,13 @@ type Tenant struct {
 	Slug string
 	// ExternalRef is the org's own reference for the tenant (its customer id), or "".
 	ExternalRef string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// MonthlyEmails and MonthlySMS cap the tenant's live messages per calendar month (UTC)
+	// beside its org's quota, so a platform can hold each customer to its plan; 0: no cap of
+	// the tenant's own.
+	MonthlyEmails int64
+	MonthlySMS    int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // TenantStore is the part of Store that reads tenants (embedded in Store). A deleted tenant
@@ -100,6 +105,9 @@ type TenantRequest struct {
 	Name        string `json:"name" doc:"A name for the tenant, 1-200 characters" example:"Acme Corp" maxLength:"200"`
 	Slug        string `json:"slug" doc:"Unique among the org's tenants: 1-64 lower-case letters, digits and hyphens, starting and ending with a letter or digit" example:"acme" maxLength:"64"`
 	ExternalRef string `json:"external_ref,omitempty" doc:"Your own reference for the tenant (your customer id), at most 255 characters" example:"cust_12345" maxLength:"255"`
+	// MonthlyEmails and MonthlySMS are the tenant's own monthly caps; 0 or left out: none.
+	MonthlyEmails int64 `json:"monthly_emails,omitempty" minimum:"0" doc:"Live emails the tenant may send per calendar month (UTC), beside your org's quota; 0: no cap of its own"`
+	MonthlySMS    int64 `json:"monthly_sms,omitempty" minimum:"0" doc:"Live SMS the tenant may send per calendar month (UTC); 0: no cap of its own"`
 }
 
 // TenantUpdate is the body of PATCH /api/v1/tenants/{id}: a field left out (nil) keeps its
@@ -108,6 +116,9 @@ type TenantUpdate struct {
 	Name        *string `json:"name,omitempty" doc:"A new name" maxLength:"200"`
 	Slug        *string `json:"slug,omitempty" doc:"A new slug" maxLength:"64"`
 	ExternalRef *string `json:"external_ref,omitempty" doc:"A new reference; empty clears it" maxLength:"255"`
+	// MonthlyEmails and MonthlySMS set new monthly caps; 0 removes one.
+	MonthlyEmails *int64 `json:"monthly_emails,omitempty" minimum:"0" doc:"A new monthly email cap; 0 removes it"`
+	MonthlySMS    *int64 `json:"monthly_sms,omitempty" minimum:"0" doc:"A new monthly SMS cap; 0 removes it"`
 }
 
 // TenantListParams are the query parameters of GET /api/v1/tenants.
@@ -160,6 +171,7 @@ func (c *Client) CreateTenant(ctx context.Context, p *Principal, req *TenantRequ
 	t := &Tenant{
 		ID: NewID(PrefixTenant, now), OrgID: p.OrgID,
 		Name: strings.TrimSpace(req.Name), Slug: req.Slug, ExternalRef: req.ExternalRef,
+		MonthlyEmails: req.MonthlyEmails, MonthlySMS: req.MonthlySMS,
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if err := validateTenant(t); err != nil {
@@ -223,8 +235,14 @@ func (c *Client) UpdateTenant(ctx context.Context, p *Principal, id string, u *T
 	if err != nil {
 		return nil, err
 	}
-	if u.Name == nil && u.Slug == nil && u.ExternalRef == nil {
+	if u.Name == nil && u.Slug == nil && u.ExternalRef == nil && u.MonthlyEmails == nil && u.MonthlySMS == nil {
 		return t, nil
+	}
+	if u.MonthlyEmails != nil {
+		t.MonthlyEmails = *u.MonthlyEmails
+	}
+	if u.MonthlySMS != nil {
+		t.MonthlySMS = *u.MonthlySMS
 	}
 	if u.Name != nil {
 		t.Name = strings.TrimSpace(*u.Name)
@@ -273,6 +291,12 @@ func validateTenant(t *Tenant) error {
 		v.Add(FieldTooBig, "at most 255 characters", "external_ref")
 	case controlOrSeparator(t.ExternalRef):
 		v.Add(FieldInvalidString, "must not contain control characters or line breaks", "external_ref")
+	}
+	if t.MonthlyEmails < 0 {
+		v.Add(FieldTooSmall, "0 (no cap) or more", "monthly_emails")
+	}
+	if t.MonthlySMS < 0 {
+		v.Add(FieldTooSmall, "0 (no cap) or more", "monthly_sms")
 	}
 	return v.Err()
 }

@@ -96,6 +96,7 @@ func (c *Client) Warmup(ctx context.Context, d *Domain) (WarmupStatus, error) {
 type admission struct {
 	c      *Client
 	quota  *quotaGrant
+	tenant *quotaGrant // the tenant's own cap
 	warmup map[Counter][]*Message
 }
 
@@ -159,6 +160,32 @@ func (c *Client) admit(ctx context.Context, msgs []*Message) (map[*Message]error
 		}
 	}
 	for ch, list := range byChannel {
+		// A tenant's own cap first (a batch is one principal's: one tenant), then the org's.
+		if tenantID := list[0].TenantID; tenantID != "" {
+			limit, err := c.tenantCap(ctx, list[0].OrgID, tenantID, ch)
+			if err != nil {
+				a.release(nil)
+				return nil, nil, err
+			}
+			if limit > 0 {
+				got, grant, err := c.reserveCounter(ctx, Counter{Kind: CounterQuota, Subject: tenantID, Channel: ch, Period: quotaPeriod(now)}, limit, len(list), "tenant "+tenantID)
+				if err != nil && ErrorCode(err) != CodeUsageLimitExceeded {
+					a.release(nil)
+					return nil, nil, err
+				}
+				a.tenant = grant
+				for _, m := range list[got:] {
+					if err == nil {
+						err = usageExceeded(ch, limit, nextMonth(now), now)
+					}
+					refused[m] = err
+				}
+				list = list[:got]
+				if len(list) == 0 {
+					continue
+				}
+			}
+		}
 		p := &Principal{OrgID: list[0].OrgID, Mode: list[0].Mode}
 		got, grant, err := c.reserveQuota(ctx, p, ch, len(list))
 		if err != nil && ErrorCode(err) != CodeUsageLimitExceeded {
@@ -179,6 +206,11 @@ func (c *Client) admit(ctx context.Context, msgs []*Message) (map[*Message]error
 				err = usageExceeded(ch, l.Monthly(ch), nextMonth(now), now)
 			}
 			refused[m] = err
+		}
+		// Places the tenant's cap gave to messages its org's quota refused go back.
+		if a.tenant != nil && got < len(list) {
+			a.tenant.release(len(list) - got)
+			a.tenant.n -= int64(len(list) - got)
 		}
 	}
 	return refused, a, nil
@@ -201,11 +233,14 @@ func (a *admission) release(notAccepted []*Message) {
 			n++
 		}
 	}
-	if a.quota != nil {
+	for _, g := range []*quotaGrant{a.quota, a.tenant} {
+		if g == nil {
+			continue
+		}
 		if all {
-			a.quota.release(int(a.quota.n))
+			g.release(int(g.n))
 		} else {
-			a.quota.release(n)
+			g.release(n)
 		}
 	}
 	for k, list := range a.warmup {

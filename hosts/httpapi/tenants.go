@@ -45,16 +45,19 @@ func registerTenants(r *registrar, h *handlers) {
 
 // Tenant is a tenant as the API shows it.
 type Tenant struct {
-	ID          string  `json:"id" example:"ten_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
-	Name        string  `json:"name" example:"Acme Corp"`
-	Slug        string  `json:"slug" example:"acme"`
-	ExternalRef *string `json:"external_ref" doc:"Your own reference for the tenant, or null" example:"cust_12345"`
-	CreatedAt   string  `json:"created_at" format:"date-time" example:"2026-04-22T10:14:22.113Z"`
-	UpdatedAt   string  `json:"updated_at" format:"date-time" example:"2026-04-22T10:14:22.113Z"`
+	ID            string  `json:"id" example:"ten_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
+	Name          string  `json:"name" example:"Acme Corp"`
+	Slug          string  `json:"slug" example:"acme"`
+	ExternalRef   *string `json:"external_ref" doc:"Your own reference for the tenant, or null" example:"cust_12345"`
+	MonthlyEmails int64   `json:"monthly_emails" doc:"Its own cap of live emails a month (UTC); 0: none"`
+	MonthlySMS    int64   `json:"monthly_sms" doc:"Its own cap of live SMS a month (UTC); 0: none"`
+	CreatedAt     string  `json:"created_at" format:"date-time" example:"2026-04-22T10:14:22.113Z"`
+	UpdatedAt     string  `json:"updated_at" format:"date-time" example:"2026-04-22T10:14:22.113Z"`
 }
 
 func tenantObject(t *sendoka.Tenant) *Tenant {
 	return &Tenant{ID: t.ID, Name: t.Name, Slug: t.Slug, ExternalRef: nullable(t.ExternalRef),
+		MonthlyEmails: t.MonthlyEmails, MonthlySMS: t.MonthlySMS,
 		CreatedAt: formatTime(t.CreatedAt), UpdatedAt: formatTime(t.UpdatedAt)}
 }
 

@@ -64,7 +64,7 @@ func TestTenantsAPI(t *testing.T) {
 		res := post(b.live, map[string]any{"name": "Acme Corp", "slug": "acme", "external_ref": "cust_12345"})
 		var raw map[string]json.RawMessage
 		res.decode(t, http.StatusOK, &raw)
-		require.Equal(t, []string{"created_at", "external_ref", "id", "name", "slug", "updated_at"}, slices.Sorted(maps.Keys(raw)))
+		require.Equal(t, []string{"created_at", "external_ref", "id", "monthly_emails", "monthly_sms", "name", "slug", "updated_at"}, slices.Sorted(maps.Keys(raw)))
 		var acme Tenant
 		res.decode(t, http.StatusOK, &acme)
 		require.Regexp(t, `^ten_[0-9A-HJKMNP-TV-Z]{26}$`, acme.ID)

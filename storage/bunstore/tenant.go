@@ -19,13 +19,16 @@ var (
 type tenantRow struct {
 	bun.BaseModel `bun:"table:tenants,alias:tn"`
 
-	ID          string    `bun:"id,pk"`
-	OrgID       string    `bun:"org_id"`
-	Name        string    `bun:"name"`
-	Slug        string    `bun:"slug"`
-	ExternalRef string    `bun:"external_ref"`
-	CreatedAt   timestamp `bun:"created_at"`
-	UpdatedAt   timestamp `bun:"updated_at"`
+	ID          string `bun:"id,pk"`
+	OrgID       string `bun:"org_id"`
+	Name        string `bun:"name"`
+	Slug        string `bun:"slug"`
+	ExternalRef string `bun:"external_ref"`
+	// MonthlyEmails and MonthlySMS are the tenant's own monthly caps; 0: none.
+	MonthlyEmails int64     `bun:"monthly_emails"`
+	MonthlySMS    int64     `bun:"monthly_sms"`
+	CreatedAt     timestamp `bun:"created_at"`
+	UpdatedAt     timestamp `bun:"updated_at"`
 	// DeletedAt is set when the tenant is deleted; its row stays until its data is purged.
 	DeletedAt timestamp `bun:"deleted_at,nullzero"`
 }
@@ -33,6 +36,7 @@ type tenantRow struct {
 func newTenantRow(t *sendoka.Tenant) *tenantRow {
 	return &tenantRow{
 		ID: t.ID, OrgID: t.OrgID, Name: t.Name, Slug: t.Slug, ExternalRef: t.ExternalRef,
+		MonthlyEmails: t.MonthlyEmails, MonthlySMS: t.MonthlySMS,
 		CreatedAt: ts(t.CreatedAt), UpdatedAt: ts(t.UpdatedAt),
 	}
 }
@@ -40,6 +44,7 @@ func newTenantRow(t *sendoka.Tenant) *tenantRow {
 func (r *tenantRow) tenant() *sendoka.Tenant {
 	return &sendoka.Tenant{
 		ID: r.ID, OrgID: r.OrgID, Name: r.Name, Slug: r.Slug, ExternalRef: r.ExternalRef,
+		MonthlyEmails: r.MonthlyEmails, MonthlySMS: r.MonthlySMS,
 		CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time,
 	}
 }
@@ -119,7 +124,7 @@ func (t *Tx) InsertTenant(ctx context.Context, tn *sendoka.Tenant) error {
 
 // UpdateTenant writes a live tenant's name, slug, reference and update time.
 func (t *Tx) UpdateTenant(ctx context.Context, tn *sendoka.Tenant) error {
-	res, err := t.tx.NewUpdate().Model(newTenantRow(tn)).Column("name", "slug", "external_ref", "updated_at").
+	res, err := t.tx.NewUpdate().Model(newTenantRow(tn)).Column("name", "slug", "external_ref", "monthly_emails", "monthly_sms", "updated_at").
 		Where("id = ?", tn.ID).Where("org_id = ?", tn.OrgID).Where("deleted_at IS NULL").
 		Exec(ctx)
 	if err != nil {

@@ -31,3 +31,8 @@ CREATE TABLE warmup_counters (
     granted   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (domain_id, day)
 );
+--bun:split
+-- A tenant's own monthly caps (platform mode), beside its org's quota; 0: none.
+ALTER TABLE tenants ADD COLUMN monthly_emails INTEGER NOT NULL DEFAULT 0;
+--bun:split
+ALTER TABLE tenants ADD COLUMN monthly_sms INTEGER NOT NULL DEFAULT 0;
