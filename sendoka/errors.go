@@ -87,9 +87,11 @@ type Error struct {
 	// attempt runs exactly then.
 	Retry time.Duration
 	// Limit, for CodeUsageLimitExceeded and CodeWarmupLimitExceeded, is the limit that was
-	// reached (the month's or the day's), for rate-limit headers.
-	Limit int64
-	Err   error
+	// reached (the month's or the day's), for rate-limit headers; LimitScope says whose it
+	// is: "org", "tenant", "domain" or "sender".
+	Limit      int64
+	LimitScope string
+	Err        error
 }
 
 // Error implements error.

@@ -341,3 +341,32 @@ func TestTenantQuota(t *testing.T) {
 		requireCode(t, sendoka.CodeValidation, err)
 	})
 }
+
+// TestSenderDailyCap: an SMS sender with a daily cap sends that many live SMS a UTC day;
+// test keys are not capped; the next day it sends again.
+func TestSenderDailyCap(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := newDomBundle(t, db, nil)
+		ctx := context.Background()
+		pn, err := b.client.CreatePhoneNumber(ctx, b.root, &sendoka.PhoneNumberRequest{Kind: sendoka.SenderAlphanumeric, SenderID: "Capped", ISOCountry: "GB", DailyCap: 2})
+		require.NoError(t, err)
+		require.EqualValues(t, 2, pn.DailyCap)
+		sms := func(p *sendoka.Principal) error {
+			_, err := b.client.SendSMS(ctx, p, &sendoka.SMSRequest{From: "Capped", To: "+447700900123", Body: "hi"})
+			return err
+		}
+		require.NoError(t, sms(b.root))
+		require.NoError(t, sms(b.root))
+		err = sms(b.root)
+		e := requireCode(t, sendoka.CodeWarmupLimitExceeded, err)
+		require.Equal(t, "sender", e.LimitScope)
+		require.EqualValues(t, 2, e.Limit)
+		require.Contains(t, e.Message, "Capped")
+		require.NoError(t, sms(b.principal(sendoka.ModeTest, "")), "test keys are not capped")
+		b.clock.add(24 * time.Hour)
+		require.NoError(t, sms(b.root), "a new day")
+		_, err = b.client.CreatePhoneNumber(ctx, b.root, &sendoka.PhoneNumberRequest{Kind: sendoka.SenderAlphanumeric, SenderID: "Bad", ISOCountry: "GB", DailyCap: -1})
+		requireCode(t, sendoka.CodeValidation, err)
+	})
+}

@@ -51,4 +51,7 @@ type CounterKind string
 const (
 	CounterQuota  CounterKind = "quota"
 	CounterWarmup CounterKind = "warmup"
+	// CounterSenderDay counts an SMS sender's live messages of a UTC day: Subject is its
+	// id, Period the day.
+	CounterSenderDay CounterKind = "sender_day"
 )

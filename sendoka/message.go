@@ -77,6 +77,10 @@ const (
 
 // Message is one email or SMS and everything known about its delivery.
 type Message struct {
+	// senderDailyCap is the daily cap of an SMS's sender, found when the sender is resolved
+	// and applied at admission (warmup.go); never stored.
+	senderDailyCap int64
+
 	ID       string
 	OrgID    string
 	TenantID string // "" when not in a tenant

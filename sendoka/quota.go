@@ -123,6 +123,7 @@ func (c *Client) reserveCounter(ctx context.Context, counter Counter, limit int6
 		e := usageExceeded(counter.Channel, limit, nextMonth(now), now)
 		if who != "" {
 			e.Message = who + ": " + e.Message
+			e.LimitScope = "tenant"
 		}
 		return 0, nil, e
 	}
@@ -175,7 +176,7 @@ func usageExceeded(ch Channel, limit int64, renews, now time.Time) *Error {
 	return &Error{Code: CodeUsageLimitExceeded,
 		Message: "the monthly quota of " + itoa(limit) + " " + channelNoun(ch) + " is used up; it renews at " +
 			renews.Format(time.RFC3339) + " (or change the plan: PATCH /api/v1/org)",
-		RetryAfterSeconds: RetryAfterSeconds(wait), Retry: wait, Limit: limit}
+		RetryAfterSeconds: RetryAfterSeconds(wait), Retry: wait, Limit: limit, LimitScope: "org"}
 }
 
 func channelNoun(ch Channel) string {

@@ -60,8 +60,11 @@ type PhoneNumber struct {
 	Provider string
 	// Diagnostic explains a failed or still pending provisioning.
 	Diagnostic *Diagnostic
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// DailyCap is the most live SMS it sends a UTC day, where a carrier asks for one (a new
+	// 10DLC number, say); 0: none.
+	DailyCap  int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Address is what a message from this sender carries in its from: the number or the ID.
@@ -84,6 +87,8 @@ type PhoneNumberRequest struct {
 	SenderID    string     `json:"sender_id,omitempty" doc:"For alphanumeric: 1-11 letters, digits and spaces, at least one letter" example:"Acme"`
 	PhoneNumber string     `json:"phone_number,omitempty" doc:"For long_code and toll_free: the E.164 number" example:"+15551234567"`
 	ISOCountry  string     `json:"iso_country" doc:"ISO 3166-1 alpha-2 country the sender is registered for" example:"GB"`
+	// DailyCap is the sender's daily cap of live SMS (0: none).
+	DailyCap int64 `json:"daily_cap,omitempty" minimum:"0" doc:"Most live SMS this sender sends a UTC day, where a carrier asks for a cap; 0 or left out: none" example:"1000"`
 	// TenantID registers the sender for a tenant (platform mode): see Client.ForTenant.
 	TenantID string `json:"tenant_id,omitempty" doc:"Platform mode: register the sender for this tenant (platform-root keys); a tenant-bound key may only name its own" example:"ten_01HN8Z6Q4V3K2J1M0N9P8Q7R6S" maxLength:"64"`
 }
@@ -217,6 +222,10 @@ func (c *Client) CreatePhoneNumber(ctx context.Context, p *Principal, req *Phone
 	now := c.now()
 	n.ID = NewID(PrefixPhoneNumber, now)
 	n.CreatedAt, n.UpdatedAt = now, now
+	if req.DailyCap < 0 {
+		return nil, fieldError(FieldTooSmall, "0 (no cap) or more", "daily_cap")
+	}
+	n.DailyCap = req.DailyCap
 	n.Status = SenderActive
 	if n.Kind != SenderAlphanumeric {
 		n.Status = SenderPending

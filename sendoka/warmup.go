@@ -115,7 +115,19 @@ func (c *Client) admit(ctx context.Context, msgs []*Message) (map[*Message]error
 	byCounter := map[Counter][]*Message{}
 	caps := map[Counter]int64{}
 	for _, m := range msgs {
-		if m.Mode != ModeLive || m.Email == nil || c.isSandboxSender(m) {
+		if m.Mode != ModeLive || c.isSandboxSender(m) {
+			continue
+		}
+		if m.SMS != nil {
+			// An SMS sender's own daily cap.
+			if m.senderDailyCap > 0 {
+				k := Counter{Kind: CounterSenderDay, Subject: m.SMS.PhoneNumberID, Period: utcDay(now)}
+				byCounter[k] = append(byCounter[k], m)
+				caps[k] = m.senderDailyCap
+			}
+			continue
+		}
+		if m.Email == nil {
 			continue
 		}
 		d, err := c.domains.find(ctx, m.OrgID, m.TenantID, addressDomain(m.Email.From))
@@ -145,9 +157,17 @@ func (c *Client) admit(ctx context.Context, msgs []*Message) (map[*Message]error
 		}
 		renews := nextUTCDay(now)
 		for _, m := range list[granted:] {
-			refused[m] = &Error{Code: CodeWarmupLimitExceeded,
-				Message: "the domain of " + m.Email.From + " is warming up: today's cap of " + itoa(caps[k]) +
-					" live messages is reached; it grows tomorrow (" + renews.Format(time.RFC3339) + ")",
+			var msg, scope string
+			if k.Kind == CounterSenderDay {
+				scope = "sender"
+				msg = "the sender " + m.SMS.From + " has sent its daily cap of " + itoa(caps[k]) +
+					" live SMS; it resets at " + renews.Format(time.RFC3339)
+			} else {
+				scope = "domain"
+				msg = "the domain of " + m.Email.From + " is warming up: today's cap of " + itoa(caps[k]) +
+					" live messages is reached; it grows tomorrow (" + renews.Format(time.RFC3339) + ")"
+			}
+			refused[m] = &Error{Code: CodeWarmupLimitExceeded, Message: msg, LimitScope: scope,
 				RetryAfterSeconds: RetryAfterSeconds(renews.Sub(now)), Retry: renews.Sub(now), Limit: caps[k]}
 		}
 	}
@@ -176,7 +196,9 @@ func (c *Client) admit(ctx context.Context, msgs []*Message) (map[*Message]error
 				a.tenant = grant
 				for _, m := range list[got:] {
 					if err == nil {
-						err = usageExceeded(ch, limit, nextMonth(now), now)
+						e := usageExceeded(ch, limit, nextMonth(now), now)
+						e.Message, e.LimitScope = "tenant "+tenantID+": "+e.Message, "tenant"
+						err = e
 					}
 					refused[m] = err
 				}

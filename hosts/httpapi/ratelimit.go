@@ -49,6 +49,9 @@ func setQuotaHeaders(set func(name, value string), e *sendoka.Error, now time.Ti
 	if e.Code == sendoka.CodeWarmupLimitExceeded {
 		scope, policy, window = "domain", "warmup", ";w=86400"
 	}
+	if e.LimitScope != "" {
+		scope = e.LimitScope
+	}
 	reset := now.Add(e.Retry)
 	set(headerLimit, strconv.FormatInt(e.Limit, 10))
 	set(headerRemaining, "0")

@@ -64,6 +64,7 @@ type PhoneNumber struct {
 	MMS         bool               `json:"mms" doc:"Whether it can send MMS (US and Canadian numbers)"`
 	Provider    *string            `json:"provider" doc:"The SMS provider whose provisioning step ran, or null" example:"sandbox"`
 	Diagnostic  *MessageDiagnostic `json:"diagnostic" doc:"Why provisioning failed or is still pending; null otherwise"`
+	DailyCap    int64              `json:"daily_cap" doc:"Most live SMS it sends a UTC day; 0: no cap"`
 	CreatedAt   string             `json:"created_at" format:"date-time" example:"2026-04-22T10:14:22.113Z"`
 	UpdatedAt   string             `json:"updated_at" format:"date-time" example:"2026-04-22T10:14:22.113Z"`
 }
@@ -72,7 +73,7 @@ func phoneNumber(n *sendoka.PhoneNumber) *PhoneNumber {
 	return &PhoneNumber{
 		ID: n.ID, Kind: string(n.Kind), PhoneNumber: nullable(n.PhoneNumber), SenderID: nullable(n.SenderID),
 		ISOCountry: n.ISOCountry, Status: string(n.Status), MMS: n.CanSendMMS(), Provider: nullable(n.Provider),
-		Diagnostic: diagnostic(n.Diagnostic), CreatedAt: formatTime(n.CreatedAt), UpdatedAt: formatTime(n.UpdatedAt),
+		Diagnostic: diagnostic(n.Diagnostic), DailyCap: n.DailyCap, CreatedAt: formatTime(n.CreatedAt), UpdatedAt: formatTime(n.UpdatedAt),
 	}
 }
 

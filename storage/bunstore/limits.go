@@ -107,6 +107,9 @@ func counterTable(c sendoka.Counter) (table, countCol string, keys []string, val
 		return "quota_counters", "used", []string{"org_id", "channel", "period"}, []any{c.Subject, string(c.Channel), c.Period}, nil
 	case sendoka.CounterWarmup:
 		return "warmup_counters", "sent", []string{"domain_id", "day"}, []any{c.Subject, c.Period}, nil
+	case sendoka.CounterSenderDay:
+		// Daily counters share a table: a sender's id (pn_…) never equals a domain's (dom_…).
+		return "warmup_counters", "sent", []string{"domain_id", "day"}, []any{c.Subject, c.Period}, nil
 	}
 	return "", "", nil, nil, fmt.Errorf("bunstore: unknown counter kind %q", c.Kind)
 }

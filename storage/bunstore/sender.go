@@ -23,6 +23,7 @@ type phoneNumberRow struct {
 	Status     string    `bun:"status"`
 	Provider   string    `bun:"provider"`
 	Diagnostic string    `bun:"diagnostic,nullzero"`
+	DailyCap   int64     `bun:"daily_cap"`
 	CreatedAt  timestamp `bun:"created_at"`
 	UpdatedAt  timestamp `bun:"updated_at"`
 }
@@ -30,7 +31,7 @@ type phoneNumberRow struct {
 func newPhoneNumberRow(n *sendoka.PhoneNumber) (*phoneNumberRow, error) {
 	r := &phoneNumberRow{
 		ID: n.ID, OrgID: n.OrgID, TenantID: n.TenantID, Kind: string(n.Kind), Address: n.Address(),
-		ISOCountry: n.ISOCountry, Status: string(n.Status), Provider: n.Provider,
+		ISOCountry: n.ISOCountry, Status: string(n.Status), Provider: n.Provider, DailyCap: n.DailyCap,
 		CreatedAt: ts(n.CreatedAt), UpdatedAt: ts(n.UpdatedAt),
 	}
 	var err error
@@ -41,7 +42,7 @@ func newPhoneNumberRow(n *sendoka.PhoneNumber) (*phoneNumberRow, error) {
 func (r *phoneNumberRow) phoneNumber() (*sendoka.PhoneNumber, error) {
 	n := &sendoka.PhoneNumber{
 		ID: r.ID, OrgID: r.OrgID, TenantID: r.TenantID, Kind: sendoka.SenderKind(r.Kind),
-		ISOCountry: r.ISOCountry, Status: sendoka.SenderStatus(r.Status), Provider: r.Provider,
+		ISOCountry: r.ISOCountry, Status: sendoka.SenderStatus(r.Status), Provider: r.Provider, DailyCap: r.DailyCap,
 		CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time,
 	}
 	if n.Kind == sendoka.SenderAlphanumeric {

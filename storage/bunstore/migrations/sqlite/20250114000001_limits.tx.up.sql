@@ -36,3 +36,6 @@ CREATE TABLE warmup_counters (
 ALTER TABLE tenants ADD COLUMN monthly_emails INTEGER NOT NULL DEFAULT 0;
 --bun:split
 ALTER TABLE tenants ADD COLUMN monthly_sms INTEGER NOT NULL DEFAULT 0;
+--bun:split
+-- An SMS sender's daily cap, where carriers ask for one; 0: none.
+ALTER TABLE phone_numbers ADD COLUMN daily_cap INTEGER NOT NULL DEFAULT 0;
