@@ -4,7 +4,7 @@ PKGS := ./...
 BIN := bin/sendoka
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run build test test-race vet fmt fuzz bench clean
+.PHONY: run build test test-race vet fmt fuzz bench clean compose-check
 
 ## run: build and start the server on the embedded default (SQLite in ./sendoka-data, sandbox providers)
 run: build
@@ -44,3 +44,7 @@ bench: build
 
 clean:
 	rm -rf bin sendoka-data
+
+## compose-check: validate compose.yaml and the Dockerfile offline (parse and lint; nothing is pulled)
+compose-check:
+	$(GO) test -count=1 -run 'TestComposeFile|TestDockerfile' ./hosts/sendoka

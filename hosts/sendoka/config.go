@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -81,71 +80,63 @@ const (
 	defaultMaxHeaderBytes    = 1 << 20
 )
 
-func (h *httpConfig) flags(fs *flag.FlagSet) {
-	fs.DurationVar(&h.readHeaderTimeout, "read-header-timeout", envDuration("SENDOKA_READ_HEADER_TIMEOUT", defaultReadHeaderTimeout), "time allowed to read a request's headers; 0 = no limit (SENDOKA_READ_HEADER_TIMEOUT)")
-	fs.DurationVar(&h.readTimeout, "read-timeout", envDuration("SENDOKA_READ_TIMEOUT", defaultReadTimeout), "time allowed to read a whole request, headers and body; 0 = no limit (SENDOKA_READ_TIMEOUT)")
-	fs.DurationVar(&h.bodyReadTimeout, "body-read-timeout", envDuration("SENDOKA_BODY_READ_TIMEOUT", httpapi.DefaultBodyReadTimeout), "time allowed to receive a request body once the API reads it; slower is 408 (SENDOKA_BODY_READ_TIMEOUT)")
-	fs.DurationVar(&h.writeTimeout, "write-timeout", envDuration("SENDOKA_WRITE_TIMEOUT", defaultWriteTimeout), "time allowed to handle a request and write the answer, from the end of its headers; 0 = no limit (SENDOKA_WRITE_TIMEOUT)")
-	fs.DurationVar(&h.idleTimeout, "idle-timeout", envDuration("SENDOKA_IDLE_TIMEOUT", defaultIdleTimeout), "how long an idle keep-alive connection stays open (SENDOKA_IDLE_TIMEOUT)")
-	fs.IntVar(&h.maxHeaderBytes, "max-header-bytes", envInt("SENDOKA_MAX_HEADER_BYTES", defaultMaxHeaderBytes), "largest request header block; larger is 431 (SENDOKA_MAX_HEADER_BYTES)")
+func (h *httpConfig) flags(s *settings) {
+	s.duration(&h.readHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "time allowed to read a request's headers; 0 = no limit")
+	s.duration(&h.readTimeout, "read-timeout", defaultReadTimeout, "time allowed to read a whole request, headers and body; 0 = no limit")
+	s.duration(&h.bodyReadTimeout, "body-read-timeout", httpapi.DefaultBodyReadTimeout, "time allowed to receive a request body once the API reads it; slower is 408")
+	s.duration(&h.writeTimeout, "write-timeout", defaultWriteTimeout, "time allowed to handle a request and write the answer, from the end of its headers; 0 = no limit")
+	s.duration(&h.idleTimeout, "idle-timeout", defaultIdleTimeout, "how long an idle keep-alive connection stays open")
+	s.int(&h.maxHeaderBytes, "max-header-bytes", defaultMaxHeaderBytes, "largest request header block; larger is 431")
 }
 
-// env returns the variable's value, or def when it is unset or empty.
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
+// flags registers the settings of every group; a command's settings take only its groups.
+func (c *config) flags(s *settings) {
+	s.group(groupServer)
+	s.str(&c.addr, "addr", "127.0.0.1:8080", "listen address")
+	s.str(&c.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDRs of the proxies in front of the server, whose X-Forwarded-For names the caller; empty = the TCP peer is the caller")
+	s.secret(&c.bootstrapKeys, "bootstrap-keys", "", "comma-separated API keys to create on start instead of random ones")
+	s.str(&c.bootstrapDomain, "bootstrap-domains", "", "comma-separated sender domains to add to the default org as verified, at every start")
+	s.bool(&c.noWorkers, "no-workers", false, "serve the API only; run sendoka worker elsewhere")
+	c.http.flags(s)
 
-func envInt(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return n
-	}
-	return def
-}
+	s.group(groupDatabase)
+	s.str(&c.databaseURL, "database-url", "", "postgres://… for production and several nodes, or sqlite:PATH; empty = SQLite in the data dir")
+	s.str(&c.dataDir, "data-dir", "./sendoka-data", "SQLite data directory")
+	s.duration(&c.databaseTimeout, "database-timeout", httpapi.DefaultDatabaseTimeout, "how long one API request may wait for the database before it answers 503")
+	s.int(&c.dbPool, "db-pool", 0, "Postgres connections open at once; 0 = 20")
 
-func envDuration(name string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
-		return d
-	}
-	return def
-}
+	s.group(groupEmail)
+	s.str(&c.sandboxDomain, "sandbox-domain", "sandbox.sendoka.com", "always-allowed sender domain")
+	s.str(&c.emailProvider, "email-provider", "sandbox", "provider for live keys' email: sandbox, smtp or ses (test keys and the sandbox domain always use the sandbox)")
+	s.duration(&c.sandboxLatency, "sandbox-latency", 0, "how long each sandbox hand-off takes, standing in for a provider's API call in benchmarks and development; 0 = none")
+	c.email.flags(s)
+	c.domains.flags(s)
 
-// flags binds the shared settings to fs, with the environment as defaults.
-func (c *config) flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.addr, "addr", env("SENDOKA_ADDR", "127.0.0.1:8080"), "listen address (SENDOKA_ADDR)")
-	fs.StringVar(&c.plans, "plans", env("SENDOKA_PLANS", ""), "plans as JSON, inline or @file: [{\"name\":\"pro\",\"burst_per_minute\":600,\"monthly_emails\":10000,\"monthly_sms\":1000,\"overage\":true}]; a plan named like a default replaces it, others are added (SENDOKA_PLANS)")
-	fs.StringVar(&c.defaultPlan, "default-plan", env("SENDOKA_DEFAULT_PLAN", sendoka.DefaultPlanName), "plan of the org created at first start (SENDOKA_DEFAULT_PLAN)")
-	fs.StringVar(&c.limits, "limits", env("SENDOKA_LIMITS", "on"), "on, or off to turn burst limits, monthly quotas and warmup caps off (SENDOKA_LIMITS)")
-	fs.StringVar(&c.warmupSchedule, "warmup-schedule", env("SENDOKA_WARMUP_SCHEDULE", ""), "daily caps of a newly verified domain, comma-separated (day 0 first), or off; empty = 50,100,200,500,1000,2000,5000,10000 (SENDOKA_WARMUP_SCHEDULE)")
-	fs.StringVar(&c.trustedProxies, "trusted-proxies", env("SENDOKA_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of the proxies in front of the server, whose X-Forwarded-For names the caller; empty = the TCP peer is the caller (SENDOKA_TRUSTED_PROXIES)")
-	fs.StringVar(&c.databaseURL, "database-url", env("SENDOKA_DATABASE_URL", ""), "postgres:// URL or sqlite:PATH; empty = SQLite in the data dir (SENDOKA_DATABASE_URL)")
-	fs.StringVar(&c.dataDir, "data-dir", env("SENDOKA_DATA_DIR", "./sendoka-data"), "SQLite data directory (SENDOKA_DATA_DIR)")
-	fs.DurationVar(&c.databaseTimeout, "database-timeout", envDuration("SENDOKA_DATABASE_TIMEOUT", httpapi.DefaultDatabaseTimeout), "how long one API request may wait for the database before it answers 503 (SENDOKA_DATABASE_TIMEOUT)")
-	fs.StringVar(&c.sandboxDomain, "sandbox-domain", env("SENDOKA_SANDBOX_DOMAIN", "sandbox.sendoka.com"), "always-allowed sender domain (SENDOKA_SANDBOX_DOMAIN)")
-	fs.DurationVar(&c.sandboxLatency, "sandbox-latency", envDuration("SENDOKA_SANDBOX_LATENCY", 0), "how long each sandbox hand-off takes, standing in for a provider's API call in benchmarks and development; 0 = none (SENDOKA_SANDBOX_LATENCY)")
-	fs.StringVar(&c.bootstrapKeys, "bootstrap-keys", env("SENDOKA_BOOTSTRAP_KEYS", ""), "comma-separated API keys to create on start instead of random ones (SENDOKA_BOOTSTRAP_KEYS)")
-	fs.StringVar(&c.bootstrapDomain, "bootstrap-domains", env("SENDOKA_BOOTSTRAP_DOMAINS", ""), "comma-separated sender domains to add to the default org as verified, at every start (SENDOKA_BOOTSTRAP_DOMAINS)")
-	c.domains.flags(fs)
-	fs.StringVar(&c.emailProvider, "email-provider", env("SENDOKA_EMAIL_PROVIDER", "sandbox"), "provider for live email: sandbox, smtp or ses (SENDOKA_EMAIL_PROVIDER)")
-	fs.StringVar(&c.smsProvider, "sms-provider", env("SENDOKA_SMS_PROVIDER", "sandbox"), "provider for live SMS: sandbox or sns (SENDOKA_SMS_PROVIDER)")
-	c.sns.flags(fs)
-	c.email.flags(fs)
-	c.http.flags(fs)
-	fs.StringVar(&c.logLevel, "log-level", env("SENDOKA_LOG_LEVEL", "info"), "debug, info, warn or error (SENDOKA_LOG_LEVEL)")
-	fs.StringVar(&c.logFormat, "log-format", env("SENDOKA_LOG_FORMAT", "text"), "text or json (SENDOKA_LOG_FORMAT)")
-	fs.IntVar(&c.workers, "workers", envInt("SENDOKA_WORKERS", 100), "concurrent delivery workers (SENDOKA_WORKERS)")
-	fs.DurationVar(&c.fetchCooldown, "fetch-cooldown", envDuration("SENDOKA_FETCH_COOLDOWN", 50*time.Millisecond), "minimum time between job fetches (SENDOKA_FETCH_COOLDOWN)")
-	fs.DurationVar(&c.fetchPoll, "fetch-poll-interval", envDuration("SENDOKA_FETCH_POLL_INTERVAL", 0), "how often idle workers look for new jobs; 0 = 200ms or the cooldown if longer (SENDOKA_FETCH_POLL_INTERVAL)")
-	fs.StringVar(&c.queueWorkers, "queue-workers", env("SENDOKA_QUEUE_WORKERS", ""), "workers of the other queues, e.g. events=20,webhooks=20,bulk=10,maintenance=2 (SENDOKA_QUEUE_WORKERS)")
-	fs.IntVar(&c.dbPool, "db-pool", envInt("SENDOKA_DB_POOL", 0), "Postgres connections open at once; 0 = 20 (SENDOKA_DB_POOL)")
-	fs.DurationVar(&c.jobTimeout, "job-timeout", envDuration("SENDOKA_JOB_TIMEOUT", 0), "bound on one delivery job; 0 = 15m, or longer if the email provider's slowest send needs it (SENDOKA_JOB_TIMEOUT)")
-	fs.DurationVar(&c.claimLease, "claim-lease", envDuration("SENDOKA_CLAIM_LEASE", sendoka.DefaultClaimLease), "lease of a delivery claim, renewed while the provider works; a lapsed one marks its message's outcome unknown (SENDOKA_CLAIM_LEASE)")
-	fs.DurationVar(&c.slotWait, "slot-wait", envDuration("SENDOKA_SLOT_WAIT", sendoka.DefaultSlotWait), "longest wait for a free provider connection before a job is put back (SENDOKA_SLOT_WAIT)")
-	fs.DurationVar(&c.recovery, "recovery-interval", envDuration("SENDOKA_RECOVERY_INTERVAL", riverjobs.DefaultRecoveryInterval), "how often the leader recovers deliveries a dead process left (SENDOKA_RECOVERY_INTERVAL)")
-	fs.StringVar(&c.pprofAddr, "pprof-addr", env("SENDOKA_PPROF_ADDR", ""), "serve Go's net/http/pprof profiles on this address; empty = off (SENDOKA_PPROF_ADDR)")
-	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDuration("SENDOKA_SHUTDOWN_TIMEOUT", 30*time.Second), "how long SIGTERM waits for requests and jobs in flight (SENDOKA_SHUTDOWN_TIMEOUT)")
+	s.group(groupSMS)
+	s.str(&c.smsProvider, "sms-provider", "sandbox", "provider for live keys' SMS: sandbox or sns (test keys always use the sandbox)")
+	c.sns.flags(s)
+
+	s.group(groupQueue)
+	s.int(&c.workers, "workers", 100, "concurrent delivery workers")
+	s.str(&c.queueWorkers, "queue-workers", "", "workers of the other queues, e.g. events=20,webhooks=20,bulk=10,maintenance=2")
+	s.duration(&c.fetchCooldown, "fetch-cooldown", 50*time.Millisecond, "minimum time between job fetches")
+	s.duration(&c.fetchPoll, "fetch-poll-interval", 0, "how often idle workers look for new jobs; 0 = 200ms or the cooldown if longer")
+	s.duration(&c.jobTimeout, "job-timeout", 0, "bound on one delivery job; 0 = 15m, or longer if the email provider's slowest send needs it")
+	s.duration(&c.claimLease, "claim-lease", sendoka.DefaultClaimLease, "lease of a delivery claim, renewed while the provider works; a lapsed one marks its message's outcome unknown")
+	s.duration(&c.slotWait, "slot-wait", sendoka.DefaultSlotWait, "longest wait for a free provider connection before a job is put back")
+	s.duration(&c.recovery, "recovery-interval", riverjobs.DefaultRecoveryInterval, "how often the leader recovers deliveries a dead process left")
+
+	s.group(groupLimits)
+	s.str(&c.plans, "plans", "", "plans as JSON, inline or @file: [{\"name\":\"pro\",\"burst_per_minute\":600,\"monthly_emails\":10000,\"monthly_sms\":1000,\"overage\":true}]; a plan named like a default replaces it, others are added")
+	s.str(&c.defaultPlan, "default-plan", sendoka.DefaultPlanName, "plan of the org created at first start")
+	s.str(&c.limits, "limits", "on", "on, or off to turn burst limits, monthly quotas and warmup caps off")
+	s.str(&c.warmupSchedule, "warmup-schedule", "", "daily caps of a newly verified domain, comma-separated (day 0 first), or off; empty = 50,100,200,500,1000,2000,5000,10000")
+
+	s.group(groupProcess)
+	s.str(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	s.str(&c.logFormat, "log-format", "text", "text or json")
+	s.str(&c.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof profiles on this address; empty = off")
+	s.duration(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for requests and jobs in flight")
 }
 
 // logger builds the structured logger.
@@ -209,7 +200,7 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	}
 	cfg.Email = email
 	cfg.Domains = c.domains.config(c.emailProvider, c.email.sesResolvedRegion)
-	if cfg.Tracking, err = c.email.tracking(); err != nil {
+	if cfg.Tracking, err = c.email.tracking(c.addr); err != nil {
 		return cfg, err
 	}
 	sms, err := c.sns.provider(c.smsProvider)
@@ -217,6 +208,9 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 		return cfg, err
 	}
 	cfg.SMS = sms
+	if cfg.Tracking.BaseURL != "" && (cfg.Email != nil || cfg.SMS != nil) && publicURLIsLoopback(cfg.Tracking.BaseURL) {
+		log.Warn("a live provider is set but the public URL is a loopback address: tracking and unsubscribe links in sent mail will not work for recipients; set SENDOKA_PUBLIC_URL", "public_url", cfg.Tracking.BaseURL)
+	}
 	return cfg, nil
 }
 
@@ -340,10 +334,10 @@ type domainSettings struct {
 	mxHost     string
 }
 
-func (d *domainSettings) flags(fs *flag.FlagSet) {
-	fs.StringVar(&d.returnPath, "domain-return-path", env("SENDOKA_DOMAIN_RETURN_PATH", sendoka.DefaultReturnPath), "label of each sender domain's return-path (MAIL FROM) host, which gets the SPF and MX records (SENDOKA_DOMAIN_RETURN_PATH)")
-	fs.StringVar(&d.spfInclude, "domain-spf-include", env("SENDOKA_DOMAIN_SPF_INCLUDE", sendoka.DefaultSPFInclude), "host of the include: in the return path's SPF record, your email provider's (SENDOKA_DOMAIN_SPF_INCLUDE)")
-	fs.StringVar(&d.mxHost, "domain-mx-host", env("SENDOKA_DOMAIN_MX_HOST", ""), "MX of the return-path host, where bounces go; empty = feedback-smtp.<region>.amazonses.com with SES, else "+sendoka.DefaultMXHost+" (SENDOKA_DOMAIN_MX_HOST)")
+func (d *domainSettings) flags(s *settings) {
+	s.str(&d.returnPath, "domain-return-path", sendoka.DefaultReturnPath, "label of each sender domain's return-path (MAIL FROM) host, which gets the SPF and MX records")
+	s.str(&d.spfInclude, "domain-spf-include", sendoka.DefaultSPFInclude, "host of the include: in the return path's SPF record, your email provider's")
+	s.str(&d.mxHost, "domain-mx-host", "", "MX of the return-path host, where bounces go; empty = feedback-smtp.<region>.amazonses.com with SES, else "+sendoka.DefaultMXHost+"")
 }
 
 // config returns the core's settings: with SES and no MX host set, SES's feedback host of

@@ -5,9 +5,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"time"
@@ -46,33 +47,37 @@ type emailConfig struct {
 	sesResolvedRegion string
 }
 
-func (c *emailConfig) flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.publicURL, "public-url", env("SENDOKA_PUBLIC_URL", ""), "public base URL of this server, used in open-tracking pixels and click redirects; empty = no tracking (SENDOKA_PUBLIC_URL)")
-	fs.StringVar(&c.secretKey, "secret-key", env("SENDOKA_SECRET_KEY", ""), "secret that signs tracking links, at least 32 characters; empty = generated on first start and kept in the database (SENDOKA_SECRET_KEY)")
+func (c *emailConfig) flags(s *settings) {
+	s.str(&c.publicURL, "public-url", "", "public base URL of this server, used in open-tracking pixels, click redirects and unsubscribe links; empty = http:// and the listen address (a loopback one only works on this machine: the server warns when a live provider is set); off = no tracking")
+	s.secret(&c.secretKey, "secret-key", "", "secret that signs tracking links, at least 32 characters; empty = generated on first start and kept in the database")
 
-	fs.StringVar(&c.smtpHost, "smtp-host", env("SENDOKA_SMTP_HOST", ""), "SMTP relay host (SENDOKA_SMTP_HOST)")
-	fs.IntVar(&c.smtpPort, "smtp-port", envInt("SENDOKA_SMTP_PORT", 0), "SMTP relay port; 0 = 587 for starttls, 465 for tls, 25 for none (SENDOKA_SMTP_PORT)")
-	fs.StringVar(&c.smtpSecurity, "smtp-security", env("SENDOKA_SMTP_SECURITY", "starttls"), "starttls, tls (implicit, SMTPS) or none (SENDOKA_SMTP_SECURITY)")
-	fs.StringVar(&c.smtpUsername, "smtp-username", env("SENDOKA_SMTP_USERNAME", ""), "SMTP login; empty = no authentication (SENDOKA_SMTP_USERNAME)")
-	fs.StringVar(&c.smtpPassword, "smtp-password", env("SENDOKA_SMTP_PASSWORD", ""), "SMTP password (SENDOKA_SMTP_PASSWORD)")
-	fs.StringVar(&c.smtpAuth, "smtp-auth", env("SENDOKA_SMTP_AUTH", "plain"), "plain or login (SENDOKA_SMTP_AUTH)")
-	fs.StringVar(&c.smtpHELO, "smtp-helo", env("SENDOKA_SMTP_HELO", ""), "name given in EHLO; empty = this host's name (SENDOKA_SMTP_HELO)")
-	fs.StringVar(&c.smtpCAFile, "smtp-ca-file", env("SENDOKA_SMTP_CA_FILE", ""), "PEM file of CA certificates to trust for the relay, instead of the system's (SENDOKA_SMTP_CA_FILE)")
-	fs.IntVar(&c.smtpMaxConns, "smtp-max-conns", envInt("SENDOKA_SMTP_MAX_CONNS", 4), "connections to the relay open at once (SENDOKA_SMTP_MAX_CONNS)")
-	fs.DurationVar(&c.smtpTimeout, "smtp-timeout", envDuration("SENDOKA_SMTP_TIMEOUT", 15*time.Second), "bound on connecting, TLS and login (SENDOKA_SMTP_TIMEOUT)")
-	fs.DurationVar(&c.smtpCommand, "smtp-command-timeout", envDuration("SENDOKA_SMTP_COMMAND_TIMEOUT", 30*time.Second), "bound on the reply to each MAIL, RCPT, DATA and RSET (SENDOKA_SMTP_COMMAND_TIMEOUT)")
-	fs.DurationVar(&c.smtpData, "smtp-data-timeout", envDuration("SENDOKA_SMTP_DATA_TIMEOUT", 3*time.Minute), "bound on writing one message's data (SENDOKA_SMTP_DATA_TIMEOUT)")
-	fs.DurationVar(&c.smtpFinalReply, "smtp-final-reply-timeout", envDuration("SENDOKA_SMTP_FINAL_REPLY_TIMEOUT", 10*time.Minute), "wait for the relay's reply after the final \".\" (RFC 5321: 10m); no reply in time is an unknown outcome, never a resend (SENDOKA_SMTP_FINAL_REPLY_TIMEOUT)")
+	s.str(&c.smtpHost, "smtp-host", "", "SMTP relay host")
+	s.int(&c.smtpPort, "smtp-port", 0, "SMTP relay port; 0 = 587 for starttls, 465 for tls, 25 for none")
+	s.str(&c.smtpSecurity, "smtp-security", "starttls", "starttls, tls (implicit, SMTPS) or none")
+	s.str(&c.smtpUsername, "smtp-username", "", "SMTP login; empty = no authentication")
+	s.secret(&c.smtpPassword, "smtp-password", "", "SMTP password")
+	s.str(&c.smtpAuth, "smtp-auth", "plain", "plain or login")
+	s.str(&c.smtpHELO, "smtp-helo", "", "name given in EHLO; empty = this host's name")
+	s.str(&c.smtpCAFile, "smtp-ca-file", "", "PEM file of CA certificates to trust for the relay, instead of the system's")
+	s.int(&c.smtpMaxConns, "smtp-max-conns", 4, "connections to the relay open at once")
+	s.duration(&c.smtpTimeout, "smtp-timeout", 15*time.Second, "bound on connecting, TLS and login")
+	s.duration(&c.smtpCommand, "smtp-command-timeout", 30*time.Second, "bound on the reply to each MAIL, RCPT, DATA and RSET")
+	s.duration(&c.smtpData, "smtp-data-timeout", 3*time.Minute, "bound on writing one message's data")
+	s.duration(&c.smtpFinalReply, "smtp-final-reply-timeout", 10*time.Minute, "wait for the relay's reply after the final \".\" (RFC 5321: 10m); no reply in time is an unknown outcome, never a resend")
 
-	fs.StringVar(&c.sesRegion, "ses-region", env("SENDOKA_SES_REGION", ""), "AWS region of SES; empty = AWS_REGION or the shared config (SENDOKA_SES_REGION)")
-	fs.StringVar(&c.sesEndpoint, "ses-endpoint", env("SENDOKA_SES_ENDPOINT", ""), "SES endpoint URL, for a VPC endpoint or a test server; empty = AWS's (SENDOKA_SES_ENDPOINT)")
-	fs.StringVar(&c.sesConfigurationSet, "ses-configuration-set", env("SENDOKA_SES_CONFIGURATION_SET", ""), "SES configuration set of every send (SENDOKA_SES_CONFIGURATION_SET)")
+	s.str(&c.sesRegion, "ses-region", "", "AWS region of SES; empty = AWS_REGION or the shared config")
+	s.str(&c.sesEndpoint, "ses-endpoint", "", "SES endpoint URL, for a VPC endpoint or a test server; empty = AWS's")
+	s.str(&c.sesConfigurationSet, "ses-configuration-set", "", "SES configuration set of every send")
 }
 
-// tracking returns the tracking settings: off without a public URL.
-func (c *emailConfig) tracking() (sendoka.TrackingConfig, error) {
-	if c.publicURL == "" {
+// tracking returns the tracking settings: the public URL, by default http:// and the listen
+// address addr; "off" turns tracking off.
+func (c *emailConfig) tracking(addr string) (sendoka.TrackingConfig, error) {
+	switch c.publicURL {
+	case "off":
 		return sendoka.TrackingConfig{}, nil
+	case "":
+		c.publicURL = defaultPublicURL(addr)
 	}
 	u, err := url.Parse(c.publicURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -149,4 +154,31 @@ func (c *emailConfig) smtp(log *slog.Logger) (sendoka.EmailSender, error) {
 		return nil, fmt.Errorf("SENDOKA_EMAIL_PROVIDER=smtp: %w", err)
 	}
 	return s, nil
+}
+
+// defaultPublicURL is http:// and the listen address, with an unspecified host (":8080",
+// "0.0.0.0:8080") read as this machine's loopback.
+func defaultPublicURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// publicURLIsLoopback reports whether the public URL names this machine only, so links in
+// mail sent to others would not work.
+func publicURLIsLoopback(publicURL string) bool {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(u.Hostname())
+	return err == nil && ip.IsLoopback()
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
-	"flag"
 	"log/slog"
 	"net/http"
 	"net/mail"
@@ -179,20 +178,22 @@ func eventTypes(m map[string]any) []string {
 }
 
 func TestEmailProviderSetting(t *testing.T) {
-	parse := func(t *testing.T, args ...string) *config {
-		t.Helper()
-		var c config
-		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-		c.flags(fs)
-		require.NoError(t, fs.Parse(args))
-		return &c
-	}
+	parse := parseConfig
 	log := slog.New(slog.DiscardHandler)
 
 	cfg, err := parse(t).serverConfig(log)
 	require.NoError(t, err)
 	require.Nil(t, cfg.Email, "the sandbox is the default")
-	require.Empty(t, cfg.Tracking.BaseURL, "no tracking without a public URL")
+	require.Equal(t, "http://127.0.0.1:8080", cfg.Tracking.BaseURL, "tracking on by default, on the listen address")
+	cfg, err = parse(t, "-addr", ":9000").serverConfig(log)
+	require.NoError(t, err)
+	require.Equal(t, "http://127.0.0.1:9000", cfg.Tracking.BaseURL, "an unspecified host is this machine")
+	cfg, err = parse(t, "-public-url", "off").serverConfig(log)
+	require.NoError(t, err)
+	require.Empty(t, cfg.Tracking.BaseURL, "off turns tracking off")
+	require.True(t, publicURLIsLoopback("http://localhost:8080"))
+	require.True(t, publicURLIsLoopback("http://[::1]:8080"))
+	require.False(t, publicURLIsLoopback("https://mail.example.com"))
 
 	cfg, err = parse(t, "-email-provider", "smtp", "-smtp-host", "smtp.example.com", "-smtp-security", "tls").serverConfig(log)
 	require.NoError(t, err)

@@ -15,14 +15,21 @@ import (
 
 // keys manages API keys of an org (the first org unless -org is given).
 func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const keysUsage = "usage: sendoka keys create|list|revoke [flags]"
 	if len(args) == 0 {
-		return errors.New("usage: sendoka keys create|list|revoke [flags]")
+		return errors.New(keysUsage)
 	}
 	sub, args := args[0], args[1:]
+	switch sub {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, keysUsage+"\n\nRun \"sendoka keys create -h\" for the flags.")
+		return errHelp
+	}
 	var c config
 	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.flags(fs)
+	fs.SetOutput(io.Discard)
+	s := newSettings(fs, groupDatabase, groupLimits, groupProcess)
+	c.flags(s)
 	org := fs.String("org", "", "org id (default: the first org)")
 	mode := fs.String("mode", "live", "create: live or test")
 	name := fs.String("name", "", "create: a name for the key")
@@ -31,7 +38,7 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tenant := fs.String("tenant", "", "create: bind the key to this tenant (ten_...)")
 	domains := fs.String("allowed-domains", "", "create: comma-separated sending domain ids (dom_...) the key may send from")
 	expires := fs.Duration("expires-in", 0, "create: lifetime of the key (0 = never expires)")
-	if err := fs.Parse(args); err != nil {
+	if err := s.parse(args, stdout, "usage: sendoka keys "+sub+" [flags]"); err != nil {
 		return err
 	}
 	srv, _, _, err := c.open(ctx, stderr)

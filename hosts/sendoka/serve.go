@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -16,21 +15,7 @@ import (
 // serve runs the HTTP API (unless workers only) and the workers (unless -no-workers) until
 // ctx ends, then shuts down gracefully: it stops taking requests, finishes those in flight,
 // and lets running jobs finish.
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer, withHTTP bool) error {
-	name := "serve"
-	if !withHTTP {
-		name = "worker"
-	}
-	var c config
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.flags(fs)
-	if withHTTP {
-		fs.BoolVar(&c.noWorkers, "no-workers", false, "serve the API only; run `sendoka worker` elsewhere")
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+func serve(ctx context.Context, c *config, stdout, stderr io.Writer, withHTTP bool) error {
 	srv, cfg, log, err := c.open(ctx, stderr)
 	if err != nil {
 		return err
@@ -49,7 +34,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, withHTT
 	log.Info("database ready", "dialect", srv.DB.Dialect(), "url", server.Redacted(srv.DatabaseURL))
 
 	if withHTTP {
-		if err := bootstrap(ctx, srv, &c, stdout); err != nil {
+		if err := bootstrap(ctx, srv, c, stdout); err != nil {
 			return err
 		}
 	}
@@ -127,14 +112,7 @@ func bootstrap(ctx context.Context, srv *server.Server, c *config, stdout io.Wri
 }
 
 // migrate applies every migration and exits.
-func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var c config
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.flags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+func migrate(ctx context.Context, c *config, _ *settings, _ []string, stdout, stderr io.Writer) error {
 	srv, _, _, err := c.open(ctx, stderr) // Open migrates
 	if err != nil {
 		return err

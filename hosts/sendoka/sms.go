@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 
 	"github.com/sendoka/sendoka/providers/snssms"
@@ -16,10 +15,10 @@ type snsConfig struct {
 	smsType  string
 }
 
-func (c *snsConfig) flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.region, "sns-region", env("SENDOKA_SNS_REGION", ""), "AWS region of SNS; empty = AWS_REGION or the shared config (SENDOKA_SNS_REGION)")
-	fs.StringVar(&c.endpoint, "sns-endpoint", env("SENDOKA_SNS_ENDPOINT", ""), "SNS endpoint URL, for a VPC endpoint or LocalStack; empty = AWS's (SENDOKA_SNS_ENDPOINT)")
-	fs.StringVar(&c.smsType, "sns-sms-type", env("SENDOKA_SNS_SMS_TYPE", "Transactional"), "Transactional or Promotional (SENDOKA_SNS_SMS_TYPE)")
+func (c *snsConfig) flags(s *settings) {
+	s.str(&c.region, "sns-region", "", "AWS region of SNS; empty = AWS_REGION or the shared config")
+	s.str(&c.endpoint, "sns-endpoint", "", "SNS endpoint URL, for a VPC endpoint or LocalStack; empty = AWS's")
+	s.str(&c.smsType, "sns-sms-type", "Transactional", "Transactional or Promotional")
 }
 
 // provider returns the live SMS provider that name selects: nil for the sandbox (the

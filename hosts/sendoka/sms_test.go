@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"log/slog"
 	"testing"
 
@@ -13,14 +12,7 @@ import (
 func TestSMSProviderSetting(t *testing.T) {
 	t.Setenv("SENDOKA_SNS_REGION", "eu-west-1")
 	t.Setenv("SENDOKA_SNS_ENDPOINT", "http://127.0.0.1:4566")
-	parse := func(t *testing.T, args ...string) *config {
-		t.Helper()
-		var c config
-		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-		c.flags(fs)
-		require.NoError(t, fs.Parse(args))
-		return &c
-	}
+	parse := parseConfig
 	log := slog.New(slog.DiscardHandler)
 
 	cfg, err := parse(t).serverConfig(log)
