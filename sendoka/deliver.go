@@ -3,6 +3,7 @@ package sendoka
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"maps"
 	"math"
 	"slices"
@@ -292,6 +293,8 @@ func (c *Client) recordAttempt(ctx context.Context, m *Message, res SendResult, 
 	a := DeliveryAttempt{At: now, Provider: m.Provider, DurationMS: took.Milliseconds()}
 	if sendErr == nil {
 		a.Result = AttemptSent
+		c.log.LogAttrs(ctx, slog.LevelInfo, "handed off", slog.String("message_id", m.ID), slog.String("provider", m.Provider),
+			slog.String("provider_message_id", res.ProviderMessageID), slog.Int64("duration_ms", a.DurationMS))
 		return nil, c.recordSent(ctx, m, res, a, now)
 	}
 	kind := ProviderErrorKindOf(sendErr)

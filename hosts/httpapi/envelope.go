@@ -24,6 +24,10 @@ type reqState struct {
 	err *sendoka.Error
 	// db is the request's database budget (deadline.go), made on first use.
 	db *dbBudget
+	// route is the operation's method and path pattern, and orgID and keyPrefix who called
+	// (once authenticated): the request log's fields, never the path itself, which can hold
+	// an address.
+	route, orgID, keyPrefix string
 }
 
 type stateKey struct{}
@@ -69,6 +73,9 @@ func envelopeMiddleware(log *slog.Logger) func(huma.Context, func(huma.Context))
 			st = &reqState{requestID: newRequestID()}
 			ctx.SetHeader(headerRequestID, st.requestID)
 			ctx = huma.WithValue(ctx, stateKey{}, st)
+		}
+		if op := ctx.Operation(); op != nil {
+			st.route = op.Method + " " + op.Path
 		}
 		ec := &errorCtx{humaContext: ctx}
 		defer func() {

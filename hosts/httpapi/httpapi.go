@@ -235,10 +235,31 @@ func withRequestID(next http.Handler, log *slog.Logger) http.Handler {
 		rw := &responseWriter{ResponseWriter: w}
 		start := time.Now()
 		next.ServeHTTP(rw, r)
-		log.DebugContext(r.Context(), "request", "request_id", st.requestID, "method", r.Method,
-			"path", r.URL.Path, "status", rw.status, "duration", time.Since(start),
-			"client_request_id", r.Header.Get(headerRequestID))
+		route := st.route
+		if route == "" {
+			route = fixedRoute(r)
+		}
+		status := rw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		// One line per request: no path (it can hold an address), body, or key.
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method),
+			slog.String("route", route), slog.Int("status", status),
+			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("request_id", st.requestID), slog.String("org_id", st.orgID),
+			slog.String("key_prefix", st.keyPrefix))
 	})
+}
+
+// fixedRoute names the route of a request no operation took: the fixed paths served beside
+// the API by their path, anything else "unmatched".
+func fixedRoute(r *http.Request) string {
+	switch p := r.URL.Path; p {
+	case "/healthz", "/readyz", "/api/v1/docs", "/api/v1/openapi.json", "/api/v1/openapi.yaml":
+		return r.Method + " " + p
+	}
+	return "unmatched"
 }
 
 func newRequestID() string { return sendoka.NewID(sendoka.PrefixRequest, time.Now()) }

@@ -37,6 +37,7 @@ type config struct {
 	email           emailConfig
 	logLevel        string
 	logFormat       string
+	logSQL          bool
 	workers         int
 	queueWorkers    string
 	dbPool          int
@@ -135,6 +136,7 @@ func (c *config) flags(s *settings) {
 	s.group(groupProcess)
 	s.str(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	s.str(&c.logFormat, "log-format", "text", "text or json")
+	s.bool(&c.logSQL, "log-sql", false, "log every SQL statement at debug level (statements can hold recipients' addresses)")
 	s.str(&c.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof profiles on this address; empty = off")
 	s.duration(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for requests and jobs in flight")
 }
@@ -162,6 +164,7 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 		SandboxLatency:  c.sandboxLatency,
 		VerifiedDomains: splitList(c.bootstrapDomain),
 		Logger:          log,
+		LogSQL:          c.logSQL,
 	}
 	cfg.Queue.MaxWorkers = c.workers
 	cfg.Queue.FetchCooldown = c.fetchCooldown

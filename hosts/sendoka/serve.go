@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 
@@ -60,6 +61,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, withHTTP bo
 		return err
 	}
 	hs := c.http.server(srv.Handler)
+	hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn) // net/http's own complaints, in the log's format
 	log.Info("listening", "addr", "http://"+ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -39,6 +39,7 @@ func (s *syncBuffer) String() string {
 type running struct {
 	base   string
 	stdout *syncBuffer
+	stderr *syncBuffer
 	stop   func() error // ends the serve context (as SIGTERM does) and returns run's error
 }
 
@@ -55,10 +56,10 @@ func startServe(t *testing.T, args ...string) *running {
 	t.Helper()
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{base: "http://" + addr, stdout: &syncBuffer{}}
+	r := &running{base: "http://" + addr, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, append([]string{"serve", "-addr", addr, "-log-level", "warn"}, args...), r.stdout, &syncBuffer{})
+		errc <- run(ctx, append([]string{"serve", "-addr", addr, "-log-level", "warn"}, args...), r.stdout, r.stderr)
 	}()
 	var once sync.Once
 	var runErr error

@@ -84,6 +84,9 @@ type Config struct {
 	Clock sendoka.Clock
 	// Logger receives logs. Default: quiet.
 	Logger *slog.Logger
+	// LogSQL logs every SQL statement at Debug through Logger (Database.LogQueries).
+	// Statements can carry recipients' addresses: off by default.
+	LogSQL bool
 }
 
 // Server is an assembled Sendoka.
@@ -117,6 +120,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if dbopts.Logger == nil {
 		dbopts.Logger = log
 	}
+	dbopts.LogQueries = dbopts.LogQueries || cfg.LogSQL
 	db, err := bunstore.Open(ctx, dsn, &dbopts)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)

@@ -87,7 +87,7 @@ func New(db *sql.DB, dialect string, cfg Config) (*Queue, error) {
 		FetchCooldown:        cfg.FetchCooldown,
 		FetchPollInterval:    cfg.FetchPollInterval,
 		JobTimeout:           cfg.JobTimeout,
-		Logger:               cfg.Logger,
+		Logger:               riverLogger(cfg.Logger),
 		MaxAttempts:          cfg.MaxAttempts,
 		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
 		TestOnly:             cfg.testOnly,

@@ -75,8 +75,12 @@ type Options struct {
 	// request that waits the whole of it still answers within httpapi's DatabaseTimeout.
 	// Negative: no wait, a held lock fails at once.
 	BusyTimeout time.Duration
-	// Logger receives failed queries (Warn) and every query (Debug). Default: nil, quiet.
+	// Logger receives the store's own events (migrations, a lost key listener), and, with
+	// LogQueries, failed queries (Warn) and every query (Debug). Default: nil, quiet.
 	Logger *slog.Logger
+	// LogQueries logs SQL statements through Logger. Statements can carry recipients'
+	// addresses, so it is off unless asked for (sendoka's SENDOKA_LOG_SQL).
+	LogQueries bool
 }
 
 // Defaults of Options.
@@ -158,7 +162,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*DB, error) {
 		sqldb.SetConnMaxIdleTime(0)
 		out.bun = bun.NewDB(sqldb, sqlitedialect.New())
 	}
-	if opts.Logger != nil {
+	if opts.Logger != nil && opts.LogQueries {
 		out.hook = &logHook{log: opts.Logger}
 		out.bun.AddQueryHook(out.hook)
 	}
