@@ -59,6 +59,7 @@ var commands = []command{
 	}},
 	{"migrate", "apply database migrations and exit", []group{groupDatabase, groupProcess}, migrate},
 	{"keys", "create | list | revoke API keys", []group{groupDatabase, groupLimits, groupProcess}, nil}, // keys.go parses its own
+	{"backup", "copy the SQLite database to DEST while the server runs (Postgres: use pg_dump)", []group{groupDatabase, groupProcess}, backup},
 	{"healthcheck", "exit 0 if the server on SENDOKA_ADDR answers /readyz with 200 (a container's HEALTHCHECK)", []group{groupServer}, healthcheck},
 	{"config", "print the effective configuration and where each value came from (-reference: the README's table)", nil, printConfig},
 }
@@ -155,5 +156,22 @@ func healthcheck(ctx context.Context, c *config, _ *settings, _ []string, stdout
 		return fmt.Errorf("not ready: %s", res.Status)
 	}
 	fmt.Fprintln(stdout, "ready")
+	return nil
+}
+
+// backup copies the SQLite database to the path given (sendoka backup DEST).
+func backup(ctx context.Context, c *config, _ *settings, args []string, stdout, stderr io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: sendoka backup [flags] DEST")
+	}
+	srv, _, _, err := c.open(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer srv.Close(ctx)
+	if err := srv.DB.Backup(ctx, args[0]); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "backed up to", args[0])
 	return nil
 }

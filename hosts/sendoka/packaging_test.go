@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -110,4 +112,30 @@ func keysOf[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestBackupCommand: `sendoka backup DEST` copies the SQLite database of a running server;
+// a server started on the copy has the message sent before it; DEST must not exist.
+func TestBackupCommand(t *testing.T) {
+	t.Parallel()
+	dir, key := t.TempDir(), testKey("bk")
+	srv := startServe(t, "-data-dir", dir, "-bootstrap-keys", key)
+	code, sent := srv.do(t, http.MethodPost, "/api/v1/emails", key, map[string]any{
+		"from": "you@sandbox.sendoka.com", "to": []string{"a@example.com"}, "subject": "Hi", "text": "Hello",
+	})
+	require.Equal(t, http.StatusOK, code, sent)
+
+	restored := t.TempDir()
+	dest := filepath.Join(restored, "sendoka.db")
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"backup", "-data-dir", dir, "-log-level", "error", dest}, &out, io.Discard))
+	require.Contains(t, out.String(), "backed up to")
+	require.ErrorContains(t, run(context.Background(), []string{"backup", "-data-dir", dir, "-log-level", "error", dest}, io.Discard, io.Discard),
+		"exists", "an existing file is never overwritten")
+	require.NoError(t, srv.stop())
+
+	copySrv := startServe(t, "-data-dir", restored)
+	code, got := copySrv.do(t, http.MethodGet, "/api/v1/emails/"+sent["id"].(string), key, nil)
+	require.Equal(t, http.StatusOK, code, "the copy has the key and the message: %v", got)
+	require.NoError(t, copySrv.stop())
 }

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -242,4 +243,20 @@ func (h *logHook) AfterQuery(ctx context.Context, ev *bun.QueryEvent) {
 		return
 	}
 	h.log.DebugContext(ctx, "query", "query", ev.Query, "duration", d)
+}
+
+// Backup writes a consistent copy of a SQLite database to path while it is in use (VACUUM
+// INTO: one read transaction, so writers carry on). path must not exist. On Postgres it is
+// an error: use pg_dump, which does the same for a server.
+func (db *DB) Backup(ctx context.Context, path string) error {
+	if db.dialect != DialectSQLite {
+		return errors.New("bunstore: backup copies SQLite databases; for Postgres use pg_dump")
+	}
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("bunstore: backup: %s exists", path)
+	}
+	if _, err := db.bun.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+		return fmt.Errorf("bunstore: backup: %w", err)
+	}
+	return nil
 }
