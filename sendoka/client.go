@@ -61,6 +61,9 @@ type Config struct {
 	DisableLimits bool
 	// Warmup tunes the daily caps of newly verified domains (warmup.go).
 	Warmup WarmupConfig
+	// Retention says how long message content and messages are kept (retention.go).
+	// Default: 30 days of content, 400 days of messages.
+	Retention RetentionConfig
 
 	// GroupCommit tunes how concurrent single sends share transactions (group_commit.go).
 	// Default: every GroupCommitConfig default.
@@ -105,6 +108,7 @@ type Client struct {
 	quotas        quotaPockets    // quota reserved and not handed out (quota.go)
 	tenantCaps    tenantCapsCache // tenants' own monthly caps (quota.go)
 	warmup        WarmupConfig    // domain warmup (warmup.go)
+	retention     RetentionConfig // how long content and messages are kept (retention.go)
 }
 
 // New returns a Client for cfg.
@@ -123,6 +127,7 @@ func New(cfg Config) (*Client, error) {
 		dns:           cfg.DNS,
 		clock:         cfg.Clock,
 		log:           cfg.Logger,
+		retention:     cfg.Retention.withDefaults(),
 	}
 	if c.sandboxDomain == "" {
 		c.sandboxDomain = DefaultSandboxDomain

@@ -128,6 +128,10 @@ type Message struct {
 	SentAt      *time.Time
 	CompletedAt *time.Time // when it reached a terminal status
 
+	// ContentPurgedAt is when retention blanked the message's content (retention.go), or
+	// nil.
+	ContentPurgedAt *time.Time
+
 	// Events is the timeline, oldest first. Filled by Client.GetMessage only.
 	Events []Event
 }

@@ -26,6 +26,12 @@ const (
 	// JobRecheckDomains checks the DNS records of pending domains again
 	// (Client.RecheckDomains). Periodic, every DomainRecheckInterval.
 	JobRecheckDomains JobKind = "recheck_domains"
+	// JobPurgeContent blanks the content of old finished messages (Client.PurgeContent).
+	// Periodic, every RetentionInterval.
+	JobPurgeContent JobKind = "purge_content"
+	// JobPurgeMessages deletes old messages (Client.DeleteOldMessages). Periodic, every
+	// RetentionInterval.
+	JobPurgeMessages JobKind = "purge_messages"
 )
 
 // QueueName names a queue. Each queue has its own workers, so work of one never waits
@@ -112,6 +118,9 @@ func JobSpecs(recovery, deliveryTimeout time.Duration) []JobSpec {
 		{Kind: JobPurgeTenant, Queue: QueueMaintenance, Timeout: 10 * time.Minute, Backoff: attemptPow4},
 		// Likewise: a pass that fails is followed by the next one.
 		{Kind: JobRecheckDomains, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 2 * time.Minute, Every: DomainRecheckInterval},
+		// Purges resume where they stopped: a run cut short is followed by the next one.
+		{Kind: JobPurgeContent, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 10 * time.Minute, Every: RetentionInterval},
+		{Kind: JobPurgeMessages, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 10 * time.Minute, Every: RetentionInterval},
 	}
 }
 
@@ -143,6 +152,18 @@ func (c *Client) RunJob(ctx context.Context, j Job, run JobRun) error {
 		return c.runPurgeTenant(ctx, j, run)
 	case JobRecheckDomains:
 		_, err := c.RecheckDomains(ctx)
+		return err
+	case JobPurgeContent:
+		n, err := c.PurgeContent(ctx)
+		if n > 0 {
+			c.log.InfoContext(ctx, "purged message content", "messages", n)
+		}
+		return err
+	case JobPurgeMessages:
+		n, err := c.DeleteOldMessages(ctx)
+		if n > 0 {
+			c.log.InfoContext(ctx, "deleted old messages", "messages", n)
+		}
 		return err
 	}
 	return Errorf(CodeValidation, "unknown job kind %q", j.Kind)

@@ -54,6 +54,7 @@ type Store interface {
 	UsageStore       // usage.go
 	TenantStore      // tenant.go
 	DomainStore      // domain.go
+	RetentionStore   // retention.go
 }
 
 // Tx is one open transaction. Its methods must only be called from inside the InTx callback

@@ -120,6 +120,7 @@ type messageFields struct {
 	createdAt, updatedAt      string
 	scheduledAt, sentAt       *string
 	completedAt               *string
+	contentPurged             bool
 }
 
 func commonFields(m *sendoka.Message) messageFields {
@@ -136,6 +137,7 @@ func commonFields(m *sendoka.Message) messageFields {
 		nextRetryAt: formatTimePtr(m.NextRetryAt),
 		scheduledAt: formatTimePtr(m.ScheduledAt), createdAt: formatTime(m.CreatedAt), updatedAt: formatTime(m.UpdatedAt),
 		sentAt: formatTimePtr(m.SentAt), completedAt: formatTimePtr(m.CompletedAt),
+		contentPurged: m.ContentPurgedAt != nil,
 	}
 }
 
@@ -171,6 +173,7 @@ type EmailMessage struct {
 	UpdatedAt         string             `json:"updated_at" format:"date-time" example:"2026-04-22T10:14:23.402Z"`
 	SentAt            *string            `json:"sent_at" format:"date-time" doc:"When the provider took it, or null"`
 	CompletedAt       *string            `json:"completed_at" format:"date-time" doc:"When it reached a final status, or null"`
+	ContentPurged     bool               `json:"content_purged" doc:"true once retention removed the body (SENDOKA_RETENTION_CONTENT): addresses, subject, tags, metadata, status and events stay"`
 }
 
 // EmailMessageDetail is an email with its event timeline (GET /api/v1/emails/{id}).
@@ -195,6 +198,7 @@ func emailMessage(m *sendoka.Message) EmailMessage {
 		Diagnostic: f.diagnostic, Outcome: f.outcome, Attempts: f.attempts, DeliveryAttempts: f.deliveryAttempts,
 		NextRetryAt: f.nextRetryAt, ScheduledAt: f.scheduledAt,
 		CreatedAt: f.createdAt, UpdatedAt: f.updatedAt, SentAt: f.sentAt, CompletedAt: f.completedAt,
+		ContentPurged: f.contentPurged,
 	}
 }
 
@@ -226,6 +230,7 @@ type SMSMessage struct {
 	UpdatedAt         string             `json:"updated_at" format:"date-time" example:"2026-04-22T10:14:23.402Z"`
 	SentAt            *string            `json:"sent_at" format:"date-time" doc:"When the provider took it, or null"`
 	CompletedAt       *string            `json:"completed_at" format:"date-time" doc:"When it reached a final status, or null"`
+	ContentPurged     bool               `json:"content_purged" doc:"true once retention removed the body (SENDOKA_RETENTION_CONTENT): addresses, subject, tags, metadata, status and events stay"`
 }
 
 // SMSMessageDetail is an SMS with its event timeline (GET /api/v1/sms/{id}).
@@ -249,6 +254,7 @@ func smsMessage(m *sendoka.Message) SMSMessage {
 		Diagnostic: f.diagnostic, Outcome: f.outcome, Attempts: f.attempts, DeliveryAttempts: f.deliveryAttempts,
 		NextRetryAt: f.nextRetryAt, ScheduledAt: f.scheduledAt,
 		CreatedAt: f.createdAt, UpdatedAt: f.updatedAt, SentAt: f.sentAt, CompletedAt: f.completedAt,
+		ContentPurged: f.contentPurged,
 	}
 }
 

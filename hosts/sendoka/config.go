@@ -38,6 +38,8 @@ type config struct {
 	logLevel        string
 	logFormat       string
 	logSQL          bool
+	keepContent     string
+	keepMessages    string
 	workers         int
 	queueWorkers    string
 	dbPool          int
@@ -133,6 +135,10 @@ func (c *config) flags(s *settings) {
 	s.str(&c.limits, "limits", "on", "on, or off to turn burst limits, monthly quotas and warmup caps off")
 	s.str(&c.warmupSchedule, "warmup-schedule", "", "daily caps of a newly verified domain, comma-separated (day 0 first), or off; empty = 50,100,200,500,1000,2000,5000,10000")
 
+	s.group(groupData)
+	s.str(&c.keepContent, "retention-content", "30d", "how long a finished message keeps its body and attachments (30d, 720h), or off to keep them as long as the message")
+	s.str(&c.keepMessages, "retention-messages", "400d", "how long messages are kept, with their events (400d), or off to keep them for ever")
+
 	s.group(groupProcess)
 	s.str(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	s.str(&c.logFormat, "log-format", "text", "text or json")
@@ -195,6 +201,12 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 		return cfg, fmt.Errorf("SENDOKA_LIMITS=%q: on or off", c.limits)
 	}
 	if cfg.Warmup, err = parseWarmup(c.warmupSchedule); err != nil {
+		return cfg, err
+	}
+	if cfg.Retention.Content, err = parseRetention("SENDOKA_RETENTION_CONTENT", c.keepContent); err != nil {
+		return cfg, err
+	}
+	if cfg.Retention.Messages, err = parseRetention("SENDOKA_RETENTION_MESSAGES", c.keepMessages); err != nil {
 		return cfg, err
 	}
 	email, err := c.email.provider(c.emailProvider, log) // email.go
@@ -267,6 +279,23 @@ func parseWarmup(s string) (sendoka.WarmupConfig, error) {
 		w.Schedule = append(w.Schedule, n)
 	}
 	return w, nil
+}
+
+// parseRetention reads a retention period: "30d", a Go duration ("720h"), or "off" (kept
+// for ever: a negative period for the core).
+func parseRetention(name, s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "off" {
+		return -1, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 1 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d >= time.Hour {
+		return d, nil
+	}
+	return 0, fmt.Errorf("%s=%q: a number of days (30d), a duration of an hour or more (720h), or off", name, s)
 }
 
 // parseProxies reads "10.0.0.1, 192.168.0.0/16, fd00::/8": addresses are single-address

@@ -233,4 +233,15 @@ func TestEmailProviderSetting(t *testing.T) {
 		require.ErrorContains(t, err, bad.want, "%v", bad.args)
 	}
 	require.Equal(t, "starttls", parse(t).email.smtpSecurity, "STARTTLS by default")
+
+	cfg, err = parse(t).serverConfig(log)
+	require.NoError(t, err)
+	require.Equal(t, sendoka.RetentionConfig{Content: 30 * 24 * time.Hour, Messages: 400 * 24 * time.Hour}, cfg.Retention)
+	cfg, err = parse(t, "-retention-content", "720h", "-retention-messages", "off").serverConfig(log)
+	require.NoError(t, err)
+	require.Equal(t, sendoka.RetentionConfig{Content: 720 * time.Hour, Messages: -1}, cfg.Retention)
+	for _, bad := range []string{"0d", "30", "1m", "-3d", "forever"} {
+		_, err = parse(t, "-retention-content", bad).serverConfig(log)
+		require.ErrorContains(t, err, "SENDOKA_RETENTION_CONTENT", bad)
+	}
 }

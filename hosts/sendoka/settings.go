@@ -25,10 +25,11 @@ const (
 	groupSMS      group = "SMS provider"
 	groupQueue    group = "queue"
 	groupLimits   group = "limits"
+	groupData     group = "retention"
 	groupProcess  group = "logs and process"
 )
 
-var groupOrder = []group{groupServer, groupDatabase, groupEmail, groupSMS, groupQueue, groupLimits, groupProcess}
+var groupOrder = []group{groupServer, groupDatabase, groupEmail, groupSMS, groupQueue, groupLimits, groupData, groupProcess}
 
 // setting is one flag and the SENDOKA_* variable named after it.
 type setting struct {

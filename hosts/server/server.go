@@ -57,6 +57,8 @@ type Config struct {
 	DefaultPlan   string
 	DisableLimits bool
 	Warmup        sendoka.WarmupConfig
+	// Retention says how long message content and messages are kept (sendoka.Config.Retention).
+	Retention sendoka.RetentionConfig
 	// VerifiedDomains are sender domains for scripted installs: Bootstrap adds them to the
 	// default org as verified domains (sendoka.Config.VerifiedDomains).
 	VerifiedDomains []string
@@ -175,7 +177,8 @@ func (s *Server) open(ctx context.Context, cfg Config) error {
 		SandboxDomain: cfg.SandboxDomain, VerifiedDomains: cfg.VerifiedDomains,
 		Domains: cfg.Domains, DNS: cfg.DNS,
 		Plans: cfg.Plans, DefaultPlan: cfg.DefaultPlan, DisableLimits: cfg.DisableLimits, Warmup: cfg.Warmup,
-		Tracking: cfg.Tracking, Delivery: cfg.Delivery, Clock: cfg.Clock, Logger: s.log,
+		Retention: cfg.Retention,
+		Tracking:  cfg.Tracking, Delivery: cfg.Delivery, Clock: cfg.Clock, Logger: s.log,
 	})
 	if err != nil {
 		return err

@@ -221,6 +221,8 @@ type messageRow struct {
 	UpdatedAt        timestamp `bun:"updated_at"`
 	SentAt           timestamp `bun:"sent_at,nullzero"`
 	CompletedAt      timestamp `bun:"completed_at,nullzero"`
+	// ContentPurgedAt is when retention blanked the content (sendoka/retention.go).
+	ContentPurgedAt timestamp `bun:"content_purged_at,nullzero"`
 }
 
 // messageColumns are the columns of messageRow in the order values gives them
@@ -229,7 +231,7 @@ var messageColumns = []string{
 	"id", "org_id", "tenant_id", "key_id", "channel", "mode", "status", "sender", "recipient",
 	"content", "tags", "metadata", "scheduled_at", "job_id", "claimed_at", "lease_until",
 	"provider", "provider_message_id", "diagnostic", "outcome", "attempts", "delivery_attempts",
-	"next_retry_at", "created_at", "updated_at", "sent_at", "completed_at",
+	"next_retry_at", "created_at", "updated_at", "sent_at", "completed_at", "content_purged_at",
 }
 
 // values returns the row's values in messageColumns order, for insertValues.
@@ -239,7 +241,7 @@ func (r *messageRow) values() []any {
 		r.Sender, r.Recipient, nullString(r.Content), nullString(r.Tags), nullString(r.Metadata),
 		r.ScheduledAt, r.JobID, r.ClaimedAt, r.LeaseUntil, r.Provider, r.ProviderMessageID,
 		nullString(r.Diagnostic), r.Outcome, r.Attempts, nullString(r.DeliveryAttempts),
-		r.NextRetryAt, r.CreatedAt, r.UpdatedAt, r.SentAt, r.CompletedAt,
+		r.NextRetryAt, r.CreatedAt, r.UpdatedAt, r.SentAt, r.CompletedAt, r.ContentPurgedAt,
 	}
 }
 
@@ -251,7 +253,7 @@ func (r *messageRow) scanDest() []any {
 		(*nullString)(&r.Metadata), &r.ScheduledAt, &r.JobID, &r.ClaimedAt, &r.LeaseUntil,
 		&r.Provider, &r.ProviderMessageID, (*nullString)(&r.Diagnostic), &r.Outcome, &r.Attempts,
 		(*nullString)(&r.DeliveryAttempts), &r.NextRetryAt, &r.CreatedAt, &r.UpdatedAt, &r.SentAt,
-		&r.CompletedAt,
+		&r.CompletedAt, &r.ContentPurgedAt,
 	}
 }
 
@@ -335,7 +337,7 @@ func (r *messageRow) message() (*sendoka.Message, error) {
 		LeaseUntil: r.LeaseUntil.ptr(), NextRetryAt: r.NextRetryAt.ptr(), Outcome: sendoka.Outcome(r.Outcome),
 		Provider: r.Provider, ProviderMessageID: r.ProviderMessageID, Attempts: r.Attempts,
 		CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time,
-		SentAt: r.SentAt.ptr(), CompletedAt: r.CompletedAt.ptr(),
+		SentAt: r.SentAt.ptr(), CompletedAt: r.CompletedAt.ptr(), ContentPurgedAt: r.ContentPurgedAt.ptr(),
 	}
 	if r.Content != "" {
 		switch m.Channel {

@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"TakeTokens", testTakeTokens},           // limits.go
 		{"ReserveCount", testReserveCount},       // limits.go
 		{"OrgLimits", testOrgLimits},             // limits.go
+		{"Retention", testRetention},             // retention.go
 		{"DeadlinePassed", testDeadlinePassed},   // unavailable.go
 		{"CallerCancelled", testCallerCancelled}, // unavailable.go
 	}
