@@ -78,7 +78,7 @@ func TestQuickstart(t *testing.T) {
 		var raw map[string]json.RawMessage
 		b.do(t, req{method: http.MethodGet, path: "/api/v1/emails/" + id, key: b.live}).decode(t, http.StatusOK, &raw)
 		require.Equal(t, []string{
-			"attachments", "attempts", "bcc", "cc", "channel", "completed_at", "created_at", "delivery_attempts",
+			"attachments", "attempts", "bcc", "cc", "channel", "completed_at", "content_purged", "created_at", "delivery_attempts",
 			"diagnostic", "events", "from", "headers", "html", "id", "metadata", "mode", "next_retry_at", "outcome",
 			"provider", "provider_message_id", "reply_to", "scheduled_at", "sent_at", "status", "subject", "tags",
 			"text", "to", "track_clicks", "track_opens", "updated_at",
