@@ -26,6 +26,9 @@ const (
 	// JobRecheckDomains checks the DNS records of pending domains again
 	// (Client.RecheckDomains). Periodic, every DomainRecheckInterval.
 	JobRecheckDomains JobKind = "recheck_domains"
+	// JobPurgeIdempotencyKeys deletes idempotency keys older than IdempotencyRetention
+	// (Client.PurgeIdempotencyKeys). Periodic, every IdempotencyPurgeInterval.
+	JobPurgeIdempotencyKeys JobKind = "purge_idempotency_keys"
 )
 
 // QueueName names a queue. Each queue has its own workers, so work of one never waits
@@ -112,6 +115,8 @@ func JobSpecs(recovery, deliveryTimeout time.Duration) []JobSpec {
 		{Kind: JobPurgeTenant, Queue: QueueMaintenance, Timeout: 10 * time.Minute, Backoff: attemptPow4},
 		// Likewise: a pass that fails is followed by the next one.
 		{Kind: JobRecheckDomains, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 2 * time.Minute, Every: DomainRecheckInterval},
+		// Likewise: keys a failed pass left are deleted by the next one (and ignored meanwhile).
+		{Kind: JobPurgeIdempotencyKeys, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 2 * time.Minute, Every: IdempotencyPurgeInterval},
 	}
 }
 
@@ -143,6 +148,9 @@ func (c *Client) RunJob(ctx context.Context, j Job, run JobRun) error {
 		return c.runPurgeTenant(ctx, j, run)
 	case JobRecheckDomains:
 		_, err := c.RecheckDomains(ctx)
+		return err
+	case JobPurgeIdempotencyKeys:
+		_, err := c.PurgeIdempotencyKeys(ctx)
 		return err
 	}
 	return Errorf(CodeValidation, "unknown job kind %q", j.Kind)
