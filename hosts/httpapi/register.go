@@ -20,8 +20,7 @@ import (
 // app's own responses; Sendoka's operations still set X-Request-Id themselves.
 func Register(api huma.API, c *sendoka.Client, opts Options) {
 	opts = opts.withDefaults()
-	r := &registrar{api: api, opts: opts, mw: huma.Middlewares{envelopeMiddleware(opts.Logger), authMiddleware(c, opts), deadlineMiddleware(opts)}}
-	r.idemMW = huma.Middlewares{r.mw[0], r.mw[1], idempotencyMiddleware(c, opts), r.mw[2]}
+	r := newRegistrar(api, c, opts)
 	h := &handlers{c: c}
 	oapi := api.OpenAPI()
 	if oapi.Components == nil {
@@ -70,6 +69,14 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	r.jsonOnly()
 }
 
+// newRegistrar returns the registrar of Register's operations on api.
+func newRegistrar(api huma.API, c *sendoka.Client, opts Options) *registrar {
+	r := &registrar{api: api, opts: opts, idemRoutes: idempotentRoutes,
+		mw: huma.Middlewares{envelopeMiddleware(opts.Logger), authMiddleware(c, opts), deadlineMiddleware(opts)}}
+	r.idemMW = huma.Middlewares{r.mw[0], r.mw[1], idempotencyMiddleware(c, opts), r.mw[2]}
+	return r
+}
+
 const (
 	tagEmails = "Emails"
 	tagSMS    = "SMS"
@@ -82,7 +89,9 @@ type registrar struct {
 	// idemMW is mw with the idempotency middleware, for the operations that honour
 	// Idempotency-Key (idempotentRoutes).
 	idemMW huma.Middlewares
-	ops    [][2]string // method and path of every operation described by op
+	// idemRoutes are the paths whose POST honours Idempotency-Key: idempotentRoutes.
+	idemRoutes map[string]bool
+	ops        [][2]string // method and path of every operation described by op
 }
 
 // jsonOnly drops the application/octet-stream request body Huma documents for an input with
@@ -129,7 +138,7 @@ func (r *registrar) op(method, path, id, tag, summary, description string, error
 	r.ops = append(r.ops, [2]string{method, path})
 	mw := r.mw
 	var params []*huma.Param
-	if method == http.MethodPost && idempotentRoutes[path] {
+	if method == http.MethodPost && r.idemRoutes[path] {
 		mw = r.idemMW
 		params = append(params, &huma.Param{Name: headerIdempotencyKey, In: "header",
 			Description: "Makes the request safe to retry for 24 hours: a retry with the same key and body gets the " +
