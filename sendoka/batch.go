@@ -30,8 +30,9 @@ type BatchResult struct {
 // accepted rows commit in one transaction with their jobs, inserted in bulk. A row that fails
 // validation does not stop the others. The call itself fails (and accepts nothing) only for
 // a problem of the whole call: no rows, more than MaxBatch, a missing permission, or a
-// storage error.
-func (c *Client) SendEmailBatch(ctx context.Context, p *Principal, reqs []*EmailRequest) (*BatchResult, error) {
+// storage error. Options add to the transaction that accepts the rows (WithinTx,
+// WithinBatchTx); when no row is accepted there is no transaction and they do not run.
+func (c *Client) SendEmailBatch(ctx context.Context, p *Principal, reqs []*EmailRequest, opts ...SendOption) (*BatchResult, error) {
 	if err := p.require(PermissionEmailsSend); err != nil {
 		return nil, err
 	}
@@ -39,7 +40,7 @@ func (c *Client) SendEmailBatch(ctx context.Context, p *Principal, reqs []*Email
 		return nil, err
 	}
 	bc := newBatchCache()
-	return c.acceptBatch(ctx, bc, len(reqs), func(i int) (*Message, error) {
+	return c.acceptBatch(ctx, sendOptionsOf(opts), bc, len(reqs), func(i int) (*Message, error) {
 		if reqs[i] == nil {
 			return nil, Errorf(CodeValidation, "row %d is empty", i)
 		}
@@ -53,7 +54,7 @@ func (c *Client) SendEmailBatch(ctx context.Context, p *Principal, reqs []*Email
 // message; use SendEmailBatch for multi-recipient messages. Rows are as in SendEmailBatch,
 // indexed by position in req.To; a field error about the recipient has the path
 // ["to", index].
-func (c *Client) SendEmailBulk(ctx context.Context, p *Principal, req *EmailRequest) (*BatchResult, error) {
+func (c *Client) SendEmailBulk(ctx context.Context, p *Principal, req *EmailRequest, opts ...SendOption) (*BatchResult, error) {
 	if err := p.require(PermissionEmailsSend); err != nil {
 		return nil, err
 	}
@@ -68,7 +69,7 @@ func (c *Client) SendEmailBulk(ctx context.Context, p *Principal, req *EmailRequ
 		return nil, err
 	}
 	bc := newBatchCache()
-	return c.acceptBatch(ctx, bc, len(req.To), func(i int) (*Message, error) {
+	return c.acceptBatch(ctx, sendOptionsOf(opts), bc, len(req.To), func(i int) (*Message, error) {
 		row := *req
 		row.To = []string{req.To[i]}
 		m, err := c.prepareEmail(ctx, p, &row, bc)
@@ -77,7 +78,7 @@ func (c *Client) SendEmailBulk(ctx context.Context, p *Principal, req *EmailRequ
 }
 
 // SendSMSBatch is SendEmailBatch for SMS.
-func (c *Client) SendSMSBatch(ctx context.Context, p *Principal, reqs []*SMSRequest) (*BatchResult, error) {
+func (c *Client) SendSMSBatch(ctx context.Context, p *Principal, reqs []*SMSRequest, opts ...SendOption) (*BatchResult, error) {
 	if err := p.require(PermissionSMSSend); err != nil {
 		return nil, err
 	}
@@ -85,7 +86,7 @@ func (c *Client) SendSMSBatch(ctx context.Context, p *Principal, reqs []*SMSRequ
 		return nil, err
 	}
 	bc := newBatchCache()
-	return c.acceptBatch(ctx, bc, len(reqs), func(i int) (*Message, error) {
+	return c.acceptBatch(ctx, sendOptionsOf(opts), bc, len(reqs), func(i int) (*Message, error) {
 		if reqs[i] == nil {
 			return nil, Errorf(CodeValidation, "row %d is empty", i)
 		}
@@ -96,7 +97,7 @@ func (c *Client) SendSMSBatch(ctx context.Context, p *Principal, reqs []*SMSRequ
 // SendSMSBulk fans req out to one SMS per number of to (at most MaxBatch); req.To must be
 // empty. Rows are indexed by position in to; a field error about the recipient has the path
 // ["to", index].
-func (c *Client) SendSMSBulk(ctx context.Context, p *Principal, to []string, req *SMSRequest) (*BatchResult, error) {
+func (c *Client) SendSMSBulk(ctx context.Context, p *Principal, to []string, req *SMSRequest, opts ...SendOption) (*BatchResult, error) {
 	if err := p.require(PermissionSMSSend); err != nil {
 		return nil, err
 	}
@@ -108,7 +109,7 @@ func (c *Client) SendSMSBulk(ctx context.Context, p *Principal, to []string, req
 		return nil, err
 	}
 	bc := newBatchCache()
-	return c.acceptBatch(ctx, bc, len(to), func(i int) (*Message, error) {
+	return c.acceptBatch(ctx, sendOptionsOf(opts), bc, len(to), func(i int) (*Message, error) {
 		row := *req
 		row.To = to[i]
 		m, err := c.prepareSMS(ctx, p, &row, bc)
@@ -172,7 +173,7 @@ func (bc *batchCache) lookup() templateLookup {
 // acceptBatch prepares n rows and accepts the valid ones in one transaction. The rows'
 // suppression checks run together: one query per (org, tenant, channel) for every recipient
 // of the call, instead of one per row.
-func (c *Client) acceptBatch(ctx context.Context, bc *batchCache, n int, prepare func(i int) (*Message, error)) (*BatchResult, error) {
+func (c *Client) acceptBatch(ctx context.Context, o sendOptions, bc *batchCache, n int, prepare func(i int) (*Message, error)) (*BatchResult, error) {
 	res := &BatchResult{Rows: make([]BatchRow, n)}
 	fail := func(i int, err error) error {
 		e := AsError(err)
@@ -232,13 +233,17 @@ func (c *Client) acceptBatch(ctx context.Context, bc *batchCache, n int, prepare
 			msgs = append(msgs, row.Message)
 		}
 	}
+	res.Succeeded = len(msgs)
 	if len(msgs) > 0 {
-		if err := c.accept(ctx, sendOptions{}, msgs...); err != nil {
+		// The call's outcome is final before its transaction: WithinBatchTx work sees it.
+		for _, fn := range o.inBatchTx {
+			o.inTx = append(o.inTx, func(ctx context.Context, tx Tx, _ []*Message) error { return fn(ctx, tx, res) })
+		}
+		if err := c.accept(ctx, o, msgs...); err != nil {
 			adm.release(nil)
 			return nil, err
 		}
 	}
-	res.Succeeded = len(msgs)
 	return res, nil
 }
 

@@ -32,6 +32,9 @@ const (
 	// JobPurgeMessages deletes old messages (Client.DeleteOldMessages). Periodic, every
 	// RetentionInterval.
 	JobPurgeMessages JobKind = "purge_messages"
+	// JobPurgeIdempotencyKeys deletes idempotency keys older than IdempotencyRetention
+	// (Client.PurgeIdempotencyKeys). Periodic, every IdempotencyPurgeInterval.
+	JobPurgeIdempotencyKeys JobKind = "purge_idempotency_keys"
 )
 
 // QueueName names a queue. Each queue has its own workers, so work of one never waits
@@ -121,6 +124,8 @@ func JobSpecs(recovery, deliveryTimeout time.Duration) []JobSpec {
 		// Purges resume where they stopped: a run cut short is followed by the next one.
 		{Kind: JobPurgeContent, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 10 * time.Minute, Every: RetentionInterval},
 		{Kind: JobPurgeMessages, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 10 * time.Minute, Every: RetentionInterval},
+		// Likewise: keys a failed pass left are deleted by the next one (and ignored meanwhile).
+		{Kind: JobPurgeIdempotencyKeys, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 2 * time.Minute, Every: IdempotencyPurgeInterval},
 	}
 }
 
@@ -164,6 +169,9 @@ func (c *Client) RunJob(ctx context.Context, j Job, run JobRun) error {
 		if n > 0 {
 			c.log.InfoContext(ctx, "deleted old messages", "messages", n)
 		}
+		return err
+	case JobPurgeIdempotencyKeys:
+		_, err := c.PurgeIdempotencyKeys(ctx)
 		return err
 	}
 	return Errorf(CodeValidation, "unknown job kind %q", j.Kind)

@@ -11,7 +11,8 @@ import (
 type SendOption func(*sendOptions)
 
 type sendOptions struct {
-	inTx []func(ctx context.Context, tx Tx, msgs []*Message) error
+	inTx      []func(ctx context.Context, tx Tx, msgs []*Message) error
+	inBatchTx []func(ctx context.Context, tx Tx, res *BatchResult) error
 }
 
 // WithinTx runs fn in the transaction that accepts the messages of a send, after they are
@@ -20,6 +21,13 @@ type sendOptions struct {
 // send back and is returned by the send.
 func WithinTx(fn func(ctx context.Context, tx Tx, msgs []*Message) error) SendOption {
 	return func(o *sendOptions) { o.inTx = append(o.inTx, fn) }
+}
+
+// WithinBatchTx is WithinTx for the batch sends (SendEmailBatch, SendEmailBulk,
+// SendSMSBatch, SendSMSBulk): fn sees the call's whole outcome, accepted and refused rows,
+// as the call will return it. Single sends ignore it.
+func WithinBatchTx(fn func(ctx context.Context, tx Tx, res *BatchResult) error) SendOption {
+	return func(o *sendOptions) { o.inBatchTx = append(o.inBatchTx, fn) }
 }
 
 func sendOptionsOf(opts []SendOption) sendOptions {

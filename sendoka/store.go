@@ -55,6 +55,7 @@ type Store interface {
 	TenantStore      // tenant.go
 	DomainStore      // domain.go
 	RetentionStore   // retention.go
+	IdempotencyStore // idempotency_store.go
 }
 
 // Tx is one open transaction. Its methods must only be called from inside the InTx callback
@@ -94,6 +95,7 @@ type Tx interface {
 	EmailTx       // email_store.go
 	TenantTx      // tenant.go
 	DomainTx      // domain.go
+	IdempotencyTx // idempotency_store.go
 }
 
 // MessageQuery selects messages for ListMessages. Zero fields do not filter.

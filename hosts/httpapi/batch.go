@@ -73,8 +73,8 @@ func registerBatch(api huma.API, r *registrar, h *handlers) {
 		"headers kept), or one object whose to lists up to 100 recipients (one message per recipient; " +
 		"recipients do not see each other). Each row is validated on its own; the valid ones are " +
 		"accepted together in one transaction even when others fail. More than 100 rows is a 422 for " +
-		"the whole call. The Idempotency-Key header is accepted; idempotency keys are not supported " +
-		"yet, and once they are the key will cover the whole call."
+		"the whole call. An Idempotency-Key covers the whole call: a replay returns the stored " +
+		"per-row response."
 	for _, op := range []struct {
 		path, id, tag, summary string
 		row, bulk              *huma.Schema
@@ -128,7 +128,7 @@ func (b *batcher) emails(ctx context.Context, in *batchInput) (*batchOutput, err
 			// The core owns the limit and its message.
 			res, err = b.c.SendEmailBulk(ctx, p, &sendoka.EmailRequest{To: make([]string, n)})
 		} else if err = b.decodeRow(bulk, b.emailBulk, &req); err == nil {
-			res, err = b.c.SendEmailBulk(ctx, p, &req)
+			res, err = b.c.SendEmailBulk(ctx, p, &req, idemBatchOptions(ctx, batchBody)...)
 		}
 	} else {
 		reqs := make([]*sendoka.EmailRequest, len(items))
@@ -137,12 +137,12 @@ func (b *batcher) emails(ctx context.Context, in *batchInput) (*batchOutput, err
 			return reqs[i]
 		})
 		need := sendoka.PermissionEmailsSend
-		res, err = b.sendRows(len(items), rowErrs, p, need, func(valid []int) (*sendoka.BatchResult, error) {
+		res, err = b.sendRows(len(items), rowErrs, p, need, func(valid []int, merge func(*sendoka.BatchResult) *sendoka.BatchResult) (*sendoka.BatchResult, error) {
 			sub := make([]*sendoka.EmailRequest, len(valid))
 			for j, i := range valid {
 				sub[j] = reqs[i]
 			}
-			return b.c.SendEmailBatch(ctx, p, sub)
+			return b.c.SendEmailBatch(ctx, p, sub, idemBatchOptions(ctx, func(res *sendoka.BatchResult) any { return batchBody(merge(res)) })...)
 		})
 	}
 	if err != nil {
@@ -166,7 +166,7 @@ func (b *batcher) sms(ctx context.Context, in *batchInput) (*batchOutput, error)
 		if n, ok := recipients(bulk); ok && (n == 0 || n > sendoka.MaxBatch) {
 			res, err = b.c.SendSMSBulk(ctx, p, make([]string, n), &sendoka.SMSRequest{})
 		} else if err = b.decodeRow(bulk, b.smsBulk, &req); err == nil {
-			res, err = b.c.SendSMSBulk(ctx, p, req.To, &req.SMSRequest)
+			res, err = b.c.SendSMSBulk(ctx, p, req.To, &req.SMSRequest, idemBatchOptions(ctx, batchBody)...)
 		}
 	} else {
 		reqs := make([]*sendoka.SMSRequest, len(items))
@@ -175,12 +175,12 @@ func (b *batcher) sms(ctx context.Context, in *batchInput) (*batchOutput, error)
 			return reqs[i]
 		})
 		need := sendoka.PermissionSMSSend
-		res, err = b.sendRows(len(items), rowErrs, p, need, func(valid []int) (*sendoka.BatchResult, error) {
+		res, err = b.sendRows(len(items), rowErrs, p, need, func(valid []int, merge func(*sendoka.BatchResult) *sendoka.BatchResult) (*sendoka.BatchResult, error) {
 			sub := make([]*sendoka.SMSRequest, len(valid))
 			for j, i := range valid {
 				sub[j] = reqs[i]
 			}
-			return b.c.SendSMSBatch(ctx, p, sub)
+			return b.c.SendSMSBatch(ctx, p, sub, idemBatchOptions(ctx, func(res *sendoka.BatchResult) any { return batchBody(merge(res)) })...)
 		})
 	}
 	if err != nil {
@@ -275,21 +275,22 @@ func (b *batcher) decodeRows(items []json.RawMessage, schema *huma.Schema, dst f
 
 // sendRows hands the rows that decoded to the core and merges its per-row outcome with the
 // rows that did not decode, keeping the call's indexes. A call of zero or too many rows goes
-// to the core as it is, which refuses it.
-func (b *batcher) sendRows(n int, rowErrs []error, p *sendoka.Principal, need sendoka.Permission, send func(valid []int) (*sendoka.BatchResult, error)) (*sendoka.BatchResult, error) {
+// to the core as it is, which refuses it. send gets the merge too, for work in the core's
+// transaction that needs the call's whole outcome (an idempotency key's response).
+func (b *batcher) sendRows(n int, rowErrs []error, p *sendoka.Principal, need sendoka.Permission, send func(valid []int, merge func(*sendoka.BatchResult) *sendoka.BatchResult) (*sendoka.BatchResult, error)) (*sendoka.BatchResult, error) {
 	valid := make([]int, 0, n)
 	for i, err := range rowErrs {
 		if err == nil {
 			valid = append(valid, i)
 		}
 	}
-	out := &sendoka.BatchResult{Rows: make([]sendoka.BatchRow, n)}
 	if len(valid) == 0 && n > 0 && n <= sendoka.MaxBatch && !p.Can(need) {
 		// No row reaches the core, which would have refused the key first.
 		return nil, sendoka.Errorf(sendoka.CodeInsufficientScope, "this key lacks the %s scope", need)
 	}
+	merge := func(res *sendoka.BatchResult) *sendoka.BatchResult { return mergeRows(n, valid, rowErrs, res) }
 	if n == 0 || n > sendoka.MaxBatch || len(valid) > 0 {
-		res, err := send(valid)
+		res, err := send(valid, merge)
 		if n == 0 || n > sendoka.MaxBatch {
 			if err == nil {
 				err = sendoka.Internal(fmt.Errorf("httpapi: the core accepted a batch of %d", n))
@@ -299,6 +300,16 @@ func (b *batcher) sendRows(n int, rowErrs []error, p *sendoka.Principal, need se
 		if err != nil {
 			return nil, err
 		}
+		return merge(res), nil
+	}
+	return merge(nil), nil
+}
+
+// mergeRows is the call's outcome: the core's rows (res, for the rows valid) at their
+// indexes, and the rows that did not decode. It does not change res.
+func mergeRows(n int, valid []int, rowErrs []error, res *sendoka.BatchResult) *sendoka.BatchResult {
+	out := &sendoka.BatchResult{Rows: make([]sendoka.BatchRow, n)}
+	if res != nil {
 		for j, row := range res.Rows {
 			row.Index = valid[j]
 			out.Rows[valid[j]] = row
@@ -317,8 +328,11 @@ func (b *batcher) sendRows(n int, rowErrs []error, p *sendoka.Principal, need se
 			out.Succeeded++
 		}
 	}
-	return out, nil
+	return out
 }
+
+// batchBody is the body of a batch's answer (for the response an idempotency key stores).
+func batchBody(res *sendoka.BatchResult) any { return batchResponse(res) }
 
 func batchResponse(res *sendoka.BatchResult) *BatchResponse {
 	out := &BatchResponse{Data: make([]BatchRow, len(res.Rows)), Total: len(res.Rows), Succeeded: res.Succeeded, Failed: res.Failed}

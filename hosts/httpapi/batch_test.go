@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -40,7 +41,7 @@ func TestEmailBatchAPI(t *testing.T) {
 
 		// Per-item: the docs' example, plus rows that fail in each way a row can.
 		var res BatchResponse
-		batch(b.test, []any{
+		rows := []any{
 			map[string]any{"from": "you@sandbox.sendoka.com", "to": []string{"a@example.com"}, "subject": "Personalized 1", "html": "<p>hi 1</p>"},
 			map[string]any{"from": "you@sandbox.sendoka.com", "to": []string{"b@example.com", "c@example.com"}, "cc": []string{"d@example.com"}, "subject": "Personalized 2", "html": "<p>hi 2</p>"},
 			map[string]any{"from": "you@sandbox.sendoka.com", "to": []string{"not an address"}, "subject": "x", "html": "x"},
@@ -49,7 +50,21 @@ func TestEmailBatchAPI(t *testing.T) {
 			map[string]any{"from": "you@sandbox.sendoka.com", "to": []string{"f@example.com"}, "template": "hi"},
 			map[string]any{"from": "you@sandbox.sendoka.com", "to": []string{"g@example.com"}, "template": "hi", "variables": map[string]any{"name": "G"},
 				"scheduled_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)},
-		}, map[string]string{"Idempotency-Key": "accepted-not-yet-honoured"}).decode(t, http.StatusOK, &res)
+		}
+		first := batch(b.test, rows, map[string]string{"Idempotency-Key": "batch-per-item"})
+		first.decode(t, http.StatusOK, &res)
+		// The key covers the whole call: a retry gets the stored per-row response, and
+		// sends nothing again.
+		var stored int
+		require.NoError(t, b.db.SQLDB().QueryRowContext(context.Background(), "SELECT count(*) FROM messages").Scan(&stored))
+		replay := batch(b.test, rows, map[string]string{"Idempotency-Key": "batch-per-item"})
+		require.Equal(t, http.StatusOK, replay.status)
+		require.Equal(t, "true", replay.header.Get("Idempotent-Replayed"))
+		require.Equal(t, first.body, replay.body)
+		var after int
+		require.NoError(t, b.db.SQLDB().QueryRowContext(context.Background(), "SELECT count(*) FROM messages").Scan(&after))
+		require.Equal(t, stored, after)
+		batch(b.test, rows[:1], map[string]string{"Idempotency-Key": "batch-per-item"}).requireError(t, http.StatusConflict, sendoka.CodeIdempotencyMismatch)
 		require.Equal(t, 7, res.Total)
 		require.Equal(t, 3, res.Succeeded)
 		require.Equal(t, 4, res.Failed)

@@ -28,6 +28,8 @@ type reqState struct {
 	// (once authenticated): the request log's fields, never the path itself, which can hold
 	// an address.
 	route, orgID, keyPrefix string
+	// idem is the request's idempotency key, when it sent one (idempotency.go).
+	idem *idemState
 }
 
 type stateKey struct{}
@@ -77,10 +79,13 @@ func envelopeMiddleware(log *slog.Logger) func(huma.Context, func(huma.Context))
 		if op := ctx.Operation(); op != nil {
 			st.route = op.Method + " " + op.Path
 		}
-		ec := &errorCtx{humaContext: ctx}
+		// rec sees the response as written (the envelope included), for an idempotency key.
+		rec := &recordCtx{humaContext: ctx, st: st}
+		ec := &errorCtx{humaContext: rec}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler || ec.passed {
+					endIdempotent(ctx.Context(), log, st, rec, true)
 					panic(v) // the response has started: only the connection can be aborted
 				}
 				log.ErrorContext(ctx.Context(), "panic in operation", "request_id", st.requestID,
@@ -89,11 +94,12 @@ func envelopeMiddleware(log *slog.Logger) func(huma.Context, func(huma.Context))
 				st.err = sendoka.Internal(fmt.Errorf("panic: %v", v))
 				ec.status = http.StatusInternalServerError
 				ec.finish(log, st)
-				return
-			}
-			if ec.held != nil {
+			} else if ec.held != nil {
 				ec.finish(log, st)
+			} else if st.idem != nil && st.idem.replay != nil {
+				writeReplay(ctx, st.idem.replay)
 			}
+			endIdempotent(ctx.Context(), log, st, rec, false)
 		}()
 		next(ec)
 	}

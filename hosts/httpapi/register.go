@@ -20,7 +20,7 @@ import (
 // app's own responses; Sendoka's operations still set X-Request-Id themselves.
 func Register(api huma.API, c *sendoka.Client, opts Options) {
 	opts = opts.withDefaults()
-	r := &registrar{api: api, opts: opts, mw: huma.Middlewares{envelopeMiddleware(opts.Logger), authMiddleware(c, opts), deadlineMiddleware(opts)}}
+	r := newRegistrar(api, c, opts)
 	h := &handlers{c: c}
 	oapi := api.OpenAPI()
 	if oapi.Components == nil {
@@ -69,6 +69,14 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	r.jsonOnly()
 }
 
+// newRegistrar returns the registrar of Register's operations on api.
+func newRegistrar(api huma.API, c *sendoka.Client, opts Options) *registrar {
+	r := &registrar{api: api, opts: opts, idemRoutes: idempotentRoutes,
+		mw: huma.Middlewares{envelopeMiddleware(opts.Logger), authMiddleware(c, opts), deadlineMiddleware(opts)}}
+	r.idemMW = huma.Middlewares{r.mw[0], r.mw[1], idempotencyMiddleware(c, opts), r.mw[2]}
+	return r
+}
+
 const (
 	tagEmails = "Emails"
 	tagSMS    = "SMS"
@@ -78,7 +86,12 @@ type registrar struct {
 	api  huma.API
 	opts Options
 	mw   huma.Middlewares
-	ops  [][2]string // method and path of every operation described by op
+	// idemMW is mw with the idempotency middleware, for the operations that honour
+	// Idempotency-Key (idempotentRoutes).
+	idemMW huma.Middlewares
+	// idemRoutes are the paths whose POST honours Idempotency-Key: idempotentRoutes.
+	idemRoutes map[string]bool
+	ops        [][2]string // method and path of every operation described by op
 }
 
 // jsonOnly drops the application/octet-stream request body Huma documents for an input with
@@ -123,7 +136,27 @@ func (r *registrar) op(method, path, id, tag, summary, description string, error
 		}
 	}
 	r.ops = append(r.ops, [2]string{method, path})
+	mw := r.mw
+	var params []*huma.Param
+	if method == http.MethodPost && r.idemRoutes[path] {
+		mw = r.idemMW
+		params = append(params, &huma.Param{Name: headerIdempotencyKey, In: "header",
+			Description: "Makes the request safe to retry for 24 hours: a retry with the same key and body gets the " +
+				"first response (marked Idempotent-Replayed: true) instead of acting again. 1-255 printable ASCII " +
+				"characters, or a structured-field string.",
+			Schema: &huma.Schema{Type: huma.TypeString, MinLength: newInt(1), MaxLength: newInt(sendoka.MaxIdempotencyKeyLen)}})
+		desc := "IDEMPOTENCY_MISMATCH (the key was used with another body) or IDEMPOTENCY_IN_FLIGHT (a request with the key is still running; Retry-After)"
+		if responses[strconv.Itoa(http.StatusConflict)] != nil {
+			desc = "CONFLICT (it exists already), " + desc
+		}
+		responses[strconv.Itoa(http.StatusConflict)] = &huma.Response{
+			Description: desc,
+			Headers:     map[string]*huma.Param{headerRequestID: reqID},
+			Content:     map[string]*huma.MediaType{"application/json": {Schema: errSchema}},
+		}
+	}
 	return huma.Operation{
+		Parameters:    params,
 		OperationID:   id,
 		Method:        method,
 		Path:          path,
@@ -135,7 +168,7 @@ func (r *registrar) op(method, path, id, tag, summary, description string, error
 		MaxBodyBytes:  r.opts.MaxBodyBytes,
 		// Huma's read deadline for the body; limitBody covers the time before it.
 		BodyReadTimeout: r.opts.BodyReadTimeout,
-		Middlewares:     r.mw,
+		Middlewares:     mw,
 		Responses:       responses,
 	}
 }
@@ -160,7 +193,7 @@ func (h *handlers) sendEmail(ctx context.Context, in *sendEmailInput) (*sendOutp
 	if err := rejectNUL(&in.Body); err != nil {
 		return nil, fail(ctx, err)
 	}
-	m, err := h.c.SendEmail(ctx, PrincipalFrom(ctx), &in.Body)
+	m, err := h.c.SendEmail(ctx, PrincipalFrom(ctx), &in.Body, idemSendOptions(ctx, sendBody)...)
 	if err != nil {
 		return nil, fail(ctx, err)
 	}
@@ -171,12 +204,15 @@ func (h *handlers) sendSMS(ctx context.Context, in *sendSMSInput) (*sendOutput, 
 	if err := rejectNUL(&in.Body); err != nil {
 		return nil, fail(ctx, err)
 	}
-	m, err := h.c.SendSMS(ctx, PrincipalFrom(ctx), &in.Body)
+	m, err := h.c.SendSMS(ctx, PrincipalFrom(ctx), &in.Body, idemSendOptions(ctx, sendBody)...)
 	if err != nil {
 		return nil, fail(ctx, err)
 	}
 	return &sendOutput{Body: sendResponse(m)}, nil
 }
+
+// sendBody is the body of a send's answer (for the response an idempotency key stores).
+func sendBody(m *sendoka.Message) any { return sendResponse(m) }
 
 type getInput struct {
 	ID string `path:"id" doc:"Message id" example:"msg_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`

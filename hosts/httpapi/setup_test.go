@@ -17,6 +17,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sendoka/sendoka/providers/memsend"
 	"github.com/sendoka/sendoka/providers/sandbox"
 	"github.com/sendoka/sendoka/queue/riverjobs"
 	"github.com/sendoka/sendoka/sendoka"
@@ -48,6 +49,11 @@ type setupConfig struct {
 	extra func(api huma.API, mux *http.ServeMux)
 	// email is the live email provider; nil: the sandbox.
 	email sendoka.EmailSender
+	// fake, when set, stands in for the sandbox (test keys, the sandbox domain), so sends
+	// can be counted.
+	fake *memsend.Sender
+	// clock is the core's clock; nil: the system's.
+	clock sendoka.Clock
 }
 
 // setup builds a bundle on db. The queue runs only with cfg.workers; everything is closed
@@ -59,9 +65,16 @@ func setup(t testing.TB, db *bunstore.DB, cfg setupConfig) *bundle {
 	require.NoError(t, riverjobs.Migrate(ctx, db.SQLDB(), string(db.Dialect())))
 	q, err := riverjobs.New(db.SQLDB(), string(db.Dialect()), riverjobs.Config{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond})
 	require.NoError(t, err)
-	sb := sandbox.New(sandbox.Options{})
+	var sbEmail sendoka.EmailSender
+	var sbSMS sendoka.SMSSender
+	if cfg.fake != nil {
+		sbEmail, sbSMS = cfg.fake, cfg.fake
+	} else {
+		sb := sandbox.New(sandbox.Options{})
+		sbEmail, sbSMS = sb, sb
+	}
 	dns := sendokatest.NewDNS()
-	c, err := sendoka.New(sendoka.Config{Store: db, Queue: q, SandboxEmail: sb, SandboxSMS: sb, Email: cfg.email, DNS: dns})
+	c, err := sendoka.New(sendoka.Config{Store: db, Queue: q, SandboxEmail: sbEmail, SandboxSMS: sbSMS, Email: cfg.email, DNS: dns, Clock: cfg.clock})
 	require.NoError(t, err)
 	if cfg.workers {
 		// River runs until the Start context ends: it must outlive setup.

@@ -347,12 +347,20 @@ func openClient() *http.Client {
 
 // postJSON sends one request and returns the status and body.
 func postJSON(ctx context.Context, hc *http.Client, url string, body []byte) (int, []byte, error) {
+	return postJSONKey(ctx, hc, url, body, "")
+}
+
+// postJSONKey is postJSON with an Idempotency-Key, unless key is "".
+func postJSONKey(ctx context.Context, hc *http.Client, url string, body []byte, key string) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+benchKey)
 	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
 	res, err := hc.Do(req)
 	if err != nil {
 		return 0, nil, err

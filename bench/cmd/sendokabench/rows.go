@@ -45,6 +45,15 @@ func rows() []row {
 			},
 		},
 		{
+			// The cost of idempotency keys: the API row again, every request with a key of its own.
+			ID: "api-idem", Name: "single send, API role, a unique Idempotency-Key per request",
+			Run: func(ctx context.Context, rc *rowContext) (*result, error) {
+				sc := singleEmail("bench-api-idem", rc.o.from)
+				sc.IdempotencyKeys = true
+				return closedLoop(ctx, rc, roleAPI, sc, rc.o.duration, false)
+			},
+		},
+		{
 			ID: "serve", Name: "single send, one serve process, sustained",
 			Targets: func(b string) []target {
 				if b == postgresBackend {

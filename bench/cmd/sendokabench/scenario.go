@@ -23,6 +23,18 @@ type scenario struct {
 	Tag string
 	// Check, when set, inspects a 200 response body (a batch's per-row results, say).
 	Check func(body []byte) error
+	// IdempotencyKeys gives every request an Idempotency-Key of its own (Tag and its
+	// index), to measure what keeping the keys costs.
+	IdempotencyKeys bool
+}
+
+// post sends the i-th request of sc.
+func (sc scenario) post(ctx context.Context, hc *http.Client, base string, i int) (int, []byte, error) {
+	var key string
+	if sc.IdempotencyKeys {
+		key = fmt.Sprintf("%s-%d", sc.Tag, i)
+	}
+	return postJSONKey(ctx, hc, base+sc.Path, sc.Body(i), key)
 }
 
 // singleEmail is one small email from from per request, tagged so a row can list its own
@@ -107,7 +119,7 @@ func drive(ctx context.Context, hc *http.Client, base string, sc scenario, clien
 	res := &result{Name: sc.Name, Messages: sc.Messages}
 	// Warm up connections and caches.
 	for i := range clients {
-		if code, body, err := postJSON(ctx, hc, base+sc.Path, sc.Body(-1-i)); err != nil || code != http.StatusOK {
+		if code, body, err := sc.post(ctx, hc, base, -1-i); err != nil || code != http.StatusOK {
 			return nil, fmt.Errorf("warm-up request: %d %s %v", code, body, err)
 		}
 	}
@@ -128,7 +140,7 @@ func drive(ctx context.Context, hc *http.Client, base string, sc scenario, clien
 			for time.Now().Before(deadline) {
 				i := int(seq.Add(1))
 				t0 := time.Now()
-				code, body, err := postJSON(ctx, hc, base+sc.Path, sc.Body(i))
+				code, body, err := sc.post(ctx, hc, base, i)
 				local = append(local, time.Since(t0))
 				if err == nil && code == http.StatusOK && sc.Check != nil {
 					err = sc.Check(body)
@@ -160,7 +172,7 @@ func drive(ctx context.Context, hc *http.Client, base string, sc scenario, clien
 func paced(ctx context.Context, hc *http.Client, base string, sc scenario, rate float64, d time.Duration) (*result, error) {
 	res := &result{Name: sc.Name, Messages: sc.Messages}
 	for i := range 16 { // warm-up
-		if code, body, err := postJSON(ctx, hc, base+sc.Path, sc.Body(-1-i)); err != nil || code != http.StatusOK {
+		if code, body, err := sc.post(ctx, hc, base, -1-i); err != nil || code != http.StatusOK {
 			return nil, fmt.Errorf("warm-up request: %d %s %v", code, body, err)
 		}
 	}
@@ -183,7 +195,7 @@ func paced(ctx context.Context, hc *http.Client, base string, sc scenario, rate 
 		go func() {
 			defer wg.Done()
 			defer func() { <-inFlight }()
-			code, body, err := postJSON(ctx, hc, base+sc.Path, sc.Body(i))
+			code, body, err := sc.post(ctx, hc, base, i)
 			lat := time.Since(due)
 			if err != nil || code != http.StatusOK {
 				errs.Add(1)
