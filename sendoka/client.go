@@ -70,6 +70,10 @@ type Config struct {
 	// AuthCacheConfig default.
 	AuthCache AuthCacheConfig
 
+	// Webhooks tunes outgoing webhooks (webhook_deliver.go). Default: every WebhookConfig
+	// default.
+	Webhooks WebhookConfig
+
 	// Clock tells the time. Default: SystemClock.
 	Clock Clock
 	// Logger receives operational logs. Default: none.
@@ -105,6 +109,7 @@ type Client struct {
 	quotas        quotaPockets    // quota reserved and not handed out (quota.go)
 	tenantCaps    tenantCapsCache // tenants' own monthly caps (quota.go)
 	warmup        WarmupConfig    // domain warmup (warmup.go)
+	webhooks      *webhookRuntime // outgoing webhooks (webhook_deliver.go)
 }
 
 // New returns a Client for cfg.
@@ -174,6 +179,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.keys = newKeyCache(c.store, c.clock, c.log, cfg.AuthCache)
 	c.domains = newDomainCache(c.store, c.clock, c.domainCfg.CacheTTL)
+	c.webhooks = newWebhookRuntime(cfg.Webhooks)
 	return c, nil
 }
 

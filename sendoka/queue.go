@@ -112,6 +112,10 @@ func JobSpecs(recovery, deliveryTimeout time.Duration) []JobSpec {
 		{Kind: JobPurgeTenant, Queue: QueueMaintenance, Timeout: 10 * time.Minute, Backoff: attemptPow4},
 		// Likewise: a pass that fails is followed by the next one.
 		{Kind: JobRecheckDomains, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 2 * time.Minute, Every: DomainRecheckInterval},
+		// The core keeps a webhook delivery's schedule itself (WebhookConfig.RetryDelays, as
+		// snoozes); attempts here only count failures outside it. The timeout covers one
+		// attempt (10 s by default) and its bookkeeping.
+		{Kind: JobDeliverWebhook, Queue: QueueWebhooks, Timeout: time.Minute, Backoff: attemptPow4},
 	}
 }
 
@@ -144,6 +148,8 @@ func (c *Client) RunJob(ctx context.Context, j Job, run JobRun) error {
 	case JobRecheckDomains:
 		_, err := c.RecheckDomains(ctx)
 		return err
+	case JobDeliverWebhook:
+		return c.DeliverWebhook(ctx, j.SubjectID)
 	}
 	return Errorf(CodeValidation, "unknown job kind %q", j.Kind)
 }

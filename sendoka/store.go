@@ -54,6 +54,7 @@ type Store interface {
 	UsageStore       // usage.go
 	TenantStore      // tenant.go
 	DomainStore      // domain.go
+	WebhookStore     // webhook_store.go
 }
 
 // Tx is one open transaction. Its methods must only be called from inside the InTx callback
@@ -93,6 +94,7 @@ type Tx interface {
 	EmailTx       // email_store.go
 	TenantTx      // tenant.go
 	DomainTx      // domain.go
+	WebhookTx     // webhook_store.go
 }
 
 // MessageQuery selects messages for ListMessages. Zero fields do not filter.
