@@ -437,7 +437,9 @@ func (c *Client) SendTestWebhook(ctx context.Context, p *Principal, endpointID s
 	}
 	d := &WebhookDelivery{ID: NewID(PrefixWebhookDelivery, now), OrgID: e.OrgID, TenantID: e.TenantID, EndpointID: e.ID,
 		EventType: WebhookEventTest, Payload: body, Status: WebhookPending, CreatedAt: now, UpdatedAt: now}
-	err = c.inTx(ctx, func(ctx context.Context, tx Tx) error { return c.insertWebhookDeliveries(ctx, tx, []*WebhookDelivery{d}) })
+	err = c.inTx(ctx, func(ctx context.Context, tx Tx) error {
+		return c.insertWebhookDeliveries(ctx, tx, []*WebhookDelivery{d})
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -502,7 +504,9 @@ func (c *Client) ReplayWebhookDelivery(ctx context.Context, p *Principal, endpoi
 		return nil, NotFound("webhook delivery")
 	}
 	r := c.replayOf(d, c.now())
-	if err := c.inTx(ctx, func(ctx context.Context, tx Tx) error { return c.insertWebhookDeliveries(ctx, tx, []*WebhookDelivery{r}) }); err != nil {
+	if err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
+		return c.insertWebhookDeliveries(ctx, tx, []*WebhookDelivery{r})
+	}); err != nil {
 		return nil, err
 	}
 	return r, nil
