@@ -517,13 +517,18 @@ const MaxWebhookReplay = 1000
 
 // ReplayFailedWebhookDeliveries sends again, as new deliveries, the endpoint's failed
 // deliveries created at or after since (at most MaxWebhookReplay, oldest first), and returns
-// the new ones.
+// the new ones. A zero since is a validation error.
 func (c *Client) ReplayFailedWebhookDeliveries(ctx context.Context, p *Principal, endpointID string, since time.Time) ([]*WebhookDelivery, error) {
 	if err := p.require(PermissionWebhooksWrite); err != nil {
 		return nil, err
 	}
 	if _, err := c.getWebhookEndpoint(ctx, p, endpointID); err != nil {
 		return nil, err
+	}
+	if since.IsZero() {
+		var v Validation
+		v.Add(FieldRequired, "Required", "since")
+		return nil, v.Err()
 	}
 	failed, err := c.store.FailedWebhookDeliveries(ctx, endpointID, since.UTC(), MaxWebhookReplay)
 	if err != nil {

@@ -117,6 +117,17 @@ func TestOpenAPI(t *testing.T) {
 		"PATCH /api/v1/tenants/{id}":     "update-tenant",
 		"DELETE /api/v1/tenants/{id}":    "delete-tenant",
 		"GET /api/v1/tenants/{id}/usage": "get-tenant-usage",
+		// webhooks.go
+		"POST /api/v1/webhooks":                                      "create-webhook",
+		"GET /api/v1/webhooks":                                       "list-webhooks",
+		"GET /api/v1/webhooks/{id}":                                  "get-webhook",
+		"PATCH /api/v1/webhooks/{id}":                                "update-webhook",
+		"DELETE /api/v1/webhooks/{id}":                               "delete-webhook",
+		"POST /api/v1/webhooks/{id}/rotate-secret":                   "rotate-webhook-secret",
+		"POST /api/v1/webhooks/{id}/test":                            "test-webhook",
+		"GET /api/v1/webhooks/{id}/deliveries":                       "list-webhook-deliveries",
+		"POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/replay": "replay-webhook-delivery",
+		"POST /api/v1/webhooks/{id}/replay":                          "replay-webhook-deliveries",
 	}, ops)
 	require.Equal(t, "bearer", doc.Components.SecuritySchemes[securityScheme].Scheme)
 	require.Equal(t, "http", doc.Components.SecuritySchemes[securityScheme].Type)

@@ -48,6 +48,8 @@ type setupConfig struct {
 	extra func(api huma.API, mux *http.ServeMux)
 	// email is the live email provider; nil: the sandbox.
 	email sendoka.EmailSender
+	// webhooks tunes outgoing webhooks.
+	webhooks sendoka.WebhookConfig
 }
 
 // setup builds a bundle on db. The queue runs only with cfg.workers; everything is closed
@@ -61,7 +63,7 @@ func setup(t testing.TB, db *bunstore.DB, cfg setupConfig) *bundle {
 	require.NoError(t, err)
 	sb := sandbox.New(sandbox.Options{})
 	dns := sendokatest.NewDNS()
-	c, err := sendoka.New(sendoka.Config{Store: db, Queue: q, SandboxEmail: sb, SandboxSMS: sb, Email: cfg.email, DNS: dns})
+	c, err := sendoka.New(sendoka.Config{Store: db, Queue: q, SandboxEmail: sb, SandboxSMS: sb, Email: cfg.email, DNS: dns, Webhooks: cfg.webhooks})
 	require.NoError(t, err)
 	if cfg.workers {
 		// River runs until the Start context ends: it must outlive setup.
