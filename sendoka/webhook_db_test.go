@@ -329,7 +329,6 @@ func TestWebhookSlowEndpoint(t *testing.T) {
 			<-release
 		}))
 		t.Cleanup(slow.Close)
-		t.Cleanup(func() { close(release) })
 		fastGot := make(chan string, 10)
 		fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fastGot <- r.Header.Get(sendoka.HeaderWebhookDeliveryID)
@@ -347,6 +346,7 @@ func TestWebhookSlowEndpoint(t *testing.T) {
 			defer cancel()
 			_ = b.queue.Stop(ctx)
 		})
+		t.Cleanup(func() { close(release) }) // first: lets the stuck attempts end
 		for range 6 {
 			_, err := c.SendTestWebhook(ctx, b.p, slowEP.ID)
 			require.NoError(t, err)

@@ -29,33 +29,35 @@ type config struct {
 	databaseTimeout time.Duration
 	sandboxDomain   string
 	sandboxLatency  time.Duration
-	bootstrapKeys   string
-	bootstrapDomain string
-	domains         domainSettings
-	emailProvider   string
-	smsProvider     string
-	sns             snsConfig
-	email           emailConfig
-	logLevel        string
-	logFormat       string
-	workers         int
-	queueWorkers    string
-	dbPool          int
-	fetchCooldown   time.Duration
-	fetchPoll       time.Duration
-	jobTimeout      time.Duration
-	claimLease      time.Duration
-	slotWait        time.Duration
-	recovery        time.Duration
-	shutdownTimeout time.Duration
-	noWorkers       bool
-	pprofAddr       string
-	trustedProxies  string
-	plans           string
-	defaultPlan     string
-	limits          string
-	warmupSchedule  string
-	http            httpConfig
+	// insecureWebhooks allows http:// webhook URLs to loopback, for development.
+	insecureWebhooks bool
+	bootstrapKeys    string
+	bootstrapDomain  string
+	domains          domainSettings
+	emailProvider    string
+	smsProvider      string
+	sns              snsConfig
+	email            emailConfig
+	logLevel         string
+	logFormat        string
+	workers          int
+	queueWorkers     string
+	dbPool           int
+	fetchCooldown    time.Duration
+	fetchPoll        time.Duration
+	jobTimeout       time.Duration
+	claimLease       time.Duration
+	slotWait         time.Duration
+	recovery         time.Duration
+	shutdownTimeout  time.Duration
+	noWorkers        bool
+	pprofAddr        string
+	trustedProxies   string
+	plans            string
+	defaultPlan      string
+	limits           string
+	warmupSchedule   string
+	http             httpConfig
 }
 
 // httpConfig is the HTTP server's limits (serve.go builds the server with them).
@@ -125,6 +127,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.databaseTimeout, "database-timeout", envDuration("SENDOKA_DATABASE_TIMEOUT", httpapi.DefaultDatabaseTimeout), "how long one API request may wait for the database before it answers 503 (SENDOKA_DATABASE_TIMEOUT)")
 	fs.StringVar(&c.sandboxDomain, "sandbox-domain", env("SENDOKA_SANDBOX_DOMAIN", "sandbox.sendoka.com"), "always-allowed sender domain (SENDOKA_SANDBOX_DOMAIN)")
 	fs.DurationVar(&c.sandboxLatency, "sandbox-latency", envDuration("SENDOKA_SANDBOX_LATENCY", 0), "how long each sandbox hand-off takes, standing in for a provider's API call in benchmarks and development; 0 = none (SENDOKA_SANDBOX_LATENCY)")
+	fs.BoolVar(&c.insecureWebhooks, "allow-insecure-webhooks", env("SENDOKA_ALLOW_INSECURE_WEBHOOKS", "") == "true", "development only: allow plain http:// webhook URLs and webhook connections to loopback (private and link-local addresses stay refused) (SENDOKA_ALLOW_INSECURE_WEBHOOKS=true)")
 	fs.StringVar(&c.bootstrapKeys, "bootstrap-keys", env("SENDOKA_BOOTSTRAP_KEYS", ""), "comma-separated API keys to create on start instead of random ones (SENDOKA_BOOTSTRAP_KEYS)")
 	fs.StringVar(&c.bootstrapDomain, "bootstrap-domains", env("SENDOKA_BOOTSTRAP_DOMAINS", ""), "comma-separated sender domains to add to the default org as verified, at every start (SENDOKA_BOOTSTRAP_DOMAINS)")
 	c.domains.flags(fs)
@@ -185,6 +188,7 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	cfg.Queue.RecoveryInterval = c.recovery
 	cfg.Delivery.ClaimLease = c.claimLease
 	cfg.Delivery.SlotWait = c.slotWait
+	cfg.Webhooks.AllowInsecure = c.insecureWebhooks
 	cfg.HTTP.BodyReadTimeout = c.http.bodyReadTimeout
 	if cfg.HTTP.TrustedProxies, err = parseProxies(c.trustedProxies); err != nil {
 		return cfg, err
