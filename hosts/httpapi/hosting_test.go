@@ -246,5 +246,8 @@ func TestRegisterOnAppAPI(t *testing.T) {
 		"/api/v1/phone-pools", "/api/v1/phone-pools/{id}",
 		"/api/v1/sms", "/api/v1/sms/batch", "/api/v1/sms/{id}",
 		"/api/v1/templates", "/api/v1/templates/{id_or_slug}",
-		"/api/v1/tenants", "/api/v1/tenants/{id}", "/api/v1/tenants/{id}/usage", "/api/v1/usage", "/widgets"}, paths)
+		"/api/v1/tenants", "/api/v1/tenants/{id}", "/api/v1/tenants/{id}/usage", "/api/v1/usage",
+		"/api/v1/webhooks", "/api/v1/webhooks/{id}", "/api/v1/webhooks/{id}/deliveries",
+		"/api/v1/webhooks/{id}/deliveries/{delivery_id}/replay", "/api/v1/webhooks/{id}/replay",
+		"/api/v1/webhooks/{id}/rotate-secret", "/api/v1/webhooks/{id}/test", "/widgets"}, paths)
 }
