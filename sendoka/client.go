@@ -73,6 +73,10 @@ type Config struct {
 	// AuthCacheConfig default.
 	AuthCache AuthCacheConfig
 
+	// Webhooks tunes outgoing webhooks (webhook_deliver.go). Default: every WebhookConfig
+	// default.
+	Webhooks WebhookConfig
+
 	// Clock tells the time. Default: SystemClock.
 	Clock Clock
 	// Logger receives operational logs. Default: none.
@@ -109,6 +113,7 @@ type Client struct {
 	tenantCaps    tenantCapsCache // tenants' own monthly caps (quota.go)
 	warmup        WarmupConfig    // domain warmup (warmup.go)
 	retention     RetentionConfig // how long content and messages are kept (retention.go)
+	webhooks      *webhookRuntime // outgoing webhooks (webhook_deliver.go)
 }
 
 // New returns a Client for cfg.
@@ -179,6 +184,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.keys = newKeyCache(c.store, c.clock, c.log, cfg.AuthCache)
 	c.domains = newDomainCache(c.store, c.clock, c.domainCfg.CacheTTL)
+	c.webhooks = newWebhookRuntime(cfg.Webhooks)
 	return c, nil
 }
 

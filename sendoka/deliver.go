@@ -607,7 +607,7 @@ func (c *Client) recordFailedTx(ctx context.Context, tx Tx, m *Message, diag *Di
 func (c *Client) newEvent(m *Message, typ EventType, status Status, diag *Diagnostic, now time.Time) *Event {
 	return &Event{
 		ID: NewID(PrefixEvent, now), OrgID: m.OrgID, TenantID: m.TenantID, MessageID: m.ID,
-		Type: typ, Status: status, Diagnostic: diag, CreatedAt: now,
+		Type: typ, Status: status, Diagnostic: diag, CreatedAt: now, msg: m,
 	}
 }
 

@@ -40,4 +40,8 @@ type Event struct {
 	// Data holds event-specific details (for example the clicked URL).
 	Data      map[string]any
 	CreatedAt time.Time
+
+	// msg is the message the event is about, when the code that made the event had it:
+	// recordEvents reads its tags for the webhook filters instead of loading it again.
+	msg *Message
 }

@@ -126,6 +126,10 @@ func JobSpecs(recovery, deliveryTimeout time.Duration) []JobSpec {
 		{Kind: JobPurgeMessages, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 10 * time.Minute, Every: RetentionInterval},
 		// Likewise: keys a failed pass left are deleted by the next one (and ignored meanwhile).
 		{Kind: JobPurgeIdempotencyKeys, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 2 * time.Minute, Every: IdempotencyPurgeInterval},
+		// The core keeps a webhook delivery's schedule itself (WebhookConfig.RetryDelays, as
+		// snoozes); attempts here only count failures outside it. The timeout covers one
+		// attempt (10 s by default) and its bookkeeping.
+		{Kind: JobDeliverWebhook, Queue: QueueWebhooks, Timeout: time.Minute, Backoff: attemptPow4},
 	}
 }
 
@@ -173,6 +177,8 @@ func (c *Client) RunJob(ctx context.Context, j Job, run JobRun) error {
 	case JobPurgeIdempotencyKeys:
 		_, err := c.PurgeIdempotencyKeys(ctx)
 		return err
+	case JobDeliverWebhook:
+		return c.DeliverWebhook(ctx, j.SubjectID)
 	}
 	return Errorf(CodeValidation, "unknown job kind %q", j.Kind)
 }

@@ -12,7 +12,10 @@ func (c *Client) recordEvents(ctx context.Context, tx Tx, events ...*Event) erro
 	if len(events) == 0 {
 		return nil
 	}
-	return tx.InsertEvents(ctx, events...)
+	if err := tx.InsertEvents(ctx, events...); err != nil {
+		return err
+	}
+	return c.enqueueWebhooks(ctx, tx, events) // webhook_fanout.go
 }
 
 // transition is the only place a stored message changes: in tx it writes m's delivery

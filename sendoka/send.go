@@ -75,7 +75,7 @@ func (c *Client) stamp(msgs []*Message) acceptance {
 		}
 		a.events[i] = &Event{
 			ID: NewID(PrefixEvent, now), OrgID: m.OrgID, TenantID: m.TenantID, MessageID: m.ID,
-			Type: evType, Status: m.Status, CreatedAt: now,
+			Type: evType, Status: m.Status, CreatedAt: now, msg: m,
 		}
 	}
 	return a

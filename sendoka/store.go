@@ -56,6 +56,7 @@ type Store interface {
 	DomainStore      // domain.go
 	RetentionStore   // retention.go
 	IdempotencyStore // idempotency_store.go
+	WebhookStore     // webhook_store.go
 }
 
 // Tx is one open transaction. Its methods must only be called from inside the InTx callback
@@ -96,6 +97,7 @@ type Tx interface {
 	TenantTx      // tenant.go
 	DomainTx      // domain.go
 	IdempotencyTx // idempotency_store.go
+	WebhookTx     // webhook_store.go
 }
 
 // MessageQuery selects messages for ListMessages. Zero fields do not filter.

@@ -117,6 +117,17 @@ func TestOpenAPI(t *testing.T) {
 		"PATCH /api/v1/tenants/{id}":     "update-tenant",
 		"DELETE /api/v1/tenants/{id}":    "delete-tenant",
 		"GET /api/v1/tenants/{id}/usage": "get-tenant-usage",
+		// webhooks.go
+		"POST /api/v1/webhooks":                                      "create-webhook",
+		"GET /api/v1/webhooks":                                       "list-webhooks",
+		"GET /api/v1/webhooks/{id}":                                  "get-webhook",
+		"PATCH /api/v1/webhooks/{id}":                                "update-webhook",
+		"DELETE /api/v1/webhooks/{id}":                               "delete-webhook",
+		"POST /api/v1/webhooks/{id}/rotate-secret":                   "rotate-webhook-secret",
+		"POST /api/v1/webhooks/{id}/test":                            "test-webhook",
+		"GET /api/v1/webhooks/{id}/deliveries":                       "list-webhook-deliveries",
+		"POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/replay": "replay-webhook-delivery",
+		"POST /api/v1/webhooks/{id}/replay":                          "replay-webhook-deliveries",
 	}, ops)
 	require.Equal(t, "bearer", doc.Components.SecuritySchemes[securityScheme].Scheme)
 	require.Equal(t, "http", doc.Components.SecuritySchemes[securityScheme].Type)
@@ -235,5 +246,8 @@ func TestRegisterOnAppAPI(t *testing.T) {
 		"/api/v1/phone-pools", "/api/v1/phone-pools/{id}",
 		"/api/v1/sms", "/api/v1/sms/batch", "/api/v1/sms/{id}",
 		"/api/v1/templates", "/api/v1/templates/{id_or_slug}",
-		"/api/v1/tenants", "/api/v1/tenants/{id}", "/api/v1/tenants/{id}/usage", "/api/v1/usage", "/widgets"}, paths)
+		"/api/v1/tenants", "/api/v1/tenants/{id}", "/api/v1/tenants/{id}/usage", "/api/v1/usage",
+		"/api/v1/webhooks", "/api/v1/webhooks/{id}", "/api/v1/webhooks/{id}/deliveries",
+		"/api/v1/webhooks/{id}/deliveries/{delivery_id}/replay", "/api/v1/webhooks/{id}/replay",
+		"/api/v1/webhooks/{id}/rotate-secret", "/api/v1/webhooks/{id}/test", "/widgets"}, paths)
 }

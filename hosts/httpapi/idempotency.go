@@ -37,8 +37,8 @@ const (
 )
 
 // idempotentRoutes are the operations that honour Idempotency-Key: every POST that creates
-// something, except POST /api/v1/api-keys, whose response holds the new key's secret, which
-// is never stored (the header is ignored there).
+// something, except POST /api/v1/api-keys and /api/v1/webhooks, whose responses hold a new
+// secret, which is never stored (the header is ignored there).
 var idempotentRoutes = map[string]bool{
 	"/api/v1/emails":        true,
 	"/api/v1/sms":           true,

@@ -96,6 +96,15 @@ func isolationFixtures() map[string]isolationFixture {
 		"/api/v1/tenants/{id}/usage":  {create: createTenantFixture},
 		"/api/v1/domains/{id}":        {create: createDomainFixture},
 		"/api/v1/domains/{id}/verify": {create: createDomainFixture},
+		"/api/v1/webhooks/{id}": {
+			create: createWebhookFixture,
+			body:   map[string]func() any{http.MethodPatch: func() any { return map[string]any{"description": "changed"} }},
+		},
+		"/api/v1/webhooks/{id}/rotate-secret":                   {create: createWebhookFixture},
+		"/api/v1/webhooks/{id}/test":                            {create: createWebhookFixture},
+		"/api/v1/webhooks/{id}/deliveries":                      {create: createWebhookFixture},
+		"/api/v1/webhooks/{id}/deliveries/{delivery_id}/replay": {create: createWebhookFixture},
+		"/api/v1/webhooks/{id}/replay":                          {create: createWebhookFixture},
 	}
 }
 
@@ -117,6 +126,15 @@ func createDomainFixture(t *testing.T, b *bundle, o owner) string {
 	var out Domain
 	b.do(t, req{method: http.MethodPost, path: "/api/v1/domains", key: o.key, body: map[string]any{
 		"name": fmt.Sprintf("iso-%d.example.com", phoneSeq.Add(1)),
+	}}).decode(t, http.StatusOK, &out)
+	return out.ID
+}
+
+// createWebhookFixture adds a webhook endpoint as the owner.
+func createWebhookFixture(t *testing.T, b *bundle, o owner) string {
+	var out WebhookEndpoint
+	b.do(t, req{method: http.MethodPost, path: "/api/v1/webhooks", key: o.key, body: map[string]any{
+		"url": fmt.Sprintf("https://hooks-%d.example.com/sendoka", phoneSeq.Add(1)),
 	}}).decode(t, http.StatusOK, &out)
 	return out.ID
 }

@@ -39,6 +39,10 @@ func writeBodies() map[string]func() map[string]any {
 		},
 		"PATCH /api/v1/tenants/{id}": func() map[string]any { return map[string]any{"name": "changed"} },
 		"PATCH /api/v1/org":          func() map[string]any { return map[string]any{"limits": map[string]any{"burst_per_minute": nil}} },
+		"POST /api/v1/webhooks": func() map[string]any {
+			return map[string]any{"url": "https://hooks.example.com/ma", "events": []string{"message.delivered"}}
+		},
+		"PATCH /api/v1/webhooks/{id}": func() map[string]any { return map[string]any{"description": "changed"} },
 		"POST /api/v1/domains": func() map[string]any {
 			return map[string]any{"name": fmt.Sprintf("ma-%d.example.com", phoneSeq.Add(1))}
 		},

@@ -64,6 +64,7 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	registerSenders(r, h)      // senders.go
 	registerTenants(r, h)      // tenants.go
 	registerDomains(r, h)      // domains.go
+	registerWebhooks(r, h)     // webhooks.go
 	registerOrg(r, h)          // org.go
 	registerTracking(r, c)     // tracking.go
 	r.jsonOnly()

@@ -54,6 +54,8 @@ type setupConfig struct {
 	fake *memsend.Sender
 	// clock is the core's clock; nil: the system's.
 	clock sendoka.Clock
+	// webhooks tunes outgoing webhooks.
+	webhooks sendoka.WebhookConfig
 }
 
 // setup builds a bundle on db. The queue runs only with cfg.workers; everything is closed
@@ -74,7 +76,7 @@ func setup(t testing.TB, db *bunstore.DB, cfg setupConfig) *bundle {
 		sbEmail, sbSMS = sb, sb
 	}
 	dns := sendokatest.NewDNS()
-	c, err := sendoka.New(sendoka.Config{Store: db, Queue: q, SandboxEmail: sbEmail, SandboxSMS: sbSMS, Email: cfg.email, DNS: dns, Clock: cfg.clock})
+	c, err := sendoka.New(sendoka.Config{Store: db, Queue: q, SandboxEmail: sbEmail, SandboxSMS: sbSMS, Email: cfg.email, DNS: dns, Clock: cfg.clock, Webhooks: cfg.webhooks})
 	require.NoError(t, err)
 	if cfg.workers {
 		// River runs until the Start context ends: it must outlive setup.

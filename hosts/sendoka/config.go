@@ -28,36 +28,38 @@ type config struct {
 	databaseTimeout time.Duration
 	sandboxDomain   string
 	sandboxLatency  time.Duration
-	bootstrapKeys   string
-	bootstrapDomain string
-	domains         domainSettings
-	emailProvider   string
-	smsProvider     string
-	sns             snsConfig
-	email           emailConfig
-	logLevel        string
-	logFormat       string
-	logSQL          bool
-	keepContent     string
-	keepMessages    string
-	workers         int
-	queueWorkers    string
-	dbPool          int
-	fetchCooldown   time.Duration
-	fetchPoll       time.Duration
-	jobTimeout      time.Duration
-	claimLease      time.Duration
-	slotWait        time.Duration
-	recovery        time.Duration
-	shutdownTimeout time.Duration
-	noWorkers       bool
-	pprofAddr       string
-	trustedProxies  string
-	plans           string
-	defaultPlan     string
-	limits          string
-	warmupSchedule  string
-	http            httpConfig
+	// insecureWebhooks allows http:// webhook URLs to loopback, for development.
+	insecureWebhooks bool
+	bootstrapKeys    string
+	bootstrapDomain  string
+	domains          domainSettings
+	emailProvider    string
+	smsProvider      string
+	sns              snsConfig
+	email            emailConfig
+	logLevel         string
+	logFormat        string
+	logSQL           bool
+	keepContent      string
+	keepMessages     string
+	workers          int
+	queueWorkers     string
+	dbPool           int
+	fetchCooldown    time.Duration
+	fetchPoll        time.Duration
+	jobTimeout       time.Duration
+	claimLease       time.Duration
+	slotWait         time.Duration
+	recovery         time.Duration
+	shutdownTimeout  time.Duration
+	noWorkers        bool
+	pprofAddr        string
+	trustedProxies   string
+	plans            string
+	defaultPlan      string
+	limits           string
+	warmupSchedule   string
+	http             httpConfig
 }
 
 // httpConfig is the HTTP server's limits (serve.go builds the server with them).
@@ -127,6 +129,7 @@ func (c *config) flags(s *settings) {
 	s.duration(&c.jobTimeout, "job-timeout", 0, "bound on one delivery job; 0 = 15m, or longer if the email provider's slowest send needs it")
 	s.duration(&c.claimLease, "claim-lease", sendoka.DefaultClaimLease, "lease of a delivery claim, renewed while the provider works; a lapsed one marks its message's outcome unknown")
 	s.duration(&c.slotWait, "slot-wait", sendoka.DefaultSlotWait, "longest wait for a free provider connection before a job is put back")
+	s.bool(&c.insecureWebhooks, "allow-insecure-webhooks", false, "development only: allow http:// webhook URLs to loopback, and webhook connections to loopback; private and link-local addresses stay refused")
 	s.duration(&c.recovery, "recovery-interval", riverjobs.DefaultRecoveryInterval, "how often the leader recovers deliveries a dead process left")
 
 	s.group(groupLimits)
@@ -185,6 +188,7 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	cfg.Queue.RecoveryInterval = c.recovery
 	cfg.Delivery.ClaimLease = c.claimLease
 	cfg.Delivery.SlotWait = c.slotWait
+	cfg.Webhooks.AllowInsecure = c.insecureWebhooks
 	cfg.HTTP.BodyReadTimeout = c.http.bodyReadTimeout
 	if cfg.HTTP.TrustedProxies, err = parseProxies(c.trustedProxies); err != nil {
 		return cfg, err

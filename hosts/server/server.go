@@ -75,6 +75,8 @@ type Config struct {
 	// Delivery tunes hand-offs: claim leases, provider slots, the retry schedule. Zero
 	// fields take sendoka's defaults.
 	Delivery sendoka.DeliveryConfig
+	// Webhooks tunes outgoing webhooks (sendoka.Config.Webhooks). Zero fields are defaults.
+	Webhooks sendoka.WebhookConfig
 	// Queue tunes the River workers. Zero fields take riverjobs' defaults, except JobTimeout:
 	// when zero it is riverjobs.DefaultJobTimeout or, if longer, what the email provider's
 	// slowest send can take (MaxSendDuration) plus the slot wait and a minute.
@@ -178,7 +180,7 @@ func (s *Server) open(ctx context.Context, cfg Config) error {
 		Domains: cfg.Domains, DNS: cfg.DNS,
 		Plans: cfg.Plans, DefaultPlan: cfg.DefaultPlan, DisableLimits: cfg.DisableLimits, Warmup: cfg.Warmup,
 		Retention: cfg.Retention,
-		Tracking:  cfg.Tracking, Delivery: cfg.Delivery, Clock: cfg.Clock, Logger: s.log,
+		Tracking:  cfg.Tracking, Delivery: cfg.Delivery, Webhooks: cfg.Webhooks, Clock: cfg.Clock, Logger: s.log,
 	})
 	if err != nil {
 		return err

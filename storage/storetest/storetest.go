@@ -71,6 +71,8 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"IdempotencyTakeOver", testIdempotencyTakeOver}, // idempotency.go
 		{"IdempotencyInTx", testIdempotencyInTx},         // idempotency.go
 		{"IdempotencyDelete", testIdempotencyDelete},     // idempotency.go
+		{"WebhookEndpoints", testWebhookEndpoints},       // webhooks.go
+		{"WebhookDeliveries", testWebhookDeliveries},     // webhooks.go
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -107,6 +107,11 @@ func rows() []row {
 			},
 			Run: scheduledRow,
 		},
+		{
+			ID: "webhooks", Name: "signed webhook deliveries to a local receiver (insecure mode, loopback)",
+			Targets: func(string) []target { return []target{minMsgPerSec(2000)} },
+			Run:     webhookRow, // webhooks.go
+		},
 	}
 }
 

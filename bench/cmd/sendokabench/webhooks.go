@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sendoka/sendoka/sendoka"
+)
+
+// webhookDeliveries is how many signed deliveries the webhooks row makes.
+const webhookDeliveries = 5000
+
+// webhookRow measures signed webhook deliveries per second to a receiver on loopback (the
+// server in insecure development mode): the bench queues webhook.test deliveries through the
+// API with its clients, and the receiver checks every signature with sendoka.VerifyWebhook.
+// Elapsed runs from the first request to the last verified delivery.
+func webhookRow(ctx context.Context, rc *rowContext) (*result, error) {
+	var secret atomic.Value
+	secret.Store("")
+	var ok, bad atomic.Int64
+	var lastMu sync.Mutex
+	var last time.Time
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	rx := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if sendoka.VerifyWebhook(body, r.Header.Get(sendoka.HeaderWebhookSignature), secret.Load().(string), 0) != nil {
+			bad.Add(1)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		ok.Add(1)
+		lastMu.Lock()
+		last = time.Now()
+		lastMu.Unlock()
+	})}
+	go func() { _ = rx.Serve(ln) }()
+	defer rx.Close()
+
+	p, err := start(ctx, rc.o, rc.db, roleServe, "SENDOKA_ALLOW_INSECURE_WEBHOOKS=true", "SENDOKA_LIMITS=off",
+		"SENDOKA_QUEUE_WORKERS=webhooks=200", "SENDOKA_FETCH_COOLDOWN=5ms")
+	if err != nil {
+		return nil, err
+	}
+	defer p.stop()
+	hc := newClient(rc.o)
+	req, _ := json.Marshal(map[string]any{"url": "http://" + ln.Addr().String() + "/hooks"})
+	status, body, err := postJSON(ctx, hc, p.base+"/api/v1/webhooks", req)
+	if err != nil || status != http.StatusOK {
+		return nil, fmt.Errorf("create webhook: %d %s %v", status, body, err)
+	}
+	var ep struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	if err := json.Unmarshal(body, &ep); err != nil {
+		return nil, err
+	}
+	secret.Store(ep.Secret)
+
+	res := &result{Role: roleServe, Delivery: true}
+	begin := time.Now()
+	var next, errs atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, rc.o.clients) {
+		wg.Go(func() {
+			for next.Add(1) <= webhookDeliveries {
+				if status, _, err := postJSON(ctx, hc, p.base+"/api/v1/webhooks/"+ep.ID+"/test", nil); err != nil || status != http.StatusOK {
+					errs.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	res.Requests, res.Errors = webhookDeliveries, errs.Load()
+	want := webhookDeliveries - errs.Load()
+	deadline := time.Now().Add(5 * time.Minute)
+	for ok.Load()+bad.Load() < want && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	lastMu.Lock()
+	res.Elapsed = last.Sub(begin)
+	lastMu.Unlock()
+	res.Delivered = int(ok.Load())
+	if n := bad.Load(); n > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d deliveries failed verification", n))
+	}
+	if res.Delivered < int(want) {
+		res.Notes = append(res.Notes, fmt.Sprintf("only %d of %d deliveries arrived", res.Delivered, want))
+	}
+	if err := p.alive(); err != nil {
+		return nil, err
+	}
+	res.RSS = p.peakRSS()
+	return res, nil
+}

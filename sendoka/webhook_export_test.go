@@ -1,0 +1,31 @@
+package sendoka
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"syscall"
+)
+
+// WebhookDialControl is the guard every webhook connection passes.
+var WebhookDialControl = webhookDialControl
+
+// SetWebhookDialControl replaces the guard of c's webhook connections (tests wrap the real
+// one so that a broken guard can never reach a private address).
+func (c *Client) SetWebhookDialControl(fn func(network, address string, rc syscall.RawConn) error) {
+	c.webhooks.setControl(fn)
+}
+
+// WebhookPost POSTs to url with c's webhook HTTP client and returns the status.
+func (c *Client) WebhookPost(ctx context.Context, url string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader("{}"))
+	if err != nil {
+		return 0, err
+	}
+	res, err := c.webhooks.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	res.Body.Close()
+	return res.StatusCode, nil
+}
