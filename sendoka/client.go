@@ -74,6 +74,10 @@ type Config struct {
 	Clock Clock
 	// Logger receives operational logs. Default: none.
 	Logger *slog.Logger
+	// Observer is told of every message status, provider call and webhook attempt, for
+	// metrics and traces (observer.go; hosts/metrics implements it). Default: none, at no
+	// cost.
+	Observer Observer
 }
 
 // Client is Sendoka: everything the API does, callable without HTTP.
@@ -105,6 +109,7 @@ type Client struct {
 	quotas        quotaPockets    // quota reserved and not handed out (quota.go)
 	tenantCaps    tenantCapsCache // tenants' own monthly caps (quota.go)
 	warmup        WarmupConfig    // domain warmup (warmup.go)
+	obs           Observer        // Config.Observer; nil when none (observer.go)
 }
 
 // New returns a Client for cfg.
@@ -123,6 +128,7 @@ func New(cfg Config) (*Client, error) {
 		dns:           cfg.DNS,
 		clock:         cfg.Clock,
 		log:           cfg.Logger,
+		obs:           cfg.Observer,
 	}
 	if c.sandboxDomain == "" {
 		c.sandboxDomain = DefaultSandboxDomain
@@ -186,9 +192,17 @@ func (c *Client) now() time.Time {
 }
 
 // inTx runs fn in a store transaction and wraps any unclassified error once.
+// With an Observer, the statuses fn records are reported once the transaction commits.
 func (c *Client) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
+	var seen *seenStatuses
+	if c.obs != nil {
+		ctx, seen = c.observeTx(ctx)
+	}
 	if err := c.store.InTx(ctx, fn); err != nil {
 		return AsError(err)
+	}
+	if seen != nil {
+		c.flush(seen)
 	}
 	return nil
 }
