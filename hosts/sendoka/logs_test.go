@@ -56,7 +56,9 @@ func TestJSONLogs(t *testing.T) {
 	require.Equal(t, key[:len("sok_test_")+4], post["key_prefix"])
 	require.NotContains(t, post, "path", "the path can hold an address: the route pattern stands for it")
 
-	miss := find(func(r map[string]any) bool { return r["msg"] == "request" && r["route"] == "GET /api/v1/emails/{id}" && r["status"] == 404.0 })
+	miss := find(func(r map[string]any) bool {
+		return r["msg"] == "request" && r["route"] == "GET /api/v1/emails/{id}" && r["status"] == 404.0
+	})
 	require.NotNil(t, miss, "a 404 is logged too, by its route pattern")
 
 	handoff := find(func(r map[string]any) bool { return r["msg"] == "handed off" && r["message_id"] == id })
