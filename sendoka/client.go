@@ -81,6 +81,10 @@ type Config struct {
 	Clock Clock
 	// Logger receives operational logs. Default: none.
 	Logger *slog.Logger
+	// Observer is told of every message status, provider call and webhook attempt, for
+	// metrics and traces (observer.go; hosts/metrics implements it). Default: none, at no
+	// cost.
+	Observer Observer
 }
 
 // Client is Sendoka: everything the API does, callable without HTTP.
@@ -114,6 +118,7 @@ type Client struct {
 	warmup        WarmupConfig    // domain warmup (warmup.go)
 	retention     RetentionConfig // how long content and messages are kept (retention.go)
 	webhooks      *webhookRuntime // outgoing webhooks (webhook_deliver.go)
+	obs           Observer        // Config.Observer; nil when none (observer.go)
 }
 
 // New returns a Client for cfg.
@@ -133,6 +138,7 @@ func New(cfg Config) (*Client, error) {
 		clock:         cfg.Clock,
 		log:           cfg.Logger,
 		retention:     cfg.Retention.withDefaults(),
+		obs:           cfg.Observer,
 	}
 	if c.sandboxDomain == "" {
 		c.sandboxDomain = DefaultSandboxDomain
@@ -197,9 +203,17 @@ func (c *Client) now() time.Time {
 }
 
 // inTx runs fn in a store transaction and wraps any unclassified error once.
+// With an Observer, the statuses fn records are reported once the transaction commits.
 func (c *Client) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
+	var seen *seenStatuses
+	if c.obs != nil {
+		ctx, seen = c.observeTx(ctx)
+	}
 	if err := c.store.InTx(ctx, fn); err != nil {
 		return AsError(err)
+	}
+	if seen != nil {
+		c.flush(seen)
 	}
 	return nil
 }

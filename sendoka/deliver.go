@@ -56,6 +56,7 @@ func (c *Client) Deliver(ctx context.Context, id string, opts DeliverOptions) er
 	started := time.Now()
 	res, sendErr := c.send(ctx, m)
 	took := time.Since(started)
+	c.observeProviderCall(ctx, m, started, took, sendErr)
 	now := c.now()
 	// The provider has answered: record its answer even if the job's context ends now (a
 	// timeout or a hard stop), or the claim would lapse and the message end unknown.

@@ -185,3 +185,48 @@ func channelNoun(ch Channel) string {
 	}
 	return "emails"
 }
+
+// QuotaUse is an org's use of its monthly quota on one channel in the current month.
+type QuotaUse struct {
+	OrgID   string
+	Channel Channel
+	// Used is what the org's live messages have taken of the quota this month: what the
+	// processes reserved from it, which runs ahead of the messages accepted by at most one
+	// block per process (see reserveCounter).
+	Used int64
+	// Limit is the monthly quota.
+	Limit int64
+}
+
+// QuotaUsage returns the quota use of every org whose plan has a monthly quota that it may
+// not exceed (no overage), per channel with a quota, for metrics. Nothing when limits are
+// off.
+func (c *Client) QuotaUsage(ctx context.Context) ([]QuotaUse, error) {
+	if c.limitsOff {
+		return nil, nil
+	}
+	orgs, err := c.store.ListOrgs(ctx)
+	if err != nil {
+		return nil, AsError(err)
+	}
+	period := quotaPeriod(c.now())
+	var out []QuotaUse
+	for _, o := range orgs {
+		l := c.plans.effective(o)
+		if l.Overage {
+			continue
+		}
+		for _, ch := range []Channel{ChannelEmail, ChannelSMS} {
+			limit := l.Monthly(ch)
+			if limit <= 0 {
+				continue
+			}
+			used, err := c.store.GetCount(ctx, Counter{Kind: CounterQuota, Subject: o.ID, Channel: ch, Period: period})
+			if err != nil {
+				return nil, AsError(err)
+			}
+			out = append(out, QuotaUse{OrgID: o.ID, Channel: ch, Used: used, Limit: limit})
+		}
+	}
+	return out, nil
+}

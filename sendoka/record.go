@@ -33,18 +33,26 @@ func (c *Client) transition(ctx context.Context, tx Tx, m *Message, from Status,
 	if err != nil || !ok {
 		return false, err
 	}
+	if c.obs != nil && from != m.Status {
+		if !CanTransition(from, m.Status) {
+			c.sawStatus(ctx, m, via(from, m.Status)) // two edges in one write: both count
+		}
+		c.sawStatus(ctx, m, m.Status)
+	}
 	return true, c.recordEvents(ctx, tx, events...)
+}
+
+// via is the status between from and to when to is two edges of the machine away.
+func via(from, to Status) Status {
+	for _, v := range transitions[from] {
+		if CanTransition(v, to) {
+			return v
+		}
+	}
+	return ""
 }
 
 // canReach reports whether to is one or two edges of the status machine away from from.
 func canReach(from, to Status) bool {
-	if CanTransition(from, to) {
-		return true
-	}
-	for _, via := range transitions[from] {
-		if CanTransition(via, to) {
-			return true
-		}
-	}
-	return false
+	return CanTransition(from, to) || via(from, to) != ""
 }

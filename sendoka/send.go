@@ -97,6 +97,11 @@ func (c *Client) acceptTx(ctx context.Context, tx Tx, a acceptance, o sendOption
 	if err := c.recordEvents(ctx, tx, a.events...); err != nil {
 		return err
 	}
+	if c.obs != nil {
+		for _, m := range a.msgs {
+			c.sawStatus(ctx, m, m.Status)
+		}
+	}
 	return runWithinTx(ctx, tx, o, a.msgs)
 }
 

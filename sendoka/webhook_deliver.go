@@ -274,6 +274,15 @@ func (c *Client) recordWebhookAttempt(ctx context.Context, e *WebhookEndpoint, d
 	ok := a.StatusCode >= 200 && a.StatusCode < 300
 	gone := a.StatusCode == http.StatusGone
 	delays := c.webhooks.cfg.RetryDelays
+	took := time.Duration(a.LatencyMS) * time.Millisecond
+	switch {
+	case ok:
+		c.ObserveWebhookAttempt(WebhookSuccess, took)
+	case gone || len(d.Attempts) > len(delays):
+		c.ObserveWebhookAttempt(WebhookDropped, took)
+	default:
+		c.ObserveWebhookAttempt(WebhookFailure, took)
+	}
 	var retry time.Duration
 	switch {
 	case ok:

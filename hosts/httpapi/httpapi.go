@@ -110,6 +110,13 @@ type Options struct {
 	// (or BodyReadTimeout when shorter); a longer or slower body closes the connection.
 	// Default: DefaultBodyReadTimeout (5 s).
 	BodyReadTimeout time.Duration
+	// Observe, when set, is called once per answered request, after the answer, with the
+	// route that took it (the operation's pattern, "POST /api/v1/emails", or for requests no
+	// operation took the fixed path, "GET /healthz", or "unmatched": never the raw path),
+	// the status and the time taken: for metrics (hosts/metrics' Registry.HTTPRequest) and
+	// to name the request's trace span. It runs on the request's goroutine and must not
+	// block. Default: none.
+	Observe func(r *http.Request, route string, status int, d time.Duration)
 }
 
 // Defaults of Options.
@@ -189,7 +196,7 @@ func newHandler(c *sendoka.Client, opts Options, extra func(api huma.API, mux *h
 
 	var h http.Handler = routeErrors(mux)
 	h = recoverPanics(h, opts.Logger)
-	h = withRequestID(h, opts.Logger)
+	h = withRequestID(h, opts.Logger, opts.Observe)
 	return limitBody(h, opts.BodyReadTimeout) // outermost: it needs the server's ResponseWriter
 }
 
@@ -227,7 +234,7 @@ func apiConfig(opts Options) huma.Config {
 
 // withRequestID mints the request id, sets X-Request-Id before anything can be written and
 // puts the id in the request's context for the envelope.
-func withRequestID(next http.Handler, log *slog.Logger) http.Handler {
+func withRequestID(next http.Handler, log *slog.Logger, observe func(*http.Request, string, int, time.Duration)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &reqState{requestID: newRequestID()}
 		w.Header().Set(headerRequestID, st.requestID)
@@ -243,10 +250,14 @@ func withRequestID(next http.Handler, log *slog.Logger) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
+		took := time.Since(start)
+		if observe != nil {
+			observe(r, route, status, took)
+		}
 		// One line per request: no path (it can hold an address), body, or key.
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method),
 			slog.String("route", route), slog.Int("status", status),
-			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Float64("latency_ms", float64(took.Microseconds())/1000),
 			slog.String("request_id", st.requestID), slog.String("org_id", st.orgID),
 			slog.String("key_prefix", st.keyPrefix))
 	})

@@ -14,7 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/sendoka/sendoka/hosts/httpapi"
+	"github.com/sendoka/sendoka/hosts/metrics"
 	"github.com/sendoka/sendoka/hosts/server"
 	"github.com/sendoka/sendoka/queue/riverjobs"
 	"github.com/sendoka/sendoka/sendoka"
@@ -54,6 +57,8 @@ type config struct {
 	shutdownTimeout  time.Duration
 	noWorkers        bool
 	pprofAddr        string
+	metricsAddr      string
+	metricsToken     string
 	trustedProxies   string
 	plans            string
 	defaultPlan      string
@@ -147,6 +152,8 @@ func (c *config) flags(s *settings) {
 	s.str(&c.logFormat, "log-format", "text", "text or json")
 	s.bool(&c.logSQL, "log-sql", false, "log every SQL statement at debug level (statements can hold recipients' addresses)")
 	s.str(&c.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof profiles on this address; empty = off")
+	s.str(&c.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this address of their own (behind the metrics token when one is set); empty = off")
+	s.secret(&c.metricsToken, "metrics-token", "", "bearer token that serves Prometheus metrics at /metrics on the API's listener too; empty = not there")
 	s.duration(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for requests and jobs in flight")
 }
 
@@ -348,6 +355,11 @@ func splitList(s string) []string {
 // open builds the logger and the server configuration and opens the server (migrating the
 // database), as every command that touches the database does first.
 func (c *config) open(ctx context.Context, stderr io.Writer) (*server.Server, server.Config, *slog.Logger, error) {
+	return c.openObserved(ctx, stderr, nil, nil)
+}
+
+// openObserved is open with metrics and a tracer provider (nil: none).
+func (c *config) openObserved(ctx context.Context, stderr io.Writer, reg *metrics.Registry, tp trace.TracerProvider) (*server.Server, server.Config, *slog.Logger, error) {
 	log, err := c.logger(stderr)
 	if err != nil {
 		return nil, server.Config{}, nil, err
@@ -355,6 +367,10 @@ func (c *config) open(ctx context.Context, stderr io.Writer) (*server.Server, se
 	cfg, err := c.serverConfig(log)
 	if err != nil {
 		return nil, cfg, nil, err
+	}
+	cfg.Metrics, cfg.TracerProvider = reg, tp
+	if reg != nil {
+		cfg.MetricsToken = c.metricsToken
 	}
 	srv, err := server.Open(ctx, cfg)
 	if err != nil {

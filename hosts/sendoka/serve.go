@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/sendoka/sendoka/hosts/metrics"
 	"github.com/sendoka/sendoka/hosts/server"
 	"github.com/sendoka/sendoka/sendoka"
 )
@@ -17,7 +18,20 @@ import (
 // ctx ends, then shuts down gracefully: it stops taking requests, finishes those in flight,
 // and lets running jobs finish.
 func serve(ctx context.Context, c *config, stdout, stderr io.Writer, withHTTP bool) error {
-	srv, cfg, log, err := c.open(ctx, stderr)
+	var reg *metrics.Registry
+	if c.metricsAddr != "" || c.metricsToken != "" {
+		reg = metrics.New(metrics.Options{Version: version})
+	}
+	tp, stopTracing, err := tracerProvider(ctx, version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+		defer cancel()
+		_ = stopTracing(sctx) // flushes the spans still buffered
+	}()
+	srv, cfg, log, err := c.openObserved(ctx, stderr, reg, tp)
 	if err != nil {
 		return err
 	}
@@ -51,6 +65,16 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, withHTTP bo
 		}
 		log.Info("profiling", "addr", "http://"+c.pprofAddr+"/debug/pprof/")
 	}
+	if c.metricsAddr != "" {
+		addr, err := serveMetrics(ctx, c.metricsAddr, reg, c.metricsToken)
+		if err != nil {
+			return err
+		}
+		log.Info("metrics", "addr", "http://"+addr+"/metrics", "token", c.metricsToken != "")
+	}
+	if tp != nil {
+		log.Info("tracing", "exporter", "otlp")
+	}
 	if !withHTTP {
 		<-ctx.Done()
 		return nil
@@ -77,6 +101,28 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, withHTTP bo
 		return err
 	}
 	return nil
+}
+
+// serveMetrics serves reg at /metrics on a listener of its own (behind token when it is
+// set) until ctx ends, and returns the address it listens on.
+func serveMetrics(ctx context.Context, addr string, reg *metrics.Registry, token string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("metrics: %w", err)
+	}
+	h := reg.Handler()
+	if token != "" {
+		h = reg.HandlerWithToken(token)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: defaultReadHeaderTimeout}
+	go func() {
+		<-ctx.Done()
+		hs.Close()
+	}()
+	go hs.Serve(ln)
+	return ln.Addr().String(), nil
 }
 
 // server is the HTTP server of the API, with the configured limits. ReadTimeout is a

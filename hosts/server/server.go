@@ -22,7 +22,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/sendoka/sendoka/hosts/httpapi"
+	"github.com/sendoka/sendoka/hosts/metrics"
 	"github.com/sendoka/sendoka/providers/sandbox"
 	"github.com/sendoka/sendoka/queue/riverjobs"
 	"github.com/sendoka/sendoka/sendoka"
@@ -91,6 +94,20 @@ type Config struct {
 	// LogSQL logs every SQL statement at Debug through Logger (Database.LogQueries).
 	// Statements can carry recipients' addresses: off by default.
 	LogSQL bool
+
+	// Metrics, when set, counts messages, provider calls, HTTP requests and job waits into
+	// it, and reads queue depth and quota use from the database on scrape. Serving it is
+	// the caller's (Metrics.Handler), or Handler's with MetricsToken. Default: none, at no
+	// cost.
+	Metrics *metrics.Registry
+	// MetricsToken, with Metrics, makes Handler serve GET /metrics to requests that carry
+	// "Authorization: Bearer <MetricsToken>" (401 otherwise). Default: "", Handler does not
+	// serve metrics.
+	MetricsToken string
+	// TracerProvider, when set, traces each HTTP request (otelhttp), each job (otelriver:
+	// its work continues the trace of the request that enqueued it), each SQL query
+	// (bunotel) and each provider call. Default: nil, no tracing at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // Server is an assembled Sendoka.
@@ -125,12 +142,14 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		dbopts.Logger = log
 	}
 	dbopts.LogQueries = dbopts.LogQueries || cfg.LogSQL
+	obs := newObservers(cfg)
+	dbopts.QueryHooks = append(dbopts.QueryHooks, obs.queryHooks...)
 	db, err := bunstore.Open(ctx, dsn, &dbopts)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	s := &Server{DB: db, DatabaseURL: dsn, log: log}
-	if err := s.open(ctx, cfg); err != nil {
+	if err := s.open(ctx, cfg, obs); err != nil {
 		if s.listener != nil {
 			s.listener.Close()
 		}
@@ -140,7 +159,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) open(ctx context.Context, cfg Config) error {
+func (s *Server) open(ctx context.Context, cfg Config, obs observers) error {
 	if err := Migrate(ctx, s.DB); err != nil {
 		return err
 	}
@@ -151,6 +170,7 @@ func (s *Server) open(ctx context.Context, cfg Config) error {
 	if qcfg.JobTimeout == 0 {
 		qcfg.JobTimeout = jobTimeout(cfg)
 	}
+	qcfg.Middleware = append(obs.middleware, qcfg.Middleware...)
 	if qcfg.ListenerPool == nil && !qcfg.InsertOnly {
 		// Postgres: LISTEN/NOTIFY wake-ups, so a new job starts without waiting for a poll.
 		pool, err := s.DB.ListenerPool(ctx)
@@ -181,6 +201,7 @@ func (s *Server) open(ctx context.Context, cfg Config) error {
 		Plans: cfg.Plans, DefaultPlan: cfg.DefaultPlan, DisableLimits: cfg.DisableLimits, Warmup: cfg.Warmup,
 		Retention: cfg.Retention,
 		Tracking:  cfg.Tracking, Delivery: cfg.Delivery, Webhooks: cfg.Webhooks, Clock: cfg.Clock, Logger: s.log,
+		Observer: obs.core,
 	})
 	if err != nil {
 		return err
@@ -192,7 +213,22 @@ func (s *Server) open(ctx context.Context, cfg Config) error {
 	if hopts.Ready == nil {
 		hopts.Ready = s.DB.Ping
 	}
+	if hopts.Observe == nil {
+		hopts.Observe = obs.httpHook
+	}
 	s.Handler = httpapi.New(s.Client, hopts)
+	if obs.wrap != nil {
+		s.Handler = obs.wrap(s.Handler)
+	}
+	s.Handler = withMetricsRoute(s.Handler, cfg.Metrics, cfg.MetricsToken)
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.WatchQueue(s.DB.SQLDB(), string(s.DB.Dialect())); err != nil {
+			return err
+		}
+		if err := cfg.Metrics.WatchQuota(s.Client); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/sendoka/sendoka/sendoka"
 )
@@ -107,6 +108,11 @@ type Config struct {
 
 	// Logger receives River's logs and the queue's own. Default: nil, quiet.
 	Logger *slog.Logger
+
+	// Middleware is River middleware around every insert and every job's work (River's
+	// Config.Middleware), in order, the first outermost: tracing (otelriver), metrics of
+	// job wait times (hosts/metrics). Default: none.
+	Middleware []rivertype.Middleware
 
 	// testOnly turns on River's TestOnly mode (no start-up jitter); set by tests only.
 	testOnly bool

@@ -89,6 +89,7 @@ func New(db *sql.DB, dialect string, cfg Config) (*Queue, error) {
 		JobTimeout:           cfg.JobTimeout,
 		Logger:               riverLogger(cfg.Logger),
 		MaxAttempts:          cfg.MaxAttempts,
+		Middleware:           cfg.Middleware,
 		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
 		TestOnly:             cfg.testOnly,
 		Workers:              workers,

@@ -82,6 +82,9 @@ type Options struct {
 	// LogQueries logs SQL statements through Logger. Statements can carry recipients'
 	// addresses, so it is off unless asked for (sendoka's SENDOKA_LOG_SQL).
 	LogQueries bool
+	// QueryHooks are Bun query hooks added to the database, after the query log's: for
+	// example bunotel's, which traces every query. Default: none.
+	QueryHooks []bun.QueryHook
 }
 
 // Defaults of Options.
@@ -166,6 +169,9 @@ func Open(ctx context.Context, dsn string, opts *Options) (*DB, error) {
 	if opts.Logger != nil && opts.LogQueries {
 		out.hook = &logHook{log: opts.Logger}
 		out.bun.AddQueryHook(out.hook)
+	}
+	for _, h := range opts.QueryHooks {
+		out.bun.AddQueryHook(h)
 	}
 	if out.log == nil {
 		out.log = slog.New(slog.DiscardHandler)
