@@ -43,6 +43,13 @@ type IdempotencyRequest struct {
 	Key string
 	// Body is the request's body, as received; it is hashed (RequestHash), never stored.
 	Body []byte
+	// InTx promises that the request commits what it creates with Commit, in one
+	// transaction (the sends do). The key is then not locked up front: BeginIdempotent
+	// only reads it, and Commit inserts the completed record in that transaction. Two
+	// concurrent requests with one key both run up to the insert; the database lets one
+	// commit, and the other's transaction rolls back with CodeIdempotencyInFlight, so its
+	// retry gets the winner's response. This saves a commit per request on the send path.
+	InTx bool
 }
 
 // ValidateIdempotencyKey checks a key: 1 to MaxIdempotencyKeyLen printable ASCII
@@ -98,6 +105,9 @@ type IdempotentCall struct {
 	key    IdempotencyKey
 	token  string
 	replay *StoredResponse
+	// inTx: the call holds no record yet; Commit inserts it (IdempotencyRequest.InTx).
+	inTx bool
+	hash string
 
 	mu        sync.Mutex
 	committed *StoredResponse
@@ -129,6 +139,16 @@ func (c *Client) BeginIdempotent(ctx context.Context, p *Principal, req Idempote
 	}
 	k := IdempotencyKey{OrgID: p.OrgID, TenantID: p.TenantID, Mode: p.Mode, Route: req.Route, Key: req.Key}
 	hash := RequestHash(req.Body)
+	if req.InTx {
+		_, err := c.store.GetIdempotencyRecord(ctx, k)
+		switch {
+		case ErrorCode(err) == CodeNotFound:
+			return &IdempotentCall{c: c, key: k, token: newIdempotencyToken(), hash: hash, inTx: true}, nil
+		case err != nil:
+			return nil, AsError(err)
+		}
+		// A record exists: replay, mismatch, in flight or take-over, as below.
+	}
 	// A few rounds at most: each one loses only to another request that changed the record
 	// in between (released it, or took it over).
 	for range 4 {
@@ -192,13 +212,24 @@ func (ic *IdempotentCall) Commit(ctx context.Context, tx Tx, resp StoredResponse
 	if ic.replay != nil {
 		return errors.New("sendoka: Commit of a replayed idempotent call")
 	}
-	ok, err := tx.CompleteIdempotencyRecord(ctx, ic.key, ic.token, &resp)
+	var ok bool
+	var err error
+	if ic.inTx {
+		now := ic.c.now()
+		ok, err = tx.InsertCompletedIdempotencyRecord(ctx, &IdempotencyRecord{IdempotencyKey: ic.key, RequestHash: ic.hash,
+			Token: ic.token, State: IdempotencyCompleted, LockedAt: now, CreatedAt: now, Response: &resp})
+	} else {
+		ok, err = tx.CompleteIdempotencyRecord(ctx, ic.key, ic.token, &resp)
+	}
 	if err != nil {
 		return err
 	}
 	if !ok {
 		e := inFlight()
 		e.Message = "another request took over this Idempotency-Key; retry shortly"
+		if ic.inTx {
+			e.Message = "another request with this Idempotency-Key completed first; retry to get its response"
+		}
 		return e
 	}
 	ic.mu.Lock()
@@ -220,6 +251,16 @@ func (ic *IdempotentCall) Finish(ctx context.Context, resp StoredResponse) error
 	if committed != nil && sameResponse(committed, &resp) {
 		return nil
 	}
+	if ic.inTx && committed == nil {
+		// The request answered without committing (a validation error, say): store that
+		// answer, unless another request with the key stored its own first.
+		now := ic.c.now()
+		ok, err := ic.c.store.CreateIdempotencyRecord(ctx, &IdempotencyRecord{IdempotencyKey: ic.key, RequestHash: ic.hash,
+			Token: ic.token, State: IdempotencyLocked, LockedAt: now, CreatedAt: now})
+		if err != nil || !ok {
+			return wrapErr(err)
+		}
+	}
 	_, err := ic.c.store.CompleteIdempotencyRecord(ctx, ic.key, ic.token, &resp)
 	return wrapErr(err)
 }
@@ -228,8 +269,8 @@ func (ic *IdempotentCall) Finish(ctx context.Context, resp StoredResponse) error
 // server error, a limit): the next request with the key runs as new. A record the request
 // already completed in its transaction (Commit) is kept: what it created exists.
 func (ic *IdempotentCall) Release(ctx context.Context) error {
-	if ic.replay != nil {
-		return nil
+	if ic.replay != nil || ic.inTx {
+		return nil // an InTx call holds a record only once committed, and that one is kept
 	}
 	_, err := ic.c.store.ReleaseIdempotencyRecord(ctx, ic.key, ic.token)
 	return wrapErr(err)

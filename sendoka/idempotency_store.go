@@ -89,4 +89,9 @@ type IdempotencyTx interface {
 	// CompleteIdempotencyRecord is IdempotencyStore's, inside the transaction: the
 	// completed record commits with what the request created, or neither does.
 	CompleteIdempotencyRecord(ctx context.Context, k IdempotencyKey, token string, resp *StoredResponse) (bool, error)
+	// InsertCompletedIdempotencyRecord inserts rec, completed with its Response, inside the
+	// transaction unless a record with its key exists, and reports whether it did. A
+	// concurrent transaction inserting the same key is waited for: if it commits, this
+	// insert reports false.
+	InsertCompletedIdempotencyRecord(ctx context.Context, rec *IdempotencyRecord) (bool, error)
 }

@@ -51,6 +51,15 @@ var idempotentRoutes = map[string]bool{
 	"/api/v1/tenants":       true,
 }
 
+// sendRoutes store their response in the transaction that accepts their messages, so
+// their keys are inserted there, not locked up front (sendoka.IdempotencyRequest.InTx).
+var sendRoutes = map[string]bool{
+	"/api/v1/emails":       true,
+	"/api/v1/sms":          true,
+	"/api/v1/emails/batch": true,
+	"/api/v1/sms/batch":    true,
+}
+
 // replayedHeaders are the response headers a replay repeats; per-request ones (request id,
 // rate limits, Retry-After) are fresh on every response.
 var replayedHeaders = []string{"Content-Type", "Location", "X-Content-Type-Options"}
@@ -96,7 +105,7 @@ func idempotencyMiddleware(c *sendoka.Client, opts Options) func(huma.Context, f
 		op := ctx.Operation()
 		dctx, end := requestBudget(ctx.Context(), opts.DatabaseTimeout).span(ctx.Context())
 		call, err := c.BeginIdempotent(dctx, PrincipalFrom(ctx.Context()), sendoka.IdempotencyRequest{
-			Route: op.Method + " " + op.Path, Key: key, Body: body})
+			Route: op.Method + " " + op.Path, Key: key, Body: body, InTx: sendRoutes[op.Path]})
 		end()
 		if err != nil {
 			reject(ctx, err)

@@ -133,6 +133,34 @@ func completeIdempotency(ctx context.Context, db boundQuerier, pg bool, k sendok
 	return affected(res, err)
 }
 
+// InsertCompletedIdempotencyRecord inserts a completed record in the transaction unless one
+// with its key exists (ON CONFLICT DO NOTHING: a concurrent inserter of the same key is
+// waited for, and wins if it commits).
+func (t *Tx) InsertCompletedIdempotencyRecord(ctx context.Context, rec *sendoka.IdempotencyRecord) (bool, error) {
+	if rec.Response == nil {
+		return false, errors.New("bunstore: InsertCompletedIdempotencyRecord of no response")
+	}
+	var headers any // NULL when there are none
+	if len(rec.Response.Header) > 0 {
+		raw, err := json.Marshal(rec.Response.Header)
+		if err != nil {
+			return false, err
+		}
+		headers = string(raw)
+	}
+	body := rec.Response.Body
+	if body == nil {
+		body = []byte{}
+	}
+	q := bindVars(t.tx.Dialect().Name() == dialect.PG, "INSERT INTO idempotency_keys "+
+		"(org_id, tenant_id, mode, route, key, request_hash, token, state, locked_at, created_at, status, headers, body) "+
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, tenant_id, mode, route, key) DO NOTHING")
+	args := append(idemKeyArgs(rec.IdempotencyKey), rec.RequestHash, rec.Token,
+		string(sendoka.IdempotencyCompleted), ts(rec.LockedAt), ts(rec.CreatedAt), rec.Response.Status, headers, body)
+	res, err := t.tx.Tx.ExecContext(ctx, q, args...)
+	return affected(res, err)
+}
+
 // ReleaseIdempotencyRecord deletes a record its holder gives up, unless it is completed.
 func (db *DB) ReleaseIdempotencyRecord(ctx context.Context, k sendoka.IdempotencyKey, token string) (_ bool, err error) {
 	defer classify(ctx, &err)

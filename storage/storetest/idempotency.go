@@ -222,3 +222,43 @@ func testIdempotencyDelete(t *testing.T, b *bundle) {
 	_, err = b.store.GetIdempotencyRecord(ctx, key("new"))
 	require.NoError(t, err)
 }
+
+// testIdempotencyInsertCompleted: a completed record inserted in a transaction exists only
+// if it commits, and a second insert of the same key reports false and changes nothing.
+func testIdempotencyInsertCompleted(t *testing.T, b *bundle) {
+	ctx := b.ctx(t)
+	k := sendoka.IdempotencyKey{OrgID: "org_ins_" + sendoka.NewID("", b.base), Mode: sendoka.ModeLive, Route: "POST /api/v1/emails", Key: "k"}
+	rec := func(token, body string) *sendoka.IdempotencyRecord {
+		return &sendoka.IdempotencyRecord{IdempotencyKey: k, RequestHash: "h", Token: token, State: sendoka.IdempotencyCompleted,
+			LockedAt: b.base, CreatedAt: b.base, Response: &sendoka.StoredResponse{Status: 200,
+				Header: map[string]string{"Content-Type": "application/json"}, Body: []byte(body)}}
+	}
+	boom := errors.New("boom")
+	err := b.store.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error {
+		ok, err := tx.InsertCompletedIdempotencyRecord(ctx, rec("a", `{"a":1}`))
+		require.NoError(t, err)
+		require.True(t, ok)
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	_, err = b.store.GetIdempotencyRecord(ctx, k)
+	require.Equal(t, sendoka.CodeNotFound, sendoka.ErrorCode(err), "rolled back with its transaction")
+
+	b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error {
+		ok, err := tx.InsertCompletedIdempotencyRecord(ctx, rec("a", `{"a":1}`))
+		require.NoError(t, err)
+		require.True(t, ok)
+		return nil
+	})
+	b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error {
+		ok, err := tx.InsertCompletedIdempotencyRecord(ctx, rec("b", `{"b":2}`))
+		require.NoError(t, err)
+		require.False(t, ok, "the key exists")
+		return nil
+	})
+	got, err := b.store.GetIdempotencyRecord(ctx, k)
+	require.NoError(t, err)
+	require.Equal(t, sendoka.IdempotencyCompleted, got.State)
+	require.Equal(t, "a", got.Token)
+	require.Equal(t, rec("a", `{"a":1}`).Response, got.Response)
+}

@@ -56,23 +56,24 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"KeyInvalidations", testKeyInvalidations}, // apikey.go
 		{"Events", testEvents},
 		{"Orgs", testOrgs},
-		{"Templates", testTemplates},                     // template.go
-		{"SMS", testSMS},                                 // sms.go
-		{"Email", testEmail},                             // email.go
-		{"Tenants", testTenants},                         // tenant.go
-		{"Domains", testDomains},                         // domain.go
-		{"TakeTokens", testTakeTokens},                   // limits.go
-		{"ReserveCount", testReserveCount},               // limits.go
-		{"OrgLimits", testOrgLimits},                     // limits.go
-		{"Retention", testRetention},                     // retention.go
-		{"DeadlinePassed", testDeadlinePassed},           // unavailable.go
-		{"CallerCancelled", testCallerCancelled},         // unavailable.go
-		{"IdempotencyRecords", testIdempotencyRecords},   // idempotency.go
-		{"IdempotencyTakeOver", testIdempotencyTakeOver}, // idempotency.go
-		{"IdempotencyInTx", testIdempotencyInTx},         // idempotency.go
-		{"IdempotencyDelete", testIdempotencyDelete},     // idempotency.go
-		{"WebhookEndpoints", testWebhookEndpoints},       // webhooks.go
-		{"WebhookDeliveries", testWebhookDeliveries},     // webhooks.go
+		{"Templates", testTemplates},                                   // template.go
+		{"SMS", testSMS},                                               // sms.go
+		{"Email", testEmail},                                           // email.go
+		{"Tenants", testTenants},                                       // tenant.go
+		{"Domains", testDomains},                                       // domain.go
+		{"TakeTokens", testTakeTokens},                                 // limits.go
+		{"ReserveCount", testReserveCount},                             // limits.go
+		{"OrgLimits", testOrgLimits},                                   // limits.go
+		{"Retention", testRetention},                                   // retention.go
+		{"DeadlinePassed", testDeadlinePassed},                         // unavailable.go
+		{"CallerCancelled", testCallerCancelled},                       // unavailable.go
+		{"IdempotencyRecords", testIdempotencyRecords},                 // idempotency.go
+		{"IdempotencyTakeOver", testIdempotencyTakeOver},               // idempotency.go
+		{"IdempotencyInTx", testIdempotencyInTx},                       // idempotency.go
+		{"IdempotencyInsertCompleted", testIdempotencyInsertCompleted}, // idempotency.go
+		{"IdempotencyDelete", testIdempotencyDelete},                   // idempotency.go
+		{"WebhookEndpoints", testWebhookEndpoints},                     // webhooks.go
+		{"WebhookDeliveries", testWebhookDeliveries},                   // webhooks.go
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
