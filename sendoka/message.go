@@ -80,6 +80,9 @@ type Message struct {
 	// senderDailyCap is the daily cap of an SMS's sender, found when the sender is resolved
 	// and applied at admission (warmup.go); never stored.
 	senderDailyCap int64
+	// suppressed are the suppressions that dropped recipients of an email at acceptance;
+	// each gets a message.suppressed event when the message is stored. Never stored itself.
+	suppressed []*Suppression
 
 	ID       string
 	OrgID    string

@@ -56,16 +56,17 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"KeyInvalidations", testKeyInvalidations}, // apikey.go
 		{"Events", testEvents},
 		{"Orgs", testOrgs},
-		{"Templates", testTemplates},             // template.go
-		{"SMS", testSMS},                         // sms.go
-		{"Email", testEmail},                     // email.go
-		{"Tenants", testTenants},                 // tenant.go
-		{"Domains", testDomains},                 // domain.go
-		{"TakeTokens", testTakeTokens},           // limits.go
-		{"ReserveCount", testReserveCount},       // limits.go
-		{"OrgLimits", testOrgLimits},             // limits.go
-		{"DeadlinePassed", testDeadlinePassed},   // unavailable.go
-		{"CallerCancelled", testCallerCancelled}, // unavailable.go
+		{"Templates", testTemplates},                         // template.go
+		{"SMS", testSMS},                                     // sms.go
+		{"SuppressionManagement", testSuppressionManagement}, // suppression.go
+		{"Email", testEmail},                                 // email.go
+		{"Tenants", testTenants},                             // tenant.go
+		{"Domains", testDomains},                             // domain.go
+		{"TakeTokens", testTakeTokens},                       // limits.go
+		{"ReserveCount", testReserveCount},                   // limits.go
+		{"OrgLimits", testOrgLimits},                         // limits.go
+		{"DeadlinePassed", testDeadlinePassed},               // unavailable.go
+		{"CallerCancelled", testCallerCancelled},             // unavailable.go
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
