@@ -16,7 +16,7 @@ const MaxSuppressionHistory = 20
 
 // SuppressionInput is one suppression to add by hand.
 type SuppressionInput struct {
-	Channel Channel `json:"channel" enum:"email,sms" doc:"email or sms; inferred from address when omitted (an address with @ is email, one starting with + is an E.164 number)" example:"email"`
+	Channel Channel `json:"channel,omitempty" enum:"email,sms" doc:"email or sms; inferred from address when omitted (an address with @ is email, one starting with + is an E.164 number)" example:"email"`
 	Address string  `json:"address" minLength:"1" maxLength:"320" doc:"The email address (lower-cased, display name dropped) or E.164 number to suppress" example:"bounced@example.com"`
 	// Reason is in its API form: bounce, complaint, unsubscribe, stop or manual (default).
 	Reason string `json:"reason,omitempty" enum:"bounce,complaint,unsubscribe,stop,manual" doc:"Why; manual when omitted" example:"manual"`

@@ -95,6 +95,10 @@ func TestOpenAPI(t *testing.T) {
 		"PATCH /api/v1/sms/{id}":                "reschedule-sms",
 		"POST /api/v1/emails/batch":             "send-email-batch",
 		"POST /api/v1/sms/batch":                "send-sms-batch",
+		"GET /api/v1/suppressions":              "list-suppressions",
+		"POST /api/v1/suppressions":             "add-suppressions",
+		"GET /api/v1/suppressions/{address}":    "get-suppression",
+		"DELETE /api/v1/suppressions/{address}": "delete-suppression",
 		"POST /api/v1/templates":                "create-template",
 		"GET /api/v1/templates":                 "list-templates",
 		"GET /api/v1/templates/{id_or_slug}":    "get-template",
@@ -234,6 +238,7 @@ func TestRegisterOnAppAPI(t *testing.T) {
 		"/api/v1/phone-numbers", "/api/v1/phone-numbers/{id}", "/api/v1/phone-numbers/{id}/provision",
 		"/api/v1/phone-pools", "/api/v1/phone-pools/{id}",
 		"/api/v1/sms", "/api/v1/sms/batch", "/api/v1/sms/{id}",
+		"/api/v1/suppressions", "/api/v1/suppressions/{address}",
 		"/api/v1/templates", "/api/v1/templates/{id_or_slug}",
 		"/api/v1/tenants", "/api/v1/tenants/{id}", "/api/v1/tenants/{id}/usage", "/api/v1/usage", "/widgets"}, paths)
 }

@@ -39,6 +39,9 @@ func writeBodies() map[string]func() map[string]any {
 		},
 		"PATCH /api/v1/tenants/{id}": func() map[string]any { return map[string]any{"name": "changed"} },
 		"PATCH /api/v1/org":          func() map[string]any { return map[string]any{"limits": map[string]any{"burst_per_minute": nil}} },
+		"POST /api/v1/suppressions": func() map[string]any {
+			return map[string]any{"address": fmt.Sprintf("ma-%d@example.com", phoneSeq.Add(1)), "reason": "unsubscribe"}
+		},
 		"POST /api/v1/domains": func() map[string]any {
 			return map[string]any{"name": fmt.Sprintf("ma-%d.example.com", phoneSeq.Add(1))}
 		},

@@ -66,6 +66,7 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	registerDomains(r, h)      // domains.go
 	registerOrg(r, h)          // org.go
 	registerTracking(r, c)     // tracking.go
+	registerSuppressions(r, h) // suppressions.go
 	r.jsonOnly()
 }
 
