@@ -133,6 +133,9 @@ type Message struct {
 
 	// Events is the timeline, oldest first. Filled by Client.GetMessage only.
 	Events []Event
+	// Recipients are the provider's per-recipient outcomes, by address (only recipients a
+	// provider reported on). Filled by Client.GetMessage only.
+	Recipients []MessageRecipient
 }
 
 // EmailContent is what an email message says and to whom.
@@ -217,4 +220,12 @@ type Diagnostic struct {
 	Provider string `json:"provider,omitempty"`
 	Code     string `json:"code,omitempty"`
 	Message  string `json:"message"`
+	// SMTPStatus is the SMTP reply code of the receiving server (for example "550"), and
+	// EnhancedStatus its RFC 3463 status ("5.1.1"), when the provider reported them.
+	SMTPStatus     string `json:"smtp_status,omitempty"`
+	EnhancedStatus string `json:"enhanced_status,omitempty"`
+	// BounceType and BounceSubType are the provider's classification of a bounce (SES:
+	// Permanent/Transient/Undetermined and General, NoEmail, Suppressed, MailboxFull, ...).
+	BounceType    string `json:"bounce_type,omitempty"`
+	BounceSubType string `json:"bounce_subtype,omitempty"`
 }

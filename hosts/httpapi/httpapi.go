@@ -48,6 +48,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/sendoka/sendoka/providers/snsnotify"
 	"github.com/sendoka/sendoka/sendoka"
 )
 
@@ -110,6 +111,10 @@ type Options struct {
 	// (or BodyReadTimeout when shorter); a longer or slower body closes the connection.
 	// Default: DefaultBodyReadTimeout (5 s).
 	BodyReadTimeout time.Duration
+	// SNS verifies the messages Amazon SNS posts to the provider event routes
+	// (POST /api/v1/providers/ses/events and /api/v1/providers/sns/sms-events): their
+	// signature and topic. Nil: the routes answer every message 401 UNAUTHORIZED.
+	SNS *snsnotify.Verifier
 }
 
 // Defaults of Options.

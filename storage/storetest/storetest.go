@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"Templates", testTemplates},                         // template.go
 		{"SMS", testSMS},                                     // sms.go
 		{"SuppressionManagement", testSuppressionManagement}, // suppression.go
+		{"ProviderIngest", testProviderIngest},               // ingest.go
 		{"Email", testEmail},                                 // email.go
 		{"Tenants", testTenants},                             // tenant.go
 		{"Domains", testDomains},                             // domain.go
