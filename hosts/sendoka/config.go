@@ -17,6 +17,7 @@ import (
 
 	"github.com/sendoka/sendoka/hosts/httpapi"
 	"github.com/sendoka/sendoka/hosts/server"
+	"github.com/sendoka/sendoka/providers/snsnotify"
 	"github.com/sendoka/sendoka/queue/riverjobs"
 	"github.com/sendoka/sendoka/sendoka"
 )
@@ -51,6 +52,7 @@ type config struct {
 	noWorkers       bool
 	pprofAddr       string
 	trustedProxies  string
+	snsTopics       string
 	plans           string
 	defaultPlan     string
 	limits          string
@@ -119,6 +121,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.defaultPlan, "default-plan", env("SENDOKA_DEFAULT_PLAN", sendoka.DefaultPlanName), "plan of the org created at first start (SENDOKA_DEFAULT_PLAN)")
 	fs.StringVar(&c.limits, "limits", env("SENDOKA_LIMITS", "on"), "on, or off to turn burst limits, monthly quotas and warmup caps off (SENDOKA_LIMITS)")
 	fs.StringVar(&c.warmupSchedule, "warmup-schedule", env("SENDOKA_WARMUP_SCHEDULE", ""), "daily caps of a newly verified domain, comma-separated (day 0 first), or off; empty = 50,100,200,500,1000,2000,5000,10000 (SENDOKA_WARMUP_SCHEDULE)")
+	fs.StringVar(&c.snsTopics, "sns-topic-arns", env("SENDOKA_SNS_TOPIC_ARNS", ""), "comma-separated ARNs of the SNS topics whose signed messages the provider event routes accept (SES events, SMS events); empty = they accept none (SENDOKA_SNS_TOPIC_ARNS)")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", env("SENDOKA_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of the proxies in front of the server, whose X-Forwarded-For names the caller; empty = the TCP peer is the caller (SENDOKA_TRUSTED_PROXIES)")
 	fs.StringVar(&c.databaseURL, "database-url", env("SENDOKA_DATABASE_URL", ""), "postgres:// URL or sqlite:PATH; empty = SQLite in the data dir (SENDOKA_DATABASE_URL)")
 	fs.StringVar(&c.dataDir, "data-dir", env("SENDOKA_DATA_DIR", "./sendoka-data"), "SQLite data directory (SENDOKA_DATA_DIR)")
@@ -186,6 +189,9 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	cfg.Delivery.ClaimLease = c.claimLease
 	cfg.Delivery.SlotWait = c.slotWait
 	cfg.HTTP.BodyReadTimeout = c.http.bodyReadTimeout
+	if topics := splitList(c.snsTopics); len(topics) > 0 {
+		cfg.HTTP.SNS = snsnotify.New(snsnotify.Options{TopicARNs: topics})
+	}
 	if cfg.HTTP.TrustedProxies, err = parseProxies(c.trustedProxies); err != nil {
 		return cfg, err
 	}
