@@ -73,6 +73,34 @@ type ProviderIngestTx interface {
 	ListMessageRecipients(ctx context.Context, messageID string) ([]MessageRecipient, error)
 	// PutMessageRecipient inserts or replaces the row of (r.MessageID, r.Address).
 	PutMessageRecipient(ctx context.Context, r *MessageRecipient) error
+	// PruneNotifications forgets at most limit notification ids marked before before, and
+	// returns how many it forgot.
+	PruneNotifications(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// NotificationRetention is how long a provider notification id is remembered: SNS retries a
+// delivery for at most a few hours (its HTTP delivery policy), so a notification seen once
+// cannot come back after this.
+const NotificationRetention = 7 * 24 * time.Hour
+
+// PruneProviderNotifications forgets provider notification ids older than
+// NotificationRetention, a batch per transaction, and returns how many it forgot.
+func (c *Client) PruneProviderNotifications(ctx context.Context) (int, error) {
+	const batch = 5000
+	before := c.now().Add(-NotificationRetention)
+	total := 0
+	for {
+		var n int
+		err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
+			var err error
+			n, err = tx.PruneNotifications(ctx, before, batch)
+			return err
+		})
+		total += n
+		if err != nil || n < batch {
+			return total, err
+		}
+	}
 }
 
 // ProviderNotification is one notification of a provider: events about the messages the

@@ -87,6 +87,16 @@ func TestIngestProviderNotification(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, sendoka.SuppressionComplaint, s.Reason)
 
+		// Ids are remembered for NotificationRetention, then forgotten.
+		n, err := b.client.PruneProviderNotifications(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n)
+		b.clock.set(sendoka.NotificationRetention + time.Minute)
+		n, err = b.client.PruneProviderNotifications(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 5, n)
+		require.False(t, ingest("sns:1", bounce).Duplicate)
+
 		// Unknown provider ids match nothing and are not marked applied.
 		res, err = b.client.IngestProviderNotification(ctx, sendoka.ProviderNotification{ID: "sns:6", ProviderMessageID: "nope",
 			Events: []sendoka.ProviderEvent{{Type: sendoka.ProviderDelivered, Recipient: "x@example.com"}}})

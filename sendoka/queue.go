@@ -26,6 +26,9 @@ const (
 	// JobRecheckDomains checks the DNS records of pending domains again
 	// (Client.RecheckDomains). Periodic, every DomainRecheckInterval.
 	JobRecheckDomains JobKind = "recheck_domains"
+	// JobPruneNotifications forgets provider notification ids older than
+	// NotificationRetention (Client.PruneProviderNotifications). Periodic, hourly.
+	JobPruneNotifications JobKind = "prune_provider_notifications"
 )
 
 // QueueName names a queue. Each queue has its own workers, so work of one never waits
@@ -112,6 +115,7 @@ func JobSpecs(recovery, deliveryTimeout time.Duration) []JobSpec {
 		{Kind: JobPurgeTenant, Queue: QueueMaintenance, Timeout: 10 * time.Minute, Backoff: attemptPow4},
 		// Likewise: a pass that fails is followed by the next one.
 		{Kind: JobRecheckDomains, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 2 * time.Minute, Every: DomainRecheckInterval},
+		{Kind: JobPruneNotifications, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 2 * time.Minute, Every: time.Hour},
 	}
 }
 
@@ -143,6 +147,9 @@ func (c *Client) RunJob(ctx context.Context, j Job, run JobRun) error {
 		return c.runPurgeTenant(ctx, j, run)
 	case JobRecheckDomains:
 		_, err := c.RecheckDomains(ctx)
+		return err
+	case JobPruneNotifications:
+		_, err := c.PruneProviderNotifications(ctx)
 		return err
 	}
 	return Errorf(CodeValidation, "unknown job kind %q", j.Kind)

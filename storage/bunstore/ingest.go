@@ -97,3 +97,11 @@ func (t *Tx) MessagesByProviderID(ctx context.Context, providerMessageID string)
 	}
 	return messagesOf(rows)
 }
+
+// PruneNotifications deletes at most limit notification ids received before before.
+func (t *Tx) PruneNotifications(ctx context.Context, before time.Time, limit int) (int, error) {
+	sub := t.tx.NewSelect().Model((*providerNotificationRow)(nil)).Column("pn.id").
+		Where("pn.received_at < ?", ts(before)).Limit(int64(limit))
+	res, err := t.tx.NewDelete().TableExpr("provider_notifications").Where("id IN (?)", sub).Exec(ctx)
+	return rowsAffected(res, err)
+}

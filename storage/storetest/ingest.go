@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -57,6 +58,25 @@ func testProviderIngest(t *testing.T, b *bundle) {
 			return sendoka.Errorf(sendoka.CodeConflict, "roll back")
 		}))
 		fresh, err = mark("sns:rolled-back")
+		require.NoError(t, err)
+		require.True(t, fresh)
+
+		// Pruning forgets ids marked before the cut-off (the three above, all at b.at(5)), a
+		// batch at a time; a forgotten id is fresh again.
+		prune := func(before time.Time, limit int) int {
+			var n int
+			b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error {
+				var err error
+				n, err = tx.PruneNotifications(ctx, before, limit)
+				return err
+			})
+			return n
+		}
+		require.Zero(t, prune(b.at(5), 100), "nothing before b.at(5)")
+		require.Equal(t, 2, prune(b.at(6), 2))
+		require.Equal(t, 1, prune(b.at(6), 2), "the third")
+		require.Zero(t, prune(b.at(6), 2))
+		fresh, err = mark("sns:1")
 		require.NoError(t, err)
 		require.True(t, fresh)
 	})
