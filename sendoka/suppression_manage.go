@@ -82,15 +82,18 @@ func (c *Client) AddSuppressions(ctx context.Context, p *Principal, in []Suppres
 		return out, nil
 	}
 	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
+		batch := make([]*Suppression, len(valid))
+		for j, i := range valid {
+			batch[j] = out[i].Suppression
+		}
+		created, err := tx.InsertSuppressions(ctx, batch)
+		if err != nil {
+			return err
+		}
 		existing := map[Channel][]string{}
-		for _, i := range valid {
-			s := out[i].Suppression
-			created, err := tx.InsertSuppression(ctx, s)
-			if err != nil {
-				return err
-			}
-			out[i].Created = created
-			if !created {
+		for j, i := range valid {
+			out[i].Created = created[j]
+			if s := out[i].Suppression; !created[j] {
 				existing[s.Channel] = append(existing[s.Channel], s.Address)
 			}
 		}

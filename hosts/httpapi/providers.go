@@ -77,6 +77,13 @@ func (p *providerEvents) verified(ctx context.Context, body []byte) (*snsnotify.
 		return nil, nil, sendoka.Errorf(sendoka.CodeUnauthorized, "SNS messages are not accepted: no topics are configured (SENDOKA_SNS_TOPIC_ARNS)")
 	}
 	if err := p.sns.Verify(ctx, m); err != nil {
+		if errors.Is(err, snsnotify.ErrCertUnavailable) {
+			// Not the message's fault: a 5xx makes SNS deliver it again.
+			p.log.Logger.ErrorContext(ctx, "SNS signing certificate unavailable", "error", err)
+			e := sendoka.Errorf(sendoka.CodeUnavailable, "the SNS signing certificate could not be fetched; deliver again")
+			e.RetryAfterSeconds = 30
+			return nil, nil, e
+		}
 		msg := "the SNS signature does not verify"
 		if errors.Is(err, snsnotify.ErrTopic) {
 			msg = "the SNS topic is not on the allow-list (SENDOKA_SNS_TOPIC_ARNS)"

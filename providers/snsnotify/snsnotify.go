@@ -50,13 +50,15 @@ const (
 	TypeUnsubscribeConfirmation  = "UnsubscribeConfirmation"
 )
 
-// Errors. Every error of Parse wraps ErrMalformed; Verify's wrap ErrMalformed, ErrSignature
-// (no valid signature: a bad certificate URL, a certificate that cannot be had or read, a
-// signature that does not match) or ErrTopic (a topic not on the allow-list).
+// Errors. Every error of Parse wraps ErrMalformed; Verify's wrap ErrSignature (no valid
+// signature: a bad certificate URL, a certificate that does not read, a signature that does
+// not match), ErrTopic (a topic not on the allow-list) or ErrCertUnavailable (the
+// certificate could not be fetched: the message may be fine, and worth taking again).
 var (
-	ErrMalformed = errors.New("snsnotify: malformed SNS message")
-	ErrSignature = errors.New("snsnotify: SNS signature not valid")
-	ErrTopic     = errors.New("snsnotify: SNS topic not allowed")
+	ErrMalformed       = errors.New("snsnotify: malformed SNS message")
+	ErrSignature       = errors.New("snsnotify: SNS signature not valid")
+	ErrTopic           = errors.New("snsnotify: SNS topic not allowed")
+	ErrCertUnavailable = errors.New("snsnotify: SNS signing certificate unavailable")
 )
 
 // MaxMessageBytes bounds the body Parse reads: SNS messages are at most 256 KiB, plus the
@@ -271,7 +273,7 @@ func (v *Verifier) cert(ctx context.Context, certURL string) (*x509.Certificate,
 	}
 	raw, err := v.opts.FetchCert(ctx, certURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: fetching the signing certificate: %v", ErrSignature, err)
+		return nil, fmt.Errorf("%w: %v", ErrCertUnavailable, err)
 	}
 	block, _ := pem.Decode(raw)
 	if block == nil || block.Type != "CERTIFICATE" {

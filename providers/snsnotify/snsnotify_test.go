@@ -145,6 +145,11 @@ func TestVerifyRefusals(t *testing.T) {
 	require.Equal(t, before, fetched, "a bad certificate URL is never fetched")
 	require.True(t, snsnotify.ValidCertURL("https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-abc.pem"))
 
+	down := snsnotify.New(snsnotify.Options{TopicARNs: []string{topic}, FetchCert: func(context.Context, string) ([]byte, error) {
+		return nil, errors.New("connection refused")
+	}})
+	require.ErrorIs(t, down.Verify(ctx, good()), snsnotify.ErrCertUnavailable)
+
 	none := snsnotify.New(snsnotify.Options{FetchCert: signer.FetchCert})
 	require.ErrorIs(t, none.Verify(ctx, good()), snsnotify.ErrTopic, "an empty allow-list allows nothing")
 }

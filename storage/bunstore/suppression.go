@@ -209,3 +209,81 @@ func (t *Tx) moveSuppressions(ctx context.Context, orgID, tenantID string, ch se
 	res, err := t.tx.NewDelete().Model((*suppressionRow)(nil)).Where("id = ?", r.ID).Exec(ctx)
 	return affected(res, err)
 }
+
+// suppressionChunk bounds the addresses of one statement of InsertSuppressions.
+const suppressionChunk = 500
+
+// InsertSuppressions adds many suppressions, as InsertSuppression would one by one (expired
+// ones move to the history first), in a few statements per chunk of addresses, and reports for
+// each whether it was added.
+func (t *Tx) InsertSuppressions(ctx context.Context, ss []*sendoka.Suppression) ([]bool, error) {
+	out := make([]bool, len(ss))
+	pg := t.tx.Dialect().Name() == dialect.PG
+	type group struct {
+		org, tenant string
+		ch          sendoka.Channel
+		at          time.Time
+	}
+	byGroup := map[group][]string{}
+	var order []group
+	for _, s := range ss {
+		g := group{s.OrgID, s.TenantID, s.Channel, s.CreatedAt}
+		if _, ok := byGroup[g]; !ok {
+			order = append(order, g)
+		}
+		byGroup[g] = append(byGroup[g], s.Address)
+	}
+	removedAt := "?"
+	if pg {
+		removedAt = "CAST(? AS timestamptz)"
+	}
+	cols := "id, org_id, tenant_id, channel, address, reason, message_id, created_by, created_at, expires_at"
+	for _, g := range order {
+		addrs := byGroup[g]
+		for start := 0; start < len(addrs); start += suppressionChunk {
+			chunk := addrs[start:min(start+suppressionChunk, len(addrs))]
+			where := "org_id = ? AND COALESCE(tenant_id, '') = ? AND channel = ? AND expires_at IS NOT NULL AND expires_at <= ? AND address IN (" + placeholders(len(chunk)) + ")"
+			args := []any{g.org, g.tenant, string(g.ch), ts(g.at)}
+			for _, a := range chunk {
+				args = append(args, a)
+			}
+			move := bindVars(pg, "INSERT INTO suppression_history ("+cols+", removed_at, removed_by) SELECT "+cols+", "+removedAt+", ? FROM suppressions WHERE "+where)
+			if _, err := t.tx.Tx.ExecContext(ctx, move, append([]any{ts(g.at), sendoka.RemovedByExpiry}, args...)...); err != nil {
+				return nil, err
+			}
+			if _, err := t.tx.Tx.ExecContext(ctx, bindVars(pg, "DELETE FROM suppressions WHERE "+where), args...); err != nil {
+				return nil, err
+			}
+		}
+	}
+	added := map[string]bool{}
+	for start := 0; start < len(ss); start += suppressionChunk {
+		chunk := ss[start:min(start+suppressionChunk, len(ss))]
+		args := make([]any, 0, len(chunk)*len(suppressionColumns))
+		for _, s := range chunk {
+			r := newSuppressionRow(s)
+			args = append(args, r.ID, r.OrgID, nullString(r.TenantID), r.Channel, r.Address, r.Reason, r.MessageID, r.CreatedBy, r.CreatedAt, r.ExpiresAt)
+		}
+		q := insertSQL("suppressions", suppressionColumns, len(chunk), pg) + " ON CONFLICT DO NOTHING RETURNING id"
+		rows, err := t.tx.Tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			added[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	for i, s := range ss {
+		out[i] = added[s.ID]
+	}
+	return out, nil
+}

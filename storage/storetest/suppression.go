@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -58,6 +59,53 @@ func testSuppressionManagement(t *testing.T, b *bundle) {
 		require.Equal(t, sendoka.RemovedByExpiry, h[0].RemovedBy)
 		require.Equal(t, b.at(200), *h[0].RemovedAt)
 		require.Equal(t, "key_a", h[0].CreatedBy)
+	})
+
+	t.Run("bulk", func(t *testing.T) {
+		old := sup("ten_b", sendoka.ChannelEmail, "old@example.com", sendoka.SuppressionBounce, 500)
+		exp := b.at(550)
+		old.ExpiresAt = &exp
+		kept := sup("ten_b", sendoka.ChannelEmail, "kept@example.com", sendoka.SuppressionBounce, 500)
+		require.True(t, insert(t, old))
+		require.True(t, insert(t, kept))
+		var batch []*sendoka.Suppression
+		for i, a := range []string{"new1@example.com", "old@example.com", "kept@example.com", "new1@example.com", "new2@example.com"} {
+			s := sup("ten_b", sendoka.ChannelEmail, a, sendoka.SuppressionManual, 600)
+			s.ID = fmt.Sprintf("sup_bulk_%d", i)
+			batch = append(batch, s)
+		}
+		var added []bool
+		b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error {
+			var err error
+			added, err = tx.InsertSuppressions(ctx, batch)
+			return err
+		})
+		require.Equal(t, []bool{true, true, false, false, true}, added, "the expired one is replaced, the live one stays, a repeat is not added")
+		got, err := b.store.GetSuppressions(b.ctx(t), org, "ten_b", sendoka.ChannelEmail, []string{"old@example.com", "kept@example.com"})
+		require.NoError(t, err)
+		byAddr := map[string]string{}
+		for _, s := range got {
+			byAddr[s.Address] = s.ID
+		}
+		require.Equal(t, map[string]string{"old@example.com": "sup_bulk_1", "kept@example.com": kept.ID}, byAddr)
+		h := history(t, "ten_b", sendoka.ChannelEmail, "old@example.com")
+		require.Len(t, h, 1)
+		require.Equal(t, old.ID, h[0].ID)
+		require.Equal(t, sendoka.RemovedByExpiry, h[0].RemovedBy)
+		require.Equal(t, b.at(600), *h[0].RemovedAt)
+		require.Equal(t, &exp, h[0].ExpiresAt)
+
+		// More than one statement's worth.
+		batch = batch[:0]
+		for i := range 1200 {
+			batch = append(batch, sup("ten_c", sendoka.ChannelSMS, fmt.Sprintf("+1555127%04d", i), sendoka.SuppressionManual, 700))
+		}
+		b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error {
+			var err error
+			added, err = tx.InsertSuppressions(ctx, batch)
+			return err
+		})
+		require.NotContains(t, added, false)
 	})
 
 	t.Run("history", func(t *testing.T) {
