@@ -137,9 +137,10 @@ type SuppressionTx interface {
 	// the history (RemovedAt s.CreatedAt, RemovedBy RemovedByExpiry) and s takes its place.
 	InsertSuppression(ctx context.Context, s *Suppression) (bool, error)
 	// InsertSuppressions is InsertSuppression for many, in few statements (a manual add of up
-	// to MaxSuppressionBatch): it reports, for each, whether it was added. Of two with the same
-	// namespace, channel and address, the first is added.
-	InsertSuppressions(ctx context.Context, ss []*Suppression) ([]bool, error)
+	// to MaxSuppressionBatch): for each it returns nil when it was added, or the suppression
+	// already in force that kept it out. Of two with the same namespace, channel and address,
+	// the first is added.
+	InsertSuppressions(ctx context.Context, ss []*Suppression) ([]*Suppression, error)
 	// DeleteSuppression lifts the suppression of address on channel for exactly this org and
 	// tenant, and reports whether there was one. The lifted suppression is kept in the history
 	// (SuppressionStore.SuppressionHistory) with RemovedAt at and RemovedBy by.

@@ -86,36 +86,14 @@ func (c *Client) AddSuppressions(ctx context.Context, p *Principal, in []Suppres
 		for j, i := range valid {
 			batch[j] = out[i].Suppression
 		}
-		created, err := tx.InsertSuppressions(ctx, batch)
+		had, err := tx.InsertSuppressions(ctx, batch)
 		if err != nil {
 			return err
 		}
-		existing := map[Channel][]string{}
 		for j, i := range valid {
-			out[i].Created = created[j]
-			if s := out[i].Suppression; !created[j] {
-				existing[s.Channel] = append(existing[s.Channel], s.Address)
-			}
-		}
-		// Show the suppression that was already there, a chunk of addresses at a time.
-		found := map[Channel]map[string]*Suppression{}
-		for ch, addrs := range existing {
-			found[ch] = map[string]*Suppression{}
-			for start := 0; start < len(addrs); start += 500 {
-				got, err := tx.GetSuppressions(ctx, p.OrgID, p.TenantID, ch, addrs[start:min(start+500, len(addrs))])
-				if err != nil {
-					return err
-				}
-				for _, s := range got {
-					found[ch][s.Address] = s
-				}
-			}
-		}
-		for _, i := range valid {
-			if s := out[i].Suppression; !out[i].Created {
-				if had := found[s.Channel][s.Address]; had != nil {
-					out[i].Suppression = had
-				}
+			out[i].Created = had[j] == nil
+			if had[j] != nil {
+				out[i].Suppression = had[j]
 			}
 		}
 		return nil

@@ -126,6 +126,16 @@ func TestSuppressionsAPI(t *testing.T) {
 		b.do(t, req{method: http.MethodGet, path: "/api/v1/suppressions/never@example.com", key: b.live}).
 			requireError(t, http.StatusNotFound, sendoka.CodeNotFound)
 
+		// Exactly 10,000 rows is one call, and the same again changes nothing.
+		var many SuppressionsAdded
+		b.do(t, req{method: http.MethodPost, path: "/api/v1/suppressions", key: admin, body: map[string]any{"suppressions": rows[:sendoka.MaxSuppressionBatch]}}).
+			decode(t, http.StatusOK, &many)
+		require.Equal(t, sendoka.MaxSuppressionBatch, many.Created)
+		b.do(t, req{method: http.MethodPost, path: "/api/v1/suppressions", key: admin, body: map[string]any{"suppressions": rows[:sendoka.MaxSuppressionBatch]}}).
+			decode(t, http.StatusOK, &many)
+		require.Equal(t, sendoka.MaxSuppressionBatch, many.Existing)
+		require.Equal(t, "u9999@example.com", many.Data[9999].Suppression.Address)
+
 		// Scopes.
 		_, sendOnly := b.key(t, sendoka.CreateKeyParams{Permissions: []sendoka.Permission{sendoka.PermissionEmailsSend}})
 		b.do(t, req{method: http.MethodGet, path: "/api/v1/suppressions", key: sendOnly}).
