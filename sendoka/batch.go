@@ -276,7 +276,7 @@ func (c *Client) checkSuppressedBatch(ctx context.Context, msgs []*Message) (map
 			return nil, AsError(err)
 		}
 		found[g] = make(map[string]*Suppression, len(sups))
-		for _, s := range sups {
+		for _, s := range activeOnly(sups, c.now()) {
 			found[g][s.Address] = s
 		}
 	}

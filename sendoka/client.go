@@ -217,3 +217,7 @@ func (c *Client) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx) e
 	}
 	return nil
 }
+
+// Now returns the client's current time (its Clock's), as the core uses it: a host shows
+// whether something has expired by the same clock the core decides with.
+func (c *Client) Now() time.Time { return c.now() }

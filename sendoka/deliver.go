@@ -184,7 +184,7 @@ func (c *Client) claim(ctx context.Context, id string, opts DeliverOptions) (*Me
 			// A recipient may have opted out or bounced since the message was accepted.
 			// Checked only by the attempt about to hand the message over: one whose claim
 			// another live attempt holds must not fail a message that may be on its way.
-			if diag, err := suppressedAtDelivery(ctx, tx, m, c.providerName(m)); err != nil || diag != nil {
+			if diag, err := suppressedAtDelivery(ctx, tx, m, c.providerName(m), c.now()); err != nil || diag != nil {
 				if err == nil {
 					err = c.recordFailedTx(ctx, tx, m, diag, now)
 				}
@@ -227,7 +227,7 @@ func (c *Client) checkClaimed(ctx context.Context, m *Message, now time.Time) (*
 	defer cancel()
 	suppressed := false
 	err := c.retryUnavailable(ctx, func() error {
-		diag, err := suppressedAtDelivery(ctx, c.store, m, c.providerName(m))
+		diag, err := suppressedAtDelivery(ctx, c.store, m, c.providerName(m), c.now())
 		if err != nil || diag == nil {
 			return err
 		}
@@ -637,6 +637,10 @@ func providerEventOutcome(t ProviderEventType) (EventType, Status) {
 		return EventBounced, StatusBounced
 	case ProviderFailed, ProviderComplaint:
 		return EventFailed, StatusFailed
+	case ProviderSoftBounced:
+		return EventSoftBounced, ""
+	case ProviderDelayed:
+		return EventDelayed, ""
 	case ProviderOpened:
 		return EventOpened, ""
 	case ProviderClicked:

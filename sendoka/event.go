@@ -20,6 +20,16 @@ const (
 	// EventDeferred marks a transient delivery failure: the message stays queued and is
 	// retried at the time in the event's data (next_retry_at).
 	EventDeferred EventType = "message.deferred"
+	// EventSuppressed marks a recipient dropped from a message at acceptance because it is on
+	// the suppression list; Recipient names it and Data its reason. The message goes to the
+	// other recipients.
+	EventSuppressed EventType = "message.suppressed"
+	// EventSoftBounced marks a transient bounce a provider reported (an SES Transient bounce,
+	// a full mailbox): the provider keeps trying, the status stays sent.
+	EventSoftBounced EventType = "message.soft_bounced"
+	// EventDelayed marks a delivery a provider reported delayed (an SES DeliveryDelay); the
+	// status stays sent.
+	EventDelayed EventType = "message.delayed"
 	// EventOutcomeUnknown marks a hand-off cut short: the message is sent with
 	// OutcomeUnknown and is not retried.
 	EventOutcomeUnknown EventType = "message.outcome_unknown"

@@ -86,7 +86,7 @@ func (c *Client) HandleInboundSMS(ctx context.Context, from, to, body string) (I
 					Channel: ChannelSMS, Address: sender, Reason: SuppressionOptOut, CreatedAt: now,
 				})
 			} else {
-				_, err = tx.DeleteSuppression(ctx, r.OrgID, r.TenantID, ChannelSMS, sender)
+				_, err = tx.DeleteSuppression(ctx, r.OrgID, r.TenantID, ChannelSMS, sender, RemovedByInboundStart, now)
 			}
 			if err != nil {
 				return err

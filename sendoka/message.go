@@ -80,6 +80,9 @@ type Message struct {
 	// senderDailyCap is the daily cap of an SMS's sender, found when the sender is resolved
 	// and applied at admission (warmup.go); never stored.
 	senderDailyCap int64
+	// suppressed are the suppressions that dropped recipients of an email at acceptance;
+	// each gets a message.suppressed event when the message is stored. Never stored itself.
+	suppressed []*Suppression
 
 	ID       string
 	OrgID    string
@@ -134,6 +137,9 @@ type Message struct {
 
 	// Events is the timeline, oldest first. Filled by Client.GetMessage only.
 	Events []Event
+	// Recipients are the provider's per-recipient outcomes, by address (only recipients a
+	// provider reported on). Filled by Client.GetMessage only.
+	Recipients []MessageRecipient
 }
 
 // EmailContent is what an email message says and to whom.
@@ -218,4 +224,12 @@ type Diagnostic struct {
 	Provider string `json:"provider,omitempty"`
 	Code     string `json:"code,omitempty"`
 	Message  string `json:"message"`
+	// SMTPStatus is the SMTP reply code of the receiving server (for example "550"), and
+	// EnhancedStatus its RFC 3463 status ("5.1.1"), when the provider reported them.
+	SMTPStatus     string `json:"smtp_status,omitempty"`
+	EnhancedStatus string `json:"enhanced_status,omitempty"`
+	// BounceType and BounceSubType are the provider's classification of a bounce (SES:
+	// Permanent/Transient/Undetermined and General, NoEmail, Suppressed, MailboxFull, ...).
+	BounceType    string `json:"bounce_type,omitempty"`
+	BounceSubType string `json:"bounce_subtype,omitempty"`
 }

@@ -174,8 +174,14 @@ const (
 	ProviderBounced   ProviderEventType = "bounced"
 	ProviderFailed    ProviderEventType = "failed"    // for example an SMS carrier failure
 	ProviderComplaint ProviderEventType = "complaint" // recorded as message.failed
-	ProviderOpened    ProviderEventType = "opened"
-	ProviderClicked   ProviderEventType = "clicked"
+	// ProviderSoftBounced is a transient bounce (the provider keeps trying): recorded as
+	// message.soft_bounced, the status stays.
+	ProviderSoftBounced ProviderEventType = "soft_bounced"
+	// ProviderDelayed is a delivery the provider reports delayed: recorded as
+	// message.delayed, the status stays.
+	ProviderDelayed ProviderEventType = "delayed"
+	ProviderOpened  ProviderEventType = "opened"
+	ProviderClicked ProviderEventType = "clicked"
 )
 
 // ProviderEvent is a provider's report about one message.

@@ -35,6 +35,9 @@ const (
 	// JobPurgeIdempotencyKeys deletes idempotency keys older than IdempotencyRetention
 	// (Client.PurgeIdempotencyKeys). Periodic, every IdempotencyPurgeInterval.
 	JobPurgeIdempotencyKeys JobKind = "purge_idempotency_keys"
+	// JobPruneNotifications forgets provider notification ids older than
+	// NotificationRetention (Client.PruneProviderNotifications). Periodic, hourly.
+	JobPruneNotifications JobKind = "prune_provider_notifications"
 )
 
 // QueueName names a queue. Each queue has its own workers, so work of one never waits
@@ -130,6 +133,7 @@ func JobSpecs(recovery, deliveryTimeout time.Duration) []JobSpec {
 		// snoozes); attempts here only count failures outside it. The timeout covers one
 		// attempt (10 s by default) and its bookkeeping.
 		{Kind: JobDeliverWebhook, Queue: QueueWebhooks, Timeout: time.Minute, Backoff: attemptPow4},
+		{Kind: JobPruneNotifications, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 2 * time.Minute, Every: time.Hour},
 	}
 }
 
@@ -179,6 +183,9 @@ func (c *Client) RunJob(ctx context.Context, j Job, run JobRun) error {
 		return err
 	case JobDeliverWebhook:
 		return c.DeliverWebhook(ctx, j.SubjectID)
+	case JobPruneNotifications:
+		_, err := c.PruneProviderNotifications(ctx)
+		return err
 	}
 	return Errorf(CodeValidation, "unknown job kind %q", j.Kind)
 }

@@ -27,6 +27,9 @@ func (c *Client) GetMessage(ctx context.Context, p *Principal, channel Channel, 
 		if m.Events, err = c.store.ListEvents(ctx, p.Scope(), id); err != nil {
 			return nil, AsError(err)
 		}
+		if m.Recipients, err = c.store.ListMessageRecipients(ctx, p.Scope(), id); err != nil {
+			return nil, AsError(err)
+		}
 		if attempt >= 3 || !eventsAfter(m.Events, m.UpdatedAt) {
 			return m, nil
 		}

@@ -94,7 +94,19 @@ func (c *Client) acceptTx(ctx context.Context, tx Tx, a acceptance, o sendOption
 	if err := tx.InsertMessages(ctx, a.msgs...); err != nil {
 		return err
 	}
-	if err := c.recordEvents(ctx, tx, a.events...); err != nil {
+	events := a.events
+	for _, m := range a.msgs {
+		for _, s := range m.suppressed {
+			if len(events) == len(a.events) {
+				events = slices.Clone(a.events) // a's own slice is shared with group commit
+			}
+			ev := &Event{ID: NewID(PrefixEvent, m.CreatedAt), OrgID: m.OrgID, TenantID: m.TenantID, MessageID: m.ID,
+				Type: EventSuppressed, Recipient: s.Address, CreatedAt: m.CreatedAt,
+				Data: map[string]any{"reason": s.Reason.APIReason(), "suppression_id": s.ID}}
+			events = append(events, ev)
+		}
+	}
+	if err := c.recordEvents(ctx, tx, events...); err != nil {
 		return err
 	}
 	if c.obs != nil {

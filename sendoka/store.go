@@ -45,18 +45,19 @@ type Store interface {
 	// ListOrgs returns every org, oldest first.
 	ListOrgs(ctx context.Context) ([]*Org, error)
 
-	APIKeyStore      // apikey_store.go
-	TemplateStore    // template.go
-	SenderStore      // sender.go
-	SuppressionStore // suppression.go
-	EmailStore       // email_store.go
-	LimitStore       // limits_store.go
-	UsageStore       // usage.go
-	TenantStore      // tenant.go
-	DomainStore      // domain.go
-	RetentionStore   // retention.go
-	IdempotencyStore // idempotency_store.go
-	WebhookStore     // webhook_store.go
+	APIKeyStore         // apikey_store.go
+	TemplateStore       // template.go
+	SenderStore         // sender.go
+	SuppressionStore    // suppression.go
+	EmailStore          // email_store.go
+	LimitStore          // limits_store.go
+	UsageStore          // usage.go
+	TenantStore         // tenant.go
+	DomainStore         // domain.go
+	RetentionStore      // retention.go
+	IdempotencyStore    // idempotency_store.go
+	WebhookStore        // webhook_store.go
+	ProviderIngestStore // provider_ingest.go
 }
 
 // Tx is one open transaction. Its methods must only be called from inside the InTx callback
@@ -89,15 +90,16 @@ type Tx interface {
 	// reports whether it did. Content, tags, metadata, ids and CreatedAt are never changed.
 	UpdateMessage(ctx context.Context, m *Message, from ...Status) (bool, error)
 
-	APIKeyTx      // apikey_store.go
-	TemplateTx    // template.go
-	SenderTx      // sender.go
-	SuppressionTx // suppression.go
-	EmailTx       // email_store.go
-	TenantTx      // tenant.go
-	DomainTx      // domain.go
-	IdempotencyTx // idempotency_store.go
-	WebhookTx     // webhook_store.go
+	APIKeyTx         // apikey_store.go
+	TemplateTx       // template.go
+	SenderTx         // sender.go
+	SuppressionTx    // suppression.go
+	EmailTx          // email_store.go
+	TenantTx         // tenant.go
+	DomainTx         // domain.go
+	IdempotencyTx    // idempotency_store.go
+	WebhookTx        // webhook_store.go
+	ProviderIngestTx // provider_ingest.go
 }
 
 // MessageQuery selects messages for ListMessages. Zero fields do not filter.

@@ -22,7 +22,33 @@ const (
 	SuppressionComplaint SuppressionReason = "complaint"
 	// SuppressionManual: added through the API or the library.
 	SuppressionManual SuppressionReason = "manual"
+	// SuppressionUnsubscribe: the recipient unsubscribed from email (a manual add with this
+	// reason, for lists kept outside Sendoka).
+	SuppressionUnsubscribe SuppressionReason = "unsubscribe"
 )
+
+// SuppressionReasons lists every reason, in the form the core stores. The API shows
+// SuppressionOptOut as "stop" (APIReason).
+var SuppressionReasons = []SuppressionReason{SuppressionBounce, SuppressionComplaint, SuppressionUnsubscribe, SuppressionOptOut, SuppressionManual}
+
+// APIReason is the reason as the API shows it: "stop" for an SMS opt-out, which the core
+// has always stored as "opt_out"; every other reason as it is.
+func (r SuppressionReason) APIReason() string {
+	if r == SuppressionOptOut {
+		return "stop"
+	}
+	return string(r)
+}
+
+// ParseSuppressionReason reads a reason in its API form ("stop" and "opt_out" are the same
+// reason), and reports false for an unknown one.
+func ParseSuppressionReason(s string) (SuppressionReason, bool) {
+	if s == "stop" {
+		return SuppressionOptOut, true
+	}
+	r := SuppressionReason(s)
+	return r, slices.Contains(SuppressionReasons, r)
+}
 
 // Suppression keeps messages of one channel from reaching one address. Suppressions are
 // scoped like everything else: an org-wide suppression (TenantID "") applies to the org's
@@ -38,8 +64,30 @@ type Suppression struct {
 	Reason  SuppressionReason
 	// MessageID is the message whose bounce or complaint caused the suppression, if any.
 	MessageID string
+	// CreatedBy is the id of the API key that added the suppression by hand ("" for one the
+	// core added on a bounce, complaint or STOP).
+	CreatedBy string
 	CreatedAt time.Time
+	// ExpiresAt, when set, is when the suppression stops suppressing: from then on sends to
+	// the address go out again, and a new bounce suppresses it afresh.
+	ExpiresAt *time.Time
+	// RemovedAt and RemovedBy are set on history entries only (Client.SuppressionDetail): when
+	// the suppression was lifted, and by whom: an API key id, "inbound:START" for an SMS
+	// opt-in, or "expired" for an expired suppression replaced by a new one.
+	RemovedAt *time.Time
+	RemovedBy string
 }
+
+// Active reports whether s suppresses at now: it is not removed and has not expired.
+func (s *Suppression) Active(now time.Time) bool {
+	return s.RemovedAt == nil && (s.ExpiresAt == nil || s.ExpiresAt.After(now))
+}
+
+// Who lifted a suppression when no API key did (Suppression.RemovedBy).
+const (
+	RemovedByInboundStart = "inbound:START"
+	RemovedByExpiry       = "expired"
+)
 
 // DiagnosticOptedOut is the ProviderError.Code (and so the Diagnostic.Code) a provider uses
 // when it refuses a message because the recipient opted out with the carrier or the provider.
@@ -50,8 +98,33 @@ const DiagnosticOptedOut = "opted_out"
 type SuppressionStore interface {
 	// GetSuppressions returns the suppressions of exactly this org and tenant ("" matches only
 	// org-wide suppressions) on channel whose address is one of addresses (normalised, compared
-	// exactly), in any order.
+	// exactly), in any order. Expired suppressions are returned too (with their ExpiresAt):
+	// the core decides what still suppresses.
 	GetSuppressions(ctx context.Context, orgID, tenantID string, channel Channel, addresses []string) ([]*Suppression, error)
+	// ListSuppressions returns one page of the namespace's current suppressions (scope.TenantID
+	// "" is the org-wide namespace only, as for templates; scope.Mode is ignored), newest first:
+	// ordered by (CreatedAt, ID) descending, strictly after q.After when it is set. It returns
+	// at most q.Limit suppressions, and HasMore tells whether more follow.
+	ListSuppressions(ctx context.Context, scope Scope, q SuppressionQuery) (*SuppressionPage, error)
+	// SuppressionHistory returns the lifted suppressions of address on channel in exactly this
+	// org and tenant, most recently removed first, at most limit of them; each has RemovedAt set.
+	SuppressionHistory(ctx context.Context, orgID, tenantID string, channel Channel, address string, limit int) ([]*Suppression, error)
+}
+
+// SuppressionQuery selects suppressions for ListSuppressions. Zero fields do not filter.
+type SuppressionQuery struct {
+	Channel Channel
+	Reason  SuppressionReason
+	// CreatedAfter and CreatedBefore bound CreatedAt: CreatedAfter <= CreatedAt < CreatedBefore.
+	CreatedAfter, CreatedBefore *time.Time
+	Limit                       int // 1..100; the core always sets it
+	After                       *Cursor
+}
+
+// SuppressionPage is one page of ListSuppressions.
+type SuppressionPage struct {
+	Suppressions []*Suppression
+	HasMore      bool
 }
 
 // SuppressionTx reads and writes suppressions in a transaction.
@@ -60,10 +133,18 @@ type SuppressionTx interface {
 	GetSuppressions(ctx context.Context, orgID, tenantID string, channel Channel, addresses []string) ([]*Suppression, error)
 	// InsertSuppression adds s unless the org and tenant already suppress that address on
 	// that channel (the first suppression, and its reason, stay), and reports whether it did.
+	// A stored suppression that expired at or before s.CreatedAt does not count: it moves to
+	// the history (RemovedAt s.CreatedAt, RemovedBy RemovedByExpiry) and s takes its place.
 	InsertSuppression(ctx context.Context, s *Suppression) (bool, error)
+	// InsertSuppressions is InsertSuppression for many, in few statements (a manual add of up
+	// to MaxSuppressionBatch): for each it returns nil when it was added, or the suppression
+	// already in force that kept it out. Of two with the same namespace, channel and address,
+	// the first is added.
+	InsertSuppressions(ctx context.Context, ss []*Suppression) ([]*Suppression, error)
 	// DeleteSuppression lifts the suppression of address on channel for exactly this org and
-	// tenant, and reports whether there was one.
-	DeleteSuppression(ctx context.Context, orgID, tenantID string, channel Channel, address string) (bool, error)
+	// tenant, and reports whether there was one. The lifted suppression is kept in the history
+	// (SuppressionStore.SuppressionHistory) with RemovedAt at and RemovedBy by.
+	DeleteSuppression(ctx context.Context, orgID, tenantID string, channel Channel, address, by string, at time.Time) (bool, error)
 }
 
 // NormalizeSuppressionAddress returns the form of an address that suppressions compare: for
@@ -81,69 +162,6 @@ func NormalizeSuppressionAddress(ch Channel, address string) (string, bool) {
 		return ParseE164(address)
 	}
 	return "", false
-}
-
-// Suppress adds an address to the principal's suppression list (reason manual). Adding an
-// address that is already suppressed changes nothing. A tenant-bound principal suppresses for
-// its tenant only; a platform-root key suppresses for one of its tenants with the principal
-// ForTenant returns (p alone suppresses org-wide).
-func (c *Client) Suppress(ctx context.Context, p *Principal, ch Channel, address string) (*Suppression, error) {
-	if err := p.require(PermissionSuppressionsWrite); err != nil {
-		return nil, err
-	}
-	addr, ok := NormalizeSuppressionAddress(ch, address)
-	if !ok {
-		return nil, fieldError(FieldInvalidString, "not an email address or E.164 number of the channel", "address")
-	}
-	now := c.now()
-	s := &Suppression{ID: NewID(PrefixSuppression, now), OrgID: p.OrgID, TenantID: p.TenantID,
-		Channel: ch, Address: addr, Reason: SuppressionManual, CreatedAt: now}
-	if err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
-		_, err := tx.InsertSuppression(ctx, s)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-// Unsuppress lifts the principal's suppression of an address, and reports whether there was
-// one.
-func (c *Client) Unsuppress(ctx context.Context, p *Principal, ch Channel, address string) (bool, error) {
-	if err := p.require(PermissionSuppressionsWrite); err != nil {
-		return false, err
-	}
-	addr, ok := NormalizeSuppressionAddress(ch, address)
-	if !ok {
-		return false, fieldError(FieldInvalidString, "not an email address or E.164 number of the channel", "address")
-	}
-	var lifted bool
-	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
-		var err error
-		lifted, err = tx.DeleteSuppression(ctx, p.OrgID, p.TenantID, ch, addr)
-		return err
-	})
-	return lifted, err
-}
-
-// GetSuppression returns the principal's suppression of an address, or CodeNotFound when the
-// address is not suppressed.
-func (c *Client) GetSuppression(ctx context.Context, p *Principal, ch Channel, address string) (*Suppression, error) {
-	if err := p.require(append([]Permission{PermissionSuppressionsRead}, readPermissions(ch)...)...); err != nil {
-		return nil, err
-	}
-	addr, ok := NormalizeSuppressionAddress(ch, address)
-	if !ok {
-		return nil, NotFound("suppression")
-	}
-	found, err := c.store.GetSuppressions(ctx, p.OrgID, p.TenantID, ch, []string{addr})
-	if err != nil {
-		return nil, AsError(err)
-	}
-	if len(found) == 0 {
-		return nil, NotFound("suppression")
-	}
-	return found[0], nil
 }
 
 // recipients returns the normalised addresses a message goes to: to, cc and bcc for email.
@@ -185,7 +203,18 @@ func (c *Client) checkSuppressed(ctx context.Context, m *Message, bc *batchCache
 	if err != nil {
 		return AsError(err)
 	}
-	return applySuppressions(m, all, found)
+	return applySuppressions(m, all, activeOnly(found, c.now()))
+}
+
+// activeOnly keeps the suppressions that still suppress at now (not expired).
+func activeOnly(found []*Suppression, now time.Time) []*Suppression {
+	out := found[:0:0]
+	for _, s := range found {
+		if s.Active(now) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // applySuppressions applies the suppressions found for m's recipients (all) to m.
@@ -200,6 +229,8 @@ func applySuppressions(m *Message, all []string, found []*Suppression) error {
 	for _, s := range found {
 		dropped[s.Address] = true
 	}
+	// Each dropped recipient gets a message.suppressed event when the message is stored.
+	m.suppressed = found
 	keep := func(list []string) []string {
 		out := list[:0:0]
 		for _, a := range list {
@@ -235,14 +266,17 @@ func suppressedMessage(ch Channel, found []*Suppression) string {
 // accepted, for example while it waited for its scheduled time. It returns the diagnostic to
 // fail the message with when every recipient is now suppressed, or nil. An email that still
 // has a recipient goes out as accepted.
-func suppressedAtDelivery(ctx context.Context, r suppressionReader, m *Message, provider string) (*Diagnostic, error) {
+func suppressedAtDelivery(ctx context.Context, r suppressionReader, m *Message, provider string, now time.Time) (*Diagnostic, error) {
 	all := recipients(m)
 	if len(all) == 0 {
 		return nil, nil
 	}
 	found, err := r.GetSuppressions(ctx, m.OrgID, m.TenantID, m.Channel, all)
-	if err != nil || len(found) < len(all) {
+	if err != nil {
 		return nil, err
+	}
+	if found = activeOnly(found, now); len(found) < len(all) {
+		return nil, nil
 	}
 	return &Diagnostic{Provider: provider, Code: "suppressed", Message: suppressedMessage(m.Channel, found)}, nil
 }

@@ -80,7 +80,7 @@ func TestQuickstart(t *testing.T) {
 		require.Equal(t, []string{
 			"attachments", "attempts", "bcc", "cc", "channel", "completed_at", "content_purged", "created_at", "delivery_attempts",
 			"diagnostic", "events", "from", "headers", "html", "id", "metadata", "mode", "next_retry_at", "outcome",
-			"provider", "provider_message_id", "reply_to", "scheduled_at", "sent_at", "status", "subject", "tags",
+			"provider", "provider_message_id", "recipients", "reply_to", "scheduled_at", "sent_at", "status", "subject", "tags",
 			"text", "to", "track_clicks", "track_opens", "updated_at",
 		}, slices.Sorted(maps.Keys(raw)))
 		require.JSONEq(t, "null", string(raw["outcome"]))

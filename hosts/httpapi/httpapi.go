@@ -48,6 +48,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/sendoka/sendoka/providers/snsnotify"
 	"github.com/sendoka/sendoka/sendoka"
 )
 
@@ -117,6 +118,10 @@ type Options struct {
 	// to name the request's trace span. It runs on the request's goroutine and must not
 	// block. Default: none.
 	Observe func(r *http.Request, route string, status int, d time.Duration)
+	// SNS verifies the messages Amazon SNS posts to the provider event routes
+	// (POST /api/v1/providers/ses/events and /api/v1/providers/sns/sms-events): their
+	// signature and topic. Nil: the routes answer every message 401 UNAUTHORIZED.
+	SNS *snsnotify.Verifier
 }
 
 // Defaults of Options.

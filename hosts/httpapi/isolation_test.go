@@ -93,7 +93,13 @@ func isolationFixtures() map[string]isolationFixture {
 			body:            map[string]func() any{http.MethodPatch: func() any { return map[string]any{"name": "changed"} }},
 			tenantForbidden: []string{http.MethodPatch, http.MethodDelete},
 		},
-		"/api/v1/tenants/{id}/usage":  {create: createTenantFixture},
+		"/api/v1/tenants/{id}/usage": {create: createTenantFixture},
+		"/api/v1/suppressions/{address}": {create: func(t *testing.T, b *bundle, o owner) string {
+			addr := fmt.Sprintf("iso-%d@example.com", phoneSeq.Add(1))
+			b.do(t, req{method: http.MethodPost, path: "/api/v1/suppressions", key: o.key, body: map[string]any{"address": addr}}).
+				decode(t, http.StatusOK, &SuppressionsAdded{})
+			return addr
+		}},
 		"/api/v1/domains/{id}":        {create: createDomainFixture},
 		"/api/v1/domains/{id}/verify": {create: createDomainFixture},
 		"/api/v1/webhooks/{id}": {

@@ -43,6 +43,9 @@ func writeBodies() map[string]func() map[string]any {
 			return map[string]any{"url": "https://hooks.example.com/ma", "events": []string{"message.delivered"}}
 		},
 		"PATCH /api/v1/webhooks/{id}": func() map[string]any { return map[string]any{"description": "changed"} },
+		"POST /api/v1/suppressions": func() map[string]any {
+			return map[string]any{"address": fmt.Sprintf("ma-%d@example.com", phoneSeq.Add(1)), "reason": "unsubscribe"}
+		},
 		"POST /api/v1/domains": func() map[string]any {
 			return map[string]any{"name": fmt.Sprintf("ma-%d.example.com", phoneSeq.Add(1))}
 		},

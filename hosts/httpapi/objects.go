@@ -48,16 +48,21 @@ func sendResponse(m *sendoka.Message) *SendResponse {
 
 // MessageDiagnostic is a provider's explanation of a bounce or failure.
 type MessageDiagnostic struct {
-	Provider string `json:"provider" doc:"Provider that reported it" example:"ses"`
-	Code     string `json:"code" doc:"The provider's own code" example:"5.1.1"`
-	Message  string `json:"message" example:"mailbox does not exist"`
+	Provider       string  `json:"provider" doc:"Provider that reported it" example:"ses"`
+	Code           string  `json:"code" doc:"The provider's own code" example:"5.1.1"`
+	Message        string  `json:"message" doc:"The provider's or the receiving server's text" example:"smtp; 550 5.1.1 user unknown"`
+	SMTPStatus     *string `json:"smtp_status,omitempty" doc:"SMTP reply code of the receiving server, when reported" example:"550"`
+	EnhancedStatus *string `json:"enhanced_status,omitempty" doc:"RFC 3463 enhanced status code, when reported" example:"5.1.1"`
+	BounceType     *string `json:"bounce_type,omitempty" doc:"The provider's bounce type (SES: Permanent, Transient, Undetermined)" example:"Permanent"`
+	BounceSubType  *string `json:"bounce_subtype,omitempty" doc:"The provider's bounce sub-type (SES: General, NoEmail, Suppressed, MailboxFull, ...)" example:"General"`
 }
 
 func diagnostic(d *sendoka.Diagnostic) *MessageDiagnostic {
 	if d == nil {
 		return nil
 	}
-	return &MessageDiagnostic{Provider: d.Provider, Code: d.Code, Message: d.Message}
+	return &MessageDiagnostic{Provider: d.Provider, Code: d.Code, Message: d.Message, SMTPStatus: nullable(d.SMTPStatus),
+		EnhancedStatus: nullable(d.EnhancedStatus), BounceType: nullable(d.BounceType), BounceSubType: nullable(d.BounceSubType)}
 }
 
 // DeliveryAttempt is one hand-off of a message to its provider.
@@ -179,7 +184,33 @@ type EmailMessage struct {
 // EmailMessageDetail is an email with its event timeline (GET /api/v1/emails/{id}).
 type EmailMessageDetail struct {
 	EmailMessage
-	Events []MessageEvent `json:"events" nullable:"false" doc:"Timeline, oldest first"`
+	Recipients []RecipientOutcome `json:"recipients" nullable:"false" doc:"Each recipient (to, cc, bcc) with the provider's word on it; a recipient the provider has not reported on shows the message's status"`
+	Events     []MessageEvent     `json:"events" nullable:"false" doc:"Timeline, oldest first"`
+}
+
+// RecipientOutcome is one recipient of an email and what its provider reported.
+type RecipientOutcome struct {
+	Email      string             `json:"email" example:"ada@example.com"`
+	Status     string             `json:"status" enum:"queued,scheduled,sent,delivered,bounced,failed,canceled,delayed,soft_bounced,complained" doc:"delayed and soft_bounced: the provider is still trying; complained: delivered, then marked as spam"`
+	Diagnostic *MessageDiagnostic `json:"diagnostic" doc:"The provider's diagnostic for this recipient (a bounce's SMTP status and text), or null"`
+	UpdatedAt  *string            `json:"updated_at" format:"date-time" doc:"When the provider last reported on it; null when it has not"`
+}
+
+func recipientOutcomes(m *sendoka.Message) []RecipientOutcome {
+	byAddr := make(map[string]sendoka.MessageRecipient, len(m.Recipients))
+	for _, r := range m.Recipients {
+		byAddr[r.Address] = r
+	}
+	addrs := m.Addresses()
+	out := make([]RecipientOutcome, 0, len(addrs))
+	for _, a := range addrs {
+		o := RecipientOutcome{Email: a, Status: string(m.Status)}
+		if r, ok := byAddr[a]; ok {
+			o.Status, o.Diagnostic, o.UpdatedAt = string(r.Status), diagnostic(r.Diagnostic), formatTimePtr(&r.UpdatedAt)
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 func emailMessage(m *sendoka.Message) EmailMessage {

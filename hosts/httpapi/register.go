@@ -60,13 +60,15 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	registerScheduling(api, r, h)
 	registerBatch(api, r, h)
 	registerTemplates(api, r, h)
-	registerAPIKeys(api, r, h) // apikeys.go
-	registerSenders(r, h)      // senders.go
-	registerTenants(r, h)      // tenants.go
-	registerDomains(r, h)      // domains.go
-	registerWebhooks(r, h)     // webhooks.go
-	registerOrg(r, h)          // org.go
-	registerTracking(r, c)     // tracking.go
+	registerAPIKeys(api, r, h)   // apikeys.go
+	registerSenders(r, h)        // senders.go
+	registerTenants(r, h)        // tenants.go
+	registerDomains(r, h)        // domains.go
+	registerWebhooks(r, h)       // webhooks.go
+	registerOrg(r, h)            // org.go
+	registerTracking(r, c)       // tracking.go
+	registerSuppressions(r, h)   // suppressions.go
+	registerProviderEvents(r, c) // providers.go
 	r.jsonOnly()
 }
 
@@ -235,7 +237,7 @@ func (h *handlers) getEmail(ctx context.Context, in *getInput) (*emailOutput, er
 	if err != nil {
 		return nil, fail(ctx, err)
 	}
-	return &emailOutput{Body: &EmailMessageDetail{EmailMessage: emailMessage(m), Events: events(m.Events)}}, nil
+	return &emailOutput{Body: &EmailMessageDetail{EmailMessage: emailMessage(m), Recipients: recipientOutcomes(m), Events: events(m.Events)}}, nil
 }
 
 func (h *handlers) getSMS(ctx context.Context, in *getInput) (*smsOutput, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/sendoka/sendoka/hosts/httpapi"
 	"github.com/sendoka/sendoka/hosts/metrics"
 	"github.com/sendoka/sendoka/hosts/server"
+	"github.com/sendoka/sendoka/providers/snsnotify"
 	"github.com/sendoka/sendoka/queue/riverjobs"
 	"github.com/sendoka/sendoka/sendoka"
 )
@@ -60,6 +61,7 @@ type config struct {
 	metricsAddr      string
 	metricsToken     string
 	trustedProxies   string
+	snsTopics        string
 	plans            string
 	defaultPlan      string
 	limits           string
@@ -105,6 +107,7 @@ func (c *config) flags(s *settings) {
 	s.str(&c.addr, "addr", "127.0.0.1:8080", "listen address")
 	s.str(&c.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDRs of the proxies in front of the server, whose X-Forwarded-For names the caller; empty = the TCP peer is the caller")
 	s.secret(&c.bootstrapKeys, "bootstrap-keys", "", "comma-separated API keys to create on start instead of random ones")
+	s.str(&c.snsTopics, "sns-topic-arns", "", "comma-separated ARNs of the SNS topics whose signed messages the provider event routes accept (SES events, SMS events); empty = they accept none")
 	s.str(&c.bootstrapDomain, "bootstrap-domains", "", "comma-separated sender domains to add to the default org as verified, at every start")
 	s.bool(&c.noWorkers, "no-workers", false, "serve the API only; run sendoka worker elsewhere")
 	c.http.flags(s)
@@ -197,6 +200,9 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	cfg.Delivery.SlotWait = c.slotWait
 	cfg.Webhooks.AllowInsecure = c.insecureWebhooks
 	cfg.HTTP.BodyReadTimeout = c.http.bodyReadTimeout
+	if topics := splitList(c.snsTopics); len(topics) > 0 {
+		cfg.HTTP.SNS = snsnotify.New(snsnotify.Options{TopicARNs: topics})
+	}
 	if cfg.HTTP.TrustedProxies, err = parseProxies(c.trustedProxies); err != nil {
 		return cfg, err
 	}

@@ -193,11 +193,12 @@ var tenantTables = []struct{ table, where string }{
 	{"phone_numbers", "org_id = ? AND COALESCE(tenant_id, '') = ?"}, // pool members go by foreign key
 	{"phone_pools", "org_id = ? AND COALESCE(tenant_id, '') = ?"},   // their members too
 	{"suppressions", "org_id = ? AND COALESCE(tenant_id, '') = ?"},
+	{"suppression_history", "org_id = ? AND COALESCE(tenant_id, '') = ?"},
 	{"api_keys", "org_id = ? AND tenant_id = ?"},
 }
 
 // messageChildren are the tables that hang off a message.
-var messageChildren = []string{"events", "message_tags", "message_attachments", "message_links"}
+var messageChildren = []string{"events", "message_tags", "message_attachments", "message_links", "message_recipients"}
 
 // DeleteTenantData deletes one chunk of the tenant's rows, the first kind that has any left.
 func (t *Tx) DeleteTenantData(ctx context.Context, orgID, tenantID string, limit int) (int, error) {

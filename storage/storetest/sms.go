@@ -395,7 +395,7 @@ func testSuppressions(t *testing.T, b *bundle) {
 			var lifted bool
 			b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error {
 				var err error
-				lifted, err = tx.DeleteSuppression(ctx, org, tenant, ch, addr)
+				lifted, err = tx.DeleteSuppression(ctx, org, tenant, ch, addr, "key_test", b.at(20))
 				return err
 			})
 			return lifted

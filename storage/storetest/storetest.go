@@ -74,6 +74,8 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"IdempotencyDelete", testIdempotencyDelete},                   // idempotency.go
 		{"WebhookEndpoints", testWebhookEndpoints},                     // webhooks.go
 		{"WebhookDeliveries", testWebhookDeliveries},                   // webhooks.go
+		{"SuppressionManagement", testSuppressionManagement},           // suppression.go
+		{"ProviderIngest", testProviderIngest},                         // ingest.go
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
