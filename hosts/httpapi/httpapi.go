@@ -161,6 +161,7 @@ func newHandler(c *sendoka.Client, opts Options, extra func(api huma.API, mux *h
 	mux := http.NewServeMux()
 	api := humago.New(mux, apiConfig(opts))
 	Register(api, c, opts)
+	registerHealth(api, opts) // health.go
 	if extra != nil {
 		extra(api, mux)
 	}
@@ -170,21 +171,6 @@ func newHandler(c *sendoka.Client, opts Options, extra func(api huma.API, mux *h
 	delete(schemas, "ErrorModel")
 	delete(schemas, "ErrorDetail")
 
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if opts.Ready != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), opts.ReadyTimeout)
-			defer cancel()
-			if err := ready(ctx, opts.Ready); err != nil {
-				opts.Logger.WarnContext(ctx, "not ready", "error", err)
-				writeEnvelope(w, &sendoka.Error{Code: CodeNotReady, Message: "not ready"}, RequestIDFrom(r.Context()))
-				return
-			}
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
 	mux.HandleFunc("GET /api/v1/docs", docsPage(opts.Title))
 
 	var h http.Handler = routeErrors(mux)
@@ -213,6 +199,8 @@ func apiConfig(opts Options) huma.Config {
 	cfg := huma.DefaultConfig(opts.Title, opts.Version)
 	cfg.Servers = []*huma.Server{{URL: opts.ServerURL, Description: "This Sendoka server"}}
 	cfg.Info.Description = "Send transactional email and SMS through one API."
+	cfg.Info.License = &huma.License{Name: "Apache 2.0", Identifier: "Apache-2.0"}
+	cfg.Info.Contact = &huma.Contact{Name: "Sendoka", URL: "https://github.com/sendoka/sendoka"}
 	cfg.OpenAPIPath = "/api/v1/openapi"
 	cfg.DocsPath = "" // served by docsPage, with a relative spec URL
 	cfg.SchemasPath = ""
