@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -162,8 +163,18 @@ func TestOpenAPI(t *testing.T) {
 	docs := b.do(t, reqGet("/api/v1/docs"))
 	require.Equal(t, http.StatusOK, docs.status)
 	require.Contains(t, docs.header.Get("Content-Type"), "text/html")
-	require.Contains(t, string(docs.body), `apiDescriptionUrl="openapi.json"`, "relative, so it works under a prefix")
+	require.Contains(t, string(docs.body), `spec-url="openapi.json"`, "relative, so it works under a prefix")
 	require.NotEmpty(t, docs.header.Get("Content-Security-Policy"))
+	// Offline: the page names no other origin, and its script is served from the binary.
+	require.NotRegexp(t, `(?i)(https?:)?//`, string(docs.body), "the docs page loads nothing from elsewhere")
+	require.NotContains(t, docs.header.Get("Content-Security-Policy"), "http")
+	scripts := regexp.MustCompile(`<script src="([^"]+)"`).FindAllStringSubmatch(string(docs.body), -1)
+	require.Len(t, scripts, 1)
+	script := b.do(t, reqGet("/api/v1/"+scripts[0][1]))
+	require.Equal(t, http.StatusOK, script.status)
+	require.Contains(t, script.header.Get("Content-Type"), "javascript")
+	require.Equal(t, redocScript, script.body)
+	require.Greater(t, len(script.body), 100_000, "the whole Redoc bundle")
 	// Huma's other default routes are not served.
 	b.do(t, reqGet("/docs")).requireError(t, http.StatusNotFound, sendoka.CodeNotFound)
 	b.do(t, reqGet("/schemas/EmailRequest.json")).requireError(t, http.StatusNotFound, sendoka.CodeNotFound)
@@ -199,6 +210,8 @@ func TestMountUnderPrefix(t *testing.T) {
 	var doc struct{ OpenAPI string }
 	doURL(t, base, reqGet("/mail/api/v1/openapi.json")).decode(t, http.StatusOK, &doc)
 	require.Equal(t, "3.1.0", doc.OpenAPI)
+	// The docs page's relative script URL resolves under the prefix.
+	require.Equal(t, http.StatusOK, doURL(t, base, reqGet("/mail/api/v1/docs/redoc.standalone.js")).status)
 }
 
 // TestRegisterOnAppAPI registers Sendoka on an app's own Huma API, next to the app's own

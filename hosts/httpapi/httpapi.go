@@ -37,7 +37,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -171,7 +170,8 @@ func newHandler(c *sendoka.Client, opts Options, extra func(api huma.API, mux *h
 	delete(schemas, "ErrorModel")
 	delete(schemas, "ErrorDetail")
 
-	mux.HandleFunc("GET /api/v1/docs", docsPage(opts.Title))
+	mux.HandleFunc("GET /api/v1/docs", docsPage(opts.Title)) // docs.go
+	mux.HandleFunc("GET "+docsScriptPath, docsScript)
 
 	var h http.Handler = routeErrors(mux)
 	h = recoverPanics(h, opts.Logger)
@@ -244,7 +244,7 @@ func withRequestID(next http.Handler, log *slog.Logger) http.Handler {
 // the API by their path, anything else "unmatched".
 func fixedRoute(r *http.Request) string {
 	switch p := r.URL.Path; p {
-	case "/healthz", "/readyz", "/api/v1/docs", "/api/v1/openapi.json", "/api/v1/openapi.yaml":
+	case "/healthz", "/readyz", "/api/v1/docs", docsScriptPath, "/api/v1/openapi.json", "/api/v1/openapi.yaml":
 		return r.Method + " " + p
 	}
 	return "unmatched"
@@ -357,30 +357,3 @@ func jsonEncode(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// docsPage serves an API reference (Stoplight Elements) that loads the spec by a relative
-// URL, so it works under any mount prefix (Huma's built-in page uses an absolute path).
-func docsPage(title string) http.HandlerFunc {
-	body := []byte(`<!doctype html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8">
-    <meta name="referrer" content="no-referrer">
-    <meta name="viewport" content="width=device-width, initial-scale=1">
-    <title>` + html.EscapeString(title) + ` Reference</title>
-    <link rel="stylesheet" href="https://unpkg.com/@stoplight/elements@9.0.15/styles.min.css" crossorigin integrity="sha384-iVQBHadsD+eV0M5+ubRCEVXrXEBj+BqcuwjUwPoVJc0Pb1fmrhYSAhL+BFProHdV">
-    <script src="https://unpkg.com/@stoplight/elements@9.0.15/web-components.min.js" crossorigin integrity="sha384-xjOcq9PZ/k+pGtPS/xcsCRXGjKKfTlIa4H1IYEnC+97jNa6sAMWTNrV6hY08W3GL"></script>
-  </head>
-  <body style="height: 100vh;">
-    <elements-api apiDescriptionUrl="openapi.json" router="hash" layout="sidebar" tryItCredentialsPolicy="same-origin"></elements-api>
-  </body>
-</html>`)
-	csp := "default-src 'none'; base-uri 'none'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; " +
-		"sandbox allow-same-origin allow-scripts; " +
-		"script-src https://unpkg.com/@stoplight/elements@9.0.15/web-components.min.js; " +
-		"style-src 'unsafe-inline' https://unpkg.com/@stoplight/elements@9.0.15/styles.min.css"
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", csp)
-		_, _ = w.Write(body)
-	}
-}
