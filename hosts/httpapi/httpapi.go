@@ -1,8 +1,9 @@
 // Package httpapi serves Sendoka's HTTP API (the developer docs' /api/v1) on Huma v2.
 //
 // New returns a complete http.Handler: the operations, OpenAPI 3.1 at /api/v1/openapi.json,
-// a reference page at /api/v1/docs, /healthz and /readyz. It can be mounted under any prefix
-// in any router:
+// a reference page at /api/v1/docs (its script embedded: it works offline), a Postman
+// collection at /api/v1/postman.json, /healthz and /readyz. It can be mounted under any
+// prefix in any router:
 //
 //	mux.Handle("/mail/", http.StripPrefix("/mail", httpapi.New(client, httpapi.Options{})))
 //
@@ -147,8 +148,9 @@ func (o Options) withDefaults() Options {
 
 // New returns Sendoka's complete HTTP API for c: the operations of Register on a fresh
 // ServeMux and Huma API, OpenAPI 3.1 at /api/v1/openapi.json (and .yaml), a reference page
-// at /api/v1/docs, /healthz (always 200) and /readyz (Options.Ready). The handler assigns
-// request ids, recovers panics and answers unknown routes and methods with the envelope.
+// at /api/v1/docs, a Postman collection at /api/v1/postman.json, /healthz (always 200) and
+// /readyz (Options.Ready). The handler assigns request ids, recovers panics and answers
+// unknown routes and methods with the envelope.
 func New(c *sendoka.Client, opts Options) http.Handler {
 	return newHandler(c, opts, nil)
 }
@@ -172,6 +174,7 @@ func newHandler(c *sendoka.Client, opts Options, extra func(api huma.API, mux *h
 
 	mux.HandleFunc("GET /api/v1/docs", docsPage(opts.Title)) // docs.go
 	mux.HandleFunc("GET "+docsScriptPath, docsScript)
+	mux.HandleFunc("GET "+postmanPath, postmanHandler(api.OpenAPI(), opts.ServerURL)) // postman.go
 
 	var h http.Handler = routeErrors(mux)
 	h = recoverPanics(h, opts.Logger)
@@ -244,7 +247,7 @@ func withRequestID(next http.Handler, log *slog.Logger) http.Handler {
 // the API by their path, anything else "unmatched".
 func fixedRoute(r *http.Request) string {
 	switch p := r.URL.Path; p {
-	case "/healthz", "/readyz", "/api/v1/docs", docsScriptPath, "/api/v1/openapi.json", "/api/v1/openapi.yaml":
+	case "/healthz", "/readyz", "/api/v1/docs", docsScriptPath, postmanPath, "/api/v1/openapi.json", "/api/v1/openapi.yaml":
 		return r.Method + " " + p
 	}
 	return "unmatched"
