@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -48,13 +49,19 @@ func TestOpenAPI(t *testing.T) {
 	res.decode(t, http.StatusOK, &doc)
 	require.Equal(t, "3.1.0", doc.OpenAPI)
 
+	// The probes and the tracking routes take no API key.
+	keyless := map[string]bool{"/healthz": true, "/readyz": true, "/t/o/{token}": true, "/t/c/{token}": true}
 	ops := map[string]string{}
 	for path, item := range doc.Paths {
 		for method, op := range item {
 			ops[strings.ToUpper(method)+" "+path] = op.OperationID
-			require.Equal(t, []map[string][]string{{securityScheme: {}}}, op.Security, op.OperationID)
+			if keyless[path] {
+				require.Equal(t, []map[string][]string{}, op.Security, "%s takes no API key", op.OperationID)
+			} else {
+				require.Equal(t, []map[string][]string{{securityScheme: {}}}, op.Security, op.OperationID)
+			}
 			for status, r := range op.Responses {
-				if status != "200" {
+				if status != "200" && status != "302" {
 					require.Equal(t, "#/components/schemas/ErrorResponse", r.Content["application/json"].Schema.Ref, "%s %s", op.OperationID, status)
 				}
 			}
@@ -132,6 +139,11 @@ func TestOpenAPI(t *testing.T) {
 		"GET /api/v1/webhooks/{id}/deliveries":                       "list-webhook-deliveries",
 		"POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/replay": "replay-webhook-delivery",
 		"POST /api/v1/webhooks/{id}/replay":                          "replay-webhook-deliveries",
+		// tracking.go, health.go
+		"GET /t/o/{token}": "track-open",
+		"GET /t/c/{token}": "track-click",
+		"GET /healthz":     "get-health",
+		"GET /readyz":      "get-readiness",
 	}, ops)
 	require.Equal(t, "bearer", doc.Components.SecuritySchemes[securityScheme].Scheme)
 	require.Equal(t, "http", doc.Components.SecuritySchemes[securityScheme].Type)
@@ -155,8 +167,18 @@ func TestOpenAPI(t *testing.T) {
 	docs := b.do(t, reqGet("/api/v1/docs"))
 	require.Equal(t, http.StatusOK, docs.status)
 	require.Contains(t, docs.header.Get("Content-Type"), "text/html")
-	require.Contains(t, string(docs.body), `apiDescriptionUrl="openapi.json"`, "relative, so it works under a prefix")
+	require.Contains(t, string(docs.body), `spec-url="openapi.json"`, "relative, so it works under a prefix")
 	require.NotEmpty(t, docs.header.Get("Content-Security-Policy"))
+	// Offline: the page names no other origin, and its script is served from the binary.
+	require.NotRegexp(t, `(?i)(https?:)?//`, string(docs.body), "the docs page loads nothing from elsewhere")
+	require.NotContains(t, docs.header.Get("Content-Security-Policy"), "http")
+	scripts := regexp.MustCompile(`<script src="([^"]+)"`).FindAllStringSubmatch(string(docs.body), -1)
+	require.Len(t, scripts, 1)
+	script := b.do(t, reqGet("/api/v1/"+scripts[0][1]))
+	require.Equal(t, http.StatusOK, script.status)
+	require.Contains(t, script.header.Get("Content-Type"), "javascript")
+	require.Equal(t, redocScript, script.body)
+	require.Greater(t, len(script.body), 100_000, "the whole Redoc bundle")
 	// Huma's other default routes are not served.
 	b.do(t, reqGet("/docs")).requireError(t, http.StatusNotFound, sendoka.CodeNotFound)
 	b.do(t, reqGet("/schemas/EmailRequest.json")).requireError(t, http.StatusNotFound, sendoka.CodeNotFound)
@@ -192,6 +214,8 @@ func TestMountUnderPrefix(t *testing.T) {
 	var doc struct{ OpenAPI string }
 	doURL(t, base, reqGet("/mail/api/v1/openapi.json")).decode(t, http.StatusOK, &doc)
 	require.Equal(t, "3.1.0", doc.OpenAPI)
+	// The docs page's relative script URL resolves under the prefix.
+	require.Equal(t, http.StatusOK, doURL(t, base, reqGet("/mail/api/v1/docs/redoc.standalone.js")).status)
 }
 
 // TestRegisterOnAppAPI registers Sendoka on an app's own Huma API, next to the app's own
@@ -254,5 +278,5 @@ func TestRegisterOnAppAPI(t *testing.T) {
 		"/api/v1/tenants", "/api/v1/tenants/{id}", "/api/v1/tenants/{id}/usage", "/api/v1/usage",
 		"/api/v1/webhooks", "/api/v1/webhooks/{id}", "/api/v1/webhooks/{id}/deliveries",
 		"/api/v1/webhooks/{id}/deliveries/{delivery_id}/replay", "/api/v1/webhooks/{id}/replay",
-		"/api/v1/webhooks/{id}/rotate-secret", "/api/v1/webhooks/{id}/test", "/widgets"}, paths)
+		"/api/v1/webhooks/{id}/rotate-secret", "/api/v1/webhooks/{id}/test", "/t/c/{token}", "/t/o/{token}", "/widgets"}, paths)
 }

@@ -1,8 +1,9 @@
 // Package httpapi serves Sendoka's HTTP API (the developer docs' /api/v1) on Huma v2.
 //
 // New returns a complete http.Handler: the operations, OpenAPI 3.1 at /api/v1/openapi.json,
-// a reference page at /api/v1/docs, /healthz and /readyz. It can be mounted under any prefix
-// in any router:
+// a reference page at /api/v1/docs (its script embedded: it works offline), a Postman
+// collection at /api/v1/postman.json, /healthz and /readyz. It can be mounted under any
+// prefix in any router:
 //
 //	mux.Handle("/mail/", http.StripPrefix("/mail", httpapi.New(client, httpapi.Options{})))
 //
@@ -37,7 +38,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -160,8 +160,9 @@ func (o Options) withDefaults() Options {
 
 // New returns Sendoka's complete HTTP API for c: the operations of Register on a fresh
 // ServeMux and Huma API, OpenAPI 3.1 at /api/v1/openapi.json (and .yaml), a reference page
-// at /api/v1/docs, /healthz (always 200) and /readyz (Options.Ready). The handler assigns
-// request ids, recovers panics and answers unknown routes and methods with the envelope.
+// at /api/v1/docs, a Postman collection at /api/v1/postman.json, /healthz (always 200) and
+// /readyz (Options.Ready). The handler assigns request ids, recovers panics and answers
+// unknown routes and methods with the envelope.
 func New(c *sendoka.Client, opts Options) http.Handler {
 	return newHandler(c, opts, nil)
 }
@@ -173,6 +174,7 @@ func newHandler(c *sendoka.Client, opts Options, extra func(api huma.API, mux *h
 	mux := http.NewServeMux()
 	api := humago.New(mux, apiConfig(opts))
 	Register(api, c, opts)
+	registerHealth(api, opts) // health.go
 	if extra != nil {
 		extra(api, mux)
 	}
@@ -182,22 +184,9 @@ func newHandler(c *sendoka.Client, opts Options, extra func(api huma.API, mux *h
 	delete(schemas, "ErrorModel")
 	delete(schemas, "ErrorDetail")
 
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if opts.Ready != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), opts.ReadyTimeout)
-			defer cancel()
-			if err := ready(ctx, opts.Ready); err != nil {
-				opts.Logger.WarnContext(ctx, "not ready", "error", err)
-				writeEnvelope(w, &sendoka.Error{Code: CodeNotReady, Message: "not ready"}, RequestIDFrom(r.Context()))
-				return
-			}
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
-	mux.HandleFunc("GET /api/v1/docs", docsPage(opts.Title))
+	mux.HandleFunc("GET /api/v1/docs", docsPage(opts.Title)) // docs.go
+	mux.HandleFunc("GET "+docsScriptPath, docsScript)
+	mux.HandleFunc("GET "+postmanPath, postmanHandler(api.OpenAPI(), opts.ServerURL)) // postman.go
 
 	var h http.Handler = routeErrors(mux)
 	h = recoverPanics(h, opts.Logger)
@@ -225,6 +214,8 @@ func apiConfig(opts Options) huma.Config {
 	cfg := huma.DefaultConfig(opts.Title, opts.Version)
 	cfg.Servers = []*huma.Server{{URL: opts.ServerURL, Description: "This Sendoka server"}}
 	cfg.Info.Description = "Send transactional email and SMS through one API."
+	cfg.Info.License = &huma.License{Name: "Apache 2.0", Identifier: "Apache-2.0"}
+	cfg.Info.Contact = &huma.Contact{Name: "Sendoka", URL: "https://github.com/sendoka/sendoka"}
 	cfg.OpenAPIPath = "/api/v1/openapi"
 	cfg.DocsPath = "" // served by docsPage, with a relative spec URL
 	cfg.SchemasPath = ""
@@ -272,7 +263,7 @@ func withRequestID(next http.Handler, log *slog.Logger, observe func(*http.Reque
 // the API by their path, anything else "unmatched".
 func fixedRoute(r *http.Request) string {
 	switch p := r.URL.Path; p {
-	case "/healthz", "/readyz", "/api/v1/docs", "/api/v1/openapi.json", "/api/v1/openapi.yaml":
+	case "/healthz", "/readyz", "/api/v1/docs", docsScriptPath, postmanPath, "/api/v1/openapi.json", "/api/v1/openapi.yaml":
 		return r.Method + " " + p
 	}
 	return "unmatched"
@@ -383,32 +374,4 @@ func jsonEncode(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
-}
-
-// docsPage serves an API reference (Stoplight Elements) that loads the spec by a relative
-// URL, so it works under any mount prefix (Huma's built-in page uses an absolute path).
-func docsPage(title string) http.HandlerFunc {
-	body := []byte(`<!doctype html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8">
-    <meta name="referrer" content="no-referrer">
-    <meta name="viewport" content="width=device-width, initial-scale=1">
-    <title>` + html.EscapeString(title) + ` Reference</title>
-    <link rel="stylesheet" href="https://unpkg.com/@stoplight/elements@9.0.15/styles.min.css" crossorigin integrity="sha384-iVQBHadsD+eV0M5+ubRCEVXrXEBj+BqcuwjUwPoVJc0Pb1fmrhYSAhL+BFProHdV">
-    <script src="https://unpkg.com/@stoplight/elements@9.0.15/web-components.min.js" crossorigin integrity="sha384-xjOcq9PZ/k+pGtPS/xcsCRXGjKKfTlIa4H1IYEnC+97jNa6sAMWTNrV6hY08W3GL"></script>
-  </head>
-  <body style="height: 100vh;">
-    <elements-api apiDescriptionUrl="openapi.json" router="hash" layout="sidebar" tryItCredentialsPolicy="same-origin"></elements-api>
-  </body>
-</html>`)
-	csp := "default-src 'none'; base-uri 'none'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; " +
-		"sandbox allow-same-origin allow-scripts; " +
-		"script-src https://unpkg.com/@stoplight/elements@9.0.15/web-components.min.js; " +
-		"style-src 'unsafe-inline' https://unpkg.com/@stoplight/elements@9.0.15/styles.min.css"
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", csp)
-		_, _ = w.Write(body)
-	}
 }

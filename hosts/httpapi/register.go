@@ -69,6 +69,7 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	registerTracking(r, c)       // tracking.go
 	registerSuppressions(r, h)   // suppressions.go
 	registerProviderEvents(r, c) // providers.go
+	addExamples(api)             // examples.go
 	r.jsonOnly()
 }
 
@@ -123,21 +124,9 @@ func (r *registrar) jsonOnly() {
 // op describes one authenticated operation; errors lists the statuses it documents beyond
 // 200 (500, and 503 for a database that does not answer, are always added).
 func (r *registrar) op(method, path, id, tag, summary, description string, errors ...int) huma.Operation {
-	reqID := &huma.Param{
-		Description: "The request's id (req_…), equal to error.request_id on failures",
-		Schema:      &huma.Schema{Type: huma.TypeString},
-	}
+	responses := errorResponses(r.api, append(errors, http.StatusInternalServerError, http.StatusServiceUnavailable)...)
+	reqID := responses["200"].Headers[headerRequestID]
 	errSchema := r.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[ErrorResponse](), true, "ErrorResponse")
-	responses := map[string]*huma.Response{
-		"200": {Headers: map[string]*huma.Param{headerRequestID: reqID}},
-	}
-	for _, status := range append(errors, http.StatusInternalServerError, http.StatusServiceUnavailable) {
-		responses[strconv.Itoa(status)] = &huma.Response{
-			Description: http.StatusText(status),
-			Headers:     map[string]*huma.Param{headerRequestID: reqID},
-			Content:     map[string]*huma.MediaType{"application/json": {Schema: errSchema}},
-		}
-	}
 	r.ops = append(r.ops, [2]string{method, path})
 	mw := r.mw
 	var params []*huma.Param
@@ -174,6 +163,27 @@ func (r *registrar) op(method, path, id, tag, summary, description string, error
 		Middlewares:     mw,
 		Responses:       responses,
 	}
+}
+
+// errorResponses documents an operation's 200 and, in the envelope, its error statuses; all
+// of them carry X-Request-Id.
+func errorResponses(api huma.API, errors ...int) map[string]*huma.Response {
+	reqID := &huma.Param{
+		Description: "The request's id (req_…), equal to error.request_id on failures",
+		Schema:      &huma.Schema{Type: huma.TypeString},
+	}
+	errSchema := api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[ErrorResponse](), true, "ErrorResponse")
+	responses := map[string]*huma.Response{
+		"200": {Headers: map[string]*huma.Param{headerRequestID: reqID}},
+	}
+	for _, status := range errors {
+		responses[strconv.Itoa(status)] = &huma.Response{
+			Description: http.StatusText(status),
+			Headers:     map[string]*huma.Param{headerRequestID: reqID},
+			Content:     map[string]*huma.MediaType{"application/json": {Schema: errSchema}},
+		}
+	}
+	return responses
 }
 
 type handlers struct {
