@@ -49,6 +49,9 @@ var idempotentRoutes = map[string]bool{
 	"/api/v1/phone-numbers": true,
 	"/api/v1/phone-pools":   true,
 	"/api/v1/tenants":       true,
+	// The Resend drop-in (resend.go).
+	resendPrefix + "/emails":       true,
+	resendPrefix + "/emails/batch": true,
 }
 
 // replayedHeaders are the response headers a replay repeats; per-request ones (request id,

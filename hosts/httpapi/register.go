@@ -67,6 +67,7 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	registerWebhooks(r, h)     // webhooks.go
 	registerOrg(r, h)          // org.go
 	registerTracking(r, c)     // tracking.go
+	registerResend(api, r, c)  // resend.go
 	r.jsonOnly()
 }
 
