@@ -7,6 +7,9 @@ import (
 	"maps"
 	"net/http"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -496,5 +499,57 @@ func TestResendBatch(t *testing.T) {
 		b.do(t, req{method: http.MethodPost, path: "/resend/emails/batch", key: readOnly, body: []any{noTo},
 			header: map[string]string{headerBatchValidation: "permissive"}}).requireResendError(t, http.StatusUnauthorized, "restricted_api_key")
 		require.Equal(t, 3, countRows(t, b))
+	})
+}
+
+// resendSDKVersion is the version of Resend's Node SDK TestResendSDK runs (pinned in
+// testdata/resend-sdk/package-lock.json; the README names it).
+const resendSDKVersion = "6.38.0"
+
+// TestResendSDK runs Resend's own Node SDK (the resend package, resendSDKVersion) against
+// the drop-in, configured as an app switching from Resend would be: RESEND_BASE_URL and
+// RESEND_API_KEY. The script checks every answer the SDK hands back (send, get, batch in
+// both modes, an idempotent send twice, errors by name); here the database must agree.
+func TestResendSDK(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join("testdata", "resend-sdk")
+	// The package has no executable: its installed manifest marks the install as done.
+	npmInstall(t, dir, filepath.Join("..", "resend", "package.json"))
+	node := needNode(t, "node")
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := setup(t, db, setupConfig{})
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, node, "check.mjs")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "RESEND_BASE_URL="+b.server.URL+resendPrefix, "RESEND_API_KEY="+b.live)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		require.NoError(t, err, "the SDK script failed:\n%s%s", out, stderr.String())
+
+		var seen struct {
+			SDK        string      `json:"sdk"`
+			Sent       string      `json:"sent"`
+			Batch      []string    `json:"batch"`
+			Partial    []string    `json:"partial"`
+			Idempotent string      `json:"idempotent"`
+			Invalid    ResendError `json:"invalid"`
+		}
+		require.NoError(t, json.Unmarshal(out, &seen), "%s", out)
+		require.Equal(t, resendSDKVersion, seen.SDK)
+		for _, id := range append([]string{seen.Sent, seen.Idempotent}, append(seen.Batch, seen.Partial...)...) {
+			var got EmailMessageDetail
+			b.do(t, req{method: http.MethodGet, path: "/api/v1/emails/" + id, key: b.live}).decode(t, http.StatusOK, &got)
+		}
+		var sent EmailMessageDetail
+		b.do(t, req{method: http.MethodGet, path: "/api/v1/emails/" + seen.Sent, key: b.live}).decode(t, http.StatusOK, &sent)
+		require.Equal(t, []string{"category:confirm_email"}, sent.Tags)
+		require.Len(t, sent.Attachments, 1)
+		require.Equal(t, "text/plain", sent.Attachments[0].ContentType)
+		require.Equal(t, 5, sent.Attachments[0].Size, "the SDK's Buffer arrived as base64")
+		require.Equal(t, "validation_error", seen.Invalid.Name)
+		// One send, one email per batch row, one idempotent email (sent twice), one permissive row.
+		require.Equal(t, 1+2+1+1, countRows(t, b), "the refused strict batch sent nothing")
 	})
 }
