@@ -144,6 +144,41 @@ func TestResendDelivered(t *testing.T) {
 	})
 }
 
+// TestResendOpenAPI: the drop-in's operations are documented under their own tag, with
+// Resend's error body and the Idempotency-Key header on the POSTs.
+func TestResendOpenAPI(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite(t), setupConfig{})
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Tags       []string `json:"tags"`
+			Parameters []struct {
+				Name string `json:"name"`
+			} `json:"parameters"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	b.do(t, reqGet("/api/v1/openapi.json")).decode(t, http.StatusOK, &doc)
+	for _, op := range []struct{ path, method string }{
+		{"/resend/emails", "post"}, {"/resend/emails/batch", "post"}, {"/resend/emails/{id}", "get"},
+	} {
+		o := doc.Paths[op.path][op.method]
+		require.Equal(t, []string{tagResend}, o.Tags, op.path)
+		var params []string
+		for _, p := range o.Parameters {
+			params = append(params, p.Name)
+		}
+		if op.method == "post" {
+			require.Contains(t, params, headerIdempotencyKey, op.path)
+		}
+	}
+	for _, name := range []string{"ResendError", "ResendEmailRequest", "ResendEmail", "ResendBatchResponse"} {
+		require.Contains(t, doc.Components.Schemas, name)
+	}
+}
+
 // TestResendLastEvent: every status maps to Resend's last_event, a pending retry is
 // delivery_delayed, and an open or click after the last status change is reported.
 func TestResendLastEvent(t *testing.T) {
