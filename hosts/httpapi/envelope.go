@@ -161,7 +161,13 @@ func (c *errorCtx) finish(log *slog.Logger, st *reqState) {
 	if e == nil {
 		e = fromHuma(c.status, c.held.Bytes())
 	}
-	status, body := envelope(e, st.requestID)
+	var status int
+	var body any
+	if isResendOp(c.Operation()) {
+		status, body = resendBody(e, strings.TrimSpace(c.humaContext.Header("Authorization")) == "")
+	} else {
+		status, body = envelope(e, st.requestID)
+	}
 	if status >= 500 {
 		// An outage is the database's, not a bug of ours: a warning, once per request.
 		level := slog.LevelError

@@ -312,15 +312,23 @@ func routeErrors(mux *http.ServeMux) http.Handler {
 		probe := &probeWriter{header: http.Header{}}
 		h.ServeHTTP(probe, r)
 		rid := RequestIDFrom(r.Context())
+		write := func(w http.ResponseWriter, e *sendoka.Error, rid string) { writeEnvelope(w, e, rid) }
+		if isResendPath(r.URL.Path) {
+			write = func(w http.ResponseWriter, e *sendoka.Error, _ string) {
+				status, body := resendBody(e, false)
+				w.Header().Set("X-Content-Type-Options", "nosniff")
+				writeJSON(w, status, body)
+			}
+		}
 		if probe.status == http.StatusMethodNotAllowed {
 			if allow := probe.header.Get("Allow"); allow != "" {
 				w.Header().Set("Allow", allow)
 			}
-			writeEnvelope(w, &sendoka.Error{Code: CodeMethodNotAllowed,
+			write(w, &sendoka.Error{Code: CodeMethodNotAllowed,
 				Message: fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)}, rid)
 			return
 		}
-		writeEnvelope(w, &sendoka.Error{Code: sendoka.CodeNotFound,
+		write(w, &sendoka.Error{Code: sendoka.CodeNotFound,
 			Message: "no route " + r.Method + " " + r.URL.Path}, rid)
 	})
 }

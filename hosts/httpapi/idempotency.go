@@ -49,6 +49,9 @@ var idempotentRoutes = map[string]bool{
 	"/api/v1/phone-numbers": true,
 	"/api/v1/phone-pools":   true,
 	"/api/v1/tenants":       true,
+	// The Resend drop-in (resend.go).
+	resendPrefix + "/emails":       true,
+	resendPrefix + "/emails/batch": true,
 }
 
 // sendRoutes store their response in the transaction that accepts their messages, so
@@ -58,6 +61,8 @@ var sendRoutes = map[string]bool{
 	"/api/v1/sms":          true,
 	"/api/v1/emails/batch": true,
 	"/api/v1/sms/batch":    true,
+	"/resend/emails":       true,
+	"/resend/emails/batch": true,
 }
 
 // replayedHeaders are the response headers a replay repeats; per-request ones (request id,

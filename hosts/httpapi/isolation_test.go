@@ -111,6 +111,9 @@ func isolationFixtures() map[string]isolationFixture {
 		"/api/v1/webhooks/{id}/deliveries":                      {create: createWebhookFixture},
 		"/api/v1/webhooks/{id}/deliveries/{delivery_id}/replay": {create: createWebhookFixture},
 		"/api/v1/webhooks/{id}/replay":                          {create: createWebhookFixture},
+		"/resend/emails/{id}": {create: func(t *testing.T, b *bundle, o owner) string {
+			return b.resendSend(t, o.key, resendQuickstart())
+		}},
 	}
 }
 
@@ -224,14 +227,16 @@ func TestIsolationEveryRoute(t *testing.T) {
 					body = mk()
 				}
 				res := b.do(t, req{method: op.method, path: path, key: c.intruder, body: body})
-				if c.tenantBound && slices.Contains(fx.tenantForbidden, op.method) {
+				if strings.HasPrefix(op.path, "/resend/") {
+					res.requireResendError(t, http.StatusNotFound, "not_found")
+				} else if c.tenantBound && slices.Contains(fx.tenantForbidden, op.method) {
 					res.requireError(t, http.StatusForbidden, sendoka.CodeTenantForbidden)
 				} else {
 					e := res.requireError(t, res.status, sendoka.CodeNotFound)
 					require.Equal(t, http.StatusNotFound, res.status, "%s %s by %s: %v", op.method, op.path, c.name, e)
 				}
 				// The owner still has it: the intruder's call changed nothing.
-				if strings.Count(op.path, "/") == 4 { // the object's own route, not a sub-route
+				if strings.Count(op.path, "/") == 4 || strings.HasPrefix(op.path, "/resend/") { // the object's own route, not a sub-route
 					res := b.do(t, req{method: http.MethodGet, path: path, key: c.owner.key})
 					require.Equal(t, http.StatusOK, res.status, "%s %s by %s: the owner lost the object: %s", op.method, op.path, c.name, res.body)
 					require.NotContains(t, strings.ToLower(string(res.body)), "changed", "%s %s by %s changed it", op.method, op.path, c.name)

@@ -46,6 +46,7 @@ func writeBodies() map[string]func() map[string]any {
 		"POST /api/v1/suppressions": func() map[string]any {
 			return map[string]any{"address": fmt.Sprintf("ma-%d@example.com", phoneSeq.Add(1)), "reason": "unsubscribe"}
 		},
+		"POST /resend/emails": resendQuickstart,
 		"POST /api/v1/domains": func() map[string]any {
 			return map[string]any{"name": fmt.Sprintf("ma-%d.example.com", phoneSeq.Add(1))}
 		},
@@ -107,6 +108,12 @@ func TestMassAssignment(t *testing.T) {
 		for _, field := range readOnly {
 			body := maps.Clone(mk())
 			body[field] = "mass_assigned"
+			if strings.HasPrefix(op.path, "/resend/") {
+				e := b.do(t, req{method: op.method, path: path, key: b.live, body: body}).
+					requireResendError(t, http.StatusUnprocessableEntity, "validation_error")
+				require.Contains(t, e.Message, "`"+field+"`", "%s %s: the error names %s", op.method, op.path, field)
+				continue
+			}
 			e := b.do(t, req{method: op.method, path: path, key: b.live, body: body}).
 				requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
 			require.NotEmpty(t, e.Errors, "%s %s with %s", op.method, op.path, field)

@@ -20,7 +20,8 @@ const postmanPath = "/api/v1/postman.json"
 
 // postmanFolders orders the collection's folders (OpenAPI tags) so that a run from the top
 // has what later requests use: templates before the sends that name them, senders before
-// SMS. Tracking is left out: its tokens come from tracked emails.
+// SMS. Tracking is left out: its tokens come from tracked emails; so is the Resend drop-in,
+// which Resend's own SDKs call.
 var postmanFolders = []string{tagHealth, tagTemplates, tagSenders, tagEmails, tagSMS, tagDomains, tagWebhooks, tagSuppressions, tagAPIKeys, tagTenants, tagOrg}
 
 // postmanVariables name the collection variables that stand for path parameters, by the

@@ -69,6 +69,7 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	registerTracking(r, c)       // tracking.go
 	registerSuppressions(r, h)   // suppressions.go
 	registerProviderEvents(r, c) // providers.go
+	registerResend(api, r, c)    // resend.go
 	addExamples(api)             // examples.go
 	r.jsonOnly()
 }
