@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -275,14 +276,17 @@ func (c *Client) recordWebhookAttempt(ctx context.Context, e *WebhookEndpoint, d
 	gone := a.StatusCode == http.StatusGone
 	delays := c.webhooks.cfg.RetryDelays
 	took := time.Duration(a.LatencyMS) * time.Millisecond
+	outcome := WebhookFailure
 	switch {
 	case ok:
-		c.ObserveWebhookAttempt(WebhookSuccess, took)
+		outcome = WebhookSuccess
 	case gone || len(d.Attempts) > len(delays):
-		c.ObserveWebhookAttempt(WebhookDropped, took)
-	default:
-		c.ObserveWebhookAttempt(WebhookFailure, took)
+		outcome = WebhookDropped
 	}
+	c.ObserveWebhookAttempt(outcome, took)
+	c.log.LogAttrs(ctx, slog.LevelInfo, "webhook attempt", slog.String("delivery_id", d.ID),
+		slog.String("endpoint_id", e.ID), slog.String("event", string(d.EventType)), slog.Int("attempt", len(d.Attempts)),
+		slog.Int("status_code", a.StatusCode), slog.Int64("latency_ms", a.LatencyMS), slog.String("outcome", outcome))
 	var retry time.Duration
 	switch {
 	case ok:

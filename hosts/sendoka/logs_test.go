@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -16,7 +18,16 @@ import (
 func TestJSONLogs(t *testing.T) {
 	t.Parallel()
 	key := testKey("lg")
-	srv := startServe(t, "-data-dir", t.TempDir(), "-bootstrap-keys", key, "-log-format", "json", "-log-level", "info")
+	srv := startServe(t, "-data-dir", t.TempDir(), "-bootstrap-keys", key, "-log-format", "json", "-log-level", "info",
+		"-allow-insecure-webhooks")
+	hooked := make(chan struct{}, 16)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hooked <- struct{}{}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer receiver.Close()
+	code, hook := srv.do(t, http.MethodPost, "/api/v1/webhooks", key, map[string]any{"url": receiver.URL, "events": []string{"message.delivered"}})
+	require.Equal(t, http.StatusOK, code, hook)
 	const to = "very.private.person@example.com"
 	code, sent := srv.do(t, http.MethodPost, "/api/v1/emails", key, map[string]any{
 		"from": "you@sandbox.sendoka.com", "to": []string{to}, "subject": "Hi", "text": "Hello",
@@ -24,6 +35,12 @@ func TestJSONLogs(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, sent)
 	id := sent["id"].(string)
 	waitStatus(t, srv, key, id, "delivered")
+	select {
+	case <-hooked:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no webhook delivery")
+	}
+	pollUntil(t, 10*time.Second, func() bool { return strings.Contains(srv.stderr.String(), `"msg":"webhook attempt"`) }, "no webhook attempt line")
 	code, _ = srv.do(t, http.MethodGet, "/api/v1/emails/msg_nope", key, nil)
 	require.Equal(t, http.StatusNotFound, code)
 	require.NoError(t, srv.stop())
@@ -60,6 +77,13 @@ func TestJSONLogs(t *testing.T) {
 		return r["msg"] == "request" && r["route"] == "GET /api/v1/emails/{id}" && r["status"] == 404.0
 	})
 	require.NotNil(t, miss, "a 404 is logged too, by its route pattern")
+
+	attempt := find(func(r map[string]any) bool { return r["msg"] == "webhook attempt" })
+	require.NotNil(t, attempt)
+	require.Equal(t, "INFO", attempt["level"])
+	require.True(t, strings.HasPrefix(attempt["delivery_id"].(string), "whd_"), attempt)
+	require.Equal(t, "success", attempt["outcome"])
+	require.EqualValues(t, 200, attempt["status_code"])
 
 	handoff := find(func(r map[string]any) bool { return r["msg"] == "handed off" && r["message_id"] == id })
 	require.NotNil(t, handoff, "the provider hand-off is logged with the message id")
