@@ -44,11 +44,12 @@ type IdempotencyRequest struct {
 	// Body is the request's body, as received; it is hashed (RequestHash), never stored.
 	Body []byte
 	// InTx promises that the request commits what it creates with Commit, in one
-	// transaction (the sends do). The key is then not locked up front: BeginIdempotent
-	// only reads it, and Commit inserts the completed record in that transaction. Two
-	// concurrent requests with one key both run up to the insert; the database lets one
-	// commit, and the other's transaction rolls back with CodeIdempotencyInFlight, so its
-	// retry gets the winner's response. This saves a commit per request on the send path.
+	// transaction (the sends do), and that a request that fails calls Settle before it
+	// answers. BeginIdempotent then neither reads nor locks the key: Commit inserts the
+	// completed record in the creating transaction, which fails if the key exists (a
+	// replay, another body, or a concurrent request that committed first), and Settle then
+	// says what to answer instead. The send path keeps one statement per request for its
+	// key and no commit of its own.
 	InTx bool
 }
 
@@ -140,14 +141,9 @@ func (c *Client) BeginIdempotent(ctx context.Context, p *Principal, req Idempote
 	k := IdempotencyKey{OrgID: p.OrgID, TenantID: p.TenantID, Mode: p.Mode, Route: req.Route, Key: req.Key}
 	hash := RequestHash(req.Body)
 	if req.InTx {
-		_, err := c.store.GetIdempotencyRecord(ctx, k)
-		switch {
-		case ErrorCode(err) == CodeNotFound:
-			return &IdempotentCall{c: c, key: k, token: newIdempotencyToken(), hash: hash, inTx: true}, nil
-		case err != nil:
-			return nil, AsError(err)
-		}
-		// A record exists: replay, mismatch, in flight or take-over, as below.
+		// Nothing is read or written now: Commit inserts the record, and a request that
+		// does not commit looks the key up then (Settle).
+		return &IdempotentCall{c: c, key: k, token: newIdempotencyToken(), hash: hash, inTx: true}, nil
 	}
 	// A few rounds at most: each one loses only to another request that changed the record
 	// in between (released it, or took it over).
@@ -236,6 +232,65 @@ func (ic *IdempotentCall) Commit(ctx context.Context, tx Tx, resp StoredResponse
 	ic.committed = &resp
 	ic.mu.Unlock()
 	return nil
+}
+
+// InTx reports whether the call was begun with IdempotencyRequest.InTx.
+func (ic *IdempotentCall) InTx() bool { return ic.inTx }
+
+// Committed reports whether Commit stored the call's response in a transaction that did not
+// fail (as far as the call knows: a transaction that failed after Commit rolls it back, and
+// the send reports that failure).
+func (ic *IdempotentCall) Committed() bool {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	return ic.committed != nil
+}
+
+// Settle is called by an InTx call whose request failed (nothing committed): it looks the
+// key up and says what to answer instead of the failure. A completed record with the same
+// body: its response, to replay. A record of another body: CodeIdempotencyMismatch. A
+// locked one: CodeIdempotencyInFlight. An expired one, or one locked by a request that died
+// (its lock lapsed), is cleared and rerun is true: the request may run again at once, as the
+// key's new holder. No record: nothing, and the failure stands (Finish stores it, if it is
+// not to be retried).
+func (ic *IdempotentCall) Settle(ctx context.Context) (replay *StoredResponse, rerun bool, err error) {
+	if !ic.inTx || ic.replay != nil {
+		return nil, false, nil
+	}
+	c := ic.c
+	old, err := c.store.GetIdempotencyRecord(ctx, ic.key)
+	if ErrorCode(err) == CodeNotFound {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, AsError(err)
+	}
+	now := c.now()
+	lockedBefore, createdBefore := now.Add(-IdempotencyLockTimeout), now.Add(-IdempotencyRetention)
+	expired := !old.CreatedAt.After(createdBefore)
+	lapsed := old.State == IdempotencyLocked && !old.LockedAt.After(lockedBefore)
+	switch {
+	case expired || lapsed:
+		// Take it over and give it up at once: the key is free for the retry.
+		rec := &IdempotencyRecord{IdempotencyKey: ic.key, RequestHash: ic.hash, Token: newIdempotencyToken(),
+			State: IdempotencyLocked, LockedAt: now, CreatedAt: now}
+		ok, err := c.store.TakeOverIdempotencyRecord(ctx, rec, old.Token, lockedBefore, createdBefore)
+		if err != nil {
+			return nil, false, AsError(err)
+		}
+		if !ok {
+			return nil, false, inFlight() // another request took it first
+		}
+		if _, err := c.store.ReleaseIdempotencyRecord(ctx, ic.key, rec.Token); err != nil {
+			return nil, false, AsError(err)
+		}
+		return nil, true, nil
+	case old.RequestHash != ic.hash:
+		return nil, false, Errorf(CodeIdempotencyMismatch, "this Idempotency-Key was used with a different request body")
+	case old.State == IdempotencyLocked || old.Response == nil:
+		return nil, false, inFlight()
+	}
+	return old.Response, false, nil
 }
 
 // Finish stores resp as the response to replay, once the request has answered. When the

@@ -30,6 +30,10 @@ type reqState struct {
 	route, orgID, keyPrefix string
 	// idem is the request's idempotency key, when it sent one (idempotency.go).
 	idem *idemState
+	// failed is set once the operation answered an error status (held by errorCtx), and
+	// resetHeld forgets that answer, so the operation may run again (idempotency.go).
+	failed    bool
+	resetHeld func()
 }
 
 type stateKey struct{}
@@ -82,6 +86,9 @@ func envelopeMiddleware(log *slog.Logger) func(huma.Context, func(huma.Context))
 		// rec sees the response as written (the envelope included), for an idempotency key.
 		rec := &recordCtx{humaContext: ctx, st: st}
 		ec := &errorCtx{humaContext: rec}
+		st.resetHeld = func() {
+			ec.held, ec.status, st.failed, st.err = nil, 0, false, nil
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler || ec.passed {
@@ -94,10 +101,11 @@ func envelopeMiddleware(log *slog.Logger) func(huma.Context, func(huma.Context))
 				st.err = sendoka.Internal(fmt.Errorf("panic: %v", v))
 				ec.status = http.StatusInternalServerError
 				ec.finish(log, st)
+			} else if st.idem != nil && st.idem.replay != nil {
+				// A replay, instead of the operation or of its failure (Settle).
+				writeReplay(ctx, st.idem.replay)
 			} else if ec.held != nil {
 				ec.finish(log, st)
-			} else if st.idem != nil && st.idem.replay != nil {
-				writeReplay(ctx, st.idem.replay)
 			}
 			endIdempotent(ctx.Context(), log, st, rec, false)
 		}()
@@ -131,6 +139,9 @@ func (c *errorCtx) Header(name string) string {
 
 func (c *errorCtx) SetStatus(code int) {
 	if code >= 400 {
+		if st := stateFrom(c.Context()); st != nil {
+			st.failed = true
+		}
 		c.status = code
 		if c.held == nil {
 			c.held = new(bytes.Buffer)

@@ -126,6 +126,24 @@ func idempotencyMiddleware(c *sendoka.Client, opts Options) func(huma.Context, f
 		}
 		st.idem = &idemState{call: call, timeout: timeout}
 		next(&bodyCtx{humaContext: ctx, body: bytes.NewReader(body)})
+		if !call.InTx() || call.Committed() || !st.failed || st.resetHeld == nil {
+			return
+		}
+		// The send failed (its key taken, say): the key decides the answer.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx.Context()), timeout)
+		defer cancel()
+		r, rerun, err := call.Settle(sctx)
+		switch {
+		case r != nil:
+			st.idem = &idemState{replay: r}
+		case rerun:
+			// The key was stale (expired, or held by a request that died) and is free now:
+			// run once more, as its new holder. Nothing was written: the failure was held.
+			st.resetHeld()
+			next(&bodyCtx{humaContext: ctx, body: bytes.NewReader(body)})
+		case err != nil && sendoka.ErrorCode(err) != sendoka.CodeUnavailable:
+			st.err, st.idem = sendoka.AsError(err), nil
+		}
 	}
 }
 
