@@ -176,8 +176,38 @@ func (c *Client) commitGroup(calls []*acceptCall) {
 		if err := c.acceptTx(ctx, tx, acceptance{msgs: a.msgs, jobs: a.jobs, events: a.events}, sendOptions{}); err != nil {
 			return err
 		}
+		// The idempotency keys of the group's sends, in one statement.
+		var held []*idemCommit
+		var recs []*IdempotencyRecord
+		var resps []StoredResponse
 		for i, call := range live {
-			if err := runWithinTx(ctx, tx, call.o, a.msgs[i:i+1]); err != nil {
+			if ic := call.o.idem; ic != nil && ic.call.inTx {
+				resp, err := ic.render(a.msgs[i : i+1])
+				if err != nil {
+					return err
+				}
+				held, resps = append(held, ic), append(resps, resp)
+				recs = append(recs, ic.call.record(resp))
+			}
+		}
+		if len(recs) > 0 {
+			ok, err := tx.InsertCompletedIdempotencyRecords(ctx, recs...)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return errIdempotencyTaken // one of the keys exists: each send on its own
+			}
+			for i, ic := range held {
+				ic.call.setCommitted(&resps[i])
+			}
+		}
+		for i, call := range live {
+			o := call.o
+			if o.idem != nil && o.idem.call.inTx {
+				o.idem = nil // stored above
+			}
+			if err := runWithinTx(ctx, tx, o, a.msgs[i:i+1]); err != nil {
 				return err
 			}
 		}

@@ -208,12 +208,11 @@ func (ic *IdempotentCall) Commit(ctx context.Context, tx Tx, resp StoredResponse
 	if ic.replay != nil {
 		return errors.New("sendoka: Commit of a replayed idempotent call")
 	}
+	ic.setCommitted(nil) // until this attempt stores it
 	var ok bool
 	var err error
 	if ic.inTx {
-		now := ic.c.now()
-		ok, err = tx.InsertCompletedIdempotencyRecord(ctx, &IdempotencyRecord{IdempotencyKey: ic.key, RequestHash: ic.hash,
-			Token: ic.token, State: IdempotencyCompleted, LockedAt: now, CreatedAt: now, Response: &resp})
+		ok, err = tx.InsertCompletedIdempotencyRecords(ctx, ic.record(resp))
 	} else {
 		ok, err = tx.CompleteIdempotencyRecord(ctx, ic.key, ic.token, &resp)
 	}
@@ -232,6 +231,25 @@ func (ic *IdempotentCall) Commit(ctx context.Context, tx Tx, resp StoredResponse
 	ic.committed = &resp
 	ic.mu.Unlock()
 	return nil
+}
+
+// errIdempotencyTaken fails a group's transaction when one of its sends' keys exists; each
+// send then runs on its own, and only that one fails.
+var errIdempotencyTaken = &Error{Code: CodeIdempotencyInFlight, RetryAfterSeconds: 1, Retry: time.Second,
+	Message: "another request with this Idempotency-Key completed first; retry to get its response"}
+
+// record is the completed record an InTx call inserts, with resp.
+func (ic *IdempotentCall) record(resp StoredResponse) *IdempotencyRecord {
+	now := ic.c.now()
+	return &IdempotencyRecord{IdempotencyKey: ic.key, RequestHash: ic.hash, Token: ic.token,
+		State: IdempotencyCompleted, LockedAt: now, CreatedAt: now, Response: &resp}
+}
+
+// setCommitted records the response the call stored in its transaction (nil: none yet).
+func (ic *IdempotentCall) setCommitted(resp *StoredResponse) {
+	ic.mu.Lock()
+	ic.committed = resp
+	ic.mu.Unlock()
 }
 
 // InTx reports whether the call was begun with IdempotencyRequest.InTx.

@@ -89,9 +89,9 @@ type IdempotencyTx interface {
 	// CompleteIdempotencyRecord is IdempotencyStore's, inside the transaction: the
 	// completed record commits with what the request created, or neither does.
 	CompleteIdempotencyRecord(ctx context.Context, k IdempotencyKey, token string, resp *StoredResponse) (bool, error)
-	// InsertCompletedIdempotencyRecord inserts rec, completed with its Response, inside the
-	// transaction unless a record with its key exists, and reports whether it did. A
-	// concurrent transaction inserting the same key is waited for: if it commits, this
-	// insert reports false.
-	InsertCompletedIdempotencyRecord(ctx context.Context, rec *IdempotencyRecord) (bool, error)
+	// InsertCompletedIdempotencyRecords inserts recs, completed with their Response, inside
+	// the transaction, in as few statements as the database allows, skipping any whose key
+	// exists; it reports whether it inserted them all. A concurrent transaction inserting
+	// one of the keys is waited for: if it commits, that record is skipped.
+	InsertCompletedIdempotencyRecords(ctx context.Context, recs ...*IdempotencyRecord) (bool, error)
 }

@@ -13,6 +13,21 @@ type SendOption func(*sendOptions)
 type sendOptions struct {
 	inTx      []func(ctx context.Context, tx Tx, msgs []*Message) error
 	inBatchTx []func(ctx context.Context, tx Tx, res *BatchResult) error
+	idem      *idemCommit
+}
+
+// idemCommit is an IdempotentCommit option: the call, and its response to store.
+type idemCommit struct {
+	call   *IdempotentCall
+	render func(msgs []*Message) (StoredResponse, error)
+}
+
+// IdempotentCommit stores call's response in the transaction that accepts a single send,
+// as Commit does, with the response render makes of the stored messages (their ids set).
+// Unlike WithinTx(… call.Commit …), group commit inserts the records of all the sends of a
+// group in one statement.
+func IdempotentCommit(call *IdempotentCall, render func(msgs []*Message) (StoredResponse, error)) SendOption {
+	return func(o *sendOptions) { o.idem = &idemCommit{call: call, render: render} }
 }
 
 // WithinTx runs fn in the transaction that accepts the messages of a send, after they are
@@ -118,6 +133,15 @@ func (c *Client) acceptTx(ctx context.Context, tx Tx, a acceptance, o sendOption
 }
 
 func runWithinTx(ctx context.Context, tx Tx, o sendOptions, msgs []*Message) error {
+	if o.idem != nil {
+		resp, err := o.idem.render(msgs)
+		if err != nil {
+			return err
+		}
+		if err := o.idem.call.Commit(ctx, tx, resp); err != nil {
+			return err
+		}
+	}
 	for _, fn := range o.inTx {
 		if err := fn(ctx, tx, msgs); err != nil {
 			return err

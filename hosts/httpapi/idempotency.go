@@ -340,12 +340,8 @@ func idemSendOptions(ctx context.Context, render func(m *sendoka.Message) any) [
 	if call == nil {
 		return nil
 	}
-	return []sendoka.SendOption{sendoka.WithinTx(func(ctx context.Context, tx sendoka.Tx, msgs []*sendoka.Message) error {
-		resp, err := jsonResponse(render(msgs[0]))
-		if err != nil {
-			return err
-		}
-		return call.Commit(ctx, tx, resp)
+	return []sendoka.SendOption{sendoka.IdempotentCommit(call, func(msgs []*sendoka.Message) (sendoka.StoredResponse, error) {
+		return jsonResponse(render(msgs[0]))
 	})}
 }
 

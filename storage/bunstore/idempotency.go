@@ -133,32 +133,55 @@ func completeIdempotency(ctx context.Context, db boundQuerier, pg bool, k sendok
 	return affected(res, err)
 }
 
-// InsertCompletedIdempotencyRecord inserts a completed record in the transaction unless one
-// with its key exists (ON CONFLICT DO NOTHING: a concurrent inserter of the same key is
-// waited for, and wins if it commits).
-func (t *Tx) InsertCompletedIdempotencyRecord(ctx context.Context, rec *sendoka.IdempotencyRecord) (bool, error) {
-	if rec.Response == nil {
-		return false, errors.New("bunstore: InsertCompletedIdempotencyRecord of no response")
+// idemColumns are the columns InsertCompletedIdempotencyRecords writes.
+var idemColumns = []string{"org_id", "tenant_id", "mode", "route", "key", "request_hash", "token", "state",
+	"locked_at", "created_at", "status", "headers", "body"}
+
+// InsertCompletedIdempotencyRecords inserts completed records in the transaction with
+// multi-row INSERTs that skip existing keys (ON CONFLICT DO NOTHING: a concurrent inserter
+// of the same key is waited for, and wins if it commits); the affected row counts tell
+// whether every record went in.
+func (t *Tx) InsertCompletedIdempotencyRecords(ctx context.Context, recs ...*sendoka.IdempotencyRecord) (bool, error) {
+	rows := make([][]any, len(recs))
+	for i, rec := range recs {
+		if rec.Response == nil {
+			return false, errors.New("bunstore: InsertCompletedIdempotencyRecords of no response")
+		}
+		var headers any // NULL when there are none
+		if len(rec.Response.Header) > 0 {
+			raw, err := json.Marshal(rec.Response.Header)
+			if err != nil {
+				return false, err
+			}
+			headers = string(raw)
+		}
+		body := rec.Response.Body
+		if body == nil {
+			body = []byte{}
+		}
+		rows[i] = append(idemKeyArgs(rec.IdempotencyKey), rec.RequestHash, rec.Token,
+			string(sendoka.IdempotencyCompleted), ts(rec.LockedAt), ts(rec.CreatedAt), rec.Response.Status, headers, body)
 	}
-	var headers any // NULL when there are none
-	if len(rec.Response.Header) > 0 {
-		raw, err := json.Marshal(rec.Response.Header)
+	pg := t.tx.Dialect().Name() == dialect.PG
+	var inserted int64
+	for _, n := range statementSizes(rows, len(idemColumns)) {
+		query := insertSQL("idempotency_keys", idemColumns, n, pg) + " ON CONFLICT (org_id, tenant_id, mode, route, key) DO NOTHING"
+		args := make([]any, 0, n*len(idemColumns))
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		res, err := t.tx.Tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return false, err
 		}
-		headers = string(raw)
+		k, err := res.RowsAffected()
+		if err != nil {
+			return false, err
+		}
+		inserted += k
+		rows = rows[n:]
 	}
-	body := rec.Response.Body
-	if body == nil {
-		body = []byte{}
-	}
-	q := bindVars(t.tx.Dialect().Name() == dialect.PG, "INSERT INTO idempotency_keys "+
-		"(org_id, tenant_id, mode, route, key, request_hash, token, state, locked_at, created_at, status, headers, body) "+
-		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, tenant_id, mode, route, key) DO NOTHING")
-	args := append(idemKeyArgs(rec.IdempotencyKey), rec.RequestHash, rec.Token,
-		string(sendoka.IdempotencyCompleted), ts(rec.LockedAt), ts(rec.CreatedAt), rec.Response.Status, headers, body)
-	res, err := t.tx.Tx.ExecContext(ctx, q, args...)
-	return affected(res, err)
+	return inserted == int64(len(recs)), nil
 }
 
 // ReleaseIdempotencyRecord deletes a record its holder gives up, unless it is completed.

@@ -235,7 +235,7 @@ func testIdempotencyInsertCompleted(t *testing.T, b *bundle) {
 	}
 	boom := errors.New("boom")
 	err := b.store.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error {
-		ok, err := tx.InsertCompletedIdempotencyRecord(ctx, rec("a", `{"a":1}`))
+		ok, err := tx.InsertCompletedIdempotencyRecords(ctx, rec("a", `{"a":1}`))
 		require.NoError(t, err)
 		require.True(t, ok)
 		return boom
@@ -245,13 +245,13 @@ func testIdempotencyInsertCompleted(t *testing.T, b *bundle) {
 	require.Equal(t, sendoka.CodeNotFound, sendoka.ErrorCode(err), "rolled back with its transaction")
 
 	b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error {
-		ok, err := tx.InsertCompletedIdempotencyRecord(ctx, rec("a", `{"a":1}`))
+		ok, err := tx.InsertCompletedIdempotencyRecords(ctx, rec("a", `{"a":1}`))
 		require.NoError(t, err)
 		require.True(t, ok)
 		return nil
 	})
 	b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error {
-		ok, err := tx.InsertCompletedIdempotencyRecord(ctx, rec("b", `{"b":2}`))
+		ok, err := tx.InsertCompletedIdempotencyRecords(ctx, rec("b", `{"b":2}`))
 		require.NoError(t, err)
 		require.False(t, ok, "the key exists")
 		return nil
@@ -261,4 +261,26 @@ func testIdempotencyInsertCompleted(t *testing.T, b *bundle) {
 	require.Equal(t, sendoka.IdempotencyCompleted, got.State)
 	require.Equal(t, "a", got.Token)
 	require.Equal(t, rec("a", `{"a":1}`).Response, got.Response)
+
+	// Several at once: all in, or the count says one was skipped.
+	other := func(key string) *sendoka.IdempotencyRecord {
+		r := rec("c", `{"c":3}`)
+		r.Key = key
+		return r
+	}
+	b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error {
+		ok, err := tx.InsertCompletedIdempotencyRecords(ctx, other("k2"), other("k3"))
+		require.NoError(t, err)
+		require.True(t, ok, "two new keys")
+		ok, err = tx.InsertCompletedIdempotencyRecords(ctx, other("k4"), other("k"))
+		require.NoError(t, err)
+		require.False(t, ok, "k exists")
+		return nil
+	})
+	for _, key := range []string{"k2", "k3", "k4"} {
+		kk := k
+		kk.Key = key
+		_, err := b.store.GetIdempotencyRecord(ctx, kk)
+		require.NoError(t, err, key)
+	}
 }
