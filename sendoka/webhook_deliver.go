@@ -121,12 +121,12 @@ type webhookRuntime struct {
 	endpoints endpointCache
 	http      *http.Client
 	mu        sync.Mutex
-	busy      map[string]int // attempts in flight per endpoint
+	slots     map[string]chan struct{} // per endpoint: a token per attempt in flight
 }
 
 func newWebhookRuntime(cfg WebhookConfig) *webhookRuntime {
 	cfg = cfg.withDefaults()
-	w := &webhookRuntime{cfg: cfg, endpoints: endpointCache{ttl: cfg.EndpointCacheTTL}, busy: map[string]int{}}
+	w := &webhookRuntime{cfg: cfg, endpoints: endpointCache{ttl: cfg.EndpointCacheTTL}, slots: map[string]chan struct{}{}}
 	w.setControl(webhookDialControl(cfg.AllowInsecure))
 	return w
 }
@@ -135,24 +135,44 @@ func (w *webhookRuntime) setControl(control func(network, address string, c sysc
 	w.http = newWebhookHTTPClient(control, w.cfg.Timeout, w.cfg.MaxConcurrentPerEndpoint)
 }
 
-// acquire takes one of an endpoint's attempt slots, or reports false when all are busy.
-func (w *webhookRuntime) acquire(endpointID string) bool {
+// acquire takes one of an endpoint's attempt slots, waiting up to endpointSlotWait for one
+// to free up, and reports false when none did (or ctx ended).
+func (w *webhookRuntime) acquire(ctx context.Context, endpointID string) bool {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.busy[endpointID] >= w.cfg.MaxConcurrentPerEndpoint {
-		return false
+	sem, ok := w.slots[endpointID]
+	if !ok {
+		sem = make(chan struct{}, w.cfg.MaxConcurrentPerEndpoint)
+		w.slots[endpointID] = sem
 	}
-	w.busy[endpointID]++
-	return true
+	w.mu.Unlock()
+	select {
+	case sem <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(endpointSlotWait)
+	defer t.Stop()
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 func (w *webhookRuntime) release(endpointID string) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.busy[endpointID]--; w.busy[endpointID] <= 0 {
-		delete(w.busy, endpointID)
-	}
+	sem := w.slots[endpointID]
+	w.mu.Unlock()
+	<-sem
 }
+
+// endpointSlotWait is how long a delivery waits for a busy endpoint's slot before it is put
+// back (endpointBusySnooze): short, so a worker never waits long on one endpoint while
+// others' deliveries queue, and long enough that a busy fast endpoint's deliveries take
+// the next free slot instead of going round the queue.
+const endpointSlotWait = 100 * time.Millisecond
 
 // endpointBusySnooze is how long a delivery whose endpoint has every slot busy waits.
 const endpointBusySnooze = 250 * time.Millisecond
@@ -185,7 +205,7 @@ func (c *Client) DeliverWebhook(ctx context.Context, deliveryID string) error {
 			return err
 		}
 	}
-	if !c.webhooks.acquire(e.ID) {
+	if !c.webhooks.acquire(ctx, e.ID) {
 		return &Error{Code: CodeConflict, Message: "every connection to the endpoint is busy", Retry: endpointBusySnooze}
 	}
 	a, retryAfter := c.postWebhook(ctx, e, d)

@@ -34,39 +34,41 @@ type config struct {
 	sandboxLatency  time.Duration
 	// insecureWebhooks allows http:// webhook URLs to loopback, for development.
 	insecureWebhooks bool
-	bootstrapKeys    string
-	bootstrapDomain  string
-	domains          domainSettings
-	emailProvider    string
-	smsProvider      string
-	sns              snsConfig
-	email            emailConfig
-	logLevel         string
-	logFormat        string
-	logSQL           bool
-	keepContent      string
-	keepMessages     string
-	workers          int
-	queueWorkers     string
-	dbPool           int
-	fetchCooldown    time.Duration
-	fetchPoll        time.Duration
-	jobTimeout       time.Duration
-	claimLease       time.Duration
-	slotWait         time.Duration
-	recovery         time.Duration
-	shutdownTimeout  time.Duration
-	noWorkers        bool
-	pprofAddr        string
-	metricsAddr      string
-	metricsToken     string
-	trustedProxies   string
-	snsTopics        string
-	plans            string
-	defaultPlan      string
-	limits           string
-	warmupSchedule   string
-	http             httpConfig
+	// webhookConns bounds the attempts to one webhook endpoint a process makes at once.
+	webhookConns    int
+	bootstrapKeys   string
+	bootstrapDomain string
+	domains         domainSettings
+	emailProvider   string
+	smsProvider     string
+	sns             snsConfig
+	email           emailConfig
+	logLevel        string
+	logFormat       string
+	logSQL          bool
+	keepContent     string
+	keepMessages    string
+	workers         int
+	queueWorkers    string
+	dbPool          int
+	fetchCooldown   time.Duration
+	fetchPoll       time.Duration
+	jobTimeout      time.Duration
+	claimLease      time.Duration
+	slotWait        time.Duration
+	recovery        time.Duration
+	shutdownTimeout time.Duration
+	noWorkers       bool
+	pprofAddr       string
+	metricsAddr     string
+	metricsToken    string
+	trustedProxies  string
+	snsTopics       string
+	plans           string
+	defaultPlan     string
+	limits          string
+	warmupSchedule  string
+	http            httpConfig
 }
 
 // httpConfig is the HTTP server's limits (serve.go builds the server with them).
@@ -137,6 +139,7 @@ func (c *config) flags(s *settings) {
 	s.duration(&c.jobTimeout, "job-timeout", 0, "bound on one delivery job; 0 = 15m, or longer if the email provider's slowest send needs it")
 	s.duration(&c.claimLease, "claim-lease", sendoka.DefaultClaimLease, "lease of a delivery claim, renewed while the provider works; a lapsed one marks its message's outcome unknown")
 	s.duration(&c.slotWait, "slot-wait", sendoka.DefaultSlotWait, "longest wait for a free provider connection before a job is put back")
+	s.int(&c.webhookConns, "webhook-endpoint-concurrency", 16, "webhook attempts to one endpoint a process makes at once; a delivery that finds them all busy waits a moment, so a slow endpoint never takes every webhook worker")
 	s.bool(&c.insecureWebhooks, "allow-insecure-webhooks", false, "development only: allow http:// webhook URLs to loopback, and webhook connections to loopback; private and link-local addresses stay refused")
 	s.duration(&c.recovery, "recovery-interval", riverjobs.DefaultRecoveryInterval, "how often the leader recovers deliveries a dead process left")
 
@@ -199,6 +202,10 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	cfg.Delivery.ClaimLease = c.claimLease
 	cfg.Delivery.SlotWait = c.slotWait
 	cfg.Webhooks.AllowInsecure = c.insecureWebhooks
+	if c.webhookConns < 1 {
+		return cfg, fmt.Errorf("SENDOKA_WEBHOOK_ENDPOINT_CONCURRENCY=%d: 1 or more", c.webhookConns)
+	}
+	cfg.Webhooks.MaxConcurrentPerEndpoint = c.webhookConns
 	cfg.HTTP.BodyReadTimeout = c.http.bodyReadTimeout
 	if topics := splitList(c.snsTopics); len(topics) > 0 {
 		cfg.HTTP.SNS = snsnotify.New(snsnotify.Options{TopicARNs: topics})
