@@ -345,6 +345,7 @@ func TestDeleteTenant(t *testing.T) {
 			tpl                    *sendoka.Template
 			num                    *sendoka.PhoneNumber
 			pool                   *sendoka.PhonePool
+			hook                   *sendoka.WebhookEndpoint
 		}
 		seed := func(p *sendoka.Principal, sender string) data {
 			var d data
@@ -364,6 +365,8 @@ func TestDeleteTenant(t *testing.T) {
 			d.pool, err = c.CreatePhonePool(ctx, p, &sendoka.PhonePoolRequest{Name: "p", PhoneNumberIDs: []string{d.num.ID}})
 			require.NoError(t, err)
 			_, err = c.Suppress(ctx, p, sendoka.ChannelEmail, "gone@example.com")
+			require.NoError(t, err)
+			d.hook, err = c.CreateWebhookEndpoint(ctx, p, &sendoka.WebhookEndpointRequest{URL: "https://hooks.example.com/" + sender})
 			require.NoError(t, err)
 			return d
 		}
@@ -436,6 +439,11 @@ func TestDeleteTenant(t *testing.T) {
 		keys, err := c.ListAPIKeys(ctx, doomedScope)
 		require.NoError(t, err)
 		require.Empty(t, keys)
+		var hooks int
+		require.NoError(t, db.SQLDB().QueryRowContext(ctx, "SELECT count(*) FROM webhook_endpoints WHERE id = '"+dd.hook.ID+"'").Scan(&hooks))
+		require.Zero(t, hooks, "webhook endpoints go with the tenant")
+		require.NoError(t, db.SQLDB().QueryRowContext(ctx, "SELECT count(*) FROM webhook_endpoints WHERE id = '"+kd.hook.ID+"'").Scan(&hooks))
+		require.Equal(t, 1, hooks, "the other tenant keeps its own")
 
 		// The other tenant keeps everything.
 		require.Equal(t, sendoka.StatusScheduled, b.get(t, sendoka.ChannelEmail, kd.sched1.ID).Status)

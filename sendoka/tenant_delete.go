@@ -39,8 +39,8 @@ const (
 //
 // The job runs TenantPurgeDelay later and deletes the tenant's data in transactions of at
 // most a few hundred rows (PurgeTenant): messages with their events, tags, attachments and
-// tracked links, then templates, senders, pools, suppressions and API keys, and the tenant
-// row last.
+// tracked links, then templates, senders, pools, suppressions, webhook endpoints with their
+// delivery log, and API keys, and the tenant row last.
 func (c *Client) DeleteTenant(ctx context.Context, p *Principal, id string) error {
 	if err := requireTenantWrite(p); err != nil {
 		return err

@@ -194,6 +194,8 @@ var tenantTables = []struct{ table, where string }{
 	{"phone_pools", "org_id = ? AND COALESCE(tenant_id, '') = ?"},   // their members too
 	{"suppressions", "org_id = ? AND COALESCE(tenant_id, '') = ?"},
 	{"suppression_history", "org_id = ? AND COALESCE(tenant_id, '') = ?"},
+	{"webhook_deliveries", "org_id = ? AND COALESCE(tenant_id, '') = ?"}, // before their endpoints
+	{"webhook_endpoints", "org_id = ? AND COALESCE(tenant_id, '') = ?"},
 	{"api_keys", "org_id = ? AND tenant_id = ?"},
 }
 
