@@ -6,9 +6,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sendoka/sendoka/queue/riverjobs"
 	"github.com/sendoka/sendoka/sendoka"
 	"github.com/sendoka/sendoka/storage/bunstore"
 	"github.com/sendoka/sendoka/storage/bunstore/bunstoretest"
@@ -25,6 +27,14 @@ const publicURL = "https://mail.example.com"
 func newAudienceBundle(t *testing.T, db *bunstore.DB) *audienceBundle {
 	t.Helper()
 	b := newDBBundle(t, db)
+	// Broadcast messages are delivered on the bulk queue: more workers there than its
+	// default, so a thousand of them go out quickly under the race detector too.
+	q, err := riverjobs.New(db.SQLDB(), string(db.Dialect()), riverjobs.Config{
+		MaxWorkers: 20, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
+		ConflictSnooze: 20 * time.Millisecond, QueueWorkers: map[sendoka.QueueName]int{sendoka.QueueBulk: 50},
+	})
+	require.NoError(t, err)
+	b.queue = q
 	c, err := sendoka.New(sendoka.Config{Store: b.db, Queue: b.queue, Clock: b.clock, Email: b.fake, SMS: b.fake,
 		SandboxEmail: b.fake, SandboxSMS: b.fake, Tracking: sendoka.TrackingConfig{BaseURL: publicURL}})
 	require.NoError(t, err)
@@ -80,7 +90,7 @@ func TestAudienceFanout(t *testing.T) {
 	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
 		b := newAudienceBundle(t, db)
 		ctx := context.Background()
-		const n = 1203 // more than two chunks
+		const n = 1001 // more than two chunks
 		a, contacts := b.audience(t, n)
 		extra, err := b.c.UpsertContacts(ctx, b.p, a.ID, []sendoka.ContactInput{
 			{Email: "suppressed@example.com"}, {Email: "gone@example.com"}, {Phone: "+15559876543"}})
@@ -123,7 +133,9 @@ func TestAudienceFanout(t *testing.T) {
 
 		// The workers run the fan-out job River still holds (a second run of it), and deliver.
 		b.start(t)
-		require.NoError(t, b.fake.WaitFor(ctxWait(t), n))
+		deliveries, cancel := context.WithTimeout(ctx, 2*time.Minute) // a thousand deliveries
+		defer cancel()
+		require.NoError(t, b.fake.WaitFor(deliveries, n))
 		pollUntil(t, func() bool {
 			got, err = b.c.GetAudienceSend(ctx, b.p, a.ID, s.ID)
 			require.NoError(t, err)
@@ -166,12 +178,6 @@ func (b *audienceBundle) messageTo(t *testing.T, addr string) *sendoka.Message {
 	}
 	t.Fatalf("nothing sent to %s", addr)
 	return nil
-}
-
-func ctxWait(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), dbWait)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // TestAudienceSendLimits: more than MaxAudienceSend recipients is AUDIENCE_TOO_LARGE with
