@@ -226,3 +226,36 @@ func TestAudienceSendLimits(t *testing.T) {
 		requireCode(t, sendoka.CodeTemplateMissingVariables, err)
 	})
 }
+
+// TestBroadcastDoesNotDelayTransactional: while a broadcast's messages wait for a slow
+// provider on the bulk queue, a transactional email sent meanwhile reaches the provider
+// before the broadcast's backlog has drained: the two streams have workers of their own.
+func TestBroadcastDoesNotDelayTransactional(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := newAudienceBundle(t, db)
+		ctx := context.Background()
+		const n = 300
+		a, _ := b.audience(t, n)
+		b.fake.SetDelay(200 * time.Millisecond) // 300 × 200 ms over 50 bulk workers: over a second of backlog
+		b.start(t)
+		_, err := b.c.SendToAudience(ctx, b.p, a.ID, &sendoka.AudienceSendRequest{From: "news@sandbox.sendoka.com",
+			Channel: sendoka.ChannelEmail, Template: "news", Variables: map[string]any{"issue": "June"}})
+		require.NoError(t, err)
+		broadcasts := func() int {
+			k := 0
+			for _, s := range b.fake.Sent() {
+				if strings.HasPrefix(s.Email.To[0], "reader") {
+					k++
+				}
+			}
+			return k
+		}
+		pollUntil(t, func() bool { return broadcasts() > 0 }, "the broadcast starts")
+		m, err := b.c.SendEmail(ctx, b.p, b.email("urgent@example.com"))
+		require.NoError(t, err)
+		pollUntil(t, func() bool { return b.fake.Count(m.ID) > 0 }, "the transactional email reaches the provider")
+		require.Less(t, broadcasts(), n, "the transactional email did not wait for the broadcast")
+		require.Equal(t, sendoka.StreamTransactional, b.get(t, sendoka.ChannelEmail, m.ID).StreamName())
+	})
+}
