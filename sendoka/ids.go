@@ -18,6 +18,7 @@ const (
 	PrefixDomain          = "dom_"
 	PrefixTemplate        = "tpl_"
 	PrefixAudience        = "aud_"
+	PrefixContact         = "con_"
 	PrefixWebhookEndpoint = "whe_"
 	PrefixWebhookDelivery = "whd_"
 )

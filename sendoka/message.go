@@ -91,6 +91,10 @@ type Message struct {
 	Channel  Channel
 	Mode     Mode
 	Status   Status
+	// Stream is StreamBroadcast for the messages of an audience send, and "" (read:
+	// StreamTransactional) for single and batch sends. Broadcast messages are delivered on
+	// the bulk queue, so they never delay transactional ones.
+	Stream string
 
 	// Email is set for ChannelEmail, SMS for ChannelSMS.
 	Email *EmailContent
@@ -172,6 +176,14 @@ type SMSContent struct {
 	// Encoding and Segments are how the body travels: GSM-7 or UCS-2, in so many parts.
 	Encoding SMSEncoding `json:"encoding,omitempty"`
 	Segments int         `json:"segments,omitempty"`
+}
+
+// StreamName returns the message's stream: StreamBroadcast or StreamTransactional.
+func (m *Message) StreamName() string {
+	if m.Stream == StreamBroadcast {
+		return StreamBroadcast
+	}
+	return StreamTransactional
 }
 
 // From returns the sender of m, whatever its channel.

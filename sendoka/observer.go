@@ -62,6 +62,7 @@ type statusSeen struct {
 	channel  Channel
 	status   Status
 	provider string
+	stream   string
 	mode     Mode
 }
 
@@ -87,7 +88,7 @@ func (c *Client) flush(s *seenStatuses) {
 		return
 	}
 	for _, v := range s.list {
-		c.obs.MessageStatus(v.channel, v.status, v.provider, messageStream(), v.mode)
+		c.obs.MessageStatus(v.channel, v.status, v.provider, v.stream, v.mode)
 	}
 }
 
@@ -98,16 +99,13 @@ func (c *Client) sawStatus(ctx context.Context, m *Message, status Status) {
 	if provider == "" {
 		provider = c.providerName(m)
 	}
-	v := statusSeen{channel: m.Channel, status: status, provider: provider, mode: m.Mode}
+	v := statusSeen{channel: m.Channel, status: status, provider: provider, stream: m.StreamName(), mode: m.Mode}
 	if s, ok := ctx.Value(seenKey{}).(*seenStatuses); ok {
 		s.list = append(s.list, v)
 		return
 	}
-	c.obs.MessageStatus(v.channel, v.status, v.provider, messageStream(), v.mode)
+	c.obs.MessageStatus(v.channel, v.status, v.provider, v.stream, v.mode)
 }
-
-// messageStream is the stream of a message: transactional, until audiences bring broadcast.
-func messageStream() string { return StreamTransactional }
 
 // observeProviderCall reports a hand-off to the Config.Observer.
 func (c *Client) observeProviderCall(ctx context.Context, m *Message, start time.Time, d time.Duration, err error) {

@@ -134,6 +134,9 @@ func JobSpecs(recovery, deliveryTimeout time.Duration) []JobSpec {
 		// attempt (10 s by default) and its bookkeeping.
 		{Kind: JobDeliverWebhook, Queue: QueueWebhooks, Timeout: time.Minute, Backoff: attemptPow4},
 		{Kind: JobPruneNotifications, Queue: QueueMaintenance, MaxAttempts: 1, Timeout: 2 * time.Minute, Every: time.Hour},
+		// A fan-out resumes after its last committed chunk, so a run cut short by its
+		// timeout, or a crash, loses nothing and duplicates nothing.
+		{Kind: JobAudienceFanout, Queue: QueueBulk, Timeout: 10 * time.Minute, Backoff: attemptPow4},
 	}
 }
 
@@ -186,6 +189,8 @@ func (c *Client) RunJob(ctx context.Context, j Job, run JobRun) error {
 	case JobPruneNotifications:
 		_, err := c.PruneProviderNotifications(ctx)
 		return err
+	case JobAudienceFanout:
+		return c.RunAudienceFanout(ctx, j.SubjectID)
 	}
 	return Errorf(CodeValidation, "unknown job kind %q", j.Kind)
 }

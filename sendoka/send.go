@@ -82,6 +82,9 @@ func (c *Client) stamp(msgs []*Message) acceptance {
 		m.ID = NewID(PrefixMessage, now)
 		m.Status = StatusQueued
 		a.jobs[i] = Job{Kind: JobDeliverMessage, SubjectID: m.ID}
+		if m.Stream == StreamBroadcast {
+			a.jobs[i].Queue = QueueBulk // broadcast work never delays transactional work
+		}
 		evType := EventQueued
 		if m.ScheduledAt != nil {
 			m.Status = StatusScheduled

@@ -58,6 +58,8 @@ type Store interface {
 	IdempotencyStore    // idempotency_store.go
 	WebhookStore        // webhook_store.go
 	ProviderIngestStore // provider_ingest.go
+	AudienceStore       // audience.go
+	AudienceSendStore   // audience_send.go
 }
 
 // Tx is one open transaction. Its methods must only be called from inside the InTx callback
@@ -100,6 +102,9 @@ type Tx interface {
 	IdempotencyTx    // idempotency_store.go
 	WebhookTx        // webhook_store.go
 	ProviderIngestTx // provider_ingest.go
+	AudienceTx       // audience.go
+	AudienceSendTx   // audience_send.go
+	UnsubscribeTx    // unsubscribe.go
 }
 
 // MessageQuery selects messages for ListMessages. Zero fields do not filter.

@@ -21,6 +21,7 @@ import (
 // by path prefix (or whole path): they are not called by API users with an API key.
 var notForClients = []string{
 	"/t/",                // open pixel and click redirect: for mail clients, from tracked emails
+	"/u/",                // unsubscribe page and one-click POST: for readers and their mail clients
 	"/api/v1/providers/", // provider callbacks (SES/SNS notifications): for the providers
 	"/resend/",           // the Resend-compatible surface: for Resend's own SDKs
 	"/api/v1/docs",       // the reference page, the OpenAPI document and the Postman

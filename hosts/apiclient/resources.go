@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/sendoka/sendoka/hosts/httpapi"
@@ -336,4 +337,79 @@ func (c *Client) DeleteSuppression(ctx context.Context, address, channel string)
 	q := url.Values{}
 	set(q, "channel", channel)
 	return invoke[httpapi.SuppressionDeleted](ctx, c, call{method: http.MethodDelete, path: pathf("/api/v1/suppressions/%s", address), query: q, tenantQuery: true})
+}
+
+// Audiences.
+
+// CreateAudience creates an empty audience (POST /api/v1/audiences).
+func (c *Client) CreateAudience(ctx context.Context, req *sendoka.AudienceRequest) (*httpapi.Audience, error) {
+	return invoke[httpapi.Audience](ctx, c, call{method: http.MethodPost, path: "/api/v1/audiences", body: req, safety: keyed})
+}
+
+// ListAudiences returns a page of audiences, newest first (GET /api/v1/audiences); Status
+// and Tag of lp are not used.
+func (c *Client) ListAudiences(ctx context.Context, lp sendoka.ListParams) (*httpapi.AudienceList, error) {
+	q := listQuery(sendoka.ListParams{Limit: lp.Limit, Cursor: lp.Cursor, TenantID: lp.TenantID})
+	return invoke[httpapi.AudienceList](ctx, c, call{method: http.MethodGet, path: "/api/v1/audiences", query: q, tenantQuery: true})
+}
+
+// GetAudience returns an audience with its contact counts (GET /api/v1/audiences/{id}).
+func (c *Client) GetAudience(ctx context.Context, id string) (*httpapi.Audience, error) {
+	return invoke[httpapi.Audience](ctx, c, call{method: http.MethodGet, path: pathf("/api/v1/audiences/%s", id), tenantQuery: true})
+}
+
+// UpdateAudience changes the fields given (PATCH /api/v1/audiences/{id}).
+func (c *Client) UpdateAudience(ctx context.Context, id string, req *sendoka.AudienceUpdate) (*httpapi.Audience, error) {
+	return invoke[httpapi.Audience](ctx, c, call{method: http.MethodPatch, path: pathf("/api/v1/audiences/%s", id), body: req, tenantQuery: true})
+}
+
+// DeleteAudience removes an audience and its contacts (DELETE /api/v1/audiences/{id}).
+func (c *Client) DeleteAudience(ctx context.Context, id string) (*httpapi.AudienceDeleted, error) {
+	return invoke[httpapi.AudienceDeleted](ctx, c, call{method: http.MethodDelete, path: pathf("/api/v1/audiences/%s", id), tenantQuery: true})
+}
+
+// AddContacts adds up to 10,000 contacts to an audience, or updates the ones already there,
+// each answered on its own row (POST /api/v1/audiences/{id}/contacts). Adding again merges
+// into the same contacts, so it is retried like any keyed create.
+func (c *Client) AddContacts(ctx context.Context, audienceID string, contacts []sendoka.ContactInput) (*httpapi.ContactsAdded, error) {
+	return invoke[httpapi.ContactsAdded](ctx, c, call{method: http.MethodPost, path: pathf("/api/v1/audiences/%s/contacts", audienceID),
+		body: contacts, safety: repeatable, tenantQuery: true})
+}
+
+// ListContacts returns a page of an audience's contacts, newest first
+// (GET /api/v1/audiences/{id}/contacts).
+func (c *Client) ListContacts(ctx context.Context, audienceID string, lp sendoka.ContactListParams) (*httpapi.ContactList, error) {
+	q := listQuery(sendoka.ListParams{Limit: lp.Limit, Cursor: lp.Cursor})
+	if lp.Subscribed != nil {
+		q.Set("subscribed", strconv.FormatBool(*lp.Subscribed))
+	}
+	return invoke[httpapi.ContactList](ctx, c, call{method: http.MethodGet, path: pathf("/api/v1/audiences/%s/contacts", audienceID), query: q, tenantQuery: true})
+}
+
+// DeleteContact removes a contact from an audience
+// (DELETE /api/v1/audiences/{id}/contacts/{contact_id}).
+func (c *Client) DeleteContact(ctx context.Context, audienceID, contactID string) (*httpapi.ContactDeleted, error) {
+	return invoke[httpapi.ContactDeleted](ctx, c, call{method: http.MethodDelete,
+		path: pathf("/api/v1/audiences/%s/contacts/%s", audienceID, contactID), tenantQuery: true})
+}
+
+// SendToAudience sends a template to every subscribed, unsuppressed contact of an audience
+// (POST /api/v1/audiences/{id}/send); the messages are made in the background. Not retried
+// after a 5xx: a retry could send twice.
+func (c *Client) SendToAudience(ctx context.Context, audienceID string, req *sendoka.AudienceSendRequest) (*httpapi.AudienceSendAccepted, error) {
+	return invoke[httpapi.AudienceSendAccepted](ctx, c, call{method: http.MethodPost, path: pathf("/api/v1/audiences/%s/send", audienceID),
+		body: req, tenantQuery: true})
+}
+
+// GetAudienceStatus returns the latest send to an audience and how far it is
+// (GET /api/v1/audiences/{id}/status).
+func (c *Client) GetAudienceStatus(ctx context.Context, audienceID string) (*httpapi.AudienceSendStatus, error) {
+	return invoke[httpapi.AudienceSendStatus](ctx, c, call{method: http.MethodGet, path: pathf("/api/v1/audiences/%s/status", audienceID), tenantQuery: true})
+}
+
+// GetAudienceSend returns one send to an audience and how far it is
+// (GET /api/v1/audiences/{id}/sends/{send_id}).
+func (c *Client) GetAudienceSend(ctx context.Context, audienceID, sendID string) (*httpapi.AudienceSendStatus, error) {
+	return invoke[httpapi.AudienceSendStatus](ctx, c, call{method: http.MethodGet,
+		path: pathf("/api/v1/audiences/%s/sends/%s", audienceID, sendID), tenantQuery: true})
 }

@@ -80,9 +80,10 @@ func TestQuickstart(t *testing.T) {
 		require.Equal(t, []string{
 			"attachments", "attempts", "bcc", "cc", "channel", "completed_at", "content_purged", "created_at", "delivery_attempts",
 			"diagnostic", "events", "from", "headers", "html", "id", "metadata", "mode", "next_retry_at", "outcome",
-			"provider", "provider_message_id", "recipients", "reply_to", "scheduled_at", "sent_at", "status", "subject", "tags",
+			"provider", "provider_message_id", "recipients", "reply_to", "scheduled_at", "sent_at", "status", "stream", "subject", "tags",
 			"text", "to", "track_clicks", "track_opens", "updated_at",
 		}, slices.Sorted(maps.Keys(raw)))
+		require.JSONEq(t, `"transactional"`, string(raw["stream"]))
 		require.JSONEq(t, "null", string(raw["outcome"]))
 		require.JSONEq(t, "null", string(raw["next_retry_at"]))
 		require.JSONEq(t, "null", string(raw["text"]))

@@ -61,6 +61,17 @@ var requestExamples = map[string][]requestExample{
 		{"single", "Suppress one address", obj{"channel": "email", "address": "unsubscribed@example.com", "reason": "unsubscribe"}},
 		{"bulk", "Import a list", obj{"suppressions": []obj{{"address": "old-bounce@example.com", "reason": "bounce"}, {"address": "+15555550123", "reason": "stop"}}}},
 	},
+	"create-audience": {{"newsletter", "A newsletter list", obj{"name": "Monthly newsletter", "description": "Product news, once a month"}}},
+	"update-audience": {{"rename", "Rename", obj{"name": "Product newsletter"}}},
+	"add-contacts": {{"import", "Import contacts", []obj{
+		{"email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace", "data": obj{"plan": "pro"}},
+		{"email": "grace@example.com", "first_name": "Grace", "data": obj{"plan": "free"}},
+		{"phone": "+15559876543", "first_name": "Alan"}}}},
+	"send-to-audience": {
+		{"newsletter", "Send a newsletter", obj{"from": "news@yourdomain.com", "template": "newsletter", "channel": "email"}},
+		{"variables", "With variables over the contacts' own", obj{"from": "news@yourdomain.com", "template": "newsletter", "channel": "email",
+			"subject": "April news", "variables": obj{"issue": "April"}, "tags": []string{"newsletter"}}},
+	},
 	"create-api-key": {{"send-only", "A key that only sends email", obj{"name": "backend", "mode": "live", "scopes": []string{"emails:send"}}}},
 	"update-api-key": {{"rename", "Rename", obj{"name": "backend (old)"}}},
 	"create-phone-number": {

@@ -50,7 +50,7 @@ func TestOpenAPI(t *testing.T) {
 	require.Equal(t, "3.1.0", doc.OpenAPI)
 
 	// The probes and the tracking routes take no API key.
-	keyless := map[string]bool{"/healthz": true, "/readyz": true, "/t/o/{token}": true, "/t/c/{token}": true}
+	keyless := map[string]bool{"/healthz": true, "/readyz": true, "/t/o/{token}": true, "/t/c/{token}": true, "/u/{token}": true}
 	ops := map[string]string{}
 	for path, item := range doc.Paths {
 		for method, op := range item {
@@ -110,11 +110,25 @@ func TestOpenAPI(t *testing.T) {
 		"POST /api/v1/suppressions":             "add-suppressions",
 		"GET /api/v1/suppressions/{address}":    "get-suppression",
 		"DELETE /api/v1/suppressions/{address}": "delete-suppression",
-		"POST /api/v1/templates":                "create-template",
-		"GET /api/v1/templates":                 "list-templates",
-		"GET /api/v1/templates/{id_or_slug}":    "get-template",
-		"PATCH /api/v1/templates/{id_or_slug}":  "update-template",
-		"DELETE /api/v1/templates/{id_or_slug}": "delete-template",
+		// audiences.go
+		"POST /api/v1/audiences":                              "create-audience",
+		"GET /api/v1/audiences":                               "list-audiences",
+		"GET /api/v1/audiences/{id}":                          "get-audience",
+		"PATCH /api/v1/audiences/{id}":                        "update-audience",
+		"DELETE /api/v1/audiences/{id}":                       "delete-audience",
+		"POST /api/v1/audiences/{id}/contacts":                "add-contacts",
+		"GET /api/v1/audiences/{id}/contacts":                 "list-contacts",
+		"DELETE /api/v1/audiences/{id}/contacts/{contact_id}": "delete-contact",
+		"POST /api/v1/audiences/{id}/send":                    "send-to-audience",
+		"GET /api/v1/audiences/{id}/status":                   "get-audience-status",
+		"GET /api/v1/audiences/{id}/sends/{send_id}":          "get-audience-send",
+		"GET /u/{token}":                                      "unsubscribe-page",
+		"POST /u/{token}":                                     "unsubscribe",
+		"POST /api/v1/templates":                              "create-template",
+		"GET /api/v1/templates":                               "list-templates",
+		"GET /api/v1/templates/{id_or_slug}":                  "get-template",
+		"PATCH /api/v1/templates/{id_or_slug}":                "update-template",
+		"DELETE /api/v1/templates/{id_or_slug}":               "delete-template",
 		// apikeys.go
 		"POST /api/v1/api-keys":        "create-api-key",
 		"GET /api/v1/api-keys":         "list-api-keys",
@@ -275,6 +289,9 @@ func TestRegisterOnAppAPI(t *testing.T) {
 	doURL(t, base, reqGet("/openapi.json")).decode(t, http.StatusOK, &doc)
 	paths := slices.Sorted(maps.Keys(doc.Paths))
 	require.Equal(t, []string{"/api/v1/api-keys", "/api/v1/api-keys/{id}",
+		"/api/v1/audiences", "/api/v1/audiences/{id}", "/api/v1/audiences/{id}/contacts",
+		"/api/v1/audiences/{id}/contacts/{contact_id}", "/api/v1/audiences/{id}/send",
+		"/api/v1/audiences/{id}/sends/{send_id}", "/api/v1/audiences/{id}/status",
 		"/api/v1/domains", "/api/v1/domains/{id}", "/api/v1/domains/{id}/verify",
 		"/api/v1/emails", "/api/v1/emails/batch", "/api/v1/emails/{id}",
 		"/api/v1/org",
@@ -287,5 +304,5 @@ func TestRegisterOnAppAPI(t *testing.T) {
 		"/api/v1/webhooks", "/api/v1/webhooks/{id}", "/api/v1/webhooks/{id}/deliveries",
 		"/api/v1/webhooks/{id}/deliveries/{delivery_id}/replay", "/api/v1/webhooks/{id}/replay",
 		"/api/v1/webhooks/{id}/rotate-secret", "/api/v1/webhooks/{id}/test", "/resend/emails", "/resend/emails/batch",
-		"/resend/emails/{id}", "/t/c/{token}", "/t/o/{token}", "/widgets"}, paths)
+		"/resend/emails/{id}", "/t/c/{token}", "/t/o/{token}", "/u/{token}", "/widgets"}, paths)
 }

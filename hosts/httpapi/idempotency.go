@@ -49,6 +49,7 @@ var idempotentRoutes = map[string]bool{
 	"/api/v1/phone-numbers": true,
 	"/api/v1/phone-pools":   true,
 	"/api/v1/tenants":       true,
+	"/api/v1/audiences":     true,
 	// The Resend drop-in (resend.go).
 	resendPrefix + "/emails":       true,
 	resendPrefix + "/emails/batch": true,

@@ -100,8 +100,23 @@ func isolationFixtures() map[string]isolationFixture {
 				decode(t, http.StatusOK, &SuppressionsAdded{})
 			return addr
 		}},
-		"/api/v1/domains/{id}":        {create: createDomainFixture},
-		"/api/v1/domains/{id}/verify": {create: createDomainFixture},
+		"/api/v1/audiences/{id}": {
+			create: createAudienceFixture,
+			body:   map[string]func() any{http.MethodPatch: func() any { return map[string]any{"name": "changed"} }},
+		},
+		"/api/v1/audiences/{id}/contacts": {
+			create: createAudienceFixture,
+			body:   map[string]func() any{http.MethodPost: func() any { return []map[string]any{{"email": "changed@example.com"}} }},
+		},
+		"/api/v1/audiences/{id}/contacts/{contact_id}": {create: createAudienceFixture},
+		"/api/v1/audiences/{id}/send": {
+			create: createSMSAudienceFixture,
+			body:   map[string]func() any{http.MethodPost: func() any { return audienceSMSSend() }},
+		},
+		"/api/v1/audiences/{id}/status":          {create: createSMSAudienceFixture},
+		"/api/v1/audiences/{id}/sends/{send_id}": {create: createSMSAudienceFixture},
+		"/api/v1/domains/{id}":                   {create: createDomainFixture},
+		"/api/v1/domains/{id}/verify":            {create: createDomainFixture},
 		"/api/v1/webhooks/{id}": {
 			create: createWebhookFixture,
 			body:   map[string]func() any{http.MethodPatch: func() any { return map[string]any{"description": "changed"} }},
@@ -128,6 +143,48 @@ func createTenantFixture(t *testing.T, b *bundle, o owner) string {
 		"name": "iso", "slug": fmt.Sprintf("iso-%d", phoneSeq.Add(1)),
 	}}).decode(t, http.StatusOK, &out)
 	return out.ID
+}
+
+// createAudienceFixture makes an audience with one contact as the owner.
+func createAudienceFixture(t *testing.T, b *bundle, o owner) string {
+	var out Audience
+	b.do(t, req{method: http.MethodPost, path: "/api/v1/audiences", key: o.key, body: map[string]any{"name": "iso"}}).
+		decode(t, http.StatusOK, &out)
+	b.do(t, req{method: http.MethodPost, path: "/api/v1/audiences/" + out.ID + "/contacts", key: o.key,
+		body: []map[string]any{{"email": fmt.Sprintf("iso-%d@example.com", phoneSeq.Add(1)), "first_name": "Iso"}}}).
+		decode(t, http.StatusOK, &ContactsAdded{})
+	return out.ID
+}
+
+// audienceSMSTemplate is the SMS template createSMSAudienceFixture makes.
+const audienceSMSTemplate = "audience-sms"
+
+// createSMSAudienceFixture makes, as the owner, an SMS template (once per namespace) and an
+// audience with one contact with a phone number, and sends to it.
+func createSMSAudienceFixture(t *testing.T, b *bundle, o owner) string {
+	res := b.do(t, req{method: http.MethodPost, path: "/api/v1/templates", key: o.key,
+		body: map[string]any{"slug": audienceSMSTemplate, "channel": "sms", "body": "Hi {{first_name}}, {{data.plan}} news"}})
+	require.Contains(t, []int{http.StatusOK, http.StatusUnprocessableEntity}, res.status, "%s", res.body) // 422: it exists
+	var out Audience
+	b.do(t, req{method: http.MethodPost, path: "/api/v1/audiences", key: o.key, body: map[string]any{"name": "sms"}}).
+		decode(t, http.StatusOK, &out)
+	b.do(t, req{method: http.MethodPost, path: "/api/v1/audiences/" + out.ID + "/contacts", key: o.key,
+		body: []map[string]any{{"phone": fmt.Sprintf("+1555%07d", 5000000+phoneSeq.Add(1)), "first_name": "Iso", "data": map[string]any{"plan": "pro"}}}}).
+		decode(t, http.StatusOK, &ContactsAdded{})
+	send := audienceSMSSend()
+	if o.tenantID != "" { // a tenant sends from a number of its own
+		var pn map[string]any
+		b.do(t, req{method: http.MethodGet, path: "/api/v1/phone-numbers/" + createPhoneNumber(t, b, o), key: o.key}).decode(t, http.StatusOK, &pn)
+		send["from"] = pn["phone_number"]
+	}
+	b.do(t, req{method: http.MethodPost, path: "/api/v1/audiences/" + out.ID + "/send", key: o.key, body: send}).
+		decode(t, http.StatusOK, &AudienceSendAccepted{})
+	return out.ID
+}
+
+// audienceSMSSend is a valid send to an audience of createSMSAudienceFixture.
+func audienceSMSSend() map[string]any {
+	return map[string]any{"from": "+15551234567", "channel": "sms", "template": audienceSMSTemplate}
 }
 
 // createDomainFixture adds a sending domain as the owner.

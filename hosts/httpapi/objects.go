@@ -114,6 +114,7 @@ func events(evs []sendoka.Event) []MessageEvent {
 // messageFields are the fields both channels share, listed in each type for the schema.
 type messageFields struct {
 	id, channel, status, mode string
+	stream                    string
 	tags                      []string
 	metadata                  map[string]any
 	provider, providerMsgID   *string
@@ -135,7 +136,7 @@ func commonFields(m *sendoka.Message) messageFields {
 	}
 	return messageFields{
 		id: m.ID, channel: string(m.Channel), status: string(m.Status), mode: string(m.Mode),
-		tags: nonNil(m.Tags), metadata: md,
+		stream: m.StreamName(), tags: nonNil(m.Tags), metadata: md,
 		provider: nullable(m.Provider), providerMsgID: nullable(m.ProviderMessageID),
 		diagnostic: diagnostic(m.Diagnostic), attempts: m.Attempts,
 		outcome: nullable(string(m.Outcome)), deliveryAttempts: deliveryAttempts(m.DeliveryAttempts),
@@ -152,6 +153,7 @@ type EmailMessage struct {
 	Channel           string             `json:"channel" enum:"email"`
 	Status            string             `json:"status" enum:"queued,scheduled,sent,delivered,bounced,failed,canceled" example:"delivered"`
 	Mode              string             `json:"mode" enum:"live,test" doc:"live for sok_live_ keys; test messages are only simulated"`
+	Stream            string             `json:"stream" enum:"transactional,broadcast" doc:"broadcast for the messages of an audience send, transactional for single and batch sends"`
 	From              string             `json:"from" example:"you@sandbox.sendoka.com"`
 	To                []string           `json:"to" nullable:"false" example:"[\"user@example.com\"]"`
 	Cc                []string           `json:"cc" nullable:"false"`
@@ -220,7 +222,7 @@ func emailMessage(m *sendoka.Message) EmailMessage {
 		e = &sendoka.EmailContent{}
 	}
 	return EmailMessage{
-		ID: f.id, Channel: f.channel, Status: f.status, Mode: f.mode,
+		ID: f.id, Channel: f.channel, Status: f.status, Mode: f.mode, Stream: f.stream,
 		From: e.From, To: nonNil(e.To), Cc: nonNil(e.Cc), Bcc: nonNil(e.Bcc), ReplyTo: nonNil(e.ReplyTo),
 		Subject: e.Subject, HTML: nullable(e.HTML), Text: nullable(e.Text),
 		Attachments: emailAttachments(e.Attachments), Headers: emailHeaders(e.Headers), // email_objects.go
@@ -239,6 +241,7 @@ type SMSMessage struct {
 	Channel           string             `json:"channel" enum:"sms"`
 	Status            string             `json:"status" enum:"queued,scheduled,sent,delivered,bounced,failed,canceled" example:"delivered"`
 	Mode              string             `json:"mode" enum:"live,test" doc:"live for sok_live_ keys; test messages are only simulated"`
+	Stream            string             `json:"stream" enum:"transactional,broadcast" doc:"broadcast for the messages of an audience send, transactional for single and batch sends"`
 	From              string             `json:"from" example:"+15551234567"`
 	To                string             `json:"to" example:"+15559876543"`
 	Body              string             `json:"body" example:"Your code is 1234"`
@@ -277,7 +280,7 @@ func smsMessage(m *sendoka.Message) SMSMessage {
 		s = &sendoka.SMSContent{}
 	}
 	return SMSMessage{
-		ID: f.id, Channel: f.channel, Status: f.status, Mode: f.mode,
+		ID: f.id, Channel: f.channel, Status: f.status, Mode: f.mode, Stream: f.stream,
 		From: s.From, To: s.To, Body: s.Body, MediaURL: nonNil(s.MediaURLs),
 		Encoding: string(s.Encoding), Segments: s.Segments,
 		PhoneNumberID: nullable(s.PhoneNumberID), FromPool: nullable(s.PoolID),

@@ -67,7 +67,7 @@ var postmanVar = regexp.MustCompile(`\{\{([$\w]+)\}\}`)
 // collection registers the docs' alphanumeric sender.
 func TestPostmanCollection(t *testing.T) {
 	t.Parallel()
-	b := setup(t, sqlite(t), setupConfig{})
+	b := setup(t, sqlite(t), setupConfig{tracking: sendoka.TrackingConfig{BaseURL: "https://mail.example.com"}})
 	ctx := context.Background()
 
 	res := b.do(t, reqGet("/api/v1/postman.json"))
@@ -144,6 +144,9 @@ func TestPostmanCollection(t *testing.T) {
 	d, err = b.client.VerifyDomain(ctx, admin, d.ID)
 	require.NoError(t, err)
 	require.Equal(t, sendoka.DomainVerified, d.Status)
+	_, err = b.client.CreateTemplate(ctx, admin, &sendoka.TemplateRequest{Slug: "newsletter", Channel: sendoka.ChannelEmail,
+		Subject: "News for {{first_name}}", HTML: "<p>Hi {{first_name}}, here is the news.</p>"})
+	require.NoError(t, err)
 	_, err = b.client.CreatePhoneNumber(ctx, admin, &sendoka.PhoneNumberRequest{Kind: sendoka.SenderLongCode, PhoneNumber: "+15555550100", ISOCountry: "US"})
 	require.NoError(t, err)
 	senders, err := b.client.ListPhoneNumbers(ctx, admin, sendoka.ListParams{Limit: 100})
@@ -173,6 +176,25 @@ func TestPostmanCollection(t *testing.T) {
 			addr := fmt.Sprintf("postman-%d@example.com", phoneSeq.Add(1))
 			b.do(t, req{method: http.MethodPost, path: "/api/v1/suppressions", key: b.live, body: map[string]any{"address": addr}}).decode(t, http.StatusOK, &map[string]any{})
 			return addr
+		},
+		"audience_id": func(map[string]string) string {
+			// An audience with a contact, sent to once (so its status has a send to show).
+			id := createAudienceFixture(t, b, own)
+			_, err := b.client.SendToAudience(ctx, admin, id, &sendoka.AudienceSendRequest{From: "news@yourdomain.com",
+				Channel: sendoka.ChannelEmail, Template: "newsletter"})
+			require.NoError(t, err)
+			return id
+		},
+		"send_id": func(vars map[string]string) string {
+			s, err := b.client.GetAudienceSend(ctx, admin, vars["audience_id"], "")
+			require.NoError(t, err)
+			return s.ID
+		},
+		"contact_id": func(vars map[string]string) string {
+			var out ContactsAdded
+			b.do(t, req{method: http.MethodPost, path: "/api/v1/audiences/" + vars["audience_id"] + "/contacts", key: b.live,
+				body: []map[string]any{{"email": fmt.Sprintf("postman-%d@example.com", phoneSeq.Add(1))}}}).decode(t, http.StatusOK, &out)
+			return out.Data[0].Contact.ID
 		},
 		"phone_pool_id": func(map[string]string) string {
 			var out PhonePool

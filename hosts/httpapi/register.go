@@ -68,6 +68,9 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	registerOrg(r, h)            // org.go
 	registerTracking(r, c)       // tracking.go
 	registerSuppressions(r, h)   // suppressions.go
+	registerAudiences(r, h)      // audiences.go
+	registerAudienceSends(r, h)  // audiences.go
+	registerUnsubscribe(r, c)    // unsubscribe.go
 	registerProviderEvents(r, c) // providers.go
 	registerResend(api, r, c)    // resend.go
 	addExamples(api)             // examples.go

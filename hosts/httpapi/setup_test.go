@@ -56,6 +56,8 @@ type setupConfig struct {
 	clock sendoka.Clock
 	// webhooks tunes outgoing webhooks.
 	webhooks sendoka.WebhookConfig
+	// tracking is the public URL and secret of tracking and unsubscribe links.
+	tracking sendoka.TrackingConfig
 }
 
 // setup builds a bundle on db. The queue runs only with cfg.workers; everything is closed
@@ -76,7 +78,7 @@ func setup(t testing.TB, db *bunstore.DB, cfg setupConfig) *bundle {
 		sbEmail, sbSMS = sb, sb
 	}
 	dns := sendokatest.NewDNS()
-	c, err := sendoka.New(sendoka.Config{Store: db, Queue: q, SandboxEmail: sbEmail, SandboxSMS: sbSMS, Email: cfg.email, DNS: dns, Clock: cfg.clock, Webhooks: cfg.webhooks})
+	c, err := sendoka.New(sendoka.Config{Store: db, Queue: q, SandboxEmail: sbEmail, SandboxSMS: sbSMS, Email: cfg.email, DNS: dns, Clock: cfg.clock, Webhooks: cfg.webhooks, Tracking: cfg.tracking})
 	require.NoError(t, err)
 	if cfg.workers {
 		// River runs until the Start context ends: it must outlive setup.

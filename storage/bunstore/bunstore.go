@@ -115,6 +115,9 @@ type DB struct {
 	unbounded *pgx.ConnConfig
 	// keys is the API key listener (keywatch.go).
 	keys keyWatch
+	// observeInsert, when set (by tests), sees every multi-row INSERT of insertValuesOn
+	// before it runs.
+	observeInsert func(query string, args []any)
 }
 
 var _ sendoka.Store = (*DB)(nil)
@@ -227,7 +230,7 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx sendoka.
 			_ = btx.Rollback()
 		}
 	}()
-	if err := fn(ctx, &Tx{tx: btx}); err != nil {
+	if err := fn(ctx, &Tx{tx: btx, observeInsert: db.observeInsert}); err != nil {
 		return err
 	}
 	done = true

@@ -16,10 +16,15 @@ const (
 	// maxParams stays under SQLite's default of 32,766 variables per statement (Postgres
 	// allows 65,535).
 	maxParams = 30000
-	// maxStatementBytes bounds the values one statement carries (their text and their bound
-	// parameters together). A row larger than this on its own still goes in a statement of
-	// its own: neither database limits a parameter to it.
-	maxStatementBytes = 1 << 20
+	// maxStatementBytes bounds one statement: its SQL text and its bound parameters
+	// together stay under 1 MB (Neon's cap on a statement). A row larger than this on its
+	// own still goes in a statement of its own: neither database limits a parameter to it.
+	maxStatementBytes = 1_000_000
+	// placeholderBytes is the SQL text a value adds: its placeholder ("$12345") and ", ".
+	placeholderBytes = 8
+	// statementOverhead is room for the rest of the text: INSERT INTO, the columns, an ON
+	// CONFLICT clause.
+	statementOverhead = 1 << 10
 )
 
 // insertValues inserts rows (each a value per column of cols) into table with multi-row
@@ -46,6 +51,9 @@ func (t *Tx) insertValuesOn(ctx context.Context, table string, cols []string, ro
 		for _, r := range rows[:n] {
 			args = append(args, r...)
 		}
+		if t.observeInsert != nil {
+			t.observeInsert(query, args)
+		}
 		if _, err := t.tx.Tx.ExecContext(ctx, query, args...); err != nil {
 			return err
 		}
@@ -60,7 +68,7 @@ func statementSizes(rows [][]any, ncols int) []int {
 	perStatement := max(1, maxParams/max(1, ncols))
 	var sizes []int
 	for len(rows) > 0 {
-		n, size := 0, 0
+		n, size := 0, statementOverhead
 		for n < len(rows) && n < perStatement {
 			s := rowBytes(rows[n])
 			if n > 0 && size+s > maxStatementBytes {
@@ -107,10 +115,12 @@ func insertSQL(table string, cols []string, n int, pg bool) string {
 	return b.String()
 }
 
-// rowBytes estimates the size of a row's values on the wire.
+// rowBytes estimates what a row adds to a statement: its values on the wire and their
+// placeholders in the SQL text.
 func rowBytes(row []any) int {
-	n := 0
+	n := 4 // "(", ")" and ", " around the row
 	for _, v := range row {
+		n += placeholderBytes
 		switch v := v.(type) {
 		case string:
 			n += len(v)
@@ -118,6 +128,8 @@ func rowBytes(row []any) int {
 			n += len(v)
 		case nullString:
 			n += len(v)
+		case timestamp:
+			n += len("2006-01-02T15:04:05.000000Z")
 		default:
 			n += 8
 		}

@@ -223,6 +223,8 @@ type messageRow struct {
 	CompletedAt      timestamp `bun:"completed_at,nullzero"`
 	// ContentPurgedAt is when retention blanked the content (sendoka/retention.go).
 	ContentPurgedAt timestamp `bun:"content_purged_at,nullzero"`
+	// Stream is "broadcast" for audience sends, NULL for transactional messages.
+	Stream string `bun:"stream,nullzero"`
 }
 
 // messageColumns are the columns of messageRow in the order values gives them
@@ -232,6 +234,7 @@ var messageColumns = []string{
 	"content", "tags", "metadata", "scheduled_at", "job_id", "claimed_at", "lease_until",
 	"provider", "provider_message_id", "diagnostic", "outcome", "attempts", "delivery_attempts",
 	"next_retry_at", "created_at", "updated_at", "sent_at", "completed_at", "content_purged_at",
+	"stream",
 }
 
 // values returns the row's values in messageColumns order, for insertValues.
@@ -242,6 +245,7 @@ func (r *messageRow) values() []any {
 		r.ScheduledAt, r.JobID, r.ClaimedAt, r.LeaseUntil, r.Provider, r.ProviderMessageID,
 		nullString(r.Diagnostic), r.Outcome, r.Attempts, nullString(r.DeliveryAttempts),
 		r.NextRetryAt, r.CreatedAt, r.UpdatedAt, r.SentAt, r.CompletedAt, r.ContentPurgedAt,
+		nullString(r.Stream),
 	}
 }
 
@@ -253,7 +257,7 @@ func (r *messageRow) scanDest() []any {
 		(*nullString)(&r.Metadata), &r.ScheduledAt, &r.JobID, &r.ClaimedAt, &r.LeaseUntil,
 		&r.Provider, &r.ProviderMessageID, (*nullString)(&r.Diagnostic), &r.Outcome, &r.Attempts,
 		(*nullString)(&r.DeliveryAttempts), &r.NextRetryAt, &r.CreatedAt, &r.UpdatedAt, &r.SentAt,
-		&r.CompletedAt, &r.ContentPurgedAt,
+		&r.CompletedAt, &r.ContentPurgedAt, (*nullString)(&r.Stream),
 	}
 }
 
@@ -277,7 +281,7 @@ func newMessageRow(m *sendoka.Message) (*messageRow, error) {
 	r := &messageRow{
 		ID: m.ID, OrgID: m.OrgID, TenantID: m.TenantID, KeyID: m.KeyID,
 		Channel: string(m.Channel), Mode: string(m.Mode),
-		Sender: m.From(),
+		Sender: m.From(), Stream: m.Stream,
 	}
 	var err error
 	switch {
@@ -338,6 +342,7 @@ func (r *messageRow) message() (*sendoka.Message, error) {
 		Provider: r.Provider, ProviderMessageID: r.ProviderMessageID, Attempts: r.Attempts,
 		CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time,
 		SentAt: r.SentAt.ptr(), CompletedAt: r.CompletedAt.ptr(), ContentPurgedAt: r.ContentPurgedAt.ptr(),
+		Stream: r.Stream,
 	}
 	if r.Content != "" {
 		switch m.Channel {

@@ -197,6 +197,8 @@ var tenantTables = []struct{ table, where string }{
 	{"webhook_deliveries", "org_id = ? AND COALESCE(tenant_id, '') = ?"}, // before their endpoints
 	{"webhook_endpoints", "org_id = ? AND COALESCE(tenant_id, '') = ?"},
 	{"api_keys", "org_id = ? AND tenant_id = ?"},
+	{"audience_sends", "org_id = ? AND COALESCE(tenant_id, '') = ?"}, // recipients go by foreign key
+	{"audiences", "org_id = ? AND COALESCE(tenant_id, '') = ?"},      // contacts too
 }
 
 // messageChildren are the tables that hang off a message.

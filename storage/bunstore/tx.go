@@ -15,6 +15,8 @@ import (
 // Tx is one open transaction of a DB, handed to the InTx callback.
 type Tx struct {
 	tx bun.Tx
+	// observeInsert is the DB's (see DB.observeInsert).
+	observeInsert func(query string, args []any)
 }
 
 var _ sendoka.Tx = (*Tx)(nil)

@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"WebhookDeliveries", testWebhookDeliveries},                   // webhooks.go
 		{"SuppressionManagement", testSuppressionManagement},           // suppression.go
 		{"ProviderIngest", testProviderIngest},                         // ingest.go
+		{"Audiences", testAudiences},                                   // audiences.go
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -108,6 +108,11 @@ func rows() []row {
 			Run: scheduledRow,
 		},
 		{
+			ID: "audience", Name: "audience send: 10,000 contacts, call latency and time until all reach the sandbox",
+			Targets: func(string) []target { return []target{maxRequestP99(time.Second)} },
+			Run:     audienceRow, // audience.go
+		},
+		{
 			ID: "webhooks", Name: "signed webhook deliveries to a local receiver (insecure mode, loopback)",
 			Targets: func(string) []target { return []target{minMsgPerSec(2000)} },
 			Run:     webhookRow, // webhooks.go
