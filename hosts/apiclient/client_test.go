@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +19,7 @@ import (
 	"github.com/sendoka/sendoka/hosts/httpapi"
 	"github.com/sendoka/sendoka/sendoka"
 	"github.com/sendoka/sendoka/sendoka/sendokatest"
+	"github.com/sendoka/sendoka/storage/bunstore"
 	"github.com/sendoka/sendoka/storage/bunstore/bunstoretest"
 )
 
@@ -98,20 +98,19 @@ func (b *bundle) sleeps() []time.Duration {
 	return append([]time.Duration(nil), b.slept...)
 }
 
-// eachDB runs fn on SQLite, and on Postgres when SENDOKA_TEST_DATABASE_URL is set.
+// eachDB runs fn on SQLite, and on Postgres when SENDOKA_TEST_DATABASE_URL is set (a fresh
+// schema each, from bunstoretest).
 func eachDB(t *testing.T, fn func(t *testing.T, dbURL string)) {
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		fn(t, "")
-	})
-	t.Run("postgres", func(t *testing.T) {
-		pg := os.Getenv(bunstoretest.EnvDatabaseURL)
-		if pg == "" {
-			t.Skip("set " + bunstoretest.EnvDatabaseURL + " to run on Postgres")
-		}
-		t.Parallel()
-		fn(t, pg)
-	})
+	for _, d := range bunstoretest.Dialects(t) {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			dbURL := ""
+			if d == bunstore.DialectPostgres {
+				dbURL = bunstoretest.DSN(t, d)
+			}
+			fn(t, dbURL)
+		})
+	}
 }
 
 func welcome() *sendoka.EmailRequest {

@@ -136,18 +136,6 @@ func value(t *testing.T, g prometheus.Gatherer, name string, labels map[string]s
 	return 0, false
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // a poll interval, not a wait for an outcome
-	}
-}
-
 // TestMetrics: a send through the real server moves the message, provider and HTTP
 // counters; the queue and quota gauges read both databases; every name passes promlint;
 // the main listener serves /metrics only with the token.
@@ -164,10 +152,10 @@ func TestMetrics(t *testing.T) {
 			}
 
 			o.sendEmail(t, nil)
-			eventually(t, "the message delivered", func() bool {
+			poll(t, 20*time.Second, func() bool {
 				v, _ := value(t, g, "sendoka_messages_total", msg("delivered"))
 				return v == 1
-			})
+			}, "the message delivered")
 			for _, status := range []string{"queued", "sent", "delivered"} {
 				v, ok := value(t, g, "sendoka_messages_total", msg(status))
 				require.True(t, ok, status)
@@ -181,10 +169,10 @@ func TestMetrics(t *testing.T) {
 			require.Equal(t, 1.0, v)
 			v, _ = value(t, g, "sendoka_provider_call_duration_seconds", map[string]string{"provider": "sandbox", "channel": "email"})
 			require.Equal(t, 1.0, v)
-			eventually(t, "the job's wait recorded", func() bool {
+			poll(t, 20*time.Second, func() bool {
 				v, _ := value(t, g, "sendoka_queue_job_wait_seconds", map[string]string{"queue": "sendoka", "kind": string(sendoka.JobDeliverMessage)})
 				return v >= 1
-			})
+			}, "the job's wait recorded")
 
 			// A scheduled message: its job waits in the queue, and the quota counts both.
 			o.sendEmail(t, map[string]any{"scheduled_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})

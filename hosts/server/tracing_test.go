@@ -3,6 +3,7 @@ package server_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -35,9 +36,9 @@ func TestTracing(t *testing.T) {
 				return nil
 			}
 			// A span is exported when it ends: the job's after the provider call's.
-			eventually(t, "the job's and the provider call's spans", func() bool {
+			poll(t, 20*time.Second, func() bool {
 				return find("sendoka.provider.send") != nil && find("river.work/deliver_message") != nil
-			})
+			}, "the job's and the provider call's spans")
 
 			req := find("POST /api/v1/emails")
 			require.NotNil(t, req, "the request's span is named by its route")

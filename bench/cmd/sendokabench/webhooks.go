@@ -25,6 +25,14 @@ func webhookRow(ctx context.Context, rc *rowContext) (*result, error) {
 	var secret atomic.Value
 	secret.Store("")
 	var ok, bad atomic.Int64
+	// arrived is signalled after each delivery, so the wait below wakes as they come.
+	arrived := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+	}
 	var lastMu sync.Mutex
 	var last time.Time
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -35,6 +43,7 @@ func webhookRow(ctx context.Context, rc *rowContext) (*result, error) {
 		body, _ := io.ReadAll(r.Body)
 		if sendoka.VerifyWebhook(body, r.Header.Get(sendoka.HeaderWebhookSignature), secret.Load().(string), 0) != nil {
 			bad.Add(1)
+			signal()
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
@@ -42,6 +51,7 @@ func webhookRow(ctx context.Context, rc *rowContext) (*result, error) {
 		lastMu.Lock()
 		last = time.Now()
 		lastMu.Unlock()
+		signal()
 	})}
 	go func() { _ = rx.Serve(ln) }()
 	defer rx.Close()
@@ -83,9 +93,17 @@ func webhookRow(ctx context.Context, rc *rowContext) (*result, error) {
 	wg.Wait()
 	res.Requests, res.Errors = webhookDeliveries, errs.Load()
 	want := webhookDeliveries - errs.Load()
-	deadline := time.Now().Add(5 * time.Minute)
-	for ok.Load()+bad.Load() < want && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(50 * time.Millisecond)
+	deadline := time.NewTimer(5 * time.Minute)
+	defer deadline.Stop()
+wait:
+	for ok.Load()+bad.Load() < want {
+		select {
+		case <-arrived:
+		case <-deadline.C:
+			break wait
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	lastMu.Lock()
 	res.Elapsed = last.Sub(begin)
