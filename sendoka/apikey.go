@@ -181,7 +181,13 @@ func KeyChecksumValid(plaintext string) bool {
 	return plaintext[cut:] == keyChecksum(plaintext[:cut])
 }
 
-func keyVisible(plaintext string) string {
+// KeyVisible is the part of a key the API shows of it, its Prefix ("sok_live_4fQ2"): enough
+// to recognise the key in a list or a log, never enough to use it. plaintext is a key that
+// ParseKey accepts.
+func KeyVisible(plaintext string) string {
+	if len(plaintext) < 5 {
+		return ""
+	}
 	i := strings.IndexByte(plaintext[4:], '_') + 5 // after "sok_live_"
 	return plaintext[:min(len(plaintext), i+keyVisiblePrefix)]
 }

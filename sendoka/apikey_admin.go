@@ -85,7 +85,7 @@ func (c *Client) CreateAPIKey(ctx context.Context, p *Principal, params CreateKe
 	if plaintext == "" {
 		plaintext = NewKeyPlaintext(params.Mode)
 	}
-	key.Prefix, key.Hash = keyVisible(plaintext), HashKey(plaintext)
+	key.Prefix, key.Hash = KeyVisible(plaintext), HashKey(plaintext)
 	if err := c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.InsertAPIKey(ctx, key) }); err != nil {
 		return nil, "", err
 	}

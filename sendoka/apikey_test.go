@@ -18,7 +18,7 @@ func TestKeyPlaintext(t *testing.T) {
 		require.True(t, strings.HasPrefix(k, "sok_"+string(mode)+"_"))
 		require.Len(t, HashKey(k), 64)
 		require.NotEqual(t, k, NewKeyPlaintext(mode), "keys are random")
-		require.Equal(t, k[:len("sok_live_")+4], keyVisible(k))
+		require.Equal(t, k[:len("sok_live_")+4], KeyVisible(k))
 		require.Len(t, k, len("sok_live_")+32+6, "32 random characters and a 6-character checksum")
 		require.True(t, KeyChecksumValid(k), k)
 	}

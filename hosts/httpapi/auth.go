@@ -64,21 +64,10 @@ func authMiddleware(c *sendoka.Client, opts Options) func(huma.Context, func(hum
 			return
 		}
 		if st := stateFrom(ctx.Context()); st != nil {
-			st.orgID, st.keyPrefix = p.OrgID, visibleKeyPrefix(token)
+			st.orgID, st.keyPrefix = p.OrgID, sendoka.KeyVisible(token)
 		}
 		next(huma.WithValue(ctx, principalKey{}, p))
 	}
-}
-
-// visibleKeyPrefix is the part of a key the API shows of it ("sok_live_4fQ2"): enough to
-// recognise it in a log, never enough to use it.
-func visibleKeyPrefix(token string) string {
-	for _, mode := range []string{sendoka.KeyPrefixLive, sendoka.KeyPrefixTest} {
-		if strings.HasPrefix(token, mode) && len(token) >= len(mode)+4 {
-			return token[:len(mode)+4]
-		}
-	}
-	return ""
 }
 
 // bearerToken extracts the token of a Bearer Authorization header. A missing header yields
