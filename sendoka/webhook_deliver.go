@@ -122,6 +122,7 @@ type webhookRuntime struct {
 	http      *http.Client
 	mu        sync.Mutex
 	slots     map[string]chan struct{} // per endpoint: a token per attempt in flight
+	writer    attemptWriter
 }
 
 func newWebhookRuntime(cfg WebhookConfig) *webhookRuntime {
@@ -183,22 +184,18 @@ const endpointBusySnooze = 250 * time.Millisecond
 // next (the queue snoozes the job for it); otherwise the outcome is recorded and nil
 // returned. A 410 Gone fails the delivery and disables the endpoint.
 func (c *Client) DeliverWebhook(ctx context.Context, deliveryID string) error {
-	d, err := c.store.GetWebhookDelivery(ctx, deliveryID)
+	d, e, err := c.store.GetWebhookDeliveryAndEndpoint(ctx, deliveryID)
 	if err != nil {
 		return AsError(err)
 	}
 	if d.Status != WebhookPending {
 		return nil
 	}
-	e, err := c.store.GetWebhookEndpoint(ctx, Scope{OrgID: d.OrgID, TenantID: d.TenantID}, d.EndpointID)
-	if err != nil {
-		return AsError(err)
-	}
 	now := c.now()
 	if !e.Enabled && d.EventType != WebhookEventTest {
 		d.Status, d.NextRetryAt, d.UpdatedAt = WebhookFailed, nil, now
 		d.Attempts = append(d.Attempts, WebhookAttempt{At: now, Error: "endpoint disabled"})
-		return c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.UpdateWebhookDelivery(ctx, d) })
+		return c.writeAttempt(ctx, d, nil)
 	}
 	if d.Payload == nil {
 		if d.Payload, err = c.webhookPayload(ctx, d); err != nil {
@@ -287,7 +284,8 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 }
 
 // recordWebhookAttempt appends a to d, settles d's status and the endpoint's health, in
-// one transaction, and tells the queue when to try again.
+// one transaction (shared with other workers' attempts: writeAttempt), and tells the
+// queue when to try again.
 func (c *Client) recordWebhookAttempt(ctx context.Context, e *WebhookEndpoint, d *WebhookDelivery, a WebhookAttempt, retryAfter time.Duration) error {
 	now := c.now()
 	d.Attempts = append(d.Attempts, a)
@@ -336,15 +334,11 @@ func (c *Client) recordWebhookAttempt(ctx context.Context, e *WebhookEndpoint, d
 		e.Enabled = false
 		e.DisabledReason = fmt.Sprintf("every delivery failed for %s since %s", webhookDuration(c.webhooks.cfg.DisableAfter), e.FailingSince.Format(time.RFC3339))
 	}
-	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
-		if err := tx.UpdateWebhookDelivery(ctx, d); err != nil {
-			return err
-		}
-		if health {
-			return tx.UpdateWebhookEndpointHealth(ctx, e)
-		}
-		return nil
-	})
+	var healthOf *WebhookEndpoint
+	if health {
+		healthOf = e
+	}
+	err := c.writeAttempt(ctx, d, healthOf)
 	if health && !e.Enabled {
 		c.webhooks.endpoints.forgetOrg(e.OrgID)
 	}

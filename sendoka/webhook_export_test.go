@@ -29,3 +29,10 @@ func (c *Client) WebhookPost(ctx context.Context, url string) (int, error) {
 	res.Body.Close()
 	return res.StatusCode, nil
 }
+
+// PendingWebhookAttempts is how many attempt outcomes wait for c's attempt writer.
+func (c *Client) PendingWebhookAttempts() int {
+	c.webhooks.writer.mu.Lock()
+	defer c.webhooks.writer.mu.Unlock()
+	return len(c.webhooks.writer.pending)
+}

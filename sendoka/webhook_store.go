@@ -21,6 +21,9 @@ type WebhookStore interface {
 	// GetWebhookDelivery returns a delivery by id whatever its scope (for workers), or
 	// CodeNotFound.
 	GetWebhookDelivery(ctx context.Context, id string) (*WebhookDelivery, error)
+	// GetWebhookDeliveryAndEndpoint returns a delivery and its endpoint (secrets included),
+	// in one statement, or CodeNotFound.
+	GetWebhookDeliveryAndEndpoint(ctx context.Context, id string) (*WebhookDelivery, *WebhookEndpoint, error)
 	// ListWebhookDeliveries returns one page of an endpoint's deliveries, newest first, as
 	// ListWebhookEndpoints orders endpoints. The caller has checked the endpoint is in scope.
 	ListWebhookDeliveries(ctx context.Context, endpointID string, q PageQuery) (*WebhookDeliveryPage, error)
@@ -49,8 +52,9 @@ type WebhookTx interface {
 	// InsertWebhookDeliveries inserts deliveries, in as few statements as the database
 	// allows.
 	InsertWebhookDeliveries(ctx context.Context, ds ...*WebhookDelivery) error
-	// UpdateWebhookDelivery writes d's Payload, Status, Attempts, NextRetryAt and UpdatedAt.
-	UpdateWebhookDelivery(ctx context.Context, d *WebhookDelivery) error
+	// UpdateWebhookDeliveries writes each delivery's Payload, Status, Attempts, NextRetryAt
+	// and UpdatedAt, in as few statements as the database allows.
+	UpdateWebhookDeliveries(ctx context.Context, ds ...*WebhookDelivery) error
 }
 
 // WebhookEndpointPage is one page of ListWebhookEndpoints.

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -118,6 +119,9 @@ type DB struct {
 	// observeInsert, when set (by tests), sees every multi-row INSERT of insertValuesOn
 	// before it runs.
 	observeInsert func(query string, args []any)
+	// deliveryAndEndpointSQL is GetWebhookDeliveryAndEndpoint's statement, made once.
+	deliveryAndEndpointOnce sync.Once
+	deliveryAndEndpointSQL  string
 }
 
 var _ sendoka.Store = (*DB)(nil)

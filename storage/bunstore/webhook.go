@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/sendoka/sendoka/sendoka"
 )
@@ -289,16 +291,53 @@ func (t *Tx) InsertWebhookDeliveries(ctx context.Context, ds ...*sendoka.Webhook
 	return conflict(t.insertValues(ctx, "webhook_deliveries", webhookDeliveryColumns, rows), "webhook delivery")
 }
 
-// UpdateWebhookDelivery writes a delivery's payload, status, attempts, next retry and
-// update time.
-func (t *Tx) UpdateWebhookDelivery(ctx context.Context, d *sendoka.WebhookDelivery) error {
-	row, err := newWebhookDeliveryRow(d)
-	if err != nil {
-		return err
+// UpdateWebhookDeliveries writes deliveries' payload, status, attempts, next retry and
+// update time, all of them in one statement (an UPDATE joined to a VALUES list) when they
+// fit one, so the webhook workers' concurrent attempts cost one write between them.
+func (t *Tx) UpdateWebhookDeliveries(ctx context.Context, ds ...*sendoka.WebhookDelivery) error {
+	pg := t.tx.Dialect().Name() == dialect.PG
+	rows := make([][]any, 0, len(ds))
+	for _, d := range ds {
+		r, err := newWebhookDeliveryRow(d)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, []any{r.ID, nullString(r.Payload), r.Status, nullString(r.Attempts), r.NextRetryAt, r.UpdatedAt})
 	}
-	_, err = t.tx.NewUpdate().Model(row).Column("payload", "status", "attempts", "next_retry_at", "updated_at").
-		Where("id = ?", d.ID).Exec(ctx)
-	return err
+	for len(rows) > 0 {
+		n := statementSizes(rows, 6)[0]
+		query := updateDeliveriesSQL(n, pg)
+		args := make([]any, 0, n*6)
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		if _, err := t.tx.Tx.ExecContext(ctx, query, args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// updateDeliveriesSQL is the UPDATE of n deliveries: both databases join the table to a
+// named VALUES list (SQLite since 3.33). Postgres types a VALUES column from its first
+// row, so the times are cast there.
+func updateDeliveriesSQL(n int, pg bool) string {
+	row := "(?, ?, ?, ?, ?, ?)"
+	if pg {
+		row = "(?, ?, ?, ?, CAST(? AS timestamptz), CAST(? AS timestamptz))"
+	}
+	var b strings.Builder
+	b.WriteString("WITH v(id, payload, status, attempts, next_retry_at, updated_at) AS (VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(") UPDATE webhook_deliveries SET payload = v.payload, status = v.status, attempts = v.attempts, " +
+		"next_retry_at = v.next_retry_at, updated_at = v.updated_at FROM v WHERE webhook_deliveries.id = v.id")
+	return bindVars(pg, b.String())
 }
 
 // GetWebhookDelivery returns a delivery by id, or CodeNotFound.
@@ -312,6 +351,49 @@ func (db *DB) GetWebhookDelivery(ctx context.Context, id string) (_ *sendoka.Web
 		return nil, err
 	}
 	return row.delivery()
+}
+
+// webhookDeliveryAndEndpoint is a delivery joined to its endpoint.
+type webhookDeliveryAndEndpoint struct {
+	webhookDeliveryRow `bun:",extend"`
+
+	Endpoint *webhookEndpointRow `bun:"rel:belongs-to,join:endpoint_id=id"`
+}
+
+// GetWebhookDeliveryAndEndpoint returns a delivery and its endpoint, read in one statement,
+// or CodeNotFound when either is gone. Every webhook attempt starts here, so the statement
+// binds the id as a parameter (Bun would write it into the text, making every statement new
+// to Postgres's statement cache: a second round trip to prepare it each time).
+func (db *DB) GetWebhookDeliveryAndEndpoint(ctx context.Context, id string) (_ *sendoka.WebhookDelivery, _ *sendoka.WebhookEndpoint, err error) {
+	defer classify(ctx, &err)
+	db.deliveryAndEndpointOnce.Do(func() {
+		q := db.bun.NewSelect().Model((*webhookDeliveryAndEndpoint)(nil)).Relation("Endpoint").Where("wd.id = ?", bun.Safe("?"))
+		db.deliveryAndEndpointSQL = bindVars(db.dialect == DialectPostgres, q.String())
+	})
+	rows, err := db.bun.DB.QueryContext(ctx, db.deliveryAndEndpointSQL, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var row webhookDeliveryAndEndpoint
+	if err := db.bun.ScanRows(ctx, rows, &row); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil, sendoka.NotFound("webhook delivery")
+		}
+		return nil, nil, err
+	}
+	if row.Endpoint == nil || row.Endpoint.ID == "" {
+		return nil, nil, sendoka.NotFound("webhook endpoint")
+	}
+	d, err := row.delivery()
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := row.Endpoint.endpoint()
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, e, nil
 }
 
 // ListWebhookDeliveries returns one page of an endpoint's deliveries, newest first.

@@ -122,10 +122,27 @@ func testWebhookDeliveries(t *testing.T, b *bundle) {
 	d.Payload = []byte(`{"event":"message.sent","data":{"z":1,"a":2}}`)
 	d.Status, d.NextRetryAt, d.UpdatedAt = sendoka.WebhookFailed, &retry, b.at(4000)
 	d.Attempts = []sendoka.WebhookAttempt{{At: b.at(4000), StatusCode: 500, LatencyMS: 12, Response: "oops"}, {At: b.at(4001), Error: "no answer"}}
-	b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error { return tx.UpdateWebhookDelivery(ctx, d) })
+	// One statement writes several deliveries, each its own values (a pending one keeps
+	// no retry time: NULL must not take the others' type or value).
+	d2 := ds[4]
+	d2.Status, d2.UpdatedAt = sendoka.WebhookSucceeded, b.at(4002)
+	d2.Attempts = []sendoka.WebhookAttempt{{At: b.at(4002), StatusCode: 204, LatencyMS: 3}}
+	b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error { return tx.UpdateWebhookDeliveries(ctx, d, d2) })
 	got, err := b.store.GetWebhookDelivery(ctx, d.ID)
 	require.NoError(t, err)
 	require.Equal(t, d, got, "the payload's bytes are kept as they are")
+	got, err = b.store.GetWebhookDelivery(ctx, d2.ID)
+	require.NoError(t, err)
+	require.Equal(t, d2, got)
+	untouched, err := b.store.GetWebhookDelivery(ctx, ds[5].ID)
+	require.NoError(t, err)
+	require.Equal(t, ds[5], untouched, "a delivery not in the list is left alone")
+	gotD, gotE, err := b.store.GetWebhookDeliveryAndEndpoint(ctx, d.ID)
+	require.NoError(t, err)
+	require.Equal(t, d, gotD)
+	require.Equal(t, e, gotE, "the endpoint whole, with the secret the worker signs with")
+	_, _, err = b.store.GetWebhookDeliveryAndEndpoint(ctx, "whd_unknown")
+	require.Equal(t, sendoka.CodeNotFound, sendoka.ErrorCode(err))
 	_, err = b.store.GetWebhookDelivery(ctx, "whd_unknown")
 	require.Equal(t, sendoka.CodeNotFound, sendoka.ErrorCode(err))
 

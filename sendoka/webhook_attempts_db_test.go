@@ -1,0 +1,91 @@
+package sendoka_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sendoka/sendoka/sendoka"
+	"github.com/sendoka/sendoka/storage/bunstore"
+	"github.com/sendoka/sendoka/storage/bunstore/bunstoretest"
+)
+
+// holdingStore counts transactions and, while hold is set, holds the next one back until
+// released (before it takes a connection: SQLite has one).
+type holdingStore struct {
+	sendoka.Store
+	txs     atomic.Int64
+	hold    atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *holdingStore) InTx(ctx context.Context, fn func(ctx context.Context, tx sendoka.Tx) error) error {
+	s.txs.Add(1)
+	if s.hold.CompareAndSwap(true, false) {
+		close(s.entered)
+		<-s.release
+	}
+	return s.Store.InTx(ctx, fn)
+}
+
+// TestWebhookAttemptsShareWrites: attempts that end while another attempt's outcome is
+// being written wait and are written together, in one transaction, each with its own
+// outcome; none returns before its outcome is stored.
+func TestWebhookAttemptsShareWrites(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := newDBBundle(t, db)
+		store := &holdingStore{Store: db, entered: make(chan struct{}), release: make(chan struct{})}
+		c := b.webhookClient(t, store, sendoka.WebhookConfig{AllowInsecure: true})
+		rx := newScripted(t)
+		ctx := context.Background()
+		ep, err := c.CreateWebhookEndpoint(ctx, b.p, &sendoka.WebhookEndpointRequest{URL: rx.srv.URL})
+		require.NoError(t, err)
+		const n = 12
+		ids := make([]string, n)
+		for i := range ids {
+			d, err := c.SendTestWebhook(ctx, b.p, ep.ID)
+			require.NoError(t, err)
+			ids[i] = d.ID
+		}
+
+		// The first attempt's write is held open; the others end meanwhile.
+		store.hold.Store(true)
+		var returned atomic.Int64
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		wg.Go(func() { errs[0] = c.DeliverWebhook(ctx, ids[0]); returned.Add(1) })
+		<-store.entered
+		before := store.txs.Load()
+		for i := 1; i < n; i++ {
+			wg.Go(func() { errs[i] = c.DeliverWebhook(ctx, ids[i]); returned.Add(1) })
+		}
+		pollUntil(t, func() bool { return c.PendingWebhookAttempts() == n-1 }, "the other attempts never waited for the writer")
+		require.Zero(t, returned.Load(), "no attempt returns before its outcome is stored")
+		close(store.release)
+		wg.Wait()
+		for i, err := range errs {
+			require.NoError(t, err, "attempt %d", i)
+		}
+		require.Equal(t, before+1, store.txs.Load(), "the %d waiting outcomes are written in one transaction", n-1)
+		require.EqualValues(t, n, rx.calls.Load())
+		for _, id := range ids {
+			log, err := c.ListWebhookDeliveries(ctx, b.p, ep.ID, sendoka.ListParams{Limit: 100})
+			require.NoError(t, err)
+			var got *sendoka.WebhookDelivery
+			for _, d := range log.Deliveries {
+				if d.ID == id {
+					got = d
+				}
+			}
+			require.NotNil(t, got, id)
+			require.Equal(t, sendoka.WebhookSucceeded, got.Status, id)
+			require.Len(t, got.Attempts, 1, id)
+			require.Equal(t, 200, got.Attempts[0].StatusCode, id)
+		}
+	})
+}
