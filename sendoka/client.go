@@ -191,6 +191,7 @@ func New(cfg Config) (*Client, error) {
 	c.keys = newKeyCache(c.store, c.clock, c.log, cfg.AuthCache)
 	c.domains = newDomainCache(c.store, c.clock, c.domainCfg.CacheTTL)
 	c.webhooks = newWebhookRuntime(cfg.Webhooks)
+	c.initWebhookTrips()
 	return c, nil
 }
 

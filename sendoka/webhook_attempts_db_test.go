@@ -32,6 +32,70 @@ func (s *holdingStore) InTx(ctx context.Context, fn func(ctx context.Context, tx
 	return s.Store.InTx(ctx, fn)
 }
 
+// readHoldingStore counts the webhook workers' delivery reads and holds the first back
+// until released.
+type readHoldingStore struct {
+	sendoka.Store
+	reads   atomic.Int64
+	ids     atomic.Int64
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *readHoldingStore) GetWebhookDeliveriesAndEndpoints(ctx context.Context, ids ...string) ([]sendoka.WebhookDeliveryAndEndpoint, error) {
+	if s.reads.Add(1) == 1 {
+		close(s.entered)
+		<-s.release
+	}
+	s.ids.Add(int64(len(ids)))
+	return s.Store.GetWebhookDeliveriesAndEndpoints(ctx, ids...)
+}
+
+// TestWebhookAttemptsShareReads: attempts that start while another's delivery is being
+// read are read together, in one statement, and each gets its own delivery and endpoint.
+func TestWebhookAttemptsShareReads(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := newDBBundle(t, db)
+		store := &readHoldingStore{Store: db, entered: make(chan struct{}), release: make(chan struct{})}
+		c := b.webhookClient(t, store, sendoka.WebhookConfig{AllowInsecure: true})
+		rx := newScripted(t)
+		ctx := context.Background()
+		ep, err := c.CreateWebhookEndpoint(ctx, b.p, &sendoka.WebhookEndpointRequest{URL: rx.srv.URL})
+		require.NoError(t, err)
+		const n = 9
+		ids := make([]string, n)
+		for i := range ids {
+			d, err := c.SendTestWebhook(ctx, b.p, ep.ID)
+			require.NoError(t, err)
+			ids[i] = d.ID
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, n+1)
+		wg.Go(func() { errs[0] = c.DeliverWebhook(ctx, ids[0]) })
+		<-store.entered
+		for i := 1; i < n; i++ {
+			wg.Go(func() { errs[i] = c.DeliverWebhook(ctx, ids[i]) })
+		}
+		wg.Go(func() { errs[n] = c.DeliverWebhook(ctx, "whd_01HN8Z6Q4V3K2J1M0N9P8Q7R6S") })
+		pollUntil(t, func() bool { return c.PendingWebhookReads() == n }, "the other attempts never waited for the shared read")
+		close(store.release)
+		wg.Wait()
+		for i := range n {
+			require.NoError(t, errs[i], "attempt %d", i)
+		}
+		require.Equal(t, sendoka.CodeNotFound, sendoka.ErrorCode(errs[n]), "an unknown delivery in the batch is not found; the others are")
+		require.EqualValues(t, 2, store.reads.Load(), "one read for the first, one for the %d that waited", n)
+		require.EqualValues(t, n+1, store.ids.Load())
+		require.EqualValues(t, n, rx.calls.Load())
+		seen := map[string]bool{}
+		rx.ids.Range(func(k, _ any) bool { seen[k.(string)] = true; return true })
+		for _, id := range ids {
+			require.True(t, seen[id], "delivery %s was posted with its own id", id)
+		}
+	})
+}
+
 // TestWebhookAttemptsShareWrites: attempts that end while another attempt's outcome is
 // being written wait and are written together, in one transaction, each with its own
 // outcome; none returns before its outcome is stored.

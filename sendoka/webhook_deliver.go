@@ -122,7 +122,7 @@ type webhookRuntime struct {
 	http      *http.Client
 	mu        sync.Mutex
 	slots     map[string]chan struct{} // per endpoint: a token per attempt in flight
-	writer    attemptWriter
+	trips     webhookTrips
 }
 
 func newWebhookRuntime(cfg WebhookConfig) *webhookRuntime {
@@ -184,7 +184,7 @@ const endpointBusySnooze = 250 * time.Millisecond
 // next (the queue snoozes the job for it); otherwise the outcome is recorded and nil
 // returned. A 410 Gone fails the delivery and disables the endpoint.
 func (c *Client) DeliverWebhook(ctx context.Context, deliveryID string) error {
-	d, e, err := c.store.GetWebhookDeliveryAndEndpoint(ctx, deliveryID)
+	d, e, err := c.readAttempt(ctx, deliveryID)
 	if err != nil {
 		return AsError(err)
 	}

@@ -32,7 +32,8 @@ func (c *Client) WebhookPost(ctx context.Context, url string) (int, error) {
 
 // PendingWebhookAttempts is how many attempt outcomes wait for c's attempt writer.
 func (c *Client) PendingWebhookAttempts() int {
-	c.webhooks.writer.mu.Lock()
-	defer c.webhooks.writer.mu.Unlock()
-	return len(c.webhooks.writer.pending)
+	return c.webhooks.trips.writes.waiting()
 }
+
+// PendingWebhookReads is how many attempts wait for c's shared delivery reads.
+func (c *Client) PendingWebhookReads() int { return c.webhooks.trips.reads.waiting() }

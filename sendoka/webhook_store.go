@@ -21,9 +21,9 @@ type WebhookStore interface {
 	// GetWebhookDelivery returns a delivery by id whatever its scope (for workers), or
 	// CodeNotFound.
 	GetWebhookDelivery(ctx context.Context, id string) (*WebhookDelivery, error)
-	// GetWebhookDeliveryAndEndpoint returns a delivery and its endpoint (secrets included),
-	// in one statement, or CodeNotFound.
-	GetWebhookDeliveryAndEndpoint(ctx context.Context, id string) (*WebhookDelivery, *WebhookEndpoint, error)
+	// GetWebhookDeliveriesAndEndpoints returns those of the deliveries ids that exist, each
+	// with its endpoint (secrets included), in any order, in one statement.
+	GetWebhookDeliveriesAndEndpoints(ctx context.Context, ids ...string) ([]WebhookDeliveryAndEndpoint, error)
 	// ListWebhookDeliveries returns one page of an endpoint's deliveries, newest first, as
 	// ListWebhookEndpoints orders endpoints. The caller has checked the endpoint is in scope.
 	ListWebhookDeliveries(ctx context.Context, endpointID string, q PageQuery) (*WebhookDeliveryPage, error)
@@ -55,6 +55,12 @@ type WebhookTx interface {
 	// UpdateWebhookDeliveries writes each delivery's Payload, Status, Attempts, NextRetryAt
 	// and UpdatedAt, in as few statements as the database allows.
 	UpdateWebhookDeliveries(ctx context.Context, ds ...*WebhookDelivery) error
+}
+
+// WebhookDeliveryAndEndpoint is a delivery with its endpoint.
+type WebhookDeliveryAndEndpoint struct {
+	Delivery *WebhookDelivery
+	Endpoint *WebhookEndpoint
 }
 
 // WebhookEndpointPage is one page of ListWebhookEndpoints.

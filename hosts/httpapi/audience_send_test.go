@@ -165,3 +165,58 @@ func TestAudienceSendRefusals(t *testing.T) {
 		requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
 	require.Contains(t, e.Message, "unsubscribe")
 }
+
+// TestAudienceSendIdempotent: Idempotency-Key on a send to an audience. The same key and
+// body again replays the first answer (same send, nothing queued twice); the same key on
+// another audience is another request (its own send); another body with the key is a
+// mismatch. Contact uploads honour the key too.
+func TestAudienceSendIdempotent(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := setup(t, db, setupConfig{tracking: sendoka.TrackingConfig{BaseURL: testPublicURL}})
+		b.do(t, req{method: http.MethodPost, path: "/api/v1/templates", key: b.live, body: map[string]any{
+			"slug": "idem-news", "channel": "email", "subject": "Hi {{first_name}}", "text": "News"}}).
+			decode(t, http.StatusOK, &Template{})
+		audience := func(name string) string {
+			var a Audience
+			b.do(t, req{method: http.MethodPost, path: "/api/v1/audiences", key: b.live, body: map[string]any{"name": name}}).decode(t, http.StatusOK, &a)
+			rows := []map[string]any{{"email": name + "-1@example.com"}, {"email": name + "-2@example.com"}}
+			hdr := map[string]string{"Idempotency-Key": "contacts-" + name}
+			var first, again ContactsAdded
+			b.do(t, req{method: http.MethodPost, path: "/api/v1/audiences/" + a.ID + "/contacts", key: b.live, body: rows, header: hdr}).
+				decode(t, http.StatusOK, &first)
+			res := b.do(t, req{method: http.MethodPost, path: "/api/v1/audiences/" + a.ID + "/contacts", key: b.live, body: rows, header: hdr})
+			res.decode(t, http.StatusOK, &again)
+			require.Equal(t, "true", res.header.Get("Idempotent-Replayed"))
+			require.Equal(t, first, again, "the upload's answer is replayed")
+			require.Equal(t, 2, first.Created)
+			return a.ID
+		}
+		a1, a2 := audience("first"), audience("second")
+
+		send := map[string]any{"from": "news@sandbox.sendoka.com", "channel": "email", "template": "idem-news"}
+		key := map[string]string{"Idempotency-Key": "newsletter-2026-12"}
+		var acc, replay, other AudienceSendAccepted
+		b.do(t, req{method: http.MethodPost, path: "/api/v1/audiences/" + a1 + "/send", key: b.live, body: send, header: key}).
+			decode(t, http.StatusOK, &acc)
+		require.Equal(t, 2, acc.Queued)
+		res := b.do(t, req{method: http.MethodPost, path: "/api/v1/audiences/" + a1 + "/send", key: b.live, body: send, header: key})
+		res.decode(t, http.StatusOK, &replay)
+		require.Equal(t, "true", res.header.Get("Idempotent-Replayed"))
+		require.Equal(t, acc, replay, "the same send, not a second one")
+
+		res = b.do(t, req{method: http.MethodPost, path: "/api/v1/audiences/" + a2 + "/send", key: b.live, body: send, header: key})
+		res.decode(t, http.StatusOK, &other)
+		require.Empty(t, res.header.Get("Idempotent-Replayed"), "another audience is another request")
+		require.Equal(t, a2, other.AudienceID)
+		require.NotEqual(t, acc.SendID, other.SendID)
+
+		changed := map[string]any{"from": "news@sandbox.sendoka.com", "channel": "email", "template": "idem-news", "subject": "Other"}
+		b.do(t, req{method: http.MethodPost, path: "/api/v1/audiences/" + a1 + "/send", key: b.live, body: changed, header: key}).
+			requireError(t, http.StatusConflict, sendoka.CodeIdempotencyMismatch)
+
+		var st AudienceSendStatus
+		b.do(t, req{method: http.MethodGet, path: "/api/v1/audiences/" + a1 + "/status", key: b.live}).decode(t, http.StatusOK, &st)
+		require.Equal(t, acc.SendID, st.SendID, "the audience's latest send is still the first: the replay made none")
+	})
+}

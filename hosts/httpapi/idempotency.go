@@ -50,6 +50,10 @@ var idempotentRoutes = map[string]bool{
 	"/api/v1/phone-pools":   true,
 	"/api/v1/tenants":       true,
 	"/api/v1/audiences":     true,
+	// Routes with a path parameter scope their keys by the path itself (idempotencyRoute):
+	// one key sent to two audiences makes two sends.
+	"/api/v1/audiences/{id}/send":     true,
+	"/api/v1/audiences/{id}/contacts": true,
 	// The Resend drop-in (resend.go).
 	resendPrefix + "/emails":       true,
 	resendPrefix + "/emails/batch": true,
@@ -111,7 +115,7 @@ func idempotencyMiddleware(c *sendoka.Client, opts Options) func(huma.Context, f
 		op := ctx.Operation()
 		dctx, end := requestBudget(ctx.Context(), opts.DatabaseTimeout).span(ctx.Context())
 		call, err := c.BeginIdempotent(dctx, PrincipalFrom(ctx.Context()), sendoka.IdempotencyRequest{
-			Route: op.Method + " " + op.Path, Key: key, Body: body, InTx: sendRoutes[op.Path]})
+			Route: idempotencyRoute(op, ctx.URL().Path), Key: key, Body: body, InTx: sendRoutes[op.Path]})
 		end()
 		if err != nil {
 			reject(ctx, err)
@@ -146,6 +150,16 @@ func idempotencyMiddleware(c *sendoka.Client, opts Options) func(huma.Context, f
 			st.err, st.idem = sendoka.AsError(err), nil
 		}
 	}
+}
+
+// idempotencyRoute is the route part of a key's scope: the operation's method and path,
+// with the path's parameters filled in (the request's own path) when it has any, so the
+// same key on /audiences/a/send and /audiences/b/send names two requests.
+func idempotencyRoute(op *huma.Operation, path string) string {
+	if strings.Contains(op.Path, "{") {
+		return op.Method + " " + path
+	}
+	return op.Method + " " + op.Path
 }
 
 // parseIdempotencyKey returns the key of the header's values: exactly one, a token of

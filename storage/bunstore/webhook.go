@@ -360,40 +360,59 @@ type webhookDeliveryAndEndpoint struct {
 	Endpoint *webhookEndpointRow `bun:"rel:belongs-to,join:endpoint_id=id"`
 }
 
-// GetWebhookDeliveryAndEndpoint returns a delivery and its endpoint, read in one statement,
-// or CodeNotFound when either is gone. Every webhook attempt starts here, so the statement
-// binds the id as a parameter (Bun would write it into the text, making every statement new
-// to Postgres's statement cache: a second round trip to prepare it each time).
-func (db *DB) GetWebhookDeliveryAndEndpoint(ctx context.Context, id string) (_ *sendoka.WebhookDelivery, _ *sendoka.WebhookEndpoint, err error) {
+// GetWebhookDeliveriesAndEndpoints returns the deliveries of ids that exist, each with its
+// endpoint, read in one statement. Every webhook attempt starts here, so the statement
+// binds the ids as one parameter (Bun would write them into the text, making every
+// statement new to Postgres's statement cache: a second round trip to prepare it each
+// time): an array on Postgres, a JSON list on SQLite.
+func (db *DB) GetWebhookDeliveriesAndEndpoints(ctx context.Context, ids ...string) (_ []sendoka.WebhookDeliveryAndEndpoint, err error) {
 	defer classify(ctx, &err)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	pg := db.dialect == DialectPostgres
 	db.deliveryAndEndpointOnce.Do(func() {
-		q := db.bun.NewSelect().Model((*webhookDeliveryAndEndpoint)(nil)).Relation("Endpoint").Where("wd.id = ?", bun.Safe("?"))
-		db.deliveryAndEndpointSQL = bindVars(db.dialect == DialectPostgres, q.String())
+		cond := "wd.id IN (SELECT value FROM json_each(?))"
+		if pg {
+			cond = "wd.id = ANY(CAST(? AS text[]))"
+		}
+		q := db.bun.NewSelect().Model((*webhookDeliveryAndEndpoint)(nil)).Relation("Endpoint").Where(cond, bun.Safe("?"))
+		db.deliveryAndEndpointSQL = bindVars(pg, q.String())
 	})
-	rows, err := db.bun.DB.QueryContext(ctx, db.deliveryAndEndpointSQL, id)
+	var arg any = ids
+	if !pg {
+		b, err := json.Marshal(ids)
+		if err != nil {
+			return nil, err
+		}
+		arg = string(b)
+	}
+	rows, err := db.bun.DB.QueryContext(ctx, db.deliveryAndEndpointSQL, arg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer rows.Close()
-	var row webhookDeliveryAndEndpoint
-	if err := db.bun.ScanRows(ctx, rows, &row); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil, sendoka.NotFound("webhook delivery")
+	var found []webhookDeliveryAndEndpoint
+	if err := db.bun.ScanRows(ctx, rows, &found); err != nil {
+		return nil, err
+	}
+	out := make([]sendoka.WebhookDeliveryAndEndpoint, 0, len(found))
+	for i := range found {
+		r := &found[i]
+		if r.Endpoint == nil || r.Endpoint.ID == "" {
+			continue // the endpoint is gone, and its deliveries with it
 		}
-		return nil, nil, err
+		d, err := r.delivery()
+		if err != nil {
+			return nil, err
+		}
+		e, err := r.Endpoint.endpoint()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sendoka.WebhookDeliveryAndEndpoint{Delivery: d, Endpoint: e})
 	}
-	if row.Endpoint == nil || row.Endpoint.ID == "" {
-		return nil, nil, sendoka.NotFound("webhook endpoint")
-	}
-	d, err := row.delivery()
-	if err != nil {
-		return nil, nil, err
-	}
-	e, err := row.Endpoint.endpoint()
-	if err != nil {
-		return nil, nil, err
-	}
-	return d, e, nil
+	return out, nil
 }
 
 // ListWebhookDeliveries returns one page of an endpoint's deliveries, newest first.

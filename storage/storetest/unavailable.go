@@ -24,7 +24,11 @@ func storeMethods(ctx context.Context, s sendoka.Store) map[string]error {
 		for j := range args {
 			args[j] = argument(ctx, m.Type.In(j))
 		}
-		res := sv.MethodByName(m.Name).Call(args)
+		call := sv.MethodByName(m.Name).Call
+		if m.Type.IsVariadic() {
+			call = sv.MethodByName(m.Name).CallSlice // the last argument is the slice itself
+		}
+		res := call(args)
 		err, _ := res[len(res)-1].Interface().(error)
 		out[m.Name] = err
 	}

@@ -137,12 +137,19 @@ func testWebhookDeliveries(t *testing.T, b *bundle) {
 	untouched, err := b.store.GetWebhookDelivery(ctx, ds[5].ID)
 	require.NoError(t, err)
 	require.Equal(t, ds[5], untouched, "a delivery not in the list is left alone")
-	gotD, gotE, err := b.store.GetWebhookDeliveryAndEndpoint(ctx, d.ID)
+	both, err := b.store.GetWebhookDeliveriesAndEndpoints(ctx, d.ID, "whd_unknown", d2.ID)
 	require.NoError(t, err)
-	require.Equal(t, d, gotD)
-	require.Equal(t, e, gotE, "the endpoint whole, with the secret the worker signs with")
-	_, _, err = b.store.GetWebhookDeliveryAndEndpoint(ctx, "whd_unknown")
-	require.Equal(t, sendoka.CodeNotFound, sendoka.ErrorCode(err))
+	require.Len(t, both, 2, "the unknown id is left out")
+	byID := map[string]sendoka.WebhookDeliveryAndEndpoint{}
+	for _, f := range both {
+		byID[f.Delivery.ID] = f
+	}
+	require.Equal(t, d, byID[d.ID].Delivery)
+	require.Equal(t, d2, byID[d2.ID].Delivery)
+	require.Equal(t, e, byID[d.ID].Endpoint, "the endpoint whole, with the secret the worker signs with")
+	none, err := b.store.GetWebhookDeliveriesAndEndpoints(ctx, "whd_unknown")
+	require.NoError(t, err)
+	require.Empty(t, none)
 	_, err = b.store.GetWebhookDelivery(ctx, "whd_unknown")
 	require.Equal(t, sendoka.CodeNotFound, sendoka.ErrorCode(err))
 
