@@ -306,6 +306,9 @@ func (c *Client) broadcastMessage(ctx context.Context, p *Principal, s *Audience
 	case ChannelSMS:
 		m, err = c.prepareSMS(ctx, p, &SMSRequest{From: spec.From, To: r.Address, Template: spec.Template, Variables: vars,
 			Tags: spec.Tags, Metadata: md}, bc)
+		if err == nil {
+			err = c.addOptOutHint(m)
+		}
 	default:
 		m, err = c.prepareEmail(ctx, p, &EmailRequest{From: spec.From, To: []string{r.Address}, Subject: spec.Subject,
 			Template: spec.Template, Variables: vars, Tags: spec.Tags, Metadata: md}, bc)

@@ -77,6 +77,10 @@ type Config struct {
 	// default.
 	Webhooks WebhookConfig
 
+	// SMSOptOutHints are the opt-out instructions appended to broadcast SMS, by sender
+	// country (sms_opt_out.go). Default: none.
+	SMSOptOutHints SMSOptOutHints
+
 	// Clock tells the time. Default: SystemClock.
 	Clock Clock
 	// Logger receives operational logs. Default: none.
@@ -89,6 +93,7 @@ type Config struct {
 
 // Client is Sendoka: everything the API does, callable without HTTP.
 type Client struct {
+	optOutHints   SMSOptOutHints
 	store         Store
 	queue         Queue
 	email         EmailSender
@@ -192,6 +197,10 @@ func New(cfg Config) (*Client, error) {
 	c.domains = newDomainCache(c.store, c.clock, c.domainCfg.CacheTTL)
 	c.webhooks = newWebhookRuntime(cfg.Webhooks)
 	c.initWebhookTrips()
+	if err := cfg.SMSOptOutHints.validate(); err != nil {
+		return nil, err
+	}
+	c.optOutHints = cfg.SMSOptOutHints
 	return c, nil
 }
 

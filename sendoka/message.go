@@ -80,6 +80,9 @@ type Message struct {
 	// senderDailyCap is the daily cap of an SMS's sender, found when the sender is resolved
 	// and applied at admission (warmup.go); never stored.
 	senderDailyCap int64
+	// senderCountry is the ISO country of an SMS's sender, found with it (for the opt-out
+	// hint of broadcast SMS, sms_opt_out.go); never stored.
+	senderCountry string
 	// suppressed are the suppressions that dropped recipients of an email at acceptance;
 	// each gets a message.suppressed event when the message is stored. Never stored itself.
 	suppressed []*Suppression

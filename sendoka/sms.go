@@ -241,7 +241,7 @@ func (c *Client) resolveSender(ctx context.Context, p *Principal, m *Message) er
 		return err
 	}
 	s.From, s.PhoneNumberID = sender.Address(), sender.ID
-	m.senderDailyCap = sender.DailyCap
+	m.senderDailyCap, m.senderCountry = sender.DailyCap, sender.ISOCountry
 	if m.TenantID == "" {
 		m.TenantID = sender.TenantID
 	}

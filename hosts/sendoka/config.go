@@ -65,6 +65,7 @@ type config struct {
 	trustedProxies  string
 	snsTopics       string
 	plans           string
+	smsOptOutHints  string
 	defaultPlan     string
 	limits          string
 	warmupSchedule  string
@@ -129,6 +130,7 @@ func (c *config) flags(s *settings) {
 
 	s.group(groupSMS)
 	s.str(&c.smsProvider, "sms-provider", "sandbox", "provider for live keys' SMS: sandbox or sns (test keys always use the sandbox)")
+	s.str(&c.smsOptOutHints, "sms-opt-out-hints", "", "opt-out line appended to audience (broadcast) SMS by sender country, JSON inline or @file: {\"US\":\"Reply STOP to opt out.\",\"FR\":\"STOP au 36180\",\"*\":\"Reply STOP to opt out.\"}; empty = none")
 	c.sns.flags(s)
 
 	s.group(groupQueue)
@@ -216,6 +218,9 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	if cfg.Plans, err = parsePlans(c.plans); err != nil {
 		return cfg, err
 	}
+	if cfg.SMSOptOutHints, err = parseOptOutHints(c.smsOptOutHints); err != nil {
+		return cfg, err
+	}
 	cfg.DefaultPlan = c.defaultPlan
 	switch c.limits {
 	case "on", "":
@@ -284,6 +289,28 @@ func parsePlans(s string) ([]sendoka.Plan, error) {
 		}
 	}
 	return out, nil
+}
+
+// parseOptOutHints reads SENDOKA_SMS_OPT_OUT_HINTS: a JSON object of country to hint,
+// inline or in the file after "@".
+func parseOptOutHints(s string) (sendoka.SMSOptOutHints, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	raw := []byte(s)
+	if path, ok := strings.CutPrefix(s, "@"); ok {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("SENDOKA_SMS_OPT_OUT_HINTS: %w", err)
+		}
+		raw = b
+	}
+	var h sendoka.SMSOptOutHints
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return nil, fmt.Errorf("SENDOKA_SMS_OPT_OUT_HINTS: not a JSON object of country to hint: %w", err)
+	}
+	return h, nil
 }
 
 // parseWarmup reads SENDOKA_WARMUP_SCHEDULE: "off", or daily caps "50,100,200".

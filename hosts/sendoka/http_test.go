@@ -210,3 +210,22 @@ func TestParsePlansAndWarmup(t *testing.T) {
 		require.Error(t, err, bad)
 	}
 }
+
+func TestParseOptOutHints(t *testing.T) {
+	t.Parallel()
+	h, err := parseOptOutHints(`{"US":"Reply STOP to opt out.","*":"STOP to end"}`)
+	require.NoError(t, err)
+	require.Equal(t, sendoka.SMSOptOutHints{"US": "Reply STOP to opt out.", "*": "STOP to end"}, h)
+	file := filepath.Join(t.TempDir(), "hints.json")
+	require.NoError(t, os.WriteFile(file, []byte(`{"FR":"STOP au 36180"}`), 0o600))
+	h, err = parseOptOutHints("@" + file)
+	require.NoError(t, err)
+	require.Equal(t, "STOP au 36180", h["FR"])
+	for _, bad := range []string{`["US"]`, `{"US":1}`, "@/nonexistent/hints.json"} {
+		_, err := parseOptOutHints(bad)
+		require.Error(t, err, bad)
+	}
+	none, err := parseOptOutHints(" ")
+	require.NoError(t, err)
+	require.Nil(t, none)
+}

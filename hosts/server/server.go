@@ -62,6 +62,9 @@ type Config struct {
 	Warmup        sendoka.WarmupConfig
 	// Retention says how long message content and messages are kept (sendoka.Config.Retention).
 	Retention sendoka.RetentionConfig
+	// SMSOptOutHints are the opt-out lines broadcast SMS carry, by sender country
+	// (sendoka.Config.SMSOptOutHints).
+	SMSOptOutHints sendoka.SMSOptOutHints
 	// VerifiedDomains are sender domains for scripted installs: Bootstrap adds them to the
 	// default org as verified domains (sendoka.Config.VerifiedDomains).
 	VerifiedDomains []string
@@ -199,8 +202,8 @@ func (s *Server) open(ctx context.Context, cfg Config, obs observers) error {
 		SandboxDomain: cfg.SandboxDomain, VerifiedDomains: cfg.VerifiedDomains,
 		Domains: cfg.Domains, DNS: cfg.DNS,
 		Plans: cfg.Plans, DefaultPlan: cfg.DefaultPlan, DisableLimits: cfg.DisableLimits, Warmup: cfg.Warmup,
-		Retention: cfg.Retention,
-		Tracking:  cfg.Tracking, Delivery: cfg.Delivery, Webhooks: cfg.Webhooks, Clock: cfg.Clock, Logger: s.log,
+		Retention: cfg.Retention, SMSOptOutHints: cfg.SMSOptOutHints,
+		Tracking: cfg.Tracking, Delivery: cfg.Delivery, Webhooks: cfg.Webhooks, Clock: cfg.Clock, Logger: s.log,
 		Observer: obs.core,
 	})
 	if err != nil {
