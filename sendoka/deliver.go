@@ -142,7 +142,7 @@ func (c *Client) handOff(ctx context.Context, m *Message, held *liveProvider, re
 			}
 			*release, held = r, p
 		}
-		if h.tried {
+		if h.tried || h.skipped {
 			h.failOver()
 		}
 		started := time.Now()
