@@ -153,7 +153,8 @@ func newProviderRecorder() *providerRecorder {
 	return &providerRecorder{states: map[string][]sendoka.BreakerState{}, attempts: map[string]int{}}
 }
 
-func (r *providerRecorder) MessageStatus(sendoka.Channel, sendoka.Status, string, string, sendoka.Mode) {}
+func (r *providerRecorder) MessageStatus(sendoka.Channel, sendoka.Status, string, string, sendoka.Mode) {
+}
 func (r *providerRecorder) ProviderCall(context.Context, string, sendoka.Channel, time.Time, time.Duration, string) {
 }
 func (r *providerRecorder) WebhookAttempt(string, time.Duration) {}
@@ -437,14 +438,18 @@ func TestFailoverConfig(t *testing.T) {
 		mod  func(*sendoka.Config)
 		want string
 	}{
-		"both":          {func(c *sendoka.Config) { c.Email = fake }, "either Config.Email or Config.EmailProviders"},
-		"unnamed":       {func(c *sendoka.Config) { c.EmailProviders[1].Name = "" }, "a name and a sender are required"},
-		"twice":         {func(c *sendoka.Config) { c.EmailProviders[1].Name = "ses" }, `the name "ses" is used twice`},
-		"unknown route": {func(c *sendoka.Config) { c.Routes = []sendoka.Route{{Channel: sendoka.ChannelEmail, Providers: []string{"sns"}}} }, `no email provider is named "sns"`},
-		"empty route":   {func(c *sendoka.Config) { c.Routes = []sendoka.Route{{Channel: sendoka.ChannelEmail}} }, "no providers"},
-		"bad stream":    {func(c *sendoka.Config) { c.Routes = []sendoka.Route{{Channel: sendoka.ChannelEmail, Stream: "bulk", Providers: []string{"ses"}}} }, `stream "bulk"`},
-		"bad channel":   {func(c *sendoka.Config) { c.Routes = []sendoka.Route{{Channel: "fax", Providers: []string{"ses"}}} }, `channel "fax"`},
-		"bad breaker":   {func(c *sendoka.Config) { c.Breaker.Failures = -1 }, "Breaker.Failures"},
+		"both":    {func(c *sendoka.Config) { c.Email = fake }, "either Config.Email or Config.EmailProviders"},
+		"unnamed": {func(c *sendoka.Config) { c.EmailProviders[1].Name = "" }, "a name and a sender are required"},
+		"twice":   {func(c *sendoka.Config) { c.EmailProviders[1].Name = "ses" }, `the name "ses" is used twice`},
+		"unknown route": {func(c *sendoka.Config) {
+			c.Routes = []sendoka.Route{{Channel: sendoka.ChannelEmail, Providers: []string{"sns"}}}
+		}, `no email provider is named "sns"`},
+		"empty route": {func(c *sendoka.Config) { c.Routes = []sendoka.Route{{Channel: sendoka.ChannelEmail}} }, "no providers"},
+		"bad stream": {func(c *sendoka.Config) {
+			c.Routes = []sendoka.Route{{Channel: sendoka.ChannelEmail, Stream: "bulk", Providers: []string{"ses"}}}
+		}, `stream "bulk"`},
+		"bad channel": {func(c *sendoka.Config) { c.Routes = []sendoka.Route{{Channel: "fax", Providers: []string{"ses"}}} }, `channel "fax"`},
+		"bad breaker": {func(c *sendoka.Config) { c.Breaker.Failures = -1 }, "Breaker.Failures"},
 	} {
 		cfg := base()
 		cfg.EmailProviders = slices.Clone(cfg.EmailProviders)
