@@ -157,3 +157,30 @@ func TestServeFailoverSESToSMTP(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseRoutes: any value either parses into routes that name only configured providers
+// and a known stream, or fails with an error that names the variable; it never panics.
+func FuzzParseRoutes(f *testing.F) {
+	f.Add("tag=receipts:smtp")
+	f.Add(`[{"providers":["ses","smtp"]}]`)
+	names := []string{"ses", "smtp"}
+	f.Fuzz(func(t *testing.T, s string) {
+		if strings.HasPrefix(strings.TrimSpace(s), "@") {
+			return // a file name: not the parser's input
+		}
+		routes, err := parseRoutes("SENDOKA_EMAIL_ROUTES", s, sendoka.ChannelEmail, names)
+		if err != nil {
+			require.Contains(t, err.Error(), "SENDOKA_EMAIL_ROUTES")
+			require.Nil(t, routes)
+			return
+		}
+		for _, r := range routes {
+			require.Equal(t, sendoka.ChannelEmail, r.Channel)
+			require.NotEmpty(t, r.Providers)
+			for _, p := range r.Providers {
+				require.Contains(t, names, p)
+			}
+			require.Contains(t, []string{"", sendoka.StreamTransactional, sendoka.StreamBroadcast}, r.Stream)
+		}
+	})
+}
