@@ -129,18 +129,21 @@ func (c *Client) handOff(ctx context.Context, m *Message, held *liveProvider, re
 			h.skip(p, now, circuitOpenDiagnostic(p.name), p.breaker.reopensIn(now))
 			continue
 		}
-		if p != held && c.slots.semaphore(p.sender) != nil {
+		if p != held {
 			if *release != nil {
 				(*release)()
 				*release = nil
 			}
-			r, err := c.slots.acquire(ctx, p.sender, p.name, c.delivery.SlotWait)
-			if err != nil {
-				h.skip(p, now, &Diagnostic{Provider: p.name, Code: "no_connection", Message: err.Error()}, time.Second)
-				p.breaker.abandon(now) // the probe it may hold is given back
-				continue
+			held = nil
+			if c.slots.semaphore(p.sender) != nil {
+				r, err := c.slots.acquire(ctx, p.sender, p.name, c.delivery.SlotWait)
+				if err != nil {
+					h.skip(p, now, &Diagnostic{Provider: p.name, Code: "no_connection", Message: err.Error()}, time.Second)
+					p.breaker.abandon(now) // the probe it may hold is given back
+					continue
+				}
+				*release, held = r, p
 			}
-			*release, held = r, p
 		}
 		if h.tried || h.skipped {
 			h.failOver()
@@ -158,11 +161,20 @@ func (c *Client) handOff(ctx context.Context, m *Message, held *liveProvider, re
 		h.provider, h.res, h.err, h.at, h.took = p.name, res, err, now, took
 		// Only a refusal known to leave the message untaken moves it on; a job whose
 		// context ended stops here (the next provider could not be reached either).
-		if (kind != Transient && kind != Throttled) || i == len(route)-1 || ctx.Err() != nil {
+		if !knownNotTaken(err) || i == len(route)-1 || ctx.Err() != nil {
 			break
 		}
 	}
 	return h
+}
+
+// knownNotTaken reports whether err says the provider did not take the message: a
+// *ProviderError the provider classified Transient or Throttled. An unclassified error is
+// retried as transient, but it says nothing of where the message is, so it never moves the
+// message to another provider.
+func knownNotTaken(err error) bool {
+	var pe *ProviderError
+	return errors.As(err, &pe) && (pe.Kind == Transient || pe.Kind == Throttled)
 }
 
 func providerNoun(ch Channel) string {

@@ -2,6 +2,7 @@ package sendoka_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -296,6 +297,17 @@ func TestFailoverNeverAfterUnknownOrPermanent(t *testing.T) {
 		require.NoError(t, f.deliver(t, m))
 		require.Equal(t, 1, f.a.Calls(m.ID)+f.b.Calls(m.ID), "nor to the first again")
 
+		// An error the provider did not classify is retried, on the same provider: it says
+		// nothing of whether the provider has the message.
+		f.a.FailWith(func(string, int) error { return errors.New("connection reset by peer") })
+		m = f.send(t, f.live)
+		err := f.deliver(t, m)
+		require.Equal(t, sendoka.CodeProviderTransient, sendoka.ErrorCode(err))
+		got = f.get(t, m.ID)
+		require.Equal(t, sendoka.StatusQueued, got.Status)
+		require.Equal(t, []string{"ses:transient"}, trail(got))
+		require.Zero(t, f.b.Calls(m.ID))
+
 		f.a.Outage(sendoka.Permanent)
 		m = f.send(t, f.live)
 		require.NoError(t, f.deliver(t, m))
@@ -303,7 +315,7 @@ func TestFailoverNeverAfterUnknownOrPermanent(t *testing.T) {
 		require.Equal(t, sendoka.StatusFailed, got.Status)
 		require.Equal(t, []string{"ses:permanent"}, trail(got))
 		require.Zero(t, f.b.Calls(m.ID))
-		require.Equal(t, sendoka.BreakerClosed, f.breaker(t, sendoka.ChannelEmail, "ses"), "one unknown outcome opens nothing")
+		require.Equal(t, sendoka.BreakerClosed, f.breaker(t, sendoka.ChannelEmail, "ses"), "a permanent refusal closes the count again")
 	})
 }
 
