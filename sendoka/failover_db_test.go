@@ -470,3 +470,45 @@ func TestFailoverConfig(t *testing.T) {
 		require.ErrorContains(t, err, tc.want, name)
 	}
 }
+
+// TestFailoverHoldsTheClaim: the failover happens inside one claim: a second run of the job
+// while the first provider is still answering finds the message held, and the message reaches
+// the second provider once. A claim that lapsed mid-round (its process died) is never
+// retried on either provider.
+func TestFailoverHoldsTheClaim(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		f := newFailoverBundle(t, db, nil)
+		ctx := context.Background()
+		f.a.Outage(sendoka.Transient)
+		release := f.a.Block()
+		m := f.send(t, f.live)
+		done := make(chan error, 1)
+		go func() { done <- f.deliver(t, m) }()
+		require.NoError(t, f.a.WaitCalls(ctx, 1))
+
+		err := f.deliver(t, m)
+		require.Equal(t, sendoka.CodeConflict, sendoka.ErrorCode(err), "a live claim holds through the failover")
+		release()
+		require.NoError(t, <-done)
+		got := f.get(t, m.ID)
+		require.Equal(t, []string{"ses:transient", "smtp:sent"}, trail(got))
+		require.NoError(t, f.deliver(t, m), "a later run finds it sent")
+		require.Equal(t, 1, f.a.Calls(m.ID))
+		require.Equal(t, 1, f.b.Calls(m.ID))
+
+		// A process died while a message was with one of the two: which one is not
+		// known, so the message is recorded unknown and sent by neither.
+		m = f.send(t, f.live)
+		require.NoError(t, db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error {
+			ok, err := tx.ClaimMessage(ctx, m.ID, f.clock.at(-2*time.Minute), f.clock.at(-time.Minute), sendoka.StatusQueued)
+			require.True(t, ok)
+			return err
+		}))
+		require.NoError(t, f.deliver(t, m))
+		got = f.get(t, m.ID)
+		require.Equal(t, sendoka.StatusSent, got.Status)
+		require.Equal(t, sendoka.OutcomeUnknown, got.Outcome)
+		require.Zero(t, f.a.Calls(m.ID)+f.b.Calls(m.ID))
+	})
+}
