@@ -21,10 +21,26 @@ type Config struct {
 	// Queue runs deliveries in the background. Required.
 	Queue Queue
 
-	// Email is the provider for live mail. Default: SandboxEmail.
+	// Email is the provider for live mail. Default: SandboxEmail. For several providers
+	// with failover, set EmailProviders instead.
 	Email EmailSender
-	// SMS is the provider for live SMS. Default: SandboxSMS.
+	// SMS is the provider for live SMS. Default: SandboxSMS. For several, set SMSProviders.
 	SMS SMSSender
+	// EmailProviders are several live email providers, in the default order of preference;
+	// each message goes to the first of its route (Routes) whose circuit breaker is closed,
+	// and moves on to the next when one refuses it without taking it (provider_route.go).
+	// The first one also provisions domains (DomainProvisioner). Set it or Email, not both.
+	EmailProviders []EmailProvider
+	// SMSProviders are several live SMS providers, as EmailProviders. The first one also
+	// provisions senders (SenderProvisioner). Set it or SMS, not both.
+	SMSProviders []SMSProvider
+	// Routes pick the providers of live messages by tenant, tag or stream: the first that
+	// matches a message gives its providers in order. Default: none, every message tries
+	// its channel's providers in the order they are configured.
+	Routes []Route
+	// Breaker tunes the circuit breaker each provider has when its channel has more than
+	// one (breaker.go). Default: every BreakerConfig default.
+	Breaker BreakerConfig
 	// SandboxEmail and SandboxSMS take every test-key message and all mail from the sandbox
 	// domain: a test key never reaches Email or SMS. Required when a test key or the sandbox
 	// domain is used; providers/sandbox is the usual choice.
@@ -93,37 +109,43 @@ type Config struct {
 
 // Client is Sendoka: everything the API does, callable without HTTP.
 type Client struct {
-	optOutHints   SMSOptOutHints
-	store         Store
-	queue         Queue
-	email         EmailSender
-	sms           SMSSender
-	sandboxEmail  EmailSender
-	sandboxSMS    SMSSender
-	sandboxDomain string
-	bootDomains   []string     // Config.VerifiedDomains, normalized (domain_bootstrap.go)
-	domainCfg     DomainConfig // with defaults
-	dns           DNSResolver
-	domains       *domainCache // each namespace's domains, for the send path (domain_cache.go)
-	clock         Clock
-	log           *slog.Logger
-	templates     templateCache // compiled templates (template.go)
-	pools         poolCursors   // round-robin turns of the phone pools (pool.go)
-	tracking      *tracker      // open and click tracking (tracking.go)
-	delivery      DeliveryConfig
-	slots         providerSlots   // provider concurrency (provider_slots.go)
-	keys          *keyCache       // API key lookups (apikey_cache.go)
-	tenants       tenantCache     // tenants ForTenant found (tenant_scope.go)
-	group         groupCommitter  // single sends sharing transactions (group_commit.go)
-	plans         *plans          // plans and each org's limits (plan.go)
-	limitsOff     bool            // Config.DisableLimits
-	bursts        burstPockets    // burst-limit tokens taken and not spent (ratelimit.go)
-	quotas        quotaPockets    // quota reserved and not handed out (quota.go)
-	tenantCaps    tenantCapsCache // tenants' own monthly caps (quota.go)
-	warmup        WarmupConfig    // domain warmup (warmup.go)
-	retention     RetentionConfig // how long content and messages are kept (retention.go)
-	webhooks      *webhookRuntime // outgoing webhooks (webhook_deliver.go)
-	obs           Observer        // Config.Observer; nil when none (observer.go)
+	optOutHints SMSOptOutHints // Config.SMSOptOutHints (sms_opt_out.go)
+	store       Store
+	queue       Queue
+	email       EmailSender // the first live email provider (domain provisioning)
+	sms         SMSSender   // the first live SMS provider (sender provisioning, MMS)
+	emailSet    *providerSet
+	smsSet      *providerSet
+	// sandboxEmailRoute and sandboxSMSRoute are the sandbox as a route of one provider.
+	sandboxEmailRoute []*liveProvider
+	sandboxSMSRoute   []*liveProvider
+	sandboxEmail      EmailSender
+	sandboxSMS        SMSSender
+	sandboxDomain     string
+	bootDomains       []string     // Config.VerifiedDomains, normalized (domain_bootstrap.go)
+	domainCfg         DomainConfig // with defaults
+	dns               DNSResolver
+	domains           *domainCache // each namespace's domains, for the send path (domain_cache.go)
+	clock             Clock
+	log               *slog.Logger
+	templates         templateCache // compiled templates (template.go)
+	pools             poolCursors   // round-robin turns of the phone pools (pool.go)
+	tracking          *tracker      // open and click tracking (tracking.go)
+	delivery          DeliveryConfig
+	slots             providerSlots    // provider concurrency (provider_slots.go)
+	keys              *keyCache        // API key lookups (apikey_cache.go)
+	tenants           tenantCache      // tenants ForTenant found (tenant_scope.go)
+	group             groupCommitter   // single sends sharing transactions (group_commit.go)
+	plans             *plans           // plans and each org's limits (plan.go)
+	limitsOff         bool             // Config.DisableLimits
+	bursts            burstPockets     // burst-limit tokens taken and not spent (ratelimit.go)
+	quotas            quotaPockets     // quota reserved and not handed out (quota.go)
+	tenantCaps        tenantCapsCache  // tenants' own monthly caps (quota.go)
+	warmup            WarmupConfig     // domain warmup (warmup.go)
+	retention         RetentionConfig  // how long content and messages are kept (retention.go)
+	webhooks          *webhookRuntime  // outgoing webhooks (webhook_deliver.go)
+	obs               Observer         // Config.Observer; nil when none (observer.go)
+	provObs           ProviderObserver // Config.Observer as a ProviderObserver, or nil
 }
 
 // New returns a Client for cfg.
@@ -171,16 +193,13 @@ func New(cfg Config) (*Client, error) {
 	if c.dns == nil {
 		c.dns = net.DefaultResolver
 	}
-	if c.email == nil {
-		c.email = c.sandboxEmail
-	}
-	if c.sms == nil {
-		c.sms = c.sandboxSMS
+	if err := c.setProviders(cfg); err != nil {
+		return nil, err
 	}
 	if c.clock == nil {
 		c.clock = SystemClock{}
 	}
-	c.slots = newProviderSlots(c.email, c.sms, c.sandboxEmail, c.sandboxSMS)
+	c.slots = newProviderSlots(append(append(c.emailSet.senders(), c.smsSet.senders()...), c.sandboxEmail, c.sandboxSMS)...)
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -202,6 +221,81 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.optOutHints = cfg.SMSOptOutHints
 	return c, nil
+}
+
+// setProviders builds each channel's live providers and routes, and the sandbox's routes.
+func (c *Client) setProviders(cfg Config) error {
+	bc, err := cfg.Breaker.withDefaults()
+	if err != nil {
+		return err
+	}
+	c.provObs, _ = cfg.Observer.(ProviderObserver)
+	var report func(Channel, string, BreakerState)
+	if c.provObs != nil {
+		report = c.provObs.BreakerState
+	}
+	for i, r := range cfg.Routes {
+		if r.Channel != ChannelEmail && r.Channel != ChannelSMS {
+			return fmt.Errorf("sendoka: Config.Routes[%d]: channel %q: email or sms", i, r.Channel)
+		}
+	}
+	var single any
+	if cfg.Email != nil {
+		single = cfg.Email
+	} else if len(cfg.EmailProviders) == 0 && cfg.SandboxEmail != nil {
+		single = cfg.SandboxEmail
+	}
+	names, senders := make([]string, len(cfg.EmailProviders)), make([]any, len(cfg.EmailProviders))
+	for i, p := range cfg.EmailProviders {
+		names[i] = p.Name
+		if p.Sender != nil {
+			senders[i] = p.Sender
+		}
+	}
+	if c.emailSet, err = newProviderSet(ChannelEmail, single, names, senders, cfg.Routes, bc, report); err != nil {
+		return err
+	}
+	single = nil
+	if cfg.SMS != nil {
+		single = cfg.SMS
+	} else if len(cfg.SMSProviders) == 0 && cfg.SandboxSMS != nil {
+		single = cfg.SandboxSMS
+	}
+	names, senders = make([]string, len(cfg.SMSProviders)), make([]any, len(cfg.SMSProviders))
+	for i, p := range cfg.SMSProviders {
+		names[i] = p.Name
+		if p.Sender != nil {
+			senders[i] = p.Sender
+		}
+	}
+	if c.smsSet, err = newProviderSet(ChannelSMS, single, names, senders, cfg.Routes, bc, report); err != nil {
+		return err
+	}
+	c.email, _ = c.emailSet.primary().(EmailSender)
+	c.sms, _ = c.smsSet.primary().(SMSSender)
+	if c.sandboxEmail != nil {
+		c.sandboxEmailRoute = []*liveProvider{{name: sandboxName(c.sandboxEmail), sender: c.sandboxEmail}}
+	}
+	if c.sandboxSMS != nil {
+		c.sandboxSMSRoute = []*liveProvider{{name: sandboxName(c.sandboxSMS), sender: c.sandboxSMS}}
+	}
+	if report != nil {
+		for _, s := range []*providerSet{c.emailSet, c.smsSet} {
+			for _, p := range s.list {
+				if p.breaker != nil {
+					report(map[*providerSet]Channel{c.emailSet: ChannelEmail, c.smsSet: ChannelSMS}[s], p.name, BreakerClosed)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func sandboxName(p any) string {
+	if n, ok := p.(Namer); ok {
+		return n.Name()
+	}
+	return "sandbox"
 }
 
 // SandboxDomain returns the always-allowed sender domain.

@@ -36,16 +36,24 @@ const recordTimeout = time.Minute
 // CodeConflict asks to look again later (Error.Retry); CodeNotFound means the message does
 // not exist; any other error is retryable.
 func (c *Client) Deliver(ctx context.Context, id string, opts DeliverOptions) error {
+	var release func() // the slot held, if any
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
+	var held *liveProvider
 	if len(c.slots) > 0 {
 		m, err := c.deliverable(ctx, id, opts)
 		if err != nil || m == nil {
 			return err
 		}
-		release, err := c.slots.acquire(ctx, c.provider(m), c.providerName(m), c.delivery.SlotWait)
-		if err != nil {
-			return err
+		if p := firstOpenable(c.routeFor(m), c.now()); p != nil {
+			if release, err = c.slots.acquire(ctx, p.sender, p.name, c.delivery.SlotWait); err != nil {
+				return err
+			}
+			held = p
 		}
-		defer release()
 	}
 	m, err := c.claim(ctx, id, opts)
 	if err != nil || m == nil {
@@ -53,11 +61,7 @@ func (c *Client) Deliver(ctx context.Context, id string, opts DeliverOptions) er
 	}
 	stopRenewing := c.keepClaim(m)
 	defer stopRenewing()
-	started := time.Now()
-	res, sendErr := c.send(ctx, m)
-	took := time.Since(started)
-	c.observeProviderCall(ctx, m, started, took, sendErr)
-	now := c.now()
+	h := c.handOff(ctx, m, held, &release)
 	// The provider has answered: record its answer even if the job's context ends now (a
 	// timeout or a hard stop), or the claim would lapse and the message end unknown.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
@@ -69,16 +73,176 @@ func (c *Client) Deliver(ctx context.Context, id string, opts DeliverOptions) er
 		try := *m
 		try.DeliveryAttempts = slices.Clone(m.DeliveryAttempts)
 		var err error
-		retry, err = c.recordAttempt(ctx, &try, res, sendErr, now, took, opts)
+		retry, err = c.recordAttempt(ctx, &try, h, opts)
 		return err
 	})
 	if err != nil {
 		return err
 	}
+	if c.provObs != nil {
+		c.observeAttempts(m.Channel, h.attempts())
+	}
 	if retry != nil {
 		return retry
 	}
 	return nil
+}
+
+// attempts lists the round's attempts by provider and result, for the ProviderObserver.
+func (h *handOffResult) attempts() []DeliveryAttempt {
+	last := DeliveryAttempt{Provider: h.provider, Result: AttemptSent}
+	switch {
+	case h.skipped:
+		last.Result = AttemptSkipped
+	case h.err != nil:
+		last.Result = attemptResultOf(ProviderErrorKindOf(h.err))
+	}
+	return append(slices.Clip(h.prior), last)
+}
+
+// handOff is one delivery attempt's hand-offs: to the first provider of m's route whose
+// breaker lets it through and, while a provider refuses the message without taking it
+// (transient, throttled), to the next. It stops at the first answer that is not such a
+// refusal: an acceptance, a permanent refusal, or an unknown outcome, which may mean the
+// provider has the message, so no other provider may get it. *release is the provider
+// slot held, which handOff swaps when it moves to a provider with slots of its own.
+func (c *Client) handOff(ctx context.Context, m *Message, held *liveProvider, release *func()) *handOffResult {
+	h := &handOffResult{}
+	route := c.routeFor(m)
+	if len(route) == 0 {
+		name := c.providerName(m)
+		h.provider, h.at = name, c.now()
+		h.err = &ProviderError{Kind: Permanent, Provider: name, Code: "no_provider", Message: "no " + providerNoun(m.Channel) + " provider is configured"}
+		return h
+	}
+	var email *OutboundEmail
+	if m.Channel == ChannelEmail {
+		var err error
+		if email, err = c.outboundEmail(ctx, m); err != nil { // email_outbound.go
+			h.provider, h.at, h.err = route[0].name, c.now(), err
+			return h
+		}
+	}
+	for i, p := range route {
+		now := c.now()
+		if !p.breaker.allow(now) {
+			h.skip(p, now, circuitOpenDiagnostic(p.name), p.breaker.reopensIn(now))
+			continue
+		}
+		if p != held {
+			if *release != nil {
+				(*release)()
+				*release = nil
+			}
+			held = nil
+			if c.slots.semaphore(p.sender) != nil {
+				r, err := c.slots.acquire(ctx, p.sender, p.name, c.delivery.SlotWait)
+				if err != nil {
+					h.skip(p, now, &Diagnostic{Provider: p.name, Code: "no_connection", Message: err.Error()}, time.Second)
+					p.breaker.abandon(now) // the probe it may hold is given back
+					continue
+				}
+				*release, held = r, p
+			}
+		}
+		if h.tried || h.skipped {
+			h.failOver()
+		}
+		started := time.Now()
+		res, err := c.sendTo(ctx, m, p, email)
+		took := time.Since(started)
+		kind := ProviderErrorKind("")
+		if err != nil {
+			kind = ProviderErrorKindOf(err)
+		}
+		p.breaker.record(kind == Transient || kind == Throttled || kind == Unknown, c.now())
+		c.observeProviderCall(ctx, m, p.name, started, took, err)
+		h.tried, h.skipped = true, false
+		h.provider, h.res, h.err, h.at, h.took = p.name, res, err, now, took
+		// Only a refusal known to leave the message untaken moves it on; a job whose
+		// context ended stops here (the next provider could not be reached either).
+		if !knownNotTaken(err) || i == len(route)-1 || ctx.Err() != nil {
+			break
+		}
+	}
+	return h
+}
+
+// knownNotTaken reports whether err says the provider did not take the message: a
+// *ProviderError the provider classified Transient or Throttled. An unclassified error is
+// retried as transient, but it says nothing of where the message is, so it never moves the
+// message to another provider.
+func knownNotTaken(err error) bool {
+	var pe *ProviderError
+	return errors.As(err, &pe) && (pe.Kind == Transient || pe.Kind == Throttled)
+}
+
+func providerNoun(ch Channel) string {
+	if ch == ChannelEmail {
+		return "email"
+	}
+	return "SMS"
+}
+
+func circuitOpenDiagnostic(provider string) *Diagnostic {
+	return &Diagnostic{Provider: provider, Code: "circuit_open",
+		Message: "not tried: the provider's circuit breaker is open after consecutive failures"}
+}
+
+// handOffResult is what handOff saw: the last provider's answer, and the attempts before it
+// in the same round (providers that refused the message or were skipped).
+type handOffResult struct {
+	prior []DeliveryAttempt
+	// The last provider tried (or skipped, when skipped is true) and its answer.
+	provider string
+	res      SendResult
+	err      error
+	at       time.Time
+	took     time.Duration
+	tried    bool
+	// skipped: no provider took part in the last step (breaker open, no free connection);
+	// retryIn is when one may (the breaker's probe).
+	skipped bool
+	retryIn time.Duration
+	diag    *Diagnostic
+}
+
+// skip records that provider p was not tried.
+func (h *handOffResult) skip(p *liveProvider, now time.Time, diag *Diagnostic, retryIn time.Duration) {
+	if h.tried || h.skipped {
+		h.failOver()
+	}
+	h.tried, h.skipped = false, true
+	h.provider, h.at, h.took, h.res, h.err = p.name, now, 0, SendResult{}, nil
+	h.diag = diag
+	if h.retryIn == 0 || retryIn < h.retryIn {
+		h.retryIn = retryIn
+	}
+}
+
+// failOver moves the last step into prior: the round goes on with the next provider.
+func (h *handOffResult) failOver() {
+	a := DeliveryAttempt{At: h.at, Provider: h.provider, DurationMS: h.took.Milliseconds(), FailedOver: true}
+	if h.skipped {
+		a.Result, a.Diagnostic = AttemptSkipped, h.diag
+	} else {
+		a.Result, a.Diagnostic = attemptResultOf(ProviderErrorKindOf(h.err)), diagnosticOf(h.provider, h.err)
+	}
+	h.prior = append(h.prior, a)
+	h.tried, h.skipped = false, false
+}
+
+// attemptResultOf is the result of an attempt that failed with an error of kind k.
+func attemptResultOf(k ProviderErrorKind) AttemptResult {
+	switch k {
+	case Unknown:
+		return AttemptUnknown
+	case Permanent:
+		return AttemptPermanent
+	case Throttled:
+		return AttemptThrottled
+	}
+	return AttemptTransient
 }
 
 // retryUnavailable runs fn until it succeeds, fails with an error that retrying cannot mend,
@@ -288,30 +452,50 @@ func (c *Client) keepClaim(m *Message) (stop func()) {
 	}
 }
 
-// recordAttempt records what the provider answered. It returns the error that asks the
-// queue for a retry when the message was deferred.
-func (c *Client) recordAttempt(ctx context.Context, m *Message, res SendResult, sendErr error, now time.Time, took time.Duration, opts DeliverOptions) (*Error, error) {
-	a := DeliveryAttempt{At: now, Provider: m.Provider, DurationMS: took.Milliseconds()}
+// recordAttempt records what the providers of one round answered. It returns the error
+// that asks the queue for a retry when the message was deferred.
+func (c *Client) recordAttempt(ctx context.Context, m *Message, h *handOffResult, opts DeliverOptions) (*Error, error) {
+	now := h.at
+	for _, a := range h.prior {
+		if a.Result != AttemptSkipped {
+			m.Attempts++
+		}
+		m.DeliveryAttempts = append(m.DeliveryAttempts, a)
+	}
+	m.Provider = h.provider
+	a := DeliveryAttempt{At: now, Provider: h.provider, DurationMS: h.took.Milliseconds()}
+	sendErr := h.err
+	if h.skipped {
+		// No provider could be tried: the round counts as a transient failure, and the next
+		// one waits at least until a breaker lets a probe through.
+		m.Attempts-- // recordDeferred counts attempts that reached a provider
+		a.Result, a.Diagnostic = AttemptSkipped, h.diag
+		wait := c.delivery.RetryDelays[min(c.transientFailures(m), len(c.delivery.RetryDelays)-1)]
+		sendErr = &ProviderError{Kind: Transient, Provider: h.provider, Code: h.diag.Code, Message: h.diag.Message,
+			RetryAfter: max(wait, h.retryIn)}
+		if opts.FinalAttempt || c.transientFailures(m)+1 >= c.delivery.MaxAttempts() {
+			c.log.WarnContext(ctx, "delivery failed: no provider could be tried", "message_id", m.ID, "provider", m.Provider)
+			m.Attempts++
+			m.DeliveryAttempts = append(m.DeliveryAttempts, a)
+			m.ClaimedAt, m.LeaseUntil, m.NextRetryAt = nil, nil, nil
+			return nil, c.recordFailed(ctx, m, a.Diagnostic, now)
+		}
+		return c.recordDeferred(ctx, m, a, sendErr, now)
+	}
 	if sendErr == nil {
 		a.Result = AttemptSent
 		c.log.LogAttrs(ctx, slog.LevelInfo, "handed off", slog.String("message_id", m.ID), slog.String("provider", m.Provider),
-			slog.String("provider_message_id", res.ProviderMessageID), slog.Int64("duration_ms", a.DurationMS))
-		return nil, c.recordSent(ctx, m, res, a, now)
+			slog.String("provider_message_id", h.res.ProviderMessageID), slog.Int64("duration_ms", a.DurationMS))
+		return nil, c.recordSent(ctx, m, h.res, a, now)
 	}
 	kind := ProviderErrorKindOf(sendErr)
 	diag := diagnosticOf(m.Provider, sendErr)
 	a.Diagnostic = diag
+	a.Result = attemptResultOf(kind)
 	switch {
 	case kind == Unknown:
-		a.Result = AttemptUnknown
 		c.log.WarnContext(ctx, "delivery outcome unknown", "message_id", m.ID, "provider", m.Provider, "error", sendErr)
 		return nil, c.inTx(ctx, func(ctx context.Context, tx Tx) error { return c.recordUnknownTx(ctx, tx, m, diag, now, &a) })
-	case kind == Permanent:
-		a.Result = AttemptPermanent
-	case kind == Throttled:
-		a.Result = AttemptThrottled
-	default:
-		a.Result = AttemptTransient
 	}
 	if kind == Permanent || opts.FinalAttempt || (kind != Throttled && c.transientFailures(m)+1 >= c.delivery.MaxAttempts()) {
 		c.log.WarnContext(ctx, "delivery failed", "message_id", m.ID, "provider", m.Provider, "error", sendErr)
@@ -323,11 +507,13 @@ func (c *Client) recordAttempt(ctx context.Context, m *Message, res SendResult, 
 	return c.recordDeferred(ctx, m, a, sendErr, now)
 }
 
-// transientFailures counts m's earlier attempts that count towards the final one.
+// transientFailures counts m's earlier attempts that count towards the final one: the
+// rounds that ended with a transient failure, or with no provider to try. An attempt that
+// failed over to the next provider is part of its round and does not count.
 func (c *Client) transientFailures(m *Message) int {
 	n := 0
 	for _, a := range m.DeliveryAttempts {
-		if a.Result == AttemptTransient {
+		if !a.FailedOver && (a.Result == AttemptTransient || a.Result == AttemptSkipped) {
 			n++
 		}
 	}
@@ -338,7 +524,7 @@ func (c *Client) transientFailures(m *Message) int {
 // message.deferred event, and returns the retry request for the queue.
 func (c *Client) recordDeferred(ctx context.Context, m *Message, a DeliveryAttempt, sendErr error, now time.Time) (*Error, error) {
 	wait := c.delivery.ThrottleDelay
-	if a.Result == AttemptTransient {
+	if a.Result == AttemptTransient || a.Result == AttemptSkipped {
 		n := c.transientFailures(m)
 		wait = c.delivery.RetryDelays[min(n, len(c.delivery.RetryDelays)-1)]
 	}
@@ -394,55 +580,27 @@ func (c *Client) recordUnknownTx(ctx context.Context, tx Tx, m *Message, diag *D
 	return err
 }
 
-// send calls the message's provider.
-func (c *Client) send(ctx context.Context, m *Message) (SendResult, error) {
-	m.Provider = c.providerName(m)
-	switch m.Channel {
-	case ChannelEmail:
-		p := c.emailSender(m)
-		if p == nil {
-			return SendResult{}, &ProviderError{Kind: Permanent, Provider: m.Provider, Code: "no_provider", Message: "no email provider is configured"}
-		}
-		out, err := c.outboundEmail(ctx, m) // email_outbound.go
-		if err != nil {
-			return SendResult{}, err
-		}
-		return p.SendEmail(ctx, out)
-	default:
-		p := c.smsSender(m)
-		if p == nil {
-			return SendResult{}, &ProviderError{Kind: Permanent, Provider: m.Provider, Code: "no_provider", Message: "no SMS provider is configured"}
-		}
-		s := m.SMS
-		return p.SendSMS(ctx, &OutboundSMS{MessageID: m.ID, From: s.From, To: s.To, Body: s.Body, MediaURLs: s.MediaURLs})
-	}
-}
-
-// emailSender picks the provider: test keys and the sandbox domain always get the sandbox.
-func (c *Client) emailSender(m *Message) EmailSender {
-	if c.isSandboxSender(m) {
-		return c.sandboxEmail
-	}
-	return c.email
-}
-
-func (c *Client) smsSender(m *Message) SMSSender {
-	if c.isSandboxSender(m) {
-		return c.sandboxSMS
-	}
-	return c.sms
-}
-
-func (c *Client) provider(m *Message) any {
+// sendTo hands m to provider p; email is m's outbound form (nil for SMS).
+func (c *Client) sendTo(ctx context.Context, m *Message, p *liveProvider, email *OutboundEmail) (SendResult, error) {
 	if m.Channel == ChannelEmail {
-		return c.emailSender(m)
+		return p.sender.(EmailSender).SendEmail(ctx, email)
 	}
-	return c.smsSender(m)
+	s := m.SMS
+	return p.sender.(SMSSender).SendSMS(ctx, &OutboundSMS{MessageID: m.ID, From: s.From, To: s.To, Body: s.Body, MediaURLs: s.MediaURLs})
 }
 
+// smsSender is the provider m goes to first, as emailSender.
+func (c *Client) smsSender(m *Message) SMSSender {
+	if r := c.routeFor(m); len(r) > 0 {
+		return r[0].sender.(SMSSender)
+	}
+	return nil
+}
+
+// providerName is the name of the provider m goes to first.
 func (c *Client) providerName(m *Message) string {
-	if n, ok := c.provider(m).(Namer); ok {
-		return n.Name()
+	if r := c.routeFor(m); len(r) > 0 {
+		return r[0].name
 	}
 	if c.isSandboxSender(m) {
 		return "sandbox"
@@ -450,8 +608,15 @@ func (c *Client) providerName(m *Message) string {
 	return "unknown"
 }
 
+// deduplicates reports whether a hand-off of m whose outcome is unknown may be retried: m
+// has one provider, and it deduplicates on the message id. With several, the interrupted
+// hand-off may have been with any of them, and another one would not know the message.
 func (c *Client) deduplicates(m *Message) bool {
-	d, ok := c.provider(m).(Deduplicator)
+	r := c.routeFor(m)
+	if len(r) != 1 {
+		return false
+	}
+	d, ok := r[0].sender.(Deduplicator)
 	return ok && d.Deduplicates()
 }
 

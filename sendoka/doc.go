@@ -38,6 +38,16 @@
 // messages, and all mail from the sandbox domain, go to SandboxEmail and SandboxSMS, never
 // to a live provider.
 //
+// # Several providers
+//
+// Config.EmailProviders and Config.SMSProviders list several named providers per channel
+// instead. Config.Routes pick them per message by tenant, tag or stream (provider_route.go);
+// each has a circuit breaker (Config.Breaker, breaker.go) that skips it after consecutive
+// failures and lets one message probe it later. Within its one claim on a message, a delivery
+// moves it to the next provider only when the previous one refused it without taking it
+// (transient, throttled) or was skipped, never after an unknown outcome, so no message is
+// sent by two providers. Every provider tried is a DeliveryAttempt on the message.
+//
 // # Sending domains
 //
 // Mail comes from the sandbox domain or from a domain of the caller's org (or tenant):

@@ -82,6 +82,84 @@ func Example() {
 	// handed to the provider: Welcome
 }
 
+// Several email providers: SES first, an SMTP relay when SES refuses a message without
+// taking it (here it throttles) or its breaker is open; the message records both attempts.
+func ExampleConfig_failover() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := bunstore.Open(ctx, "sqlite::memory:", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	if err := riverjobs.Migrate(ctx, db.SQLDB(), string(db.Dialect())); err != nil {
+		log.Fatal(err)
+	}
+	queue, err := riverjobs.New(db.SQLDB(), string(db.Dialect()), riverjobs.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Stand-ins for sesemail and smtpemail senders; SES is rate limiting us.
+	ses, relay := memsend.New(), memsend.New()
+	ses.Outage(sendoka.Throttled)
+	client, err := sendoka.New(sendoka.Config{
+		Store: db, Queue: queue,
+		EmailProviders: []sendoka.EmailProvider{{Name: "ses", Sender: ses}, {Name: "smtp", Sender: relay}},
+		Breaker:        sendoka.BreakerConfig{Failures: 5, OpenFor: 30 * time.Second},
+		// Receipts always go through the relay.
+		Routes:          []sendoka.Route{{Channel: sendoka.ChannelEmail, Tag: "receipt", Providers: []string{"smtp"}}},
+		VerifiedDomains: []string{"example.com"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := queue.Start(ctx, client); err != nil {
+		log.Fatal(err)
+	}
+	defer queue.Stop(context.Background())
+
+	boot, err := client.Bootstrap(ctx, sendoka.BootstrapOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	caller := sendoka.SystemPrincipal(boot.Org.ID, sendoka.ModeLive)
+	msg, err := client.SendEmail(ctx, caller, &sendoka.EmailRequest{
+		From: "hello@example.com", To: []string{"ada@example.com"}, Subject: "Welcome", Text: "Hi Ada",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := relay.WaitFor(ctx, 1); err != nil {
+		log.Fatal(err)
+	}
+	tick := time.NewTicker(10 * time.Millisecond) // the record follows the hand-off
+	defer tick.Stop()
+	for {
+		m, err := client.GetMessage(ctx, caller, sendoka.ChannelEmail, msg.ID)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if m.Status == sendoka.StatusSent {
+			for _, a := range m.DeliveryAttempts {
+				fmt.Println(a.Provider, a.Result, "failed over:", a.FailedOver)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			log.Fatal(ctx.Err())
+		case <-tick.C:
+		}
+	}
+	// Output:
+	// ses throttled failed over: true
+	// smtp sent failed over: false
+}
+
 // SendEmail accepts the email durably and returns at once; a worker hands it to the
 // provider. sendokatest runs the whole of Sendoka with a fake provider, as a test would.
 func ExampleClient_SendEmail() {

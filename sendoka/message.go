@@ -128,7 +128,7 @@ type Message struct {
 	// Outcome is OutcomeUnknown for a sent message whose hand-off was interrupted: it may or
 	// may not have reached the provider, and it is never sent again. "" otherwise.
 	Outcome Outcome
-	// Attempts counts delivery attempts that reached a provider.
+	// Attempts counts hand-offs that reached a provider (skipped providers are not counted).
 	Attempts int
 	// DeliveryAttempts records each of them, oldest first.
 	DeliveryAttempts []DeliveryAttempt
@@ -220,9 +220,15 @@ const (
 	AttemptThrottled AttemptResult = "throttled" // the provider asked us to slow down
 	AttemptPermanent AttemptResult = "permanent" // the provider refused the message for good
 	AttemptUnknown   AttemptResult = "unknown"   // cut short mid-hand-off: OutcomeUnknown
+	// AttemptSkipped: the provider was not tried (its circuit breaker was open, or none of
+	// its connections was free); the message went on to the next provider, or waits for
+	// the next attempt when there was none.
+	AttemptSkipped AttemptResult = "skipped"
 )
 
-// DeliveryAttempt is one hand-off of a message to its provider.
+// DeliveryAttempt is one hand-off of a message to a provider, or one provider skipped
+// (AttemptSkipped). One delivery attempt may try several providers in turn: each but the
+// last has FailedOver set.
 type DeliveryAttempt struct {
 	At         time.Time     `json:"at"`
 	Provider   string        `json:"provider"`
@@ -232,6 +238,10 @@ type DeliveryAttempt struct {
 	DurationMS int64 `json:"duration_ms"`
 	// NextRetryAt is when the next attempt runs, after a transient or throttled result.
 	NextRetryAt *time.Time `json:"next_retry_at,omitempty"`
+	// FailedOver is true when the message went on to the next provider of its route in the
+	// same delivery attempt: this provider refused it without taking it (transient,
+	// throttled) or was skipped.
+	FailedOver bool `json:"failed_over,omitempty"`
 }
 
 // Diagnostic is a provider's explanation of a bounce or failure.

@@ -108,7 +108,7 @@ func (c *Client) sawStatus(ctx context.Context, m *Message, status Status) {
 }
 
 // observeProviderCall reports a hand-off to the Config.Observer.
-func (c *Client) observeProviderCall(ctx context.Context, m *Message, start time.Time, d time.Duration, err error) {
+func (c *Client) observeProviderCall(ctx context.Context, m *Message, provider string, start time.Time, d time.Duration, err error) {
 	if c.obs == nil {
 		return
 	}
@@ -116,5 +116,29 @@ func (c *Client) observeProviderCall(ctx context.Context, m *Message, start time
 	if err != nil {
 		class = string(ProviderErrorKindOf(err))
 	}
-	c.obs.ProviderCall(ctx, m.Provider, m.Channel, start, d, class)
+	c.obs.ProviderCall(ctx, provider, m.Channel, start, d, class)
+}
+
+// ProviderObserver is an Observer that is also told of failover: every attempt's result per
+// provider, and every change of a provider's circuit breaker. The Client finds it on
+// Config.Observer by type assertion (hosts/metrics implements it), with the same contract as
+// Observer's methods: safe for concurrent use, never blocking.
+type ProviderObserver interface {
+	// ProviderAttempt is called once for each entry a delivery attempt adds to a message's
+	// DeliveryAttempts: a hand-off to provider (sent, transient, throttled, permanent,
+	// unknown) or the provider skipped (AttemptSkipped).
+	ProviderAttempt(channel Channel, provider string, result AttemptResult)
+	// BreakerState is called when a provider's circuit breaker changes state, and once per
+	// provider with a breaker when the Client is built (BreakerClosed).
+	BreakerState(channel Channel, provider string, state BreakerState)
+}
+
+// observeAttempts reports the attempts a round added to the ProviderObserver, if any.
+func (c *Client) observeAttempts(ch Channel, as []DeliveryAttempt) {
+	if c.provObs == nil {
+		return
+	}
+	for _, a := range as {
+		c.provObs.ProviderAttempt(ch, a.Provider, a.Result)
+	}
 }

@@ -113,8 +113,12 @@ type ProviderErrorKind string
 // The three kinds of provider failure.
 const (
 	// Throttled: the provider is rate limiting us; try again later, the message is fine.
+	// It did not take the message: with several providers, the core may hand it to the next.
 	Throttled ProviderErrorKind = "throttled"
-	// Transient: a network or server failure; try again.
+	// Transient: a network or server failure before the provider took the message (a refused
+	// connection, a 4xx answer, a request that never left); try again. The core may hand the
+	// message to another provider at once (Config.EmailProviders), so a failure that may have
+	// left the message with the provider must be Unknown, never Transient.
 	Transient ProviderErrorKind = "transient"
 	// Permanent: the provider will never take this message (bad address, rejected content).
 	Permanent ProviderErrorKind = "permanent"
@@ -156,7 +160,9 @@ func (e *ProviderError) Error() string {
 // Unwrap returns the cause.
 func (e *ProviderError) Unwrap() error { return e.Err }
 
-// ProviderErrorKindOf returns the kind of a provider error; unclassified errors are Transient.
+// ProviderErrorKindOf returns the kind of a provider error; unclassified errors are Transient
+// (retried, but never moved to another provider: only a *ProviderError says where the
+// message is).
 func ProviderErrorKindOf(err error) ProviderErrorKind {
 	var pe *ProviderError
 	if errors.As(err, &pe) {

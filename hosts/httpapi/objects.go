@@ -65,11 +65,12 @@ func diagnostic(d *sendoka.Diagnostic) *MessageDiagnostic {
 		EnhancedStatus: nullable(d.EnhancedStatus), BounceType: nullable(d.BounceType), BounceSubType: nullable(d.BounceSubType)}
 }
 
-// DeliveryAttempt is one hand-off of a message to its provider.
+// DeliveryAttempt is one hand-off of a message to a provider, or a provider skipped.
 type DeliveryAttempt struct {
 	At          string             `json:"at" format:"date-time"`
 	Provider    string             `json:"provider" example:"smtp"`
-	Result      string             `json:"result" enum:"sent,transient,throttled,permanent,unknown" doc:"sent: accepted; transient and throttled: retried at next_retry_at; permanent: refused; unknown: cut short mid-hand-off, not retried"`
+	Result      string             `json:"result" enum:"sent,transient,throttled,permanent,unknown,skipped" doc:"sent: accepted; transient and throttled: refused without taking it, moved to the next provider (failed_over) or retried at next_retry_at; permanent: refused; unknown: cut short mid-hand-off, never retried nor moved to another provider; skipped: not tried (its circuit breaker was open, or no connection was free)"`
+	FailedOver  bool               `json:"failed_over" doc:"True when the same attempt then moved the message to the next provider of its route"`
 	Diagnostic  *MessageDiagnostic `json:"diagnostic" doc:"The provider's answer when it was not a yes; null otherwise"`
 	DurationMS  int64              `json:"duration_ms" doc:"How long the provider took to answer"`
 	NextRetryAt *string            `json:"next_retry_at" format:"date-time" doc:"When the next attempt runs, after a transient or throttled result; null otherwise"`
@@ -79,7 +80,7 @@ func deliveryAttempts(as []sendoka.DeliveryAttempt) []DeliveryAttempt {
 	out := make([]DeliveryAttempt, len(as))
 	for i, a := range as {
 		out[i] = DeliveryAttempt{At: formatTime(a.At), Provider: a.Provider, Result: string(a.Result),
-			Diagnostic: diagnostic(a.Diagnostic), DurationMS: a.DurationMS, NextRetryAt: formatTimePtr(a.NextRetryAt)}
+			Diagnostic: diagnostic(a.Diagnostic), DurationMS: a.DurationMS, NextRetryAt: formatTimePtr(a.NextRetryAt), FailedOver: a.FailedOver}
 	}
 	return out
 }
@@ -173,7 +174,7 @@ type EmailMessage struct {
 	Diagnostic        *MessageDiagnostic `json:"diagnostic" doc:"Why it bounced or failed; null otherwise"`
 	Outcome           *string            `json:"outcome" enum:"unknown" doc:"unknown: the hand-off was cut short (a timeout after the data was sent, or a crash), so the message may or may not have been delivered; it is not sent again. null otherwise"`
 	Attempts          int                `json:"attempts" doc:"Delivery attempts that reached a provider"`
-	DeliveryAttempts  []DeliveryAttempt  `json:"delivery_attempts" nullable:"false" doc:"Each hand-off to the provider, oldest first"`
+	DeliveryAttempts  []DeliveryAttempt  `json:"delivery_attempts" nullable:"false" doc:"Each hand-off to a provider (and each provider skipped), oldest first: with several providers, a failover reads as ses throttled (failed_over), then smtp sent"`
 	NextRetryAt       *string            `json:"next_retry_at" format:"date-time" doc:"When the next delivery attempt runs after a transient failure, or null"`
 	ScheduledAt       *string            `json:"scheduled_at" format:"date-time" doc:"When a scheduled send fires, or null"`
 	CreatedAt         string             `json:"created_at" format:"date-time" example:"2026-04-22T10:14:22.113Z"`
@@ -257,7 +258,7 @@ type SMSMessage struct {
 	Diagnostic        *MessageDiagnostic `json:"diagnostic" doc:"Why it bounced or failed; null otherwise"`
 	Outcome           *string            `json:"outcome" enum:"unknown" doc:"unknown: the hand-off was cut short (a timeout after the data was sent, or a crash), so the message may or may not have been delivered; it is not sent again. null otherwise"`
 	Attempts          int                `json:"attempts" doc:"Delivery attempts that reached a provider"`
-	DeliveryAttempts  []DeliveryAttempt  `json:"delivery_attempts" nullable:"false" doc:"Each hand-off to the provider, oldest first"`
+	DeliveryAttempts  []DeliveryAttempt  `json:"delivery_attempts" nullable:"false" doc:"Each hand-off to a provider (and each provider skipped), oldest first: with several providers, a failover reads as ses throttled (failed_over), then smtp sent"`
 	NextRetryAt       *string            `json:"next_retry_at" format:"date-time" doc:"When the next delivery attempt runs after a transient failure, or null"`
 	ScheduledAt       *string            `json:"scheduled_at" format:"date-time" doc:"When a scheduled send fires, or null"`
 	CreatedAt         string             `json:"created_at" format:"date-time" example:"2026-04-22T10:14:22.113Z"`

@@ -1,5 +1,5 @@
 // Package metrics exposes Sendoka's Prometheus metrics: messages by status, provider calls,
-// HTTP requests, queue depth and job wait, webhook attempts, quota use and build info.
+// delivery attempts per provider and result, providers' circuit breakers, HTTP requests, queue depth and job wait, webhook attempts, quota use and build info.
 //
 // A Registry is the sendoka.Observer the core reports to (sendoka.Config.Observer), the
 // request hook of the HTTP API (httpapi.Options.Observe), and a River middleware; the queue
@@ -57,6 +57,8 @@ type Registry struct {
 	messages        *prometheus.CounterVec
 	providerCalls   *prometheus.HistogramVec
 	providerErrors  *prometheus.CounterVec
+	attempts        *prometheus.CounterVec
+	breakers        *prometheus.GaugeVec
 	httpRequests    *prometheus.CounterVec
 	httpDuration    *prometheus.HistogramVec
 	webhookAttempts *prometheus.CounterVec
@@ -67,7 +69,10 @@ type Registry struct {
 	statusText [600]string // HTTP status codes as label values, made once
 }
 
-var _ sendoka.Observer = (*Registry)(nil)
+var (
+	_ sendoka.Observer         = (*Registry)(nil)
+	_ sendoka.ProviderObserver = (*Registry)(nil)
+)
 
 // latencyBuckets spans a fast API call to a slow SMTP hand-off, in seconds.
 var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
@@ -101,6 +106,13 @@ func New(opts Options) *Registry {
 	r.providerErrors = r.counterVec("provider_errors_total",
 		"Hand-offs a provider refused or failed, by error class (throttled, transient, permanent, unknown).",
 		"provider", "channel", "class")
+	r.attempts = r.counterVec("provider_attempts_total",
+		"Delivery attempts per provider, by result: sent, transient, throttled, permanent, unknown, or skipped (circuit breaker open, no connection free); failed over to the next provider or not.",
+		"provider", "channel", "result")
+	r.breakers = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "provider_breaker_state",
+		Help: "State of a provider's circuit breaker in this process: 0 closed, 1 half-open (a probe is out), 2 open (skipped). Only providers of a channel with several have one."},
+		[]string{"provider", "channel"})
+	r.register(r.breakers, "provider_breaker_state", false)
 	r.httpRequests = r.counterVec("http_requests_total",
 		"HTTP API requests answered, by route pattern, method and status.", "method", "route", "status")
 	r.httpDuration = r.histogramVec("http_request_duration_seconds",
@@ -177,6 +189,25 @@ func (r *Registry) ProviderCall(_ context.Context, provider string, channel send
 	if errClass != "" {
 		r.providerErrors.WithLabelValues(provider, string(channel), errClass).Inc()
 	}
+}
+
+// ProviderAttempt counts a delivery attempt's result for a provider
+// (sendoka.ProviderObserver).
+func (r *Registry) ProviderAttempt(channel sendoka.Channel, provider string, result sendoka.AttemptResult) {
+	r.attempts.WithLabelValues(provider, string(channel), string(result)).Inc()
+}
+
+// BreakerState sets a provider's breaker gauge: 0 closed, 1 half-open, 2 open
+// (sendoka.ProviderObserver).
+func (r *Registry) BreakerState(channel sendoka.Channel, provider string, state sendoka.BreakerState) {
+	v := 0.0
+	switch state {
+	case sendoka.BreakerHalfOpen:
+		v = 1
+	case sendoka.BreakerOpen:
+		v = 2
+	}
+	r.breakers.WithLabelValues(provider, string(channel)).Set(v)
 }
 
 // WebhookAttempt counts a webhook delivery attempt by outcome and records its duration

@@ -32,6 +32,8 @@ func TestRegistry(t *testing.T) {
 	reg.HTTPRequest(http.MethodPost, "POST /api/v1/emails", 200, time.Millisecond)
 	reg.HTTPRequest(http.MethodGet, "unmatched", 999, time.Millisecond)
 	reg.WebhookAttempt(sendoka.WebhookSuccess, 20*time.Millisecond)
+	reg.ProviderAttempt(sendoka.ChannelEmail, "ses", sendoka.AttemptThrottled)
+	reg.BreakerState(sendoka.ChannelEmail, "ses", sendoka.BreakerOpen)
 
 	families, err := reg.Gatherer().Gather()
 	require.NoError(t, err)
@@ -50,7 +52,37 @@ func TestRegistry(t *testing.T) {
 			require.Contains(t, names, name+"_bucket", "histogram %s", name)
 		}
 	}
-	require.Equal(t, 10, ours, "messages, provider calls and errors, http requests and latency, webhook attempts and latency, quota used and limit, build info")
+	require.Equal(t, 12, ours, "messages, provider calls, errors and attempts, breaker states, http requests and latency, webhook attempts and latency, quota used and limit, build info")
+}
+
+// TestProviderMetrics: attempts count per provider and result, and the breaker gauge follows
+// the state.
+func TestProviderMetrics(t *testing.T) {
+	t.Parallel()
+	reg := metrics.New(metrics.Options{})
+	reg.ProviderAttempt(sendoka.ChannelEmail, "ses", sendoka.AttemptThrottled)
+	reg.ProviderAttempt(sendoka.ChannelEmail, "ses", sendoka.AttemptThrottled)
+	reg.ProviderAttempt(sendoka.ChannelEmail, "smtp", sendoka.AttemptSent)
+	reg.BreakerState(sendoka.ChannelEmail, "ses", sendoka.BreakerOpen)
+	reg.BreakerState(sendoka.ChannelEmail, "smtp", sendoka.BreakerClosed)
+	reg.BreakerState(sendoka.ChannelSMS, "sns", sendoka.BreakerHalfOpen)
+
+	rec := httptest.NewRecorder()
+	reg.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	for _, line := range []string{
+		`sendoka_provider_attempts_total{channel="email",provider="ses",result="throttled"} 2`,
+		`sendoka_provider_attempts_total{channel="email",provider="smtp",result="sent"} 1`,
+		`sendoka_provider_breaker_state{channel="email",provider="ses"} 2`,
+		`sendoka_provider_breaker_state{channel="email",provider="smtp"} 0`,
+		`sendoka_provider_breaker_state{channel="sms",provider="sns"} 1`,
+	} {
+		require.Contains(t, body, line)
+	}
+	reg.BreakerState(sendoka.ChannelEmail, "ses", sendoka.BreakerClosed)
+	rec = httptest.NewRecorder()
+	reg.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Contains(t, rec.Body.String(), `sendoka_provider_breaker_state{channel="email",provider="ses"} 0`)
 }
 
 // TestHandlerWithToken: the token is required, exactly.

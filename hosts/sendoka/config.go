@@ -41,6 +41,7 @@ type config struct {
 	domains         domainSettings
 	emailProvider   string
 	smsProvider     string
+	routing         routingConfig // routing.go
 	sns             snsConfig
 	email           emailConfig
 	logLevel        string
@@ -125,12 +126,14 @@ func (c *config) flags(s *settings) {
 	s.str(&c.sandboxDomain, "sandbox-domain", "sandbox.sendoka.com", "always-allowed sender domain")
 	s.str(&c.emailProvider, "email-provider", "sandbox", "provider for live keys' email: sandbox, smtp or ses (test keys and the sandbox domain always use the sandbox)")
 	s.duration(&c.sandboxLatency, "sandbox-latency", 0, "how long each sandbox hand-off takes, standing in for a provider's API call in benchmarks and development; 0 = none")
+	c.routing.emailFlags(s)
 	c.email.flags(s)
 	c.domains.flags(s)
 
 	s.group(groupSMS)
 	s.str(&c.smsProvider, "sms-provider", "sandbox", "provider for live keys' SMS: sandbox or sns (test keys always use the sandbox)")
 	s.str(&c.smsOptOutHints, "sms-opt-out-hints", "", "opt-out line appended to audience (broadcast) SMS by sender country, JSON inline or @file: {\"US\":\"Reply STOP to opt out.\",\"FR\":\"STOP au 36180\",\"*\":\"Reply STOP to opt out.\"}; empty = none")
+	c.routing.smsFlags(s)
 	c.sns.flags(s)
 
 	s.group(groupQueue)
@@ -141,6 +144,7 @@ func (c *config) flags(s *settings) {
 	s.duration(&c.jobTimeout, "job-timeout", 0, "bound on one delivery job; 0 = 15m, or longer if the email provider's slowest send needs it")
 	s.duration(&c.claimLease, "claim-lease", sendoka.DefaultClaimLease, "lease of a delivery claim, renewed while the provider works; a lapsed one marks its message's outcome unknown")
 	s.duration(&c.slotWait, "slot-wait", sendoka.DefaultSlotWait, "longest wait for a free provider connection before a job is put back")
+	c.routing.breakerFlags(s)
 	s.int(&c.webhookConns, "webhook-endpoint-concurrency", 16, "webhook attempts to one endpoint a process makes at once; a delivery that finds them all busy waits a moment, so a slow endpoint never takes every webhook worker")
 	s.bool(&c.insecureWebhooks, "allow-insecure-webhooks", false, "development only: allow http:// webhook URLs to loopback, and webhook connections to loopback; private and link-local addresses stay refused")
 	s.duration(&c.recovery, "recovery-interval", riverjobs.DefaultRecoveryInterval, "how often the leader recovers deliveries a dead process left")
@@ -238,21 +242,14 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	if cfg.Retention.Messages, err = parseRetention("SENDOKA_RETENTION_MESSAGES", c.keepMessages); err != nil {
 		return cfg, err
 	}
-	email, err := c.email.provider(c.emailProvider, log) // email.go
-	if err != nil {
+	if err := c.routing.apply(&cfg, c, log); err != nil { // routing.go
 		return cfg, err
 	}
-	cfg.Email = email
-	cfg.Domains = c.domains.config(c.emailProvider, c.email.sesResolvedRegion)
 	if cfg.Tracking, err = c.email.tracking(c.addr); err != nil {
 		return cfg, err
 	}
-	sms, err := c.sns.provider(c.smsProvider)
-	if err != nil {
-		return cfg, err
-	}
-	cfg.SMS = sms
-	if cfg.Tracking.BaseURL != "" && (cfg.Email != nil || cfg.SMS != nil) && publicURLIsLoopback(cfg.Tracking.BaseURL) {
+	live := cfg.Email != nil || cfg.SMS != nil || len(cfg.EmailProviders) > 0 || len(cfg.SMSProviders) > 0
+	if cfg.Tracking.BaseURL != "" && live && publicURLIsLoopback(cfg.Tracking.BaseURL) {
 		log.Warn("a live provider is set but the public URL is a loopback address: tracking and unsubscribe links in sent mail will not work for recipients; set SENDOKA_PUBLIC_URL", "public_url", cfg.Tracking.BaseURL)
 	}
 	return cfg, nil

@@ -109,6 +109,24 @@ func (f fanOut) WebhookAttempt(outcome string, d time.Duration) {
 	}
 }
 
+// ProviderAttempt tells the observers that count attempts (sendoka.ProviderObserver).
+func (f fanOut) ProviderAttempt(ch sendoka.Channel, provider string, result sendoka.AttemptResult) {
+	for _, o := range f {
+		if po, ok := o.(sendoka.ProviderObserver); ok {
+			po.ProviderAttempt(ch, provider, result)
+		}
+	}
+}
+
+// BreakerState tells the observers that follow breakers (sendoka.ProviderObserver).
+func (f fanOut) BreakerState(ch sendoka.Channel, provider string, state sendoka.BreakerState) {
+	for _, o := range f {
+		if po, ok := o.(sendoka.ProviderObserver); ok {
+			po.BreakerState(ch, provider, state)
+		}
+	}
+}
+
 // providerSpans records each provider call as a span of the delivery's trace, after the
 // fact, with the call's own start and end.
 type providerSpans struct {

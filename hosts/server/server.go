@@ -48,6 +48,13 @@ type Config struct {
 	// machine). Test keys and the sandbox domain always use the sandbox.
 	Email sendoka.EmailSender
 	SMS   sendoka.SMSSender
+	// EmailProviders and SMSProviders are several live providers per channel, with
+	// failover, in place of Email and SMS; Routes pick them per message and Breaker tunes
+	// their circuit breakers (sendoka.Config's fields of the same names).
+	EmailProviders []sendoka.EmailProvider
+	SMSProviders   []sendoka.SMSProvider
+	Routes         []sendoka.Route
+	Breaker        sendoka.BreakerConfig
 
 	// SandboxDomain is the always-allowed sender domain. Default: sandbox.sendoka.com.
 	SandboxDomain string
@@ -198,6 +205,7 @@ func (s *Server) open(ctx context.Context, cfg Config, obs observers) error {
 	s.Client, err = sendoka.New(sendoka.Config{
 		Store: s.DB, Queue: q,
 		Email: cfg.Email, SMS: cfg.SMS,
+		EmailProviders: cfg.EmailProviders, SMSProviders: cfg.SMSProviders, Routes: cfg.Routes, Breaker: cfg.Breaker,
 		SandboxEmail: s.Sandbox, SandboxSMS: s.Sandbox,
 		SandboxDomain: cfg.SandboxDomain, VerifiedDomains: cfg.VerifiedDomains,
 		Domains: cfg.Domains, DNS: cfg.DNS,
@@ -243,9 +251,25 @@ func jobTimeout(cfg Config) time.Duration {
 	if wait == 0 {
 		wait = sendoka.DefaultSlotWait
 	}
-	for _, p := range []any{cfg.Email, cfg.SMS} {
-		if l, ok := p.(interface{ MaxSendDuration() time.Duration }); ok {
-			d = max(d, wait+l.MaxSendDuration()+time.Minute)
+	// One job may try each provider of a channel in turn (failover), each after its own
+	// wait for a connection.
+	email := []any{cfg.Email}
+	for _, p := range cfg.EmailProviders {
+		email = append(email, p.Sender)
+	}
+	sms := []any{cfg.SMS}
+	for _, p := range cfg.SMSProviders {
+		sms = append(sms, p.Sender)
+	}
+	for _, ps := range [][]any{email, sms} {
+		var sum time.Duration
+		for _, p := range ps {
+			if l, ok := p.(interface{ MaxSendDuration() time.Duration }); ok {
+				sum += wait + l.MaxSendDuration()
+			}
+		}
+		if sum > 0 {
+			d = max(d, sum+time.Minute)
 		}
 	}
 	return d

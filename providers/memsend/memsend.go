@@ -10,6 +10,14 @@
 //	// ... send ...
 //	fake.WaitFor(ctx, 1)
 //	got := fake.Sent()[0].Email
+//
+// For failover tests, name two fakes and give them as sendoka.Config.EmailProviders; Outage
+// makes one refuse everything until Restore:
+//
+//	a, b := memsend.New(), memsend.New()
+//	a.SetName("ses")
+//	b.SetName("smtp")
+//	a.Outage(sendoka.Transient)
 package memsend
 
 import (
@@ -43,6 +51,7 @@ type FailFunc func(messageID string, call int) error
 // Sender is the in-memory provider. The zero value is not usable; call New.
 type Sender struct {
 	mu      sync.Mutex
+	name    string
 	sent    []Sent
 	calls   map[string]int
 	fail    FailFunc
@@ -64,11 +73,43 @@ var (
 
 // New returns an empty Sender that accepts everything at once.
 func New() *Sender {
-	return &Sender{calls: map[string]int{}, changed: make(chan struct{})}
+	return &Sender{name: "memsend", calls: map[string]int{}, changed: make(chan struct{})}
 }
 
-// Name returns "memsend".
-func (s *Sender) Name() string { return "memsend" }
+// Name returns the fake's name: "memsend" unless SetName changed it.
+func (s *Sender) Name() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.name
+}
+
+// SetName makes the fake report name, in Name and in its errors' Provider, so that two fakes
+// can stand for two providers.
+func (s *Sender) SetName(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.name = name
+}
+
+// Outage makes every later hand-off fail with a *sendoka.ProviderError of kind (Transient:
+// a connection refused; Throttled; Unknown: a timeout after the data went out; Permanent),
+// as a provider that is down would, until Restore. It replaces any FailWith function.
+func (s *Sender) Outage(kind sendoka.ProviderErrorKind) {
+	name := s.Name()
+	s.FailWith(func(string, int) error {
+		return &sendoka.ProviderError{Kind: kind, Provider: name, Code: "outage", Message: name + " is down (memsend outage)"}
+	})
+}
+
+// Restore ends an Outage (or any FailWith): every later hand-off is accepted.
+func (s *Sender) Restore() { s.FailWith(nil) }
+
+// TotalCalls returns how many hand-offs were attempted, of every message, accepted or not.
+func (s *Sender) TotalCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.started
+}
 
 // FailWith makes every later hand-off consult fn (nil restores accepting everything).
 func (s *Sender) FailWith(fn FailFunc) {
@@ -149,7 +190,7 @@ func (s *Sender) SendSMS(ctx context.Context, m *sendoka.OutboundSMS) (sendoka.S
 
 func (s *Sender) record(ctx context.Context, id string, rec Sent) (sendoka.SendResult, error) {
 	s.mu.Lock()
-	delay, fail, gate := s.delay, s.fail, s.gate
+	delay, fail, gate, name := s.delay, s.fail, s.gate, s.name
 	call := s.calls[id]
 	s.calls[id]++
 	s.started++
@@ -159,12 +200,12 @@ func (s *Sender) record(ctx context.Context, id string, rec Sent) (sendoka.SendR
 	// A real provider cannot reach its peer once the context has ended; neither does the fake,
 	// so tests of shutdown and timeouts see the same thing.
 	if err := ctx.Err(); err != nil {
-		return sendoka.SendResult{}, &sendoka.ProviderError{Kind: sendoka.Transient, Provider: "memsend", Message: "context ended", Err: err}
+		return sendoka.SendResult{}, &sendoka.ProviderError{Kind: sendoka.Transient, Provider: name, Message: "context ended", Err: err}
 	}
 	if gate != nil {
 		select {
 		case <-ctx.Done():
-			return sendoka.SendResult{}, &sendoka.ProviderError{Kind: sendoka.Transient, Provider: "memsend", Message: "context ended", Err: ctx.Err()}
+			return sendoka.SendResult{}, &sendoka.ProviderError{Kind: sendoka.Transient, Provider: name, Message: "context ended", Err: ctx.Err()}
 		case <-gate:
 		}
 	}
@@ -173,7 +214,7 @@ func (s *Sender) record(ctx context.Context, id string, rec Sent) (sendoka.SendR
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
-			return sendoka.SendResult{}, &sendoka.ProviderError{Kind: sendoka.Transient, Provider: "memsend", Message: "context ended", Err: ctx.Err()}
+			return sendoka.SendResult{}, &sendoka.ProviderError{Kind: sendoka.Transient, Provider: name, Message: "context ended", Err: ctx.Err()}
 		case <-t.C:
 		}
 	}

@@ -267,3 +267,27 @@ func sentIDs(fake *memsend.Sender) []string {
 	}
 	return slices.Compact(ids)
 }
+
+func TestOutageAndName(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.fake.SetName("ses")
+	require.Equal(t, "ses", b.fake.Name())
+	b.fake.Outage(sendoka.Throttled)
+
+	_, err := b.fake.SendEmail(b.ctx, email("msg_1"))
+	var pe *sendoka.ProviderError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, sendoka.Throttled, pe.Kind)
+	require.Equal(t, "ses", pe.Provider, "errors name the provider the fake stands for")
+	_, err = b.fake.SendSMS(b.ctx, &sendoka.OutboundSMS{MessageID: "msg_2", From: "+15550000000", To: "+15551112222", Body: "hi"})
+	require.Equal(t, sendoka.Throttled, sendoka.ProviderErrorKindOf(err))
+	require.Empty(t, b.fake.Sent())
+	require.Equal(t, 2, b.fake.TotalCalls())
+
+	b.fake.Restore()
+	_, err = b.fake.SendEmail(b.ctx, email("msg_1"))
+	require.NoError(t, err)
+	require.Equal(t, 1, b.fake.Count("msg_1"))
+	require.Equal(t, 3, b.fake.TotalCalls())
+}
