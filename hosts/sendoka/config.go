@@ -67,6 +67,7 @@ type config struct {
 	snsTopics       string
 	plans           string
 	smsOptOutHints  string
+	memoryLimit     string
 	defaultPlan     string
 	limits          string
 	warmupSchedule  string
@@ -167,6 +168,7 @@ func (c *config) flags(s *settings) {
 	s.str(&c.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this address of their own (behind the metrics token when one is set); empty = off")
 	s.secret(&c.metricsToken, "metrics-token", "", "bearer token that serves Prometheus metrics at /metrics on the API's listener too; empty = not there")
 	s.duration(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for requests and jobs in flight")
+	s.str(&c.memoryLimit, "memory-limit", defaultMemoryLimit, "soft limit on the Go runtime's memory (150MiB, 1GiB, or off): the garbage collector works harder near it instead of letting the heap double; GOMEMLIMIT, when set, wins")
 }
 
 // logger builds the structured logger.

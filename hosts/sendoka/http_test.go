@@ -229,3 +229,19 @@ func TestParseOptOutHints(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, none)
 }
+
+func TestParseMemoryLimit(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{"150MiB": 150 << 20, "1GiB": 1 << 30, "512MB": 512e6, "off": 0, "67108864": 64 << 20, " 64 MiB ": 64 << 20} {
+		got, err := parseMemoryLimit(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "lots", "-5MiB", "1MiB", "10TB", "99999999999999999GiB"} {
+		_, err := parseMemoryLimit(bad)
+		require.Error(t, err, bad)
+	}
+	n, err := parseMemoryLimit(defaultMemoryLimit)
+	require.NoError(t, err)
+	require.Equal(t, int64(150<<20), n)
+}
