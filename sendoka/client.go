@@ -109,7 +109,8 @@ type Config struct {
 
 // Client is Sendoka: everything the API does, callable without HTTP.
 type Client struct {
-	optOutHints SMSOptOutHints // Config.SMSOptOutHints (sms_opt_out.go)
+	optOutHints SMSOptOutHints                                      // Config.SMSOptOutHints (sms_opt_out.go)
+	records     gatherer[func(context.Context, Tx) error, struct{}] // shared record transactions (record_shared.go)
 	store       Store
 	queue       Queue
 	email       EmailSender // the first live email provider (domain provisioning)
@@ -216,6 +217,7 @@ func New(cfg Config) (*Client, error) {
 	c.domains = newDomainCache(c.store, c.clock, c.domainCfg.CacheTTL)
 	c.webhooks = newWebhookRuntime(cfg.Webhooks)
 	c.initWebhookTrips()
+	c.initRecordTxs()
 	if err := cfg.SMSOptOutHints.validate(); err != nil {
 		return nil, err
 	}

@@ -638,7 +638,13 @@ func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, a D
 	if err != nil {
 		return err
 	}
-	return c.inTx(ctx, func(ctx context.Context, tx Tx) error {
+	snap := *m
+	snap.DeliveryAttempts = slices.Clone(m.DeliveryAttempts)
+	return c.inRecordTx(ctx, func(ctx context.Context, tx Tx) error {
+		// Each run starts from the message as it was before the first (a shared
+		// transaction that rolled back runs this again, alone).
+		*m = snap
+		m.DeliveryAttempts = slices.Clone(snap.DeliveryAttempts)
 		try := *m // recorded as sent and as the due events left it
 		events := append([]*Event{sent}, c.applyInMemory(&try, due, now)...)
 		ok, err := c.transition(ctx, tx, &try, from, events...)

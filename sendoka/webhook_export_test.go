@@ -37,3 +37,6 @@ func (c *Client) PendingWebhookAttempts() int {
 
 // PendingWebhookReads is how many attempts wait for c's shared delivery reads.
 func (c *Client) PendingWebhookReads() int { return c.webhooks.trips.reads.waiting() }
+
+// PendingRecords is how many delivery records wait for c's shared record transaction.
+func (c *Client) PendingRecords() int { return c.records.waiting() }

@@ -1,0 +1,56 @@
+package sendoka
+
+import (
+	"context"
+	"errors"
+)
+
+// Recording a provider's answer is a transaction per message (its status, events, webhook
+// jobs). Concurrent delivery workers share them instead: the answers that arrive while one
+// transaction commits are recorded together in the next, each worker returning once its
+// own record has committed. A shared transaction that fails is rolled back whole, and each
+// of its members then records again in a transaction of its own, so one message's failure
+// is only its own.
+
+// maxRecordsPerTx bounds a shared record transaction.
+const maxRecordsPerTx = 100
+
+// errRecordAlone tells a member of a failed shared transaction to record on its own.
+var errRecordAlone = errors.New("sendoka: the shared record transaction failed; record alone")
+
+func (c *Client) initRecordTxs() {
+	c.records = gatherer[func(context.Context, Tx) error, struct{}]{max: maxRecordsPerTx, run: c.runRecords}
+}
+
+// inRecordTx runs fn, which records one message's outcome, in a transaction shared with
+// other workers' records. fn may run more than once (a shared transaction rolled back, then
+// alone): it must start from the same state each time.
+func (c *Client) inRecordTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
+	_, err := c.records.do(ctx, fn)
+	if errors.Is(err, errRecordAlone) {
+		return c.inTx(ctx, fn)
+	}
+	return err
+}
+
+func (c *Client) runRecords(ctx context.Context, calls []*gatherCall[func(context.Context, Tx) error, struct{}]) {
+	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	if len(calls) == 1 {
+		calls[0].err = c.inTx(ctx, calls[0].req)
+		return
+	}
+	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
+		for _, call := range calls {
+			if err := call.req(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		for _, call := range calls {
+			call.err = errRecordAlone
+		}
+	}
+}
