@@ -77,6 +77,10 @@ type Config struct {
 	// default.
 	Webhooks WebhookConfig
 
+	// Inbound configures received mail: the VERP bounce domain and the inbound domains
+	// (inbound_email.go, bounce.go). Default: none.
+	Inbound InboundConfig
+
 	// Clock tells the time. Default: SystemClock.
 	Clock Clock
 	// Logger receives operational logs. Default: none.
@@ -119,6 +123,7 @@ type Client struct {
 	retention     RetentionConfig // how long content and messages are kept (retention.go)
 	webhooks      *webhookRuntime // outgoing webhooks (webhook_deliver.go)
 	obs           Observer        // Config.Observer; nil when none (observer.go)
+	inbound       InboundConfig   // Config.Inbound with defaults (inbound_email.go)
 }
 
 // New returns a Client for cfg.
@@ -148,6 +153,9 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	if c.delivery, err = cfg.Delivery.withDefaults(); err != nil {
+		return nil, err
+	}
+	if c.inbound, err = cfg.Inbound.withDefaults(); err != nil {
 		return nil, err
 	}
 	if c.domainCfg, err = cfg.Domains.withDefaults(); err != nil {

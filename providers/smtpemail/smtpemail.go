@@ -343,6 +343,11 @@ func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendo
 	if err != nil {
 		return sendoka.SendResult{}, s.permanent("invalid_message", err)
 	}
+	if m.ReturnPath != "" {
+		// A VERP return path: bounces come back to the inbound listener, which matches them
+		// to the message by its token.
+		from = m.ReturnPath
+	}
 	// Not contended when the core honours MaxConcurrency; it keeps MaxConns true for other
 	// callers. No phase's clock runs while it waits.
 	select {
