@@ -228,7 +228,7 @@ func inboundWebhookPayload(e *InboundEmail) ([]byte, error) {
 		"inbound_email_id": e.ID, "route_id": e.RouteID, "from": e.From, "to": to, "cc": cc,
 		"subject": e.Subject, "message_id": e.MessageID, "in_reply_to": e.InReplyTo,
 		"envelope": map[string]any{"mail_from": e.MailFrom, "rcpt_to": e.RcptTo},
-		"size": e.Size, "attachments": atts,
+		"size":     e.Size, "attachments": atts,
 	}
 	if e.TenantID != "" {
 		data["tenant_id"] = e.TenantID

@@ -374,11 +374,11 @@ func TestNeverAnOpenRelay(t *testing.T) {
 	b := setup(t, setupOptions{})
 	msg := "From: spammer@example.net\nTo: victim@example.net\nSubject: relay me\n\nHi\n"
 	for rcpt, code := range map[string]int{
-		"victim@gmail.com":                             554, // relaying
-		"victim@example.com.evil.net":                  554,
-		"nobody@" + inboundDomain:                      550, // our domain, no route
+		"victim@gmail.com":                              554, // relaying
+		"victim@example.com.evil.net":                   554,
+		"nobody@" + inboundDomain:                       550, // our domain, no route
 		"bounces+aaaaaaaaaaaaaaaaaaaaa@" + bounceDomain: 550, // a VERP address we did not sign
-		"anything@" + bounceDomain:                     550,
+		"anything@" + bounceDomain:                      550,
 	} {
 		err := b.deliver("spammer@example.net", []string{rcpt}, msg)
 		var se *smtp.SMTPError
