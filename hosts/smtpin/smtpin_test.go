@@ -434,3 +434,42 @@ func TestSTARTTLSAndSize(t *testing.T) {
 	require.True(t, errors.As(err, &se), "%v", err)
 	require.Equal(t, 552, se.Code)
 }
+
+// TestUnsubscribeByMail: a broadcast email's List-Unsubscribe carries, besides the https
+// link, a mailto at the bounce domain; mail to it unsubscribes the contact.
+func TestUnsubscribeByMail(t *testing.T) {
+	t.Parallel()
+	eachDB(t, func(t *testing.T, dbURL string) {
+		b := setup(t, setupOptions{dbURL: dbURL})
+		ctx := context.Background()
+		_, err := b.env.Client.CreateTemplate(ctx, b.env.Live, &sendoka.TemplateRequest{Slug: "news", Channel: sendoka.ChannelEmail,
+			Subject: "News", Text: "Hello {{first_name}}"})
+		require.NoError(t, err)
+		a, err := b.env.Client.CreateAudience(ctx, b.env.Live, &sendoka.AudienceRequest{Name: "news"})
+		require.NoError(t, err)
+		_, err = b.env.Client.UpsertContacts(ctx, b.env.Live, a.ID, []sendoka.ContactInput{{Email: "reader@example.org", FirstName: "Ada"}})
+		require.NoError(t, err)
+		_, err = b.env.Client.SendToAudience(ctx, b.env.Live, a.ID, &sendoka.AudienceSendRequest{From: "news@example.com",
+			Channel: sendoka.ChannelEmail, Template: "news"})
+		require.NoError(t, err)
+		sent := b.env.WaitSent(t, 1)
+		lu := sent[0].Email.Headers["List-Unsubscribe"]
+		require.True(t, strings.HasPrefix(lu, "<https://mail.example.com/u/"), lu)
+		at := strings.Index(lu, "<mailto:")
+		require.Positive(t, at, lu)
+		mailto := strings.TrimSuffix(lu[at+len("<mailto:"):], ">")
+		require.True(t, strings.HasPrefix(mailto, "unsubscribe+") && strings.HasSuffix(mailto, "@"+bounceDomain), mailto)
+
+		// A forged token is taken and dropped; the real one unsubscribes.
+		require.NoError(t, b.deliver("reader@example.org", []string{"unsubscribe+forged@" + bounceDomain}, "Subject: unsubscribe\n\n\n"))
+		no := false
+		list, err := b.env.Client.ListContacts(ctx, b.env.Live, a.ID, sendoka.ContactListParams{Subscribed: &no})
+		require.NoError(t, err)
+		require.Empty(t, list.Contacts)
+		require.NoError(t, b.deliver("reader@example.org", []string{mailto}, "Subject: unsubscribe\n\n\n"))
+		list, err = b.env.Client.ListContacts(ctx, b.env.Live, a.ID, sendoka.ContactListParams{Subscribed: &no})
+		require.NoError(t, err)
+		require.Len(t, list.Contacts, 1)
+		require.Equal(t, "reader@example.org", list.Contacts[0].Email)
+	})
+}
