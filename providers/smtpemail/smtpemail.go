@@ -16,6 +16,12 @@
 // the Sender signs the built message with it (mimemail.SignDKIM) before DATA. A key that
 // cannot sign fails the message (Permanent, "dkim_signing").
 //
+// # Return path
+//
+// The envelope sender (MAIL FROM) is the From address, or sendoka.OutboundEmail.ReturnPath
+// when the core sets one: a VERP address, bounces+<token>@<bounce domain>, whose bounces the
+// inbound listener (hosts/smtpin) matches to the message. The From header is unchanged.
+//
 // # Timeouts
 //
 // Each phase of a send has its own bound, counted from the start of that phase, never
