@@ -15,7 +15,7 @@
 // address it does not take itself, with 554 5.7.1 for a domain that is not one of its
 // domains and 550 5.1.1 for an unknown address of one. STARTTLS is offered when
 // Options.TLSConfig is set; messages are bounded by Options.MaxMessageBytes (SIZE) and
-// connections by read and write timeouts.
+// connections by read and write timeouts and their number (Options.MaxConnections).
 package smtpin
 
 import (
@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"golang.org/x/net/netutil"
 
 	"github.com/sendoka/sendoka/bounce"
 	"github.com/sendoka/sendoka/sendoka"
@@ -51,6 +52,9 @@ type Options struct {
 	MaxMessageBytes int64
 	// MaxRecipients bounds the RCPT TO of one message. Default: 50.
 	MaxRecipients int
+	// MaxConnections bounds the connections served at once; more wait in the listen
+	// backlog. Default: 100.
+	MaxConnections int
 	// ReadTimeout and WriteTimeout bound each read and write of a connection. Default: 60s.
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
@@ -87,6 +91,9 @@ func New(c *sendoka.Client, opts Options) *Server {
 	if opts.MaxRecipients <= 0 {
 		opts.MaxRecipients = 50
 	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = 100
+	}
 	if opts.ReadTimeout <= 0 {
 		opts.ReadTimeout = 60 * time.Second
 	}
@@ -120,11 +127,20 @@ type errorLog struct{ log *slog.Logger }
 func (e errorLog) Printf(format string, v ...any) { e.log.Warn("smtpin: " + fmt.Sprintf(format, v...)) }
 func (e errorLog) Println(v ...any)               { e.log.Warn("smtpin: " + fmt.Sprint(v...)) }
 
-// Serve accepts connections on l until Close or Shutdown.
-func (s *Server) Serve(l net.Listener) error { return s.smtp.Serve(l) }
+// Serve accepts connections on l, at most Options.MaxConnections at once, until Close or
+// Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	return s.smtp.Serve(netutil.LimitListener(l, s.opts.MaxConnections))
+}
 
 // ListenAndServe listens on Options.Addr and serves.
-func (s *Server) ListenAndServe() error { return s.smtp.ListenAndServe() }
+func (s *Server) ListenAndServe() error {
+	l, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(l)
+}
 
 // Close stops the listener and drops open connections.
 func (s *Server) Close() error { return s.smtp.Close() }

@@ -473,3 +473,39 @@ func TestUnsubscribeByMail(t *testing.T) {
 		require.Equal(t, "reader@example.org", list.Contacts[0].Email)
 	})
 }
+
+// TestMaxConnections: past Options.MaxConnections a connection waits for its greeting until
+// another one ends.
+func TestMaxConnections(t *testing.T) {
+	t.Parallel()
+	env := sendokatest.New(t, &sendokatest.Options{Inbound: sendoka.InboundConfig{BounceDomain: bounceDomain}})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := smtpin.New(env.Client, smtpin.Options{Hostname: "mx.example.com", MaxConnections: 1})
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	greeting := func(c net.Conn, within time.Duration) (string, error) {
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(within)))
+		buf := make([]byte, 512)
+		n, err := c.Read(buf)
+		return string(buf[:n]), err
+	}
+	first, err := net.Dial("tcp", l.Addr().String())
+	require.NoError(t, err)
+	g, err := greeting(first, 5*time.Second)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(g, "220 mx.example.com"), g)
+
+	second, err := net.Dial("tcp", l.Addr().String())
+	require.NoError(t, err)
+	defer second.Close()
+	_, err = greeting(second, 300*time.Millisecond)
+	var ne net.Error
+	require.True(t, errors.As(err, &ne) && ne.Timeout(), "no greeting while the first holds the only slot: %v", err)
+
+	require.NoError(t, first.Close())
+	g, err = greeting(second, 5*time.Second)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(g, "220 "), g)
+}
