@@ -118,6 +118,9 @@ type InboundEmailStore interface {
 	// InboundAttachmentContent returns the content of the attachment at position n of an
 	// email in the scope's namespace, or CodeNotFound.
 	InboundAttachmentContent(ctx context.Context, scope Scope, emailID string, n int) ([]byte, error)
+	// DeleteInboundEmailsBefore deletes at most limit emails, whatever their scope, whose id
+	// sorts before beforeID, with their attachments, and returns how many it deleted.
+	DeleteInboundEmailsBefore(ctx context.Context, beforeID string, limit int) (int, error)
 }
 
 // InboundEmailTx writes inbound emails.
@@ -295,4 +298,23 @@ func (c *Client) ListInboundEmails(ctx context.Context, p *Principal, lp ListPar
 		out.NextCursor = EncodeCursor(Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
 	}
 	return out, nil
+}
+
+// DeleteOldInboundEmails deletes inbound emails received more than the content retention
+// (RetentionConfig.Content) ago: a received message is content, kept as long as sent
+// messages keep theirs. It runs with PurgeContent and returns how many it deleted.
+func (c *Client) DeleteOldInboundEmails(ctx context.Context) (int, error) {
+	if c.retention.Content < 0 {
+		return 0, nil
+	}
+	before := idBefore(PrefixInboundEmail, c.now().Add(-c.retention.Content))
+	total := 0
+	for ctx.Err() == nil {
+		n, err := c.store.DeleteInboundEmailsBefore(ctx, before, RetentionChunk)
+		total += n
+		if err != nil || n < RetentionChunk {
+			return total, err
+		}
+	}
+	return total, ctx.Err()
 }

@@ -251,3 +251,17 @@ func (t *Tx) InsertInboundEmail(ctx context.Context, e *sendoka.InboundEmail) er
 	}
 	return nil
 }
+
+// DeleteInboundEmailsBefore deletes the oldest inbound emails before beforeID; their
+// attachments go with them (ON DELETE CASCADE).
+func (db *DB) DeleteInboundEmailsBefore(ctx context.Context, beforeID string, limit int) (_ int, err error) {
+	defer classify(ctx, &err)
+	sub := db.bun.NewSelect().TableExpr("inbound_emails").Column("id").
+		Where("id < ?", beforeID).OrderExpr("id ASC").Limit(int64(limit))
+	res, err := db.bun.NewDelete().TableExpr("inbound_emails").Where("id IN (?)", sub).Exec(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
