@@ -252,8 +252,9 @@ func (c *Client) reportAddress(m *Message, all []string, named string, rcptPos i
 // reportDiagnostic is the Diagnostic of one recipient's report, in the shape SES bounces
 // have (sesevent): the status as code, the text as message.
 func reportDiagnostic(m *Message, rr ReportRecipient) *Diagnostic {
-	d := &Diagnostic{Provider: m.Provider, Code: rr.Status, Message: rr.Diagnostic, SMTPStatus: rr.SMTPCode,
-		EnhancedStatus: rr.Status, BounceSubType: rr.Reason, RemoteMTA: rr.RemoteMTA}
+	// Everything here came from the network: cut, valid UTF-8, no NUL (jsonb refuses \u0000).
+	d := &Diagnostic{Provider: m.Provider, Code: clean(rr.Status, 32), Message: rr.Diagnostic, SMTPStatus: clean(rr.SMTPCode, 8),
+		EnhancedStatus: clean(rr.Status, 32), BounceSubType: clean(rr.Reason, 64), RemoteMTA: clean(rr.RemoteMTA, 255)}
 	if d.Provider == "" {
 		d.Provider = "smtp"
 	}
@@ -271,22 +272,22 @@ func reportDiagnostic(m *Message, rr ReportRecipient) *Diagnostic {
 	if d.Message == "" {
 		d.Message = strings.TrimSpace(rr.Action + " " + rr.Reason)
 	}
-	d.Message = cutUTF8(d.Message, 2000)
+	d.Message = clean(d.Message, 2000)
 	return d
 }
 
 // applyReport records one recipient's report on m.
 func (c *Client) applyReport(ctx context.Context, tx Tx, m *Message, r *DeliveryReport, rr ReportRecipient, addr string, now time.Time) error {
 	diag := reportDiagnostic(m, rr)
-	data := map[string]any{"report": r.Format}
+	data := map[string]any{"report": clean(r.Format, 32)}
 	for k, v := range map[string]string{"action": rr.Action, "status": rr.Status, "smtp_code": rr.SMTPCode,
 		"remote_mta": rr.RemoteMTA, "reason": rr.Reason, "reporting_mta": r.ReportingMTA, "feedback_type": r.FeedbackType} {
 		if v != "" {
-			data[k] = cutUTF8(v, 500)
+			data[k] = clean(v, 500)
 		}
 	}
 	if rr.Address != "" && addr != strings.ToLower(rr.Address) {
-		data["reported_recipient"] = cutUTF8(rr.Address, 320)
+		data["reported_recipient"] = clean(rr.Address, 320)
 	}
 	if rr.Kind == ReportComplaint {
 		return c.applyComplaint(ctx, tx, m, addr, diag, data, now)

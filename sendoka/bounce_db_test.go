@@ -94,7 +94,16 @@ func TestDeliveryReports(t *testing.T) {
 			OriginalMessageID: "<abc@example.net>", Recipients: []sendoka.ReportRecipient{hard}})
 		require.Equal(t, sendoka.CodeNotFound, sendoka.ErrorCode(err))
 
-		// A test-mode message bounces, and suppresses nothing.
+		// Text from the network with NUL and invalid UTF-8 is stored cleaned (Postgres' jsonb
+		// refuses \u0000).
+		_, err = c.HandleDeliveryReport(ctx, &sendoka.DeliveryReport{ID: "r6", ReturnPath: rp, Format: "nonstd\x00",
+			Recipients: []sendoka.ReportRecipient{{Address: "ok@example.com", Kind: sendoka.ReportSoftBounce,
+				Diagnostic: "452 full\x00\xff", RemoteMTA: "mx\x00.example.com", Reason: "mailbox_full"}}})
+		require.NoError(t, err)
+		last := b.get(t, sendoka.ChannelEmail, m.ID).Events
+		require.Equal(t, "452 full\uFFFD", last[len(last)-1].Diagnostic.Message)
+
+				// A test-mode message bounces, and suppresses nothing.
 		tm, trp := send(b.p, "testgone@example.com")
 		_, err = c.HandleDeliveryReport(ctx, &sendoka.DeliveryReport{ID: "r5", ReturnPath: trp,
 			Recipients: []sendoka.ReportRecipient{{Kind: sendoka.ReportHardBounce, Status: "5.1.1"}}})
