@@ -103,7 +103,7 @@ func TestDeliveryReports(t *testing.T) {
 		last := b.get(t, sendoka.ChannelEmail, m.ID).Events
 		require.Equal(t, "452 full\uFFFD", last[len(last)-1].Diagnostic.Message)
 
-				// A test-mode message bounces, and suppresses nothing.
+		// A test-mode message bounces, and suppresses nothing.
 		tm, trp := send(b.p, "testgone@example.com")
 		_, err = c.HandleDeliveryReport(ctx, &sendoka.DeliveryReport{ID: "r5", ReturnPath: trp,
 			Recipients: []sendoka.ReportRecipient{{Kind: sendoka.ReportHardBounce, Status: "5.1.1"}}})
