@@ -95,6 +95,10 @@ type InboundMessage struct {
 	Attachments []InboundAttachment
 	// Size is the size of the raw message in bytes.
 	Size int64
+	// ReceiptID, when set, identifies this receipt of the message (the listener: a hash of
+	// the message and its recipient), so a message delivered again (an SMTP retry after a
+	// temporary failure) within NotificationRetention is stored once. Not stored.
+	ReceiptID string `json:"-"`
 }
 
 // InboundEmail is a received message stored for its route's namespace.
@@ -154,7 +158,8 @@ const (
 
 // ReceiveInboundEmail stores a message received for route as an InboundEmail of the route's
 // namespace and, when the route forwards to webhooks, queues an email.received event to
-// every subscribed endpoint, in the same transaction.
+// every subscribed endpoint, in the same transaction. A message whose ReceiptID was received
+// before changes nothing: ReceiveInboundEmail returns nil, nil.
 func (c *Client) ReceiveInboundEmail(ctx context.Context, route *InboundRoute, m *InboundMessage) (*InboundEmail, error) {
 	now := c.now()
 	e := &InboundEmail{ID: NewID(PrefixInboundEmail, now), OrgID: route.OrgID, TenantID: route.TenantID, RouteID: route.ID,
@@ -173,7 +178,17 @@ func (c *Client) ReceiveInboundEmail(ctx context.Context, route *InboundRoute, m
 		e.Attachments = append(e.Attachments, InboundAttachment{Filename: clean(a.Filename, 500), ContentType: clean(a.ContentType, 200),
 			ContentID: clean(a.ContentID, 500), Size: int64(len(a.Content)), Content: a.Content})
 	}
+	dup := false
 	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {
+		if m.ReceiptID != "" {
+			fresh, err := tx.MarkNotification(ctx, "inbound:"+m.ReceiptID, now)
+			if err != nil {
+				return err
+			}
+			if dup = !fresh; dup {
+				return nil
+			}
+		}
 		if err := tx.InsertInboundEmail(ctx, e); err != nil {
 			return err
 		}
@@ -182,7 +197,7 @@ func (c *Client) ReceiveInboundEmail(ctx context.Context, route *InboundRoute, m
 		}
 		return c.enqueueInboundWebhooks(ctx, tx, e) // webhook_fanout.go
 	})
-	if err != nil {
+	if err != nil || dup {
 		return nil, err
 	}
 	return e, nil

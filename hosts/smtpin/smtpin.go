@@ -258,8 +258,8 @@ func (ss *session) Data(r io.Reader) error {
 		}
 	}
 	if failed != nil {
-		// Retried later by the sender: reports are applied once (their id), so a retry
-		// applies only what failed.
+		// Retried later by the sender: reports and inbound emails are applied once (a
+		// hash of the message), so a retry applies only what failed.
 		return errAgain
 	}
 	return nil
@@ -287,9 +287,15 @@ func (s *Server) handle(ctx context.Context, from string, t target, raw []byte) 
 			s.log.Info("smtpin: unreadable message dropped", "rcpt", t.addr, "err", err)
 			return nil
 		}
+		sum := sha256.Sum256(append(raw[:len(raw):len(raw)], t.addr...))
+		m.ReceiptID = hex.EncodeToString(sum[:16])
 		e, err := s.c.ReceiveInboundEmail(ctx, t.route, m)
 		if err != nil {
 			return err
+		}
+		if e == nil {
+			s.log.Info("smtpin: inbound email received before, dropped", "route", t.route.ID)
+			return nil
 		}
 		s.log.Info("smtpin: inbound email stored", "id", e.ID, "route", t.route.ID)
 		return nil

@@ -364,6 +364,12 @@ JVBERi0xLjQK
 		require.NoError(t, err)
 		require.Len(t, list.Emails, 1)
 		require.Empty(t, list.Emails[0].Text, "listings carry no bodies")
+
+		// The same message delivered again (a sender retrying after a 451) is stored once.
+		require.NoError(t, b.deliver("ada@example.org", []string{"Support@" + inboundDomain}, reply))
+		list, err = b.env.Client.ListInboundEmails(ctx, b.env.Live, sendoka.ListParams{})
+		require.NoError(t, err)
+		require.Len(t, list.Emails, 1)
 	})
 }
 
