@@ -44,6 +44,8 @@ const (
 	PermissionAudiencesRead     Permission = "audiences:read"
 	PermissionAudiencesWrite    Permission = "audiences:write"
 	PermissionUsageRead         Permission = "usage:read"
+	PermissionInboundRead       Permission = "inbound:read"
+	PermissionInboundWrite      Permission = "inbound:write"
 )
 
 // Permissions lists every permission.
@@ -59,6 +61,7 @@ var Permissions = []Permission{
 	PermissionWebhooksRead, PermissionWebhooksWrite,
 	PermissionAudiencesRead, PermissionAudiencesWrite,
 	PermissionUsageRead,
+	PermissionInboundRead, PermissionInboundWrite,
 }
 
 // APIKey is a stored key. The plaintext is shown once, at creation; only its SHA-256 hash and

@@ -97,6 +97,10 @@ type Config struct {
 	// country (sms_opt_out.go). Default: none.
 	SMSOptOutHints SMSOptOutHints
 
+	// Inbound configures received mail: the VERP bounce domain and the inbound domains
+	// (inbound_email.go, bounce.go). Default: none.
+	Inbound InboundConfig
+
 	// Clock tells the time. Default: SystemClock.
 	Clock Clock
 	// Logger receives operational logs. Default: none.
@@ -146,6 +150,7 @@ type Client struct {
 	retention         RetentionConfig  // how long content and messages are kept (retention.go)
 	webhooks          *webhookRuntime  // outgoing webhooks (webhook_deliver.go)
 	obs               Observer         // Config.Observer; nil when none (observer.go)
+	inbound           InboundConfig    // Config.Inbound with defaults (inbound_email.go)
 	provObs           ProviderObserver // Config.Observer as a ProviderObserver, or nil
 }
 
@@ -176,6 +181,9 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	if c.delivery, err = cfg.Delivery.withDefaults(); err != nil {
+		return nil, err
+	}
+	if c.inbound, err = cfg.Inbound.withDefaults(); err != nil {
 		return nil, err
 	}
 	if c.domainCfg, err = cfg.Domains.withDefaults(); err != nil {

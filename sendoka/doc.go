@@ -70,6 +70,15 @@
 // ListMessages pages through a channel's messages, newest first. Errors are *Error values
 // with a Code (ErrorCode, AsError) that the HTTP API maps to its statuses.
 //
+// # Mail that comes back
+//
+// With Config.Inbound.BounceDomain set, mail leaves with a signed VERP return path
+// (ReturnPath), and the inbound SMTP listener, hosts/smtpin, hands what comes back to
+// HandleDeliveryReport (DSNs, free-text bounces and ARF complaints, parsed by package
+// bounce): a hard bounce makes the message bounced and suppresses the address, a complaint
+// records message.complained and suppresses it. Mail to an InboundRoute becomes an
+// InboundEmail (ReceiveInboundEmail), with an email.received webhook event.
+//
 // # Platform mode
 //
 // An org that runs its own SaaS on Sendoka makes each of its customers a Tenant

@@ -23,6 +23,9 @@ func (c *Client) outboundEmail(ctx context.Context, m *Message) (*OutboundEmail,
 	if out.DKIM, err = c.dkimKey(ctx, m); err != nil { // domain_send.go
 		return nil, err
 	}
+	if out.ReturnPath, err = c.ReturnPath(ctx, m); err != nil { // bounce.go
+		return nil, err
+	}
 	if len(links) == 0 && len(e.Attachments) == 0 {
 		return out, nil
 	}

@@ -30,6 +30,10 @@ const (
 	// EventDelayed marks a delivery a provider reported delayed (an SES DeliveryDelay); the
 	// status stays sent.
 	EventDelayed EventType = "message.delayed"
+	// EventComplained marks a complaint a recipient made about the message (an ARF report
+	// that came back to the inbound listener): the recipient is suppressed, the status
+	// stays.
+	EventComplained EventType = "message.complained"
 	// EventOutcomeUnknown marks a hand-off cut short: the message is sent with
 	// OutcomeUnknown and is not retried.
 	EventOutcomeUnknown EventType = "message.outcome_unknown"

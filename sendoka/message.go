@@ -257,4 +257,7 @@ type Diagnostic struct {
 	// Permanent/Transient/Undetermined and General, NoEmail, Suppressed, MailboxFull, ...).
 	BounceType    string `json:"bounce_type,omitempty"`
 	BounceSubType string `json:"bounce_subtype,omitempty"`
+	// RemoteMTA is the receiving server that gave the answer, when a delivery report named
+	// it (a DSN's Remote-MTA).
+	RemoteMTA string `json:"remote_mta,omitempty"`
 }

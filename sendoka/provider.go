@@ -31,6 +31,11 @@ type OutboundEmail struct {
 	Attachments []Attachment
 	// Headers are extra header fields (no reserved names, no line breaks).
 	Headers map[string]string
+	// ReturnPath, when set, is the envelope sender (SMTP MAIL FROM) to use instead of From's
+	// address: a VERP address (bounces+<token>@<bounce domain>, Config.Inbound) whose
+	// bounces the inbound listener matches to this message. A provider that writes the
+	// envelope itself (SMTP) uses it; the others ignore it.
+	ReturnPath string
 	// DKIM, when not nil, is the key to sign the message with before it leaves: the core
 	// sets it for live mail from a verified domain whose key Sendoka holds (a domain
 	// provisioned by a DomainProvisioner never has one). A provider that writes the message

@@ -82,6 +82,9 @@ func (c *Client) PurgeContent(ctx context.Context) (int, error) {
 	if c.retention.Content < 0 {
 		return 0, nil
 	}
+	if _, err := c.DeleteOldInboundEmails(ctx); err != nil { // inbound_email.go
+		return 0, err
+	}
 	before := idBefore(PrefixMessage, c.now().Add(-c.retention.Content))
 	cursor, err := c.store.GetCursor(ctx, contentCursor)
 	if err != nil {

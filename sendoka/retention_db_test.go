@@ -87,3 +87,36 @@ func TestRetention(t *testing.T) {
 		require.Zero(t, deleted)
 	})
 }
+
+// TestInboundRetention: inbound emails older than the content retention are deleted, with
+// their attachments, when content is purged; recent ones stay.
+func TestInboundRetention(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := newDBBundle(t, db)
+		ctx := context.Background()
+		route := &sendoka.InboundRoute{ID: sendoka.NewID(sendoka.PrefixInboundRoute, time.Now()), OrgID: b.orgID, Match: "in@in.example.com"}
+		receive := func() *sendoka.InboundEmail {
+			e, err := b.client.ReceiveInboundEmail(ctx, route, &sendoka.InboundMessage{Subject: "Hi", Text: "Hello",
+				Attachments: []sendoka.InboundAttachment{{Filename: "a.txt", Content: []byte("a")}}})
+			require.NoError(t, err)
+			return e
+		}
+		b.clock.set(-40 * 24 * time.Hour)
+		old := receive()
+		b.clock.set(0)
+		recent := receive()
+		_, err := b.client.PurgeContent(ctx)
+		require.NoError(t, err)
+		ns := sendoka.Scope{OrgID: b.orgID}
+		_, err = db.GetInboundEmail(ctx, ns, old.ID)
+		require.Equal(t, sendoka.CodeNotFound, sendoka.ErrorCode(err))
+		_, err = db.InboundAttachmentContent(ctx, ns, old.ID, 0)
+		require.Equal(t, sendoka.CodeNotFound, sendoka.ErrorCode(err))
+		_, err = db.GetInboundEmail(ctx, ns, recent.ID)
+		require.NoError(t, err)
+		n, err := b.client.DeleteOldInboundEmails(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n)
+	})
+}

@@ -60,6 +60,8 @@ type Store interface {
 	ProviderIngestStore // provider_ingest.go
 	AudienceStore       // audience.go
 	AudienceSendStore   // audience_send.go
+	InboundRouteStore   // inbound_route.go
+	InboundEmailStore   // inbound_email.go
 }
 
 // Tx is one open transaction. Its methods must only be called from inside the InTx callback
@@ -105,6 +107,8 @@ type Tx interface {
 	AudienceTx       // audience.go
 	AudienceSendTx   // audience_send.go
 	UnsubscribeTx    // unsubscribe.go
+	InboundRouteTx   // inbound_route.go
+	InboundEmailTx   // inbound_email.go
 }
 
 // MessageQuery selects messages for ListMessages. Zero fields do not filter.

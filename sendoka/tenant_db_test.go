@@ -346,6 +346,7 @@ func TestDeleteTenant(t *testing.T) {
 			num                    *sendoka.PhoneNumber
 			pool                   *sendoka.PhonePool
 			hook                   *sendoka.WebhookEndpoint
+			inbound                *sendoka.InboundEmail
 		}
 		seed := func(p *sendoka.Principal, sender string) data {
 			var d data
@@ -367,6 +368,12 @@ func TestDeleteTenant(t *testing.T) {
 			_, err = c.Suppress(ctx, p, sendoka.ChannelEmail, "gone@example.com")
 			require.NoError(t, err)
 			d.hook, err = c.CreateWebhookEndpoint(ctx, p, &sendoka.WebhookEndpointRequest{URL: "https://hooks.example.com/" + sender})
+			require.NoError(t, err)
+			route := &sendoka.InboundRoute{ID: sendoka.NewID(sendoka.PrefixInboundRoute, b.clock.now()), OrgID: p.OrgID,
+				TenantID: p.TenantID, Match: strings.ToLower(sender) + "@in.example.com", CreatedAt: b.clock.now()}
+			require.NoError(t, db.InTx(ctx, func(ctx context.Context, tx sendoka.Tx) error { return tx.InsertInboundRoute(ctx, route) }))
+			d.inbound, err = c.ReceiveInboundEmail(ctx, route, &sendoka.InboundMessage{Subject: "Hi",
+				Attachments: []sendoka.InboundAttachment{{Filename: "a.txt", Content: []byte("a")}}})
 			require.NoError(t, err)
 			return d
 		}
@@ -444,6 +451,16 @@ func TestDeleteTenant(t *testing.T) {
 		require.Zero(t, hooks, "webhook endpoints go with the tenant")
 		require.NoError(t, db.SQLDB().QueryRowContext(ctx, "SELECT count(*) FROM webhook_endpoints WHERE id = '"+kd.hook.ID+"'").Scan(&hooks))
 		require.Equal(t, 1, hooks, "the other tenant keeps its own")
+		count := func(query, id string) int {
+			var n int
+			require.NoError(t, db.SQLDB().QueryRowContext(ctx, query+" '"+id+"'").Scan(&n))
+			return n
+		}
+		require.Zero(t, count("SELECT count(*) FROM inbound_emails WHERE id =", dd.inbound.ID), "inbound emails go with the tenant")
+		require.Zero(t, count("SELECT count(*) FROM inbound_attachments WHERE email_id =", dd.inbound.ID), "with their attachments")
+		require.Zero(t, count("SELECT count(*) FROM inbound_routes WHERE tenant_id =", doomed.ID), "and its routes")
+		require.Equal(t, 1, count("SELECT count(*) FROM inbound_emails WHERE id =", kd.inbound.ID), "the other tenant keeps its own")
+		require.Equal(t, 1, count("SELECT count(*) FROM inbound_routes WHERE tenant_id =", kept.ID))
 
 		// The other tenant keeps everything.
 		require.Equal(t, sendoka.StatusScheduled, b.get(t, sendoka.ChannelEmail, kd.sched1.ID).Status)

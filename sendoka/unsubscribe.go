@@ -42,6 +42,12 @@ func (c *Client) addUnsubscribe(ctx context.Context, m *Message, audienceID, con
 		h = map[string]string{}
 	}
 	h["List-Unsubscribe"] = "<" + u + ">"
+	if c.inbound.BounceDomain != "" {
+		// A mailto for clients that do not POST (RFC 2369): mail to it comes back to the
+		// inbound listener, which calls UnsubscribeByMail.
+		token := u[strings.LastIndexByte(u, '/')+1:]
+		h["List-Unsubscribe"] += ", <mailto:" + UnsubscribeMailPrefix + token + "@" + c.inbound.BounceDomain + ">"
+	}
 	h["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
 	m.Email.Headers = h
 	return nil
@@ -122,4 +128,19 @@ func (c *Client) Unsubscribe(ctx context.Context, token string) (*UnsubscribeTar
 		return nil, AsError(err)
 	}
 	return unsubscribeTarget(a, ct), nil
+}
+
+// UnsubscribeByMail unsubscribes the contact named by the token of a mailto unsubscribe
+// address (unsubscribe+<token>@<bounce domain>) that mail was sent to, as Unsubscribe
+// does. An address that is not one, or whose token is not valid, is CodeNotFound.
+func (c *Client) UnsubscribeByMail(ctx context.Context, address string) (*UnsubscribeTarget, error) {
+	at := strings.LastIndexByte(address, '@')
+	if at < 0 || c.inbound.BounceDomain == "" || !strings.EqualFold(address[at+1:], c.inbound.BounceDomain) {
+		return nil, NotFound("unsubscribe address")
+	}
+	local := address[:at]
+	if len(local) <= len(UnsubscribeMailPrefix) || !strings.EqualFold(local[:len(UnsubscribeMailPrefix)], UnsubscribeMailPrefix) {
+		return nil, NotFound("unsubscribe address")
+	}
+	return c.Unsubscribe(ctx, local[len(UnsubscribeMailPrefix):])
 }

@@ -75,7 +75,7 @@ const WebhookEventTest EventType = "webhook.test"
 // the internal message.deferred and message.outcome_unknown are not delivered.
 var WebhookEventTypes = []EventType{
 	EventScheduled, EventSent, EventDelivered, EventBounced, EventFailed, EventCanceled,
-	EventOpened, EventClicked, "message.complained", "message.suppressed",
+	EventOpened, EventClicked, EventComplained, "message.suppressed", EventEmailReceived,
 }
 
 // webhookDelivered reports whether events of typ go to webhooks at all.

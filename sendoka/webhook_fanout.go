@@ -129,3 +129,32 @@ func (c *Client) insertWebhookDeliveries(ctx context.Context, tx Tx, ds []*Webho
 	_, err := c.queue.Enqueue(ctx, tx, jobs...)
 	return err
 }
+
+// enqueueInboundWebhooks is enqueueWebhooks for an email received: a delivery of its
+// email.received event, with its body built now, for every enabled endpoint of the email's
+// namespace (and of its org) subscribed to the event. Tag filters concern messages sent, so
+// an endpoint that filters on tags does not hear of received mail.
+func (c *Client) enqueueInboundWebhooks(ctx context.Context, tx Tx, e *InboundEmail) error {
+	eps, err := c.webhooks.endpoints.get(ctx, tx, e.OrgID, e.TenantID)
+	if err != nil || len(eps) == 0 {
+		return err
+	}
+	var payload []byte
+	var ds []*WebhookDelivery
+	for _, ep := range eps {
+		if !ep.Subscribed(EventEmailReceived, nil) {
+			continue
+		}
+		if payload == nil {
+			if payload, err = inboundWebhookPayload(e); err != nil {
+				return err
+			}
+		}
+		ds = append(ds, &WebhookDelivery{
+			ID: NewID(PrefixWebhookDelivery, e.CreatedAt), OrgID: ep.OrgID, TenantID: ep.TenantID,
+			EndpointID: ep.ID, EventType: EventEmailReceived, Payload: payload,
+			Status: WebhookPending, CreatedAt: e.CreatedAt, UpdatedAt: e.CreatedAt,
+		})
+	}
+	return c.insertWebhookDeliveries(ctx, tx, ds)
+}

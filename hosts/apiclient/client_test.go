@@ -46,7 +46,8 @@ type setupConfig struct {
 
 func setup(t *testing.T, cfg setupConfig) *bundle {
 	t.Helper()
-	env := sendokatest.New(t, &sendokatest.Options{DatabaseURL: cfg.dbURL})
+	env := sendokatest.New(t, &sendokatest.Options{DatabaseURL: cfg.dbURL,
+		Inbound: sendoka.InboundConfig{Domains: []string{"in.example.com"}}})
 	_, err := env.Client.CreatePhoneNumber(context.Background(), env.Live,
 		&sendoka.PhoneNumberRequest{Kind: sendoka.SenderLongCode, PhoneNumber: "+15551234567", ISOCountry: "US"})
 	require.NoError(t, err)

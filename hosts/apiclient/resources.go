@@ -413,3 +413,45 @@ func (c *Client) GetAudienceSend(ctx context.Context, audienceID, sendID string)
 	return invoke[httpapi.AudienceSendStatus](ctx, c, call{method: http.MethodGet,
 		path: pathf("/api/v1/audiences/%s/sends/%s", audienceID, sendID), tenantQuery: true})
 }
+
+// Inbound email.
+
+// CreateInboundRoute routes mail to an address, or to *@domain, into inbound emails
+// (POST /api/v1/inbound-routes).
+func (c *Client) CreateInboundRoute(ctx context.Context, req *sendoka.InboundRouteRequest) (*httpapi.InboundRoute, error) {
+	return invoke[httpapi.InboundRoute](ctx, c, call{method: http.MethodPost, path: "/api/v1/inbound-routes", body: req})
+}
+
+// ListInboundRoutes returns a page of routes (GET /api/v1/inbound-routes).
+func (c *Client) ListInboundRoutes(ctx context.Context, lp sendoka.ListParams) (*httpapi.InboundRouteList, error) {
+	return invoke[httpapi.InboundRouteList](ctx, c, call{method: http.MethodGet, path: "/api/v1/inbound-routes", query: listQuery(lp), tenantQuery: true})
+}
+
+// GetInboundRoute returns a route (GET /api/v1/inbound-routes/{id}).
+func (c *Client) GetInboundRoute(ctx context.Context, id string) (*httpapi.InboundRoute, error) {
+	return invoke[httpapi.InboundRoute](ctx, c, call{method: http.MethodGet, path: pathf("/api/v1/inbound-routes/%s", id), tenantQuery: true})
+}
+
+// DeleteInboundRoute removes a route (DELETE /api/v1/inbound-routes/{id}).
+func (c *Client) DeleteInboundRoute(ctx context.Context, id string) (*httpapi.InboundRouteDeleted, error) {
+	return invoke[httpapi.InboundRouteDeleted](ctx, c, call{method: http.MethodDelete, path: pathf("/api/v1/inbound-routes/%s", id), tenantQuery: true})
+}
+
+// ListInboundEmails returns a page of received emails, without their bodies
+// (GET /api/v1/inbound-emails).
+func (c *Client) ListInboundEmails(ctx context.Context, lp sendoka.ListParams) (*httpapi.InboundEmailList, error) {
+	return invoke[httpapi.InboundEmailList](ctx, c, call{method: http.MethodGet, path: "/api/v1/inbound-emails", query: listQuery(lp), tenantQuery: true})
+}
+
+// GetInboundEmail returns a received email with its bodies, headers and attachment list
+// (GET /api/v1/inbound-emails/{id}).
+func (c *Client) GetInboundEmail(ctx context.Context, id string) (*httpapi.InboundEmail, error) {
+	return invoke[httpapi.InboundEmail](ctx, c, call{method: http.MethodGet, path: pathf("/api/v1/inbound-emails/%s", id), tenantQuery: true})
+}
+
+// GetInboundAttachment returns the attachment at position n of a received email, with its
+// content (GET /api/v1/inbound-emails/{id}/attachments/{n}).
+func (c *Client) GetInboundAttachment(ctx context.Context, id string, n int) (*httpapi.InboundAttachmentContent, error) {
+	return invoke[httpapi.InboundAttachmentContent](ctx, c, call{method: http.MethodGet,
+		path: pathf("/api/v1/inbound-emails/%s/attachments/%s", id, strconv.Itoa(n)), tenantQuery: true})
+}

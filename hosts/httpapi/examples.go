@@ -85,6 +85,10 @@ var requestExamples = map[string][]requestExample{
 	"create-domain":     {{"domain", "Add a domain", obj{"name": "example.com"}}},
 	"create-webhook": {{"delivery", "Delivery and bounce events", obj{"url": "https://example.com/hooks/sendoka",
 		"events": []string{"message.delivered", "message.bounced"}}}},
+	"create-inbound-route": {
+		{"address", "Route replies to one address", obj{"match": "support@in.example.com"}},
+		{"domain", "Store every address of a domain, without webhooks", obj{"match": "*@replies.in.example.com", "forward_webhook": false}},
+	},
 	"update-webhook": {{"describe", "Describe it", obj{"description": "Production events"}}},
 	"update-org":     {{"limits", "Back to the plan's burst limit", obj{"limits": obj{"burst_per_minute": nil}}}},
 }

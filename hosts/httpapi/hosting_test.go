@@ -157,6 +157,14 @@ func TestOpenAPI(t *testing.T) {
 		"GET /api/v1/webhooks/{id}/deliveries":                       "list-webhook-deliveries",
 		"POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/replay": "replay-webhook-delivery",
 		"POST /api/v1/webhooks/{id}/replay":                          "replay-webhook-deliveries",
+		// inbound.go
+		"POST /api/v1/inbound-routes":                     "create-inbound-route",
+		"GET /api/v1/inbound-routes":                      "list-inbound-routes",
+		"GET /api/v1/inbound-routes/{id}":                 "get-inbound-route",
+		"DELETE /api/v1/inbound-routes/{id}":              "delete-inbound-route",
+		"GET /api/v1/inbound-emails":                      "list-inbound-emails",
+		"GET /api/v1/inbound-emails/{id}":                 "get-inbound-email",
+		"GET /api/v1/inbound-emails/{id}/attachments/{n}": "get-inbound-email-attachment",
 		// tracking.go, health.go
 		"GET /t/o/{token}": "track-open",
 		"GET /t/c/{token}": "track-click",
@@ -294,6 +302,8 @@ func TestRegisterOnAppAPI(t *testing.T) {
 		"/api/v1/audiences/{id}/sends/{send_id}", "/api/v1/audiences/{id}/status",
 		"/api/v1/domains", "/api/v1/domains/{id}", "/api/v1/domains/{id}/verify",
 		"/api/v1/emails", "/api/v1/emails/batch", "/api/v1/emails/{id}",
+		"/api/v1/inbound-emails", "/api/v1/inbound-emails/{id}", "/api/v1/inbound-emails/{id}/attachments/{n}",
+		"/api/v1/inbound-routes", "/api/v1/inbound-routes/{id}",
 		"/api/v1/org",
 		"/api/v1/phone-numbers", "/api/v1/phone-numbers/{id}", "/api/v1/phone-numbers/{id}/provision",
 		"/api/v1/phone-pools", "/api/v1/phone-pools/{id}",

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -126,6 +127,9 @@ func isolationFixtures() map[string]isolationFixture {
 		"/api/v1/webhooks/{id}/deliveries":                      {create: createWebhookFixture},
 		"/api/v1/webhooks/{id}/deliveries/{delivery_id}/replay": {create: createWebhookFixture},
 		"/api/v1/webhooks/{id}/replay":                          {create: createWebhookFixture},
+		"/api/v1/inbound-routes/{id}":                           {create: createInboundRouteFixture},
+		"/api/v1/inbound-emails/{id}":                           {create: createInboundEmailFixture},
+		"/api/v1/inbound-emails/{id}/attachments/{n}":           {create: createInboundEmailFixture},
 		"/resend/emails/{id}": {create: func(t *testing.T, b *bundle, o owner) string {
 			return b.resendSend(t, o.key, resendQuickstart())
 		}},
@@ -203,6 +207,32 @@ func createWebhookFixture(t *testing.T, b *bundle, o owner) string {
 		"url": fmt.Sprintf("https://hooks-%d.example.com/sendoka", phoneSeq.Add(1)),
 	}}).decode(t, http.StatusOK, &out)
 	return out.ID
+}
+
+// createInboundRouteFixture adds an inbound route as the owner.
+func createInboundRouteFixture(t *testing.T, b *bundle, o owner) string {
+	var out InboundRoute
+	b.do(t, req{method: http.MethodPost, path: "/api/v1/inbound-routes", key: o.key, body: map[string]any{
+		"match": fmt.Sprintf("r%d@%s", phoneSeq.Add(1), testInboundDomain),
+	}}).decode(t, http.StatusOK, &out)
+	return out.ID
+}
+
+// createInboundEmailFixture receives an email, with one attachment, for a route of the
+// owner's.
+func createInboundEmailFixture(t *testing.T, b *bundle, o owner) string {
+	var route InboundRoute
+	b.do(t, req{method: http.MethodGet, path: "/api/v1/inbound-routes/" + createInboundRouteFixture(t, b, o), key: o.key}).
+		decode(t, http.StatusOK, &route)
+	ctx := context.Background()
+	r, err := b.client.InboundRouteFor(ctx, route.Match)
+	require.NoError(t, err)
+	e, err := b.client.ReceiveInboundEmail(ctx, r, &sendoka.InboundMessage{
+		MailFrom: "ada@example.org", RcptTo: route.Match, From: "ada@example.org", Subject: "Hi", Text: "Hello",
+		Attachments: []sendoka.InboundAttachment{{Filename: "a.txt", ContentType: "text/plain", Content: []byte("a")}},
+	})
+	require.NoError(t, err)
+	return e.ID
 }
 
 // phoneSeq numbers the senders (and slugs) the fixtures make, so no two collide.

@@ -51,6 +51,9 @@ func writeBodies() map[string]func() map[string]any {
 		"PATCH /api/v1/audiences/{id}":     func() map[string]any { return map[string]any{"name": "changed"} },
 		"POST /api/v1/audiences/{id}/send": audienceSMSSend,
 		"POST /resend/emails":              resendQuickstart,
+		"POST /api/v1/inbound-routes": func() map[string]any {
+			return map[string]any{"match": fmt.Sprintf("ma-%d@%s", phoneSeq.Add(1), testInboundDomain)}
+		},
 		"POST /api/v1/domains": func() map[string]any {
 			return map[string]any{"name": fmt.Sprintf("ma-%d.example.com", phoneSeq.Add(1))}
 		},

@@ -54,7 +54,8 @@ type MessageDiagnostic struct {
 	SMTPStatus     *string `json:"smtp_status,omitempty" doc:"SMTP reply code of the receiving server, when reported" example:"550"`
 	EnhancedStatus *string `json:"enhanced_status,omitempty" doc:"RFC 3463 enhanced status code, when reported" example:"5.1.1"`
 	BounceType     *string `json:"bounce_type,omitempty" doc:"The provider's bounce type (SES: Permanent, Transient, Undetermined)" example:"Permanent"`
-	BounceSubType  *string `json:"bounce_subtype,omitempty" doc:"The provider's bounce sub-type (SES: General, NoEmail, Suppressed, MailboxFull, ...)" example:"General"`
+	BounceSubType  *string `json:"bounce_subtype,omitempty" doc:"The provider's bounce sub-type (SES: General, NoEmail, Suppressed, MailboxFull, ...; a DSN read by the SMTP listener: the classifier's reason, user_unknown, mailbox_full, ...)" example:"General"`
+	RemoteMTA      *string `json:"remote_mta,omitempty" doc:"The receiving server that answered, when a delivery report named it (a DSN's Remote-MTA)" example:"mx1.example.org"`
 }
 
 func diagnostic(d *sendoka.Diagnostic) *MessageDiagnostic {
@@ -62,7 +63,7 @@ func diagnostic(d *sendoka.Diagnostic) *MessageDiagnostic {
 		return nil
 	}
 	return &MessageDiagnostic{Provider: d.Provider, Code: d.Code, Message: d.Message, SMTPStatus: nullable(d.SMTPStatus),
-		EnhancedStatus: nullable(d.EnhancedStatus), BounceType: nullable(d.BounceType), BounceSubType: nullable(d.BounceSubType)}
+		EnhancedStatus: nullable(d.EnhancedStatus), BounceType: nullable(d.BounceType), BounceSubType: nullable(d.BounceSubType), RemoteMTA: nullable(d.RemoteMTA)}
 }
 
 // DeliveryAttempt is one hand-off of a message to a provider, or a provider skipped.

@@ -22,7 +22,7 @@ const postmanPath = "/api/v1/postman.json"
 // has what later requests use: templates before the sends that name them, senders before
 // SMS. Tracking is left out: its tokens come from tracked emails; so is the Resend drop-in,
 // which Resend's own SDKs call.
-var postmanFolders = []string{tagHealth, tagTemplates, tagSenders, tagEmails, tagSMS, tagDomains, tagWebhooks, tagSuppressions, tagAudiences, tagAPIKeys, tagTenants, tagOrg}
+var postmanFolders = []string{tagHealth, tagTemplates, tagSenders, tagEmails, tagSMS, tagDomains, tagWebhooks, tagInbound, tagSuppressions, tagAudiences, tagAPIKeys, tagTenants, tagOrg}
 
 // postmanVariables name the collection variables that stand for path parameters, by the
 // collection the path names ({id} of /api/v1/emails/{id} is {{email_id}}); any other
@@ -31,7 +31,7 @@ var postmanVariables = map[string]string{
 	"emails": "email_id", "sms": "sms_id", "templates": "template_id", "api-keys": "api_key_id",
 	"phone-numbers": "phone_number_id", "phone-pools": "phone_pool_id", "tenants": "tenant_id",
 	"domains": "domain_id", "webhooks": "webhook_id", "suppressions": "suppressed_address",
-	"audiences": "audience_id",
+	"audiences": "audience_id", "inbound-routes": "inbound_route_id", "inbound-emails": "inbound_email_id",
 }
 
 // postmanPlaceholders are values of requestExamples that stand for something the caller

@@ -164,14 +164,17 @@ func TestPostmanCollection(t *testing.T) {
 	own := owner{key: b.live}
 	fixtures := isolationFixtures()
 	fresh := map[string]func(vars map[string]string) string{
-		"email_id":        func(map[string]string) string { return fixtures["/api/v1/emails/{id}"].create(t, b, own) },
-		"sms_id":          func(map[string]string) string { return fixtures["/api/v1/sms/{id}"].create(t, b, own) },
-		"template_id":     func(map[string]string) string { return fixtures["/api/v1/templates/{id_or_slug}"].create(t, b, own) },
-		"api_key_id":      func(map[string]string) string { return fixtures["/api/v1/api-keys/{id}"].create(t, b, own) },
-		"phone_number_id": func(map[string]string) string { return createPhoneNumber(t, b, own) },
-		"tenant_id":       func(map[string]string) string { return createTenantFixture(t, b, own) },
-		"domain_id":       func(map[string]string) string { return createDomainFixture(t, b, own) },
-		"webhook_id":      func(map[string]string) string { return createWebhookFixture(t, b, own) },
+		"email_id":         func(map[string]string) string { return fixtures["/api/v1/emails/{id}"].create(t, b, own) },
+		"sms_id":           func(map[string]string) string { return fixtures["/api/v1/sms/{id}"].create(t, b, own) },
+		"template_id":      func(map[string]string) string { return fixtures["/api/v1/templates/{id_or_slug}"].create(t, b, own) },
+		"api_key_id":       func(map[string]string) string { return fixtures["/api/v1/api-keys/{id}"].create(t, b, own) },
+		"phone_number_id":  func(map[string]string) string { return createPhoneNumber(t, b, own) },
+		"tenant_id":        func(map[string]string) string { return createTenantFixture(t, b, own) },
+		"domain_id":        func(map[string]string) string { return createDomainFixture(t, b, own) },
+		"webhook_id":       func(map[string]string) string { return createWebhookFixture(t, b, own) },
+		"inbound_route_id": func(map[string]string) string { return createInboundRouteFixture(t, b, own) },
+		"inbound_email_id": func(map[string]string) string { return createInboundEmailFixture(t, b, own) },
+		"n":                func(map[string]string) string { return "0" },
 		"suppressed_address": func(map[string]string) string {
 			addr := fmt.Sprintf("postman-%d@example.com", phoneSeq.Add(1))
 			b.do(t, req{method: http.MethodPost, path: "/api/v1/suppressions", key: b.live, body: map[string]any{"address": addr}}).decode(t, http.StatusOK, &map[string]any{})

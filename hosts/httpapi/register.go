@@ -68,6 +68,7 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	registerOrg(r, h)            // org.go
 	registerTracking(r, c)       // tracking.go
 	registerSuppressions(r, h)   // suppressions.go
+	registerInbound(r, h)        // inbound.go
 	registerAudiences(r, h)      // audiences.go
 	registerAudienceSends(r, h)  // audiences.go
 	registerUnsubscribe(r, c)    // unsubscribe.go

@@ -41,6 +41,9 @@ type bundle struct {
 	dns *sendokatest.DNS
 }
 
+// testInboundDomain is the inbound domain of every test server: routes may use it.
+const testInboundDomain = "in.example.com"
+
 type setupConfig struct {
 	// workers starts River, so messages get delivered.
 	workers bool
@@ -78,7 +81,8 @@ func setup(t testing.TB, db *bunstore.DB, cfg setupConfig) *bundle {
 		sbEmail, sbSMS = sb, sb
 	}
 	dns := sendokatest.NewDNS()
-	c, err := sendoka.New(sendoka.Config{Store: db, Queue: q, SandboxEmail: sbEmail, SandboxSMS: sbSMS, Email: cfg.email, DNS: dns, Clock: cfg.clock, Webhooks: cfg.webhooks, Tracking: cfg.tracking})
+	c, err := sendoka.New(sendoka.Config{Store: db, Queue: q, SandboxEmail: sbEmail, SandboxSMS: sbSMS, Email: cfg.email, DNS: dns, Clock: cfg.clock, Webhooks: cfg.webhooks, Tracking: cfg.tracking,
+		Inbound: sendoka.InboundConfig{Domains: []string{testInboundDomain}}})
 	require.NoError(t, err)
 	if cfg.workers {
 		// River runs until the Start context ends: it must outlive setup.

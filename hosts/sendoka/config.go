@@ -72,6 +72,30 @@ type config struct {
 	limits          string
 	warmupSchedule  string
 	http            httpConfig
+	inbound         inboundSettings
+}
+
+// inboundSettings are the inbound SMTP listener's (hosts/smtpin) and the bounce domain.
+type inboundSettings struct {
+	addr         string
+	hostname     string
+	bounceDomain string
+	domains      string
+	tlsCert      string
+	tlsKey       string
+	maxBytes     int
+	timeout      time.Duration
+}
+
+func (in *inboundSettings) flags(s *settings) {
+	s.str(&in.addr, "smtp-inbound-addr", "", "listen address of the inbound SMTP listener (bounces, complaints, inbound routes), e.g. :25; empty = off (serve only)")
+	s.str(&in.hostname, "smtp-inbound-hostname", "", "name in the listener's greeting; empty = this machine's host name")
+	s.str(&in.bounceDomain, "smtp-inbound-bounce-domain", "", "domain of the VERP return paths (bounces+<token>@it) and mailto unsubscribe addresses; its MX must point at the listener; empty = mail leaves with the sender's own return path")
+	s.str(&in.domains, "smtp-inbound-domains", "", "comma-separated domains (and their subdomains) whose mail the listener takes for inbound routes of any org; routes may also use their org's verified domains")
+	s.str(&in.tlsCert, "smtp-inbound-tls-cert", "", "PEM certificate file: the listener offers STARTTLS with it (with -smtp-inbound-tls-key)")
+	s.str(&in.tlsKey, "smtp-inbound-tls-key", "", "PEM private key file of the STARTTLS certificate")
+	s.int(&in.maxBytes, "smtp-inbound-max-bytes", sendoka.DefaultInboundMaxMessageBytes, "largest message the listener takes (SIZE); larger is refused with 552")
+	s.duration(&in.timeout, "smtp-inbound-timeout", time.Minute, "time allowed for each read and write of an inbound SMTP connection")
 }
 
 // httpConfig is the HTTP server's limits (serve.go builds the server with them).
@@ -136,6 +160,9 @@ func (c *config) flags(s *settings) {
 	s.str(&c.smsOptOutHints, "sms-opt-out-hints", "", "opt-out line appended to audience (broadcast) SMS by sender country, JSON inline or @file: {\"US\":\"Reply STOP to opt out.\",\"FR\":\"STOP au 36180\",\"*\":\"Reply STOP to opt out.\"}; empty = none")
 	c.routing.smsFlags(s)
 	c.sns.flags(s)
+
+	s.group(groupInbound)
+	c.inbound.flags(s)
 
 	s.group(groupQueue)
 	s.int(&c.workers, "workers", 100, "concurrent delivery workers")
@@ -210,6 +237,8 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	cfg.Delivery.ClaimLease = c.claimLease
 	cfg.Delivery.SlotWait = c.slotWait
 	cfg.Webhooks.AllowInsecure = c.insecureWebhooks
+	cfg.Inbound = sendoka.InboundConfig{BounceDomain: c.inbound.bounceDomain, Domains: splitList(c.inbound.domains),
+		MaxMessageBytes: int64(c.inbound.maxBytes)}
 	if c.webhookConns < 1 {
 		return cfg, fmt.Errorf("SENDOKA_WEBHOOK_ENDPOINT_CONCURRENCY=%d: 1 or more", c.webhookConns)
 	}

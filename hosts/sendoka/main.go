@@ -48,7 +48,7 @@ type command struct {
 }
 
 // workerGroups are the settings of the processes that deliver: all but the HTTP server's.
-var workerGroups = []group{groupDatabase, groupEmail, groupSMS, groupQueue, groupLimits, groupData, groupProcess}
+var workerGroups = []group{groupDatabase, groupEmail, groupSMS, groupInbound, groupQueue, groupLimits, groupData, groupProcess}
 
 var commands = []command{
 	{"serve", "run the HTTP API and the delivery workers", nil, func(ctx context.Context, c *config, _ *settings, _ []string, stdout, stderr io.Writer) error {

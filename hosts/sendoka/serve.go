@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -9,8 +10,11 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/emersion/go-smtp"
+
 	"github.com/sendoka/sendoka/hosts/metrics"
 	"github.com/sendoka/sendoka/hosts/server"
+	"github.com/sendoka/sendoka/hosts/smtpin"
 	"github.com/sendoka/sendoka/sendoka"
 )
 
@@ -77,6 +81,13 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer, withHTTP bo
 	}
 	if tp != nil {
 		log.Info("tracing", "exporter", "otlp")
+	}
+	if withHTTP && c.inbound.addr != "" {
+		stop, err := serveInbound(c.inbound, srv, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	if !withHTTP {
 		<-ctx.Done()
@@ -171,4 +182,33 @@ func migrate(ctx context.Context, c *config, _ *settings, _ []string, stdout, st
 	defer srv.Close(ctx)
 	fmt.Fprintln(stdout, "migrations applied:", server.Redacted(srv.DatabaseURL))
 	return nil
+}
+
+// serveInbound starts the inbound SMTP listener (hosts/smtpin) and returns what stops it.
+func serveInbound(in inboundSettings, srv *server.Server, log *slog.Logger) (func(), error) {
+	var tlsConfig *tls.Config
+	switch {
+	case in.tlsCert != "" && in.tlsKey != "":
+		cert, err := tls.LoadX509KeyPair(in.tlsCert, in.tlsKey)
+		if err != nil {
+			return nil, fmt.Errorf("SENDOKA_SMTP_INBOUND_TLS_CERT/KEY: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	case in.tlsCert != "" || in.tlsKey != "":
+		return nil, errors.New("SENDOKA_SMTP_INBOUND_TLS_CERT and SENDOKA_SMTP_INBOUND_TLS_KEY go together")
+	}
+	ln, err := net.Listen("tcp", in.addr)
+	if err != nil {
+		return nil, fmt.Errorf("inbound SMTP: %w", err)
+	}
+	s := smtpin.New(srv.Client, smtpin.Options{Hostname: in.hostname, TLSConfig: tlsConfig,
+		MaxMessageBytes: int64(in.maxBytes), ReadTimeout: in.timeout, WriteTimeout: in.timeout, Logger: log})
+	go func() {
+		if err := s.Serve(ln); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+			log.Error("inbound SMTP", "error", err)
+		}
+	}()
+	log.Info("inbound SMTP listening", "addr", ln.Addr().String(), "starttls", tlsConfig != nil,
+		"bounce_domain", srv.Client.InboundConfig().BounceDomain)
+	return func() { _ = s.Close() }, nil
 }

@@ -23,13 +23,14 @@ const (
 	groupDatabase group = "database"
 	groupEmail    group = "email provider"
 	groupSMS      group = "SMS provider"
+	groupInbound  group = "inbound mail"
 	groupQueue    group = "queue"
 	groupLimits   group = "limits"
 	groupData     group = "retention"
 	groupProcess  group = "logs and process"
 )
 
-var groupOrder = []group{groupServer, groupDatabase, groupEmail, groupSMS, groupQueue, groupLimits, groupData, groupProcess}
+var groupOrder = []group{groupServer, groupDatabase, groupEmail, groupSMS, groupInbound, groupQueue, groupLimits, groupData, groupProcess}
 
 // setting is one flag and the SENDOKA_* variable named after it.
 type setting struct {

@@ -90,6 +90,9 @@ type Config struct {
 	Delivery sendoka.DeliveryConfig
 	// Webhooks tunes outgoing webhooks (sendoka.Config.Webhooks). Zero fields are defaults.
 	Webhooks sendoka.WebhookConfig
+	// Inbound configures received mail (sendoka.Config.Inbound): the VERP bounce domain and
+	// the inbound domains. hosts/smtpin is the listener. Default: none.
+	Inbound sendoka.InboundConfig
 	// Queue tunes the River workers. Zero fields take riverjobs' defaults, except JobTimeout:
 	// when zero it is riverjobs.DefaultJobTimeout or, if longer, what the email provider's
 	// slowest send can take (MaxSendDuration) plus the slot wait and a minute.
@@ -212,6 +215,7 @@ func (s *Server) open(ctx context.Context, cfg Config, obs observers) error {
 		Plans: cfg.Plans, DefaultPlan: cfg.DefaultPlan, DisableLimits: cfg.DisableLimits, Warmup: cfg.Warmup,
 		Retention: cfg.Retention, SMSOptOutHints: cfg.SMSOptOutHints,
 		Tracking: cfg.Tracking, Delivery: cfg.Delivery, Webhooks: cfg.Webhooks, Clock: cfg.Clock, Logger: s.log,
+		Inbound:  cfg.Inbound,
 		Observer: obs.core,
 	})
 	if err != nil {

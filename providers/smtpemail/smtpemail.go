@@ -16,6 +16,12 @@
 // the Sender signs the built message with it (mimemail.SignDKIM) before DATA. A key that
 // cannot sign fails the message (Permanent, "dkim_signing").
 //
+// # Return path
+//
+// The envelope sender (MAIL FROM) is the From address, or sendoka.OutboundEmail.ReturnPath
+// when the core sets one: a VERP address, bounces+<token>@<bounce domain>, whose bounces the
+// inbound listener (hosts/smtpin) matches to the message. The From header is unchanged.
+//
 // # Timeouts
 //
 // Each phase of a send has its own bound, counted from the start of that phase, never
@@ -342,6 +348,11 @@ func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendo
 	from, rcpts, err := mimemail.Envelope(m)
 	if err != nil {
 		return sendoka.SendResult{}, s.permanent("invalid_message", err)
+	}
+	if m.ReturnPath != "" {
+		// A VERP return path: bounces come back to the inbound listener, which matches them
+		// to the message by its token.
+		from = m.ReturnPath
 	}
 	// Not contended when the core honours MaxConcurrency; it keeps MaxConns true for other
 	// callers. No phase's clock runs while it waits.

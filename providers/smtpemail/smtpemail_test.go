@@ -292,3 +292,23 @@ func TestTimeouts(t *testing.T) {
 	_, err = s.SendEmail(ctx(t), email("msg_3"))
 	requireKind(t, sendoka.Transient, err)
 }
+
+// TestReturnPath: a message with a ReturnPath (a VERP address) goes out with it as MAIL
+// FROM, so bounces come back to the inbound listener; From is unchanged.
+func TestReturnPath(t *testing.T) {
+	t.Parallel()
+	srv := smtpemailtest.Start(t, smtpemailtest.Options{})
+	s := newSender(t, smtpemail.Options{Host: srv.Host, Port: srv.Port, Security: smtpemail.NoTLS})
+	m := email("msg_01JVERP")
+	m.ReturnPath = "bounces+abc123@bounce.acme.test"
+	_, err := s.SendEmail(ctx(t), m)
+	require.NoError(t, err)
+	got := srv.WaitFor(t, 1)[0]
+	require.Equal(t, "bounces+abc123@bounce.acme.test", got.From)
+	require.Contains(t, string(got.Data), "From: "+m.From)
+
+	plain := email("msg_01JPLAIN")
+	_, err = s.SendEmail(ctx(t), plain)
+	require.NoError(t, err)
+	require.NotContains(t, srv.WaitFor(t, 2)[1].From, "bounces+", "without one, the sender's address")
+}

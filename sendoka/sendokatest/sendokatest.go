@@ -75,6 +75,16 @@ type Options struct {
 	// for River's scheduler, which looks for due jobs every 5 s).
 	Delivery sendoka.DeliveryConfig
 
+	// Inbound configures received mail (sendoka.Config.Inbound): the VERP bounce domain and
+	// the inbound domains, for tests of hosts/smtpin. Default: none.
+	Inbound sendoka.InboundConfig
+	// Tracking is sendoka.Config.Tracking (a public URL turns on tracking and unsubscribe
+	// links). Default: off.
+	Tracking sendoka.TrackingConfig
+	// Webhooks is sendoka.Config.Webhooks (AllowInsecure lets webhooks reach an httptest
+	// server). Default: every sendoka.WebhookConfig default.
+	Webhooks sendoka.WebhookConfig
+
 	// Fake is the provider of every channel and mode. Give your own to set it up before the
 	// Client is built (memsend's LimitConcurrency must be). Default: memsend.New().
 	Fake *memsend.Sender
@@ -219,7 +229,7 @@ func (e *Env) start(ctx context.Context, o Options) error {
 		Store: e.DB, Queue: e.Queue,
 		Email: e.Fake, SMS: e.Fake, SandboxEmail: e.Fake, SandboxSMS: e.Fake,
 		SandboxDomain: o.SandboxDomain, VerifiedDomains: o.VerifiedDomains, DNS: e.DNS,
-		Delivery: o.Delivery, Clock: o.Clock, Logger: o.Logger,
+		Delivery: o.Delivery, Clock: o.Clock, Logger: o.Logger, Inbound: o.Inbound, Tracking: o.Tracking, Webhooks: o.Webhooks,
 	})
 	if err != nil {
 		return err

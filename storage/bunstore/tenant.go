@@ -199,6 +199,8 @@ var tenantTables = []struct{ table, where string }{
 	{"api_keys", "org_id = ? AND tenant_id = ?"},
 	{"audience_sends", "org_id = ? AND COALESCE(tenant_id, '') = ?"}, // recipients go by foreign key
 	{"audiences", "org_id = ? AND COALESCE(tenant_id, '') = ?"},      // contacts too
+	{"inbound_emails", "org_id = ? AND COALESCE(tenant_id, '') = ?"}, // attachments go by foreign key
+	{"inbound_routes", "org_id = ? AND COALESCE(tenant_id, '') = ?"},
 }
 
 // messageChildren are the tables that hang off a message.

@@ -77,6 +77,8 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"SuppressionManagement", testSuppressionManagement},           // suppression.go
 		{"ProviderIngest", testProviderIngest},                         // ingest.go
 		{"Audiences", testAudiences},                                   // audiences.go
+		{"InboundRoutes", testInboundRoutes},                           // inbound.go
+		{"InboundEmails", testInboundEmails},                           // inbound.go
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

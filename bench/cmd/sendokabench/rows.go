@@ -117,6 +117,10 @@ func rows() []row {
 			Targets: func(string) []target { return []target{minMsgPerSec(2000)} },
 			Run:     webhookRow, // webhooks.go
 		},
+		{
+			ID: "inbound", Name: "inbound messages parsed and stored through the SMTP listener (replies and DSNs, loopback)",
+			Run: inboundRow, // inbound.go
+		},
 	}
 }
 
