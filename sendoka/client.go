@@ -115,6 +115,7 @@ type Config struct {
 type Client struct {
 	optOutHints SMSOptOutHints                                      // Config.SMSOptOutHints (sms_opt_out.go)
 	records     gatherer[func(context.Context, Tx) error, struct{}] // shared record transactions (record_shared.go)
+	claims      gatherer[Claim, *Message]                           // shared fast claims (record_shared.go)
 	store       Store
 	queue       Queue
 	email       EmailSender // the first live email provider (domain provisioning)

@@ -321,14 +321,14 @@ func (c *Client) heldByLiveAttempt(m *Message, now time.Time) error {
 func (c *Client) claim(ctx context.Context, id string, opts DeliverOptions) (*Message, error) {
 	now := c.now()
 	if opts.JobID != 0 {
-		until := now.Add(c.delivery.ClaimLease)
-		m, err := c.store.ClaimUnclaimed(ctx, id, opts.JobID, now, until)
+		m, err := c.claimFast(ctx, id, opts.JobID)
 		if err != nil {
-			return nil, AsError(err)
+			return nil, err
 		}
 		if m != nil {
-			return c.checkClaimed(ctx, m, now)
+			return c.checkClaimed(ctx, m, *m.ClaimedAt)
 		}
+		now = c.now()
 	}
 	var m *Message
 	err := c.inTx(ctx, func(ctx context.Context, tx Tx) error {

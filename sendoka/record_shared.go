@@ -20,6 +20,50 @@ var errRecordAlone = errors.New("sendoka: the shared record transaction failed; 
 
 func (c *Client) initRecordTxs() {
 	c.records = gatherer[func(context.Context, Tx) error, struct{}]{max: maxRecordsPerTx, run: c.runRecords}
+	c.claims = gatherer[Claim, *Message]{max: maxClaimsPerStatement, run: c.runClaims}
+}
+
+// maxClaimsPerStatement bounds a shared claim.
+const maxClaimsPerStatement = 200
+
+// claimFast claims a message for its job in a statement shared with other workers' claims
+// (Store.ClaimUnclaimed), or returns nil when that statement could not claim it (the caller
+// looks closer).
+func (c *Client) claimFast(ctx context.Context, id string, jobID int64) (*Message, error) {
+	return c.claims.do(ctx, Claim{MessageID: id, JobID: jobID})
+}
+
+func (c *Client) runClaims(ctx context.Context, calls []*gatherCall[Claim, *Message]) {
+	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	claims := make([]Claim, 0, len(calls))
+	seen := make(map[string]bool, len(calls))
+	for _, call := range calls {
+		// A message twice in one statement (two jobs at once) is claimed for neither here:
+		// the closer look decides which holds it.
+		if !seen[call.req.MessageID] {
+			claims = append(claims, call.req)
+		}
+		seen[call.req.MessageID] = true
+	}
+	now := c.now()
+	got, err := c.store.ClaimUnclaimed(ctx, claims, now, now.Add(c.delivery.ClaimLease))
+	byID := make(map[string]*Message, len(got))
+	for _, m := range got {
+		byID[m.ID] = m
+	}
+	given := make(map[string]bool, len(calls))
+	for _, call := range calls {
+		switch {
+		case err != nil:
+			call.err = AsError(err)
+		case given[call.req.MessageID]:
+			// The message's other job in this batch has it; this one looks closer.
+		default:
+			call.res = byID[call.req.MessageID]
+			given[call.req.MessageID] = true
+		}
+	}
 }
 
 // inRecordTx runs fn, which records one message's outcome, in a transaction shared with

@@ -5,6 +5,12 @@ import (
 	"time"
 )
 
+// Claim names a message a delivery job means to claim (Store.ClaimUnclaimed).
+type Claim struct {
+	MessageID string
+	JobID     int64
+}
+
 // Store is the core's persistence port. Implementations: storage/bunstore (Postgres and
 // SQLite). The conformance suite storage/storetest pins the contract below.
 //
@@ -34,13 +40,14 @@ type Store interface {
 	// message outside scope has no events.
 	ListEvents(ctx context.Context, scope Scope, messageID string) ([]Event, error)
 
-	// ClaimUnclaimed is the fast claim of a delivery: in one statement that commits on its
-	// own, it sets ClaimedAt = at and LeaseUntil = until on the message if it is queued or
-	// scheduled, has no claim (lapsed or live), and its JobID is jobID or 0; and returns the
-	// message as claimed. It returns nil, nil when any condition fails or the message does
-	// not exist: the caller then looks closer (Tx.ClaimMessage). Two concurrent claims never
-	// both succeed.
-	ClaimUnclaimed(ctx context.Context, id string, jobID int64, at, until time.Time) (*Message, error)
+	// ClaimUnclaimed is the fast claim of deliveries: in one statement that commits on its
+	// own, it sets ClaimedAt = at and LeaseUntil = until on each message of claims that is
+	// queued or scheduled, has no claim (lapsed or live), and whose JobID is its claim's
+	// JobID or 0; and returns the messages it claimed, as claimed, in any order. A message
+	// it leaves out (any condition failed, or it does not exist) is for the caller to look
+	// at closer (Tx.ClaimMessage). Two concurrent claims of a message never both succeed;
+	// claims names each message once.
+	ClaimUnclaimed(ctx context.Context, claims []Claim, at, until time.Time) ([]*Message, error)
 
 	// ListOrgs returns every org, oldest first.
 	ListOrgs(ctx context.Context) ([]*Org, error)

@@ -40,3 +40,6 @@ func (c *Client) PendingWebhookReads() int { return c.webhooks.trips.reads.waiti
 
 // PendingRecords is how many delivery records wait for c's shared record transaction.
 func (c *Client) PendingRecords() int { return c.records.waiting() }
+
+// PendingClaims is how many deliveries wait for c's shared fast claim.
+func (c *Client) PendingClaims() int { return c.claims.waiting() }

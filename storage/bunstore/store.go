@@ -53,30 +53,56 @@ func getMessage(ctx context.Context, idb bun.IDB, scope *sendoka.Scope, id strin
 	return row.message()
 }
 
-// ClaimUnclaimed claims a queued or scheduled message nobody has claimed, in one
-// UPDATE ... RETURNING of its own.
-func (db *DB) ClaimUnclaimed(ctx context.Context, id string, jobID int64, at, until time.Time) (_ *sendoka.Message, err error) {
+// ClaimUnclaimed claims the messages of claims that are queued or scheduled, unclaimed, and
+// of their claim's job (or of none), in one statement that commits on its own (an UPDATE
+// joined to a VALUES list of ids and jobs), and returns those it claimed, as claimed.
+func (db *DB) ClaimUnclaimed(ctx context.Context, claims []sendoka.Claim, at, until time.Time) (_ []*sendoka.Message, err error) {
 	defer classify(ctx, &err)
-	q := bindVars(db.dialect == DialectPostgres, "UPDATE messages SET claimed_at = ?, lease_until = ? "+
-		"WHERE id = ? AND status IN (?, ?) AND claimed_at IS NULL AND (job_id = ? OR job_id = 0) "+
-		"RETURNING "+strings.Join(messageColumns, ", "))
-	rows, err := db.bun.DB.QueryContext(ctx, q, ts(at), ts(until), id,
-		string(sendoka.StatusQueued), string(sendoka.StatusScheduled), jobID)
+	if len(claims) == 0 {
+		return nil, nil
+	}
+	pg := db.dialect == DialectPostgres
+	var b strings.Builder
+	args := make([]any, 0, 2*len(claims)+4)
+	b.WriteString("WITH v(id, job_id) AS (VALUES ")
+	for i, c := range claims {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, CAST(? AS bigint))")
+		args = append(args, c.MessageID, c.JobID)
+	}
+	b.WriteString(") UPDATE messages SET claimed_at = ?, lease_until = ? FROM v " +
+		"WHERE messages.id = v.id AND messages.status IN (?, ?) AND messages.claimed_at IS NULL " +
+		"AND (messages.job_id = v.job_id OR messages.job_id = 0) RETURNING ")
+	for i, col := range messageColumns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("messages." + col)
+	}
+	args = append(args, ts(at), ts(until), string(sendoka.StatusQueued), string(sendoka.StatusScheduled))
+	rows, err := db.bun.DB.QueryContext(ctx, bindVars(pg, b.String()), args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	if !rows.Next() {
-		return nil, rows.Err()
+	var out []*sendoka.Message
+	for rows.Next() {
+		var row messageRow
+		if err := rows.Scan(row.scanDest()...); err != nil {
+			return nil, err
+		}
+		m, err := row.message()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
 	}
-	var row messageRow
-	if err := rows.Scan(row.scanDest()...); err != nil {
+	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	return row.message()
+	return out, rows.Close()
 }
 
 // ListMessages returns one page of messages in scope, newest first.

@@ -756,9 +756,13 @@ func testClaimMessageConcurrent(t *testing.T, b *bundle) {
 func testClaimUnclaimed(t *testing.T, b *bundle) {
 	claim := func(t *testing.T, id string, jobID int64, at time.Time) *sendoka.Message {
 		t.Helper()
-		m, err := b.store.ClaimUnclaimed(b.ctx(t), id, jobID, at, at.Add(time.Hour))
+		ms, err := b.store.ClaimUnclaimed(b.ctx(t), []sendoka.Claim{{MessageID: id, JobID: jobID}}, at, at.Add(time.Hour))
 		require.NoError(t, err)
-		return m
+		require.LessOrEqual(t, len(ms), 1)
+		if len(ms) == 0 {
+			return nil
+		}
+		return ms[0]
 	}
 	queued := newEmail("org_fast", "ten_f", b.at(0))
 	queued.JobID = 41
@@ -789,6 +793,34 @@ func testClaimUnclaimed(t *testing.T, b *bundle) {
 	require.Nil(t, claim(t, lapsed.ID, 0, b.at(15)), "a lapsed claim is left to ClaimMessage")
 	require.Equal(t, ptr(b.at(3)), b.txGet(t, lapsed.ID).ClaimedAt)
 	require.Nil(t, claim(t, sendoka.NewID(sendoka.PrefixMessage, b.base), 0, b.at(16)), "unknown id")
+
+	// Several in one statement: each message against its own claim's job.
+	var ms []*sendoka.Message
+	for i := range 5 {
+		m := newEmail("org_fast", "", b.at(20+i))
+		m.JobID = int64(100 + i)
+		ms = append(ms, m)
+	}
+	b.insert(t, ms...)
+	claims := []sendoka.Claim{
+		{MessageID: ms[0].ID, JobID: 100}, {MessageID: ms[1].ID, JobID: 999}, // another job's
+		{MessageID: ms[2].ID, JobID: 102}, {MessageID: sent.ID, JobID: 0}, {MessageID: ms[4].ID, JobID: 104},
+		{MessageID: "msg_unknown", JobID: 1},
+	}
+	got2, err := b.store.ClaimUnclaimed(b.ctx(t), claims, b.at(30), b.at(30).Add(time.Hour))
+	require.NoError(t, err)
+	var ids []string
+	for _, m := range got2 {
+		ids = append(ids, m.ID)
+		require.Equal(t, ptr(b.at(30)), m.ClaimedAt)
+	}
+	require.ElementsMatch(t, []string{ms[0].ID, ms[2].ID, ms[4].ID}, ids)
+	require.Nil(t, b.txGet(t, ms[1].ID).ClaimedAt, "the claim of another job claims nothing")
+	require.Nil(t, b.txGet(t, ms[3].ID).ClaimedAt, "not named")
+	require.Equal(t, ptr(b.at(30)), b.txGet(t, ms[4].ID).ClaimedAt)
+	none, err := b.store.ClaimUnclaimed(b.ctx(t), nil, b.at(31), b.at(32))
+	require.NoError(t, err)
+	require.Empty(t, none)
 }
 
 func testClaimUnclaimedConcurrent(t *testing.T, b *bundle) {
@@ -797,8 +829,8 @@ func testClaimUnclaimedConcurrent(t *testing.T, b *bundle) {
 		b.insert(t, m)
 		ctx := b.ctx(t)
 		wins := race(t, 12, func(i int) (bool, error) {
-			got, err := b.store.ClaimUnclaimed(ctx, m.ID, 0, b.at(100+i), b.at(100+i).Add(time.Hour))
-			return got != nil, err
+			got, err := b.store.ClaimUnclaimed(ctx, []sendoka.Claim{{MessageID: m.ID}}, b.at(100+i), b.at(100+i).Add(time.Hour))
+			return len(got) == 1, err
 		})
 		require.Equal(t, 1, wins, "round %d: exactly one claim wins", round)
 	}
