@@ -6,20 +6,27 @@ import (
 )
 
 // gatherer runs calls made concurrently in shared batches, each batch one trip to the
-// database: a call hands its request over and waits for its own result. When no batch is
-// running the first call's starts at once, so a lone call never waits; while one runs, the
-// calls that arrive gather and go together in the next. Throughput grows with load while
-// the trips stay few.
+// database: a call hands its request over and waits for its own result. While fewer than
+// inflight batches run, a call's batch starts at once, so a lone call never waits; while
+// that many run, the calls that arrive gather and go together in the next. Throughput
+// grows with load while the trips stay few, and a few batches at once keep a database with
+// several connections (Postgres) busy on all of them.
 type gatherer[Req, Res any] struct {
 	// max bounds a batch.
 	max int
+	// inflight bounds the batches running at once (at least 1).
+	inflight int
 	// run does a batch: it sets every call's res or err.
 	run func(ctx context.Context, calls []*gatherCall[Req, Res])
 
 	mu      sync.Mutex
 	pending []*gatherCall[Req, Res]
-	running bool
+	running int
 }
+
+// tripsInFlight is how many shared batches of one kind (claims, records, webhook reads and
+// writes) run at once.
+const tripsInFlight = 4
 
 // gatherCall is one call waiting in a gatherer.
 type gatherCall[Req, Res any] struct {
@@ -36,8 +43,10 @@ func (g *gatherer[Req, Res]) do(ctx context.Context, req Req) (Res, error) {
 	c := &gatherCall[Req, Res]{req: req, done: make(chan struct{})}
 	g.mu.Lock()
 	g.pending = append(g.pending, c)
-	start := !g.running
-	g.running = true
+	start := g.running < max(1, g.inflight)
+	if start {
+		g.running++
+	}
 	g.mu.Unlock()
 	if start {
 		go g.drain(context.WithoutCancel(ctx))
@@ -46,12 +55,13 @@ func (g *gatherer[Req, Res]) do(ctx context.Context, req Req) (Res, error) {
 	return c.res, c.err
 }
 
-// drain runs the gathered calls, a batch at a time, until none is left.
+// drain runs the gathered calls, a batch at a time, until none is left (other drains may
+// run beside it, up to inflight).
 func (g *gatherer[Req, Res]) drain(ctx context.Context) {
 	for {
 		g.mu.Lock()
 		if len(g.pending) == 0 {
-			g.running = false
+			g.running--
 			g.mu.Unlock()
 			return
 		}

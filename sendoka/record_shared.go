@@ -19,8 +19,8 @@ const maxRecordsPerTx = 100
 var errRecordAlone = errors.New("sendoka: the shared record transaction failed; record alone")
 
 func (c *Client) initRecordTxs() {
-	c.records = gatherer[func(context.Context, Tx) error, struct{}]{max: maxRecordsPerTx, run: c.runRecords}
-	c.claims = gatherer[Claim, *Message]{max: maxClaimsPerStatement, run: c.runClaims}
+	c.records = gatherer[func(context.Context, Tx) error, struct{}]{max: maxRecordsPerTx, inflight: tripsInFlight, run: c.runRecords}
+	c.claims = gatherer[Claim, *Message]{max: maxClaimsPerStatement, inflight: tripsInFlight, run: c.runClaims}
 }
 
 // maxClaimsPerStatement bounds a shared claim.

@@ -31,8 +31,8 @@ type webhookTrips struct {
 
 func (c *Client) initWebhookTrips() {
 	t := &c.webhooks.trips
-	t.reads = gatherer[string, WebhookDeliveryAndEndpoint]{max: maxAttemptsPerTrip, run: c.readAttempts}
-	t.writes = gatherer[attemptWrite, struct{}]{max: maxAttemptsPerTrip, run: c.writeAttempts}
+	t.reads = gatherer[string, WebhookDeliveryAndEndpoint]{max: maxAttemptsPerTrip, inflight: tripsInFlight, run: c.readAttempts}
+	t.writes = gatherer[attemptWrite, struct{}]{max: maxAttemptsPerTrip, inflight: tripsInFlight, run: c.writeAttempts}
 }
 
 // readAttempt returns a delivery and its endpoint, or CodeNotFound.
