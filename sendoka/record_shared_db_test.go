@@ -58,6 +58,7 @@ func TestDeliveryRecordsShareTransactions(t *testing.T) {
 		held, err := sendoka.New(sendoka.Config{Store: hold, Queue: b.queue, Clock: b.clock,
 			Email: b.fake, SMS: b.fake, SandboxEmail: b.fake, SandboxSMS: b.fake})
 		require.NoError(t, err)
+		held.SetSharedTripsInFlight(1)
 		msgs := make([]*sendoka.Message, n)
 		for i := range msgs {
 			msgs[i] = b.send(t, c)
@@ -144,6 +145,7 @@ func TestDeliveryClaimsShareStatements(t *testing.T) {
 		c, err := sendoka.New(sendoka.Config{Store: store, Queue: b.queue, Clock: b.clock,
 			Email: b.fake, SMS: b.fake, SandboxEmail: b.fake, SandboxSMS: b.fake})
 		require.NoError(t, err)
+		c.SetSharedTripsInFlight(1)
 		const n = 6
 		msgs := make([]*sendoka.Message, n)
 		for i := range msgs {

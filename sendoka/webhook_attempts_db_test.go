@@ -59,6 +59,7 @@ func TestWebhookAttemptsShareReads(t *testing.T) {
 		b := newDBBundle(t, db)
 		store := &readHoldingStore{Store: db, entered: make(chan struct{}), release: make(chan struct{})}
 		c := b.webhookClient(t, store, sendoka.WebhookConfig{AllowInsecure: true})
+		c.SetSharedTripsInFlight(1)
 		rx := newScripted(t)
 		ctx := context.Background()
 		ep, err := c.CreateWebhookEndpoint(ctx, b.p, &sendoka.WebhookEndpointRequest{URL: rx.srv.URL})
@@ -105,6 +106,7 @@ func TestWebhookAttemptsShareWrites(t *testing.T) {
 		b := newDBBundle(t, db)
 		store := &holdingStore{Store: db, entered: make(chan struct{}), release: make(chan struct{})}
 		c := b.webhookClient(t, store, sendoka.WebhookConfig{AllowInsecure: true})
+		c.SetSharedTripsInFlight(1)
 		rx := newScripted(t)
 		ctx := context.Background()
 		ep, err := c.CreateWebhookEndpoint(ctx, b.p, &sendoka.WebhookEndpointRequest{URL: rx.srv.URL})

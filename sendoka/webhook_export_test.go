@@ -43,3 +43,10 @@ func (c *Client) PendingRecords() int { return c.records.waiting() }
 
 // PendingClaims is how many deliveries wait for c's shared fast claim.
 func (c *Client) PendingClaims() int { return c.claims.waiting() }
+
+// SetSharedTripsInFlight sets how many shared batches of each kind c runs at once (tests
+// that hold one back set 1, so that the others must gather).
+func (c *Client) SetSharedTripsInFlight(n int) {
+	c.claims.inflight, c.records.inflight = n, n
+	c.webhooks.trips.reads.inflight, c.webhooks.trips.writes.inflight = n, n
+}
