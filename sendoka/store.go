@@ -60,6 +60,7 @@ type Store interface {
 	ProviderIngestStore // provider_ingest.go
 	AudienceStore       // audience.go
 	AudienceSendStore   // audience_send.go
+	UserStore           // user.go
 }
 
 // Tx is one open transaction. Its methods must only be called from inside the InTx callback
@@ -105,6 +106,7 @@ type Tx interface {
 	AudienceTx       // audience.go
 	AudienceSendTx   // audience_send.go
 	UnsubscribeTx    // unsubscribe.go
+	UserTx           // user.go
 }
 
 // MessageQuery selects messages for ListMessages. Zero fields do not filter.
