@@ -94,6 +94,12 @@ func (h *handler) routes() {
 	m := h.mux
 	assets, _ := fs.Sub(files, "assets")
 	m.Handle("GET /assets/", http.StripPrefix("/assets/", cacheAssets(http.FileServerFS(assets))))
+	m.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		b, _ := files.ReadFile("assets/favicon.svg")
+		_, _ = w.Write(b)
+	})
 	m.HandleFunc("GET /login", h.loginPage)
 	m.HandleFunc("POST /login", h.login)
 	m.HandleFunc("GET /signin/{token}", h.linkPage)

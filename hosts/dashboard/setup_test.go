@@ -17,6 +17,7 @@ import (
 	"github.com/sendoka/sendoka/hosts/server"
 	"github.com/sendoka/sendoka/queue/riverjobs"
 	"github.com/sendoka/sendoka/sendoka"
+	"github.com/sendoka/sendoka/sendoka/sendokatest"
 	"github.com/sendoka/sendoka/storage/bunstore"
 	"github.com/sendoka/sendoka/storage/bunstore/bunstoretest"
 )
@@ -38,6 +39,7 @@ type bundle struct {
 	owner  *sendoka.User
 	viewer *sendoka.User
 	root   *sendoka.Principal // the org's full-access live principal
+	dns    *sendokatest.DNS   // the zone domains are verified against
 }
 
 // eachDB runs fn on SQLite, and on Postgres when SENDOKA_TEST_DATABASE_URL is set.
@@ -59,6 +61,8 @@ func setup(t *testing.T, d bunstore.Dialect, tune ...func(*server.Config)) *bund
 		Database:    bunstore.Options{MaxOpenConns: bunstoretest.MaxOpenConns},
 		Queue:       riverjobs.Config{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond},
 	}
+	dns := sendokatest.NewDNS()
+	cfg.DNS = dns
 	cfg.Webhooks.AllowInsecure = true // the tests' receivers are on loopback
 	cfg.Webhooks.RetryDelays = []time.Duration{50 * time.Millisecond}
 	for _, f := range tune {
@@ -74,7 +78,7 @@ func setup(t *testing.T, d bunstore.Dialect, tune ...func(*server.Config)) *bund
 	require.NoError(t, srv.Start(context.Background()))
 	boot, err := srv.Client.Bootstrap(ctx, sendoka.BootstrapOptions{})
 	require.NoError(t, err)
-	b := &bundle{srv: srv, orgID: boot.Org.ID, root: sendoka.SystemPrincipal(boot.Org.ID, sendoka.ModeLive)}
+	b := &bundle{srv: srv, dns: dns, orgID: boot.Org.ID, root: sendoka.SystemPrincipal(boot.Org.ID, sendoka.ModeLive)}
 	b.owner, err = srv.Client.CreateUser(ctx, b.root, sendoka.UserRequest{Email: ownerEmail, Role: sendoka.RoleOwner, Password: ownerPW})
 	require.NoError(t, err)
 	b.viewer, err = srv.Client.CreateUser(ctx, b.root, sendoka.UserRequest{Email: viewerEmail, Role: sendoka.RoleViewer, Password: viewerPW})
