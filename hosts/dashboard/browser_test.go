@@ -106,7 +106,9 @@ func (b *bundle) tab(t *testing.T, shots string) *tab {
 	return tb
 }
 
-func inPreview(url string) bool { return strings.Contains(url, "/preview") || strings.Contains(url, "template-preview") }
+func inPreview(url string) bool {
+	return strings.Contains(url, "/preview") || strings.Contains(url, "template-preview")
+}
 
 func (tb *tab) listen(ev any) {
 	tb.mu.Lock()
