@@ -45,10 +45,11 @@ func barsOf(u *sendoka.Usage, ch sendoka.Channel, from time.Time, days int) []da
 // come from classes in app.css), text escaped.
 func stackedBars(title string, bars []dayBar) string {
 	const w, h, left, bottom, top = 720, 220, 40, 30, 10
-	var peak int64 = 1
+	var peak int64 = 4
 	for _, b := range bars {
 		peak = max(peak, b.total())
 	}
+	peak = (peak + 3) / 4 * 4 // four grid steps of whole messages
 	plotH := float64(h - bottom - top)
 	slot := float64(w-left-10) / float64(max(len(bars), 1))
 	bw := slot * 0.7
