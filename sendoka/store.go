@@ -114,6 +114,13 @@ type MessageQuery struct {
 	Channel Channel
 	Status  Status
 	Tag     string
+	// Recipient is the message's first recipient, lower case (Message.Email.To[0] compared
+	// without case, or SMS.To).
+	Recipient string
+	// Stream is StreamTransactional (messages with no stream) or StreamBroadcast.
+	Stream string
+	// CreatedAfter and CreatedBefore bound CreatedAt: [CreatedAfter, CreatedBefore).
+	CreatedAfter, CreatedBefore *time.Time
 	Limit   int // 1..100; the core always sets it
 	After   *Cursor
 }

@@ -44,6 +44,14 @@ func listQuery(lp sendoka.ListParams) url.Values {
 	set(q, "status", string(lp.Status))
 	set(q, "tag", lp.Tag)
 	set(q, "tenant_id", lp.TenantID)
+	set(q, "recipient", lp.Recipient)
+	set(q, "stream", lp.Stream)
+	if lp.CreatedAfter != nil {
+		q.Set("created_after", lp.CreatedAfter.UTC().Format(time.RFC3339Nano))
+	}
+	if lp.CreatedBefore != nil {
+		q.Set("created_before", lp.CreatedBefore.UTC().Format(time.RFC3339Nano))
+	}
 	return q
 }
 

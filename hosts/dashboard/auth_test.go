@@ -310,3 +310,31 @@ func TestPreviewHeaders(t *testing.T) {
 	require.Contains(t, page, `sandbox=""`)
 	require.NotContains(t, page, "<script>alert(1)", "the page itself never carries the stored HTML")
 }
+
+// TestMessagesFilters: the Messages page's filters reach the core: recipient, stream,
+// channel and days.
+func TestMessagesFilters(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bunstore.DialectSQLite)
+	ctx := context.Background()
+	from := "a@" + b.srv.Client.SandboxDomain()
+	_, err := b.srv.Client.SendEmail(ctx, b.root, &sendoka.EmailRequest{From: from, To: []string{"ada@example.com"}, Subject: "for ada", Text: "t"})
+	require.NoError(t, err)
+	_, err = b.srv.Client.SendEmail(ctx, b.root, &sendoka.EmailRequest{From: from, To: []string{"bob@example.com"}, Subject: "for bob", Text: "t"})
+	require.NoError(t, err)
+	w := b.web(t)
+	w.mustLogin(ownerEmail, ownerPW)
+	page := func(q string) string {
+		res, body := w.get("/messages?" + q)
+		require.Equal(t, http.StatusOK, res.StatusCode, body)
+		return body
+	}
+	body := page("recipient=ADA%40example.com")
+	require.Contains(t, body, "for ada")
+	require.NotContains(t, body, "for bob")
+	require.NotContains(t, page("stream=broadcast"), "for ada")
+	require.NotContains(t, page("channel=sms"), "for ada")
+	today := time.Now().UTC().Format(time.DateOnly)
+	require.Contains(t, page("from="+today+"&to="+today), "for bob")
+	require.NotContains(t, page("to=2020-01-01"), "for bob")
+}

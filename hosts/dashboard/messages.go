@@ -3,12 +3,16 @@ package dashboard
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/sendoka/sendoka/sendoka"
 )
 
 type messagesData struct {
 	Channel, Status, Tag string
+	Recipient, Stream    string
+	// From and To are days (2006-01-02, UTC), To included.
+	From, To string
 	Statuses             []sendoka.Status
 	List                 *sendoka.MessageList
 	// Next is the query of the next page.
@@ -20,13 +24,22 @@ var listStatuses = []sendoka.Status{sendoka.StatusQueued, sendoka.StatusSchedule
 
 func (h *handler) messages(x *rq) error {
 	q := x.r.URL.Query()
-	d := messagesData{Channel: q.Get("channel"), Status: q.Get("status"), Tag: q.Get("tag"), Statuses: listStatuses}
+	d := messagesData{Channel: q.Get("channel"), Status: q.Get("status"), Tag: q.Get("tag"), Statuses: listStatuses,
+		Recipient: q.Get("recipient"), Stream: q.Get("stream"), From: q.Get("from"), To: q.Get("to")}
 	ch := sendoka.Channel(d.Channel)
 	if ch != sendoka.ChannelEmail && ch != sendoka.ChannelSMS {
 		ch, d.Channel = "", ""
 	}
-	list, err := h.c.ListMessages(x.r.Context(), x.p, ch, sendoka.ListParams{
-		Status: sendoka.Status(d.Status), Tag: d.Tag, Cursor: q.Get("cursor"), Limit: 50})
+	lp := sendoka.ListParams{Status: sendoka.Status(d.Status), Tag: d.Tag, Cursor: q.Get("cursor"), Limit: 50,
+		Recipient: d.Recipient, Stream: d.Stream}
+	if t, err := time.Parse(time.DateOnly, d.From); err == nil {
+		lp.CreatedAfter = &t
+	}
+	if t, err := time.Parse(time.DateOnly, d.To); err == nil {
+		end := t.AddDate(0, 0, 1)
+		lp.CreatedBefore = &end
+	}
+	list, err := h.c.ListMessages(x.r.Context(), x.p, ch, lp)
 	if err != nil {
 		return err
 	}
