@@ -121,8 +121,8 @@ type MessageQuery struct {
 	Stream string
 	// CreatedAfter and CreatedBefore bound CreatedAt: [CreatedAfter, CreatedBefore).
 	CreatedAfter, CreatedBefore *time.Time
-	Limit   int // 1..100; the core always sets it
-	After   *Cursor
+	Limit                       int // 1..100; the core always sets it
+	After                       *Cursor
 }
 
 // Cursor is a position in a newest-first listing: the last (CreatedAt, ID) seen.

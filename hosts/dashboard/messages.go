@@ -13,8 +13,8 @@ type messagesData struct {
 	Recipient, Stream    string
 	// From and To are days (2006-01-02, UTC), To included.
 	From, To string
-	Statuses             []sendoka.Status
-	List                 *sendoka.MessageList
+	Statuses []sendoka.Status
+	List     *sendoka.MessageList
 	// Next is the query of the next page.
 	Next string
 }
