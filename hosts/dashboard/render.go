@@ -214,6 +214,9 @@ func userMessage(err error) string {
 	}
 	msg := e.Message
 	for _, f := range e.Fields {
+		if strings.Contains(msg, f.Message) {
+			continue // the message says it already
+		}
 		var parts []string
 		for _, p := range f.Path {
 			parts = append(parts, fmt.Sprint(p))

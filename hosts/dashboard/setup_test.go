@@ -58,7 +58,7 @@ func setup(t *testing.T, d bunstore.Dialect, tune ...func(*server.Config)) *bund
 	defer cancel()
 	cfg := server.Config{
 		DatabaseURL: bunstoretest.DSN(t, d),
-		Database:    bunstore.Options{MaxOpenConns: bunstoretest.MaxOpenConns},
+		Database:    bunstore.Options{MaxOpenConns: 4}, // many servers run at once; the tests share one Postgres
 		Queue:       riverjobs.Config{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond},
 	}
 	dns := sendokatest.NewDNS()
