@@ -62,7 +62,7 @@ func TestBrowserTemplateToMessage(t *testing.T) {
 		tb.waitText(".flash", "Test email sent")
 		id := strings.TrimPrefix(tb.eval(`location.pathname`), "/messages/")
 		require.True(t, strings.HasPrefix(id, sendoka.PrefixMessage), id)
-		pollUntil(t, 20*time.Second, "the message to be delivered", func() bool {
+		pollUntil(t, 45*time.Second, "the message to be delivered", func() bool {
 			tb.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#timeline`)))
 			return strings.Contains(tb.text("#timeline"), "message.delivered")
 		})
@@ -121,7 +121,7 @@ func TestBrowserWebhook(t *testing.T) {
 
 		tb.do(chromedp.Click(chromedp.CSS(`#deliveries button.replay`)))
 		tb.waitText(".flash", "Delivery replayed")
-		pollUntil(t, 20*time.Second, "the replay to arrive", func() bool { return hits.Load() == 2 })
+		pollUntil(t, 45*time.Second, "the replay to arrive", func() bool { return hits.Load() == 2 })
 		tb.waitText("#deliveries", "replay of")
 		mu.Lock()
 		require.Contains(t, bodies[1], "webhook.test")

@@ -99,7 +99,7 @@ func (b *bundle) tab(t *testing.T, shots string) *tab {
 	}
 	ctx, cancel := chromedp.NewContext(parent, chromedp.WithNewBrowserContext(), chromedp.WithListener(tb.listen))
 	t.Cleanup(cancel)
-	ctx, cancelT := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancelT := context.WithTimeout(ctx, 4*time.Minute)
 	t.Cleanup(cancelT)
 	tb.ctx = ctx
 	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)))
@@ -219,7 +219,7 @@ func (tb *tab) setInput(sel, value string) {
 func (tb *tab) waitText(sel, want string) {
 	tb.t.Helper()
 	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.textContent.includes(%q); })()`, sel, want)
-	pollUntil(tb.t, 20*time.Second, fmt.Sprintf("%q in %s", want, sel), func() bool {
+	pollUntil(tb.t, 45*time.Second, fmt.Sprintf("%q in %s", want, sel), func() bool {
 		ok, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](js))
 		return err == nil && ok // an error: the page is being replaced
 	})
@@ -254,7 +254,7 @@ func (tb *tab) frameText(sel string) string {
 
 func (tb *tab) waitFrameText(sel, want string) {
 	tb.t.Helper()
-	pollUntil(tb.t, 20*time.Second, fmt.Sprintf("%q in the frame %s", want, sel), func() bool {
+	pollUntil(tb.t, 45*time.Second, fmt.Sprintf("%q in the frame %s", want, sel), func() bool {
 		return strings.Contains(tb.frameText(sel), want)
 	})
 }
