@@ -100,6 +100,16 @@ func (c *Client) GetSMS(ctx context.Context, id string) (*httpapi.SMSMessageDeta
 	return invoke[httpapi.SMSMessageDetail](ctx, c, call{method: http.MethodGet, path: pathf("/api/v1/sms/%s", id)})
 }
 
+// GetEmailRaw returns an email as an RFC 5322 MIME message, rebuilt from what was composed
+// (GET /api/v1/emails/{id}/raw).
+func (c *Client) GetEmailRaw(ctx context.Context, id string) ([]byte, error) {
+	var raw []byte
+	if err := c.do(ctx, call{method: http.MethodGet, path: pathf("/api/v1/emails/%s/raw", id)}, &raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
 // ListEmails returns a page of emails, newest first (GET /api/v1/emails): pass its
 // NextCursor as lp.Cursor for the next.
 func (c *Client) ListEmails(ctx context.Context, lp sendoka.ListParams) (*httpapi.EmailList, error) {

@@ -308,6 +308,11 @@ func TestPreviewHeaders(t *testing.T) {
 	require.NotContains(t, res.Header.Get("Content-Security-Policy"), "script-src")
 	_, page := w.get("/messages/" + m.ID)
 	require.Contains(t, page, `sandbox=""`)
+	res, raw := w.get("/messages/" + m.ID + "/raw")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, "message/rfc822", res.Header.Get("Content-Type"))
+	require.Contains(t, raw, "Subject: s\r\n")
+	require.Contains(t, raw, "MIME-Version: 1.0")
 	require.NotContains(t, page, "<script>alert(1)", "the page itself never carries the stored HTML")
 }
 

@@ -111,6 +111,7 @@ func (h *handler) routes() {
 	m.HandleFunc("GET /messages", h.view(h.messages))
 	m.HandleFunc("GET /messages/{id}", h.view(h.message))
 	m.HandleFunc("GET /messages/{id}/preview", h.view(h.messagePreview))
+	m.HandleFunc("GET /messages/{id}/raw", h.view(h.messageRaw))
 	m.HandleFunc("POST /messages/{id}/cancel", h.write(h.cancelMessage))
 	m.HandleFunc("POST /messages/{id}/reschedule", h.write(h.rescheduleMessage))
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sendoka/sendoka/providers/mimemail"
 	"github.com/sendoka/sendoka/sendoka"
 )
 
@@ -146,4 +147,29 @@ func (h *handler) rescheduleMessage(x *rq) error {
 		return err
 	}
 	return h.redirect(x, "/messages/"+m.ID, "The message was rescheduled.")
+}
+
+// messageRaw downloads an email as a MIME message (.eml), rebuilt from what was composed:
+// the bytes a provider got, but for tracked links and the DKIM signature.
+func (h *handler) messageRaw(x *rq) error {
+	m, err := h.c.GetMessage(x.r.Context(), x.p, sendoka.ChannelEmail, x.r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	e, err := h.c.ComposedEmail(x.r.Context(), x.p, m.ID)
+	if err != nil {
+		return err
+	}
+	date := m.CreatedAt
+	if m.SentAt != nil {
+		date = *m.SentAt
+	}
+	raw, err := mimemail.Build(e, &mimemail.Options{Date: date})
+	if err != nil {
+		return sendoka.Errorf(sendoka.CodeValidation, "this email cannot be written as MIME: %v", err)
+	}
+	x.w.Header().Set("Content-Type", "message/rfc822")
+	x.w.Header().Set("Content-Disposition", `attachment; filename="`+e.MessageID+`.eml"`)
+	_, _ = x.w.Write(raw)
+	return nil
 }

@@ -76,12 +76,13 @@ func TestOpenAPI(t *testing.T) {
 		}
 	}
 	require.Equal(t, map[string]string{
-		"POST /api/v1/emails":     "send-email",
-		"POST /api/v1/sms":        "send-sms",
-		"GET /api/v1/emails/{id}": "get-email",
-		"GET /api/v1/sms/{id}":    "get-sms",
-		"GET /api/v1/emails":      "list-emails",
-		"GET /api/v1/sms":         "list-sms",
+		"POST /api/v1/emails":         "send-email",
+		"POST /api/v1/sms":            "send-sms",
+		"GET /api/v1/emails/{id}":     "get-email",
+		"GET /api/v1/emails/{id}/raw": "get-email-raw",
+		"GET /api/v1/sms/{id}":        "get-sms",
+		"GET /api/v1/emails":          "list-emails",
+		"GET /api/v1/sms":             "list-sms",
 		// senders.go
 		"POST /api/v1/phone-numbers":                "create-phone-number",
 		"GET /api/v1/phone-numbers":                 "list-phone-numbers",
@@ -294,7 +295,7 @@ func TestRegisterOnAppAPI(t *testing.T) {
 		"/api/v1/audiences/{id}/contacts/{contact_id}", "/api/v1/audiences/{id}/send",
 		"/api/v1/audiences/{id}/sends/{send_id}", "/api/v1/audiences/{id}/status",
 		"/api/v1/domains", "/api/v1/domains/{id}", "/api/v1/domains/{id}/verify",
-		"/api/v1/emails", "/api/v1/emails/batch", "/api/v1/emails/{id}",
+		"/api/v1/emails", "/api/v1/emails/batch", "/api/v1/emails/{id}", "/api/v1/emails/{id}/raw",
 		"/api/v1/org",
 		"/api/v1/phone-numbers", "/api/v1/phone-numbers/{id}", "/api/v1/phone-numbers/{id}/provision",
 		"/api/v1/phone-pools", "/api/v1/phone-pools/{id}",

@@ -61,6 +61,7 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	registerScheduling(api, r, h)
 	registerBatch(api, r, h)
 	registerTemplates(api, r, h)
+	registerRawEmail(api, r, h)  // email_raw.go
 	registerAPIKeys(api, r, h)   // apikeys.go
 	registerSenders(r, h)        // senders.go
 	registerTenants(r, h)        // tenants.go
