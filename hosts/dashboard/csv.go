@@ -57,8 +57,8 @@ func ParseContactsCSV(r io.Reader) ([]sendoka.ContactInput, error) {
 				break
 			}
 			v = strings.TrimSpace(v)
-			if v == "" {
-				continue
+			if v == "" || cols[i] == "" {
+				continue // no value, or a column without a name: nothing to keep
 			}
 			blank = false
 			switch strings.ToLower(cols[i]) {
@@ -71,9 +71,6 @@ func ParseContactsCSV(r io.Reader) ([]sendoka.ContactInput, error) {
 			case "last_name":
 				c.LastName = v
 			default:
-				if cols[i] == "" {
-					continue
-				}
 				if c.Data == nil {
 					c.Data = map[string]any{}
 				}
