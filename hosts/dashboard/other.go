@@ -172,7 +172,11 @@ func (h *handler) audienceSend(x *rq) error {
 		return err
 	}
 	if x.r.Header.Get("HX-Request") != "" {
-		h.pages.fragment(x.w, http.StatusOK, "audience_send", "progress", x.layout(h, "", ""), s)
+		status := http.StatusOK
+		if s.FinishedAt != nil {
+			status = stopPolling
+		}
+		h.pages.fragment(x.w, status, "audience_send", "progress", x.layout(h, "", ""), s)
 		return nil
 	}
 	return h.page(x, http.StatusOK, "audience_send", "Audience send", "audiences", s)

@@ -29,6 +29,8 @@ const (
 	viewerPW    = "viewer password one"
 )
 
+var pgSlots = make(chan struct{}, 3)
+
 // bundle is a whole server (API, dashboard, River workers, sandbox providers) on a real
 // database, served by httptest, with an owner and a viewer who have passwords.
 type bundle struct {
@@ -54,6 +56,12 @@ func eachDB(t *testing.T, fn func(t *testing.T, d bunstore.Dialect)) {
 
 func setup(t *testing.T, d bunstore.Dialect, tune ...func(*server.Config)) *bundle {
 	t.Helper()
+	if d == bunstore.DialectPostgres {
+		// Every test here runs a whole server; on Postgres only a few at once, so the package
+		// stays well within the server's connections beside the other packages' tests.
+		pgSlots <- struct{}{}
+		t.Cleanup(func() { <-pgSlots }) // runs last: after the server closed
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cfg := server.Config{

@@ -8,6 +8,9 @@ import (
 	"github.com/sendoka/sendoka/sendoka"
 )
 
+// stopPolling is the status that tells htmx to stop polling an element (and still swap).
+const stopPolling = 286
+
 type webhooksData struct {
 	List   *sendoka.WebhookEndpointList
 	URL    string
@@ -91,7 +94,15 @@ func (h *handler) webhookDeliveries(x *rq) error {
 	if err != nil {
 		return err
 	}
-	h.pages.fragment(x.w, http.StatusOK, "webhook", "deliveries", x.layout(h, "", ""), webhookData{E: e, Deliveries: list})
+	// Polling stops (htmx's 286) once no delivery is waiting for an attempt; any action on
+	// the page reloads it, and with it the polling.
+	status := stopPolling
+	for _, d := range list.Deliveries {
+		if d.Status == sendoka.WebhookPending {
+			status = http.StatusOK
+		}
+	}
+	h.pages.fragment(x.w, status, "webhook", "deliveries", x.layout(h, "", ""), webhookData{E: e, Deliveries: list})
 	return nil
 }
 
