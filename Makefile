@@ -4,7 +4,7 @@ PKGS := ./...
 BIN := bin/sendoka
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run build test test-race vet fmt fuzz bench clean compose-check
+.PHONY: run build test test-race vet fmt fuzz bench clean compose-check screenshots
 
 ## run: build and start the server on the embedded default (SQLite in ./sendoka-data, sandbox providers)
 run: build
@@ -48,3 +48,7 @@ clean:
 ## compose-check: validate compose.yaml and the Dockerfile offline (parse and lint; nothing is pulled)
 compose-check:
 	$(GO) test -count=1 -run 'TestComposeFile|TestDockerfile' ./hosts/sendoka
+
+## screenshots: run the dashboard's browser tests on SQLite and save a screenshot of each page into docs/screenshots
+screenshots:
+	SENDOKA_TEST_DATABASE_URL= SENDOKA_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run 'TestBrowser' ./hosts/dashboard

@@ -208,6 +208,9 @@ type Principal struct {
 	// ExpiresAt is when the principal's key expires (nil: never). Keys it creates expire no
 	// later.
 	ExpiresAt *time.Time
+	// UserID and Role are set when a dashboard user acts (UserPrincipal); "" for API keys.
+	UserID string
+	Role   Role
 }
 
 // SystemPrincipal is a full-access principal for an org, for code that calls the Client

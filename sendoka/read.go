@@ -54,6 +54,13 @@ type ListParams struct {
 	Tag    string
 	// TenantID lists one tenant's items only (platform mode): see Client.ForTenant.
 	TenantID string
+	// Recipient, Stream, CreatedAfter and CreatedBefore filter messages only: the first
+	// recipient (To of an email, compared without case; To of an SMS), the stream
+	// (StreamTransactional or StreamBroadcast), and the creation time [CreatedAfter,
+	// CreatedBefore).
+	Recipient                   string
+	Stream                      string
+	CreatedAfter, CreatedBefore *time.Time
 }
 
 // MessageList is one page of messages.
@@ -79,13 +86,24 @@ func (c *Client) ListMessages(ctx context.Context, p *Principal, channel Channel
 		return nil, err
 	}
 	var v Validation
-	q := MessageQuery{Channel: channel, Status: lp.Status, Tag: lp.Tag, Limit: lp.Limit}
+	q := MessageQuery{Channel: channel, Status: lp.Status, Tag: lp.Tag, Limit: lp.Limit,
+		Recipient: strings.ToLower(strings.TrimSpace(lp.Recipient)), Stream: lp.Stream,
+		CreatedAfter: lp.CreatedAfter, CreatedBefore: lp.CreatedBefore}
 	if q.Limit == 0 {
 		q.Limit = DefaultListLimit
 	}
 	q.After = checkPage(&v, q.Limit, lp.Cursor)
 	if lp.Status != "" && !lp.Status.Valid() {
 		v.Add(FieldInvalid, "unknown status", "status")
+	}
+	if lp.Stream != "" && lp.Stream != StreamTransactional && lp.Stream != StreamBroadcast {
+		v.Add(FieldInvalid, "transactional or broadcast", "stream")
+	}
+	if len(q.Recipient) > MaxAddressLen {
+		v.Add(FieldTooBig, "at most 320 characters", "recipient")
+	}
+	if lp.CreatedAfter != nil && lp.CreatedBefore != nil && !lp.CreatedAfter.Before(*lp.CreatedBefore) {
+		v.Add(FieldInvalid, "must be before created_before", "created_after")
 	}
 	if err := v.Err(); err != nil {
 		return nil, err

@@ -69,6 +69,7 @@ type Store interface {
 	AudienceSendStore   // audience_send.go
 	InboundRouteStore   // inbound_route.go
 	InboundEmailStore   // inbound_email.go
+	UserStore           // user.go
 }
 
 // Tx is one open transaction. Its methods must only be called from inside the InTx callback
@@ -116,6 +117,7 @@ type Tx interface {
 	UnsubscribeTx    // unsubscribe.go
 	InboundRouteTx   // inbound_route.go
 	InboundEmailTx   // inbound_email.go
+	UserTx           // user.go
 }
 
 // MessageQuery selects messages for ListMessages. Zero fields do not filter.
@@ -123,8 +125,15 @@ type MessageQuery struct {
 	Channel Channel
 	Status  Status
 	Tag     string
-	Limit   int // 1..100; the core always sets it
-	After   *Cursor
+	// Recipient is the message's first recipient, lower case (Message.Email.To[0] compared
+	// without case, or SMS.To).
+	Recipient string
+	// Stream is StreamTransactional (messages with no stream) or StreamBroadcast.
+	Stream string
+	// CreatedAfter and CreatedBefore bound CreatedAt: [CreatedAfter, CreatedBefore).
+	CreatedAfter, CreatedBefore *time.Time
+	Limit                       int // 1..100; the core always sets it
+	After                       *Cursor
 }
 
 // Cursor is a position in a newest-first listing: the last (CreatedAt, ID) seen.

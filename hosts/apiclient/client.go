@@ -254,6 +254,10 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 			if out == nil || len(res.body) == 0 {
 				return nil
 			}
+			if raw, ok := out.(*[]byte); ok { // a body that is not JSON (a .eml)
+				*raw = res.body
+				return nil
+			}
 			if err := json.Unmarshal(res.body, out); err != nil {
 				return fmt.Errorf("apiclient: %s %s: decoding the answer: %w", cl.method, cl.path, err)
 			}

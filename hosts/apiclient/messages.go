@@ -44,6 +44,14 @@ func listQuery(lp sendoka.ListParams) url.Values {
 	set(q, "status", string(lp.Status))
 	set(q, "tag", lp.Tag)
 	set(q, "tenant_id", lp.TenantID)
+	set(q, "recipient", lp.Recipient)
+	set(q, "stream", lp.Stream)
+	if lp.CreatedAfter != nil {
+		q.Set("created_after", lp.CreatedAfter.UTC().Format(time.RFC3339Nano))
+	}
+	if lp.CreatedBefore != nil {
+		q.Set("created_before", lp.CreatedBefore.UTC().Format(time.RFC3339Nano))
+	}
 	return q
 }
 
@@ -90,6 +98,16 @@ func (c *Client) GetEmail(ctx context.Context, id string) (*httpapi.EmailMessage
 // GetSMS returns an SMS with its delivery status and event timeline (GET /api/v1/sms/{id}).
 func (c *Client) GetSMS(ctx context.Context, id string) (*httpapi.SMSMessageDetail, error) {
 	return invoke[httpapi.SMSMessageDetail](ctx, c, call{method: http.MethodGet, path: pathf("/api/v1/sms/%s", id)})
+}
+
+// GetEmailRaw returns an email as an RFC 5322 MIME message, rebuilt from what was composed
+// (GET /api/v1/emails/{id}/raw).
+func (c *Client) GetEmailRaw(ctx context.Context, id string) ([]byte, error) {
+	var raw []byte
+	if err := c.do(ctx, call{method: http.MethodGet, path: pathf("/api/v1/emails/%s/raw", id)}, &raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
 }
 
 // ListEmails returns a page of emails, newest first (GET /api/v1/emails): pass its

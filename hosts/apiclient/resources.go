@@ -25,6 +25,12 @@ func (c *Client) ListTemplates(ctx context.Context, lp sendoka.TemplateListParam
 	return invoke[httpapi.TemplateList](ctx, c, call{method: http.MethodGet, path: "/api/v1/templates", query: q, tenantQuery: true})
 }
 
+// PreviewTemplate renders a draft template with sample variables, storing nothing
+// (POST /api/v1/templates/preview).
+func (c *Client) PreviewTemplate(ctx context.Context, req *httpapi.TemplatePreviewRequest) (*httpapi.TemplatePreview, error) {
+	return invoke[httpapi.TemplatePreview](ctx, c, call{method: http.MethodPost, path: "/api/v1/templates/preview", body: req, safety: repeatable})
+}
+
 // GetTemplate returns a template by id (tpl_…) or slug (GET /api/v1/templates/{id_or_slug}).
 func (c *Client) GetTemplate(ctx context.Context, idOrSlug string) (*httpapi.Template, error) {
 	return invoke[httpapi.Template](ctx, c, call{method: http.MethodGet, path: pathf("/api/v1/templates/%s", idOrSlug), tenantQuery: true})

@@ -441,3 +441,38 @@ func TestCursorOutOfRange(t *testing.T) {
 		}
 	})
 }
+
+// TestListFilters: recipient (the first to, without case), stream and a creation range
+// narrow a listing; bad values are 422.
+func TestListFilters(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := setup(t, db, setupConfig{})
+		first := quickstart()
+		first["to"] = []string{"Ada@Example.com", "bob@example.com"}
+		ada := b.send(t, "/api/v1/emails", b.live, first)
+		other := b.send(t, "/api/v1/emails", b.live, quickstart())
+		list := func(query string) []string {
+			t.Helper()
+			var page EmailList
+			b.do(t, req{method: http.MethodGet, path: "/api/v1/emails?" + query, key: b.live}).decode(t, http.StatusOK, &page)
+			var ids []string
+			for _, m := range page.Data {
+				ids = append(ids, m.ID)
+			}
+			return ids
+		}
+		require.Equal(t, []string{ada}, list("recipient=ada%40example.com"))
+		require.Empty(t, list("recipient=bob%40example.com"), "the first recipient only")
+		require.ElementsMatch(t, []string{ada, other}, list("stream=transactional"))
+		require.Empty(t, list("stream=broadcast"))
+		past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+		future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+		require.ElementsMatch(t, []string{ada, other}, list("created_after="+past+"&created_before="+future))
+		require.Empty(t, list("created_after="+future))
+		require.Empty(t, list("created_before="+past))
+		for _, q := range []string{"stream=bulk", "created_after=yesterday", "created_after=" + future + "&created_before=" + past} {
+			b.do(t, req{method: http.MethodGet, path: "/api/v1/emails?" + q, key: b.live}).requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
+		}
+	})
+}

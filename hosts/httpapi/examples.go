@@ -57,6 +57,8 @@ var requestExamples = map[string][]requestExample{
 		{"sms", "An SMS template", obj{"slug": "login_code", "channel": "sms", "body": "Your code is {{code}}"}},
 	},
 	"update-template": {{"rename", "Rename", obj{"name": "Login code"}}},
+	"preview-template": {{"draft", "A draft with sample variables", obj{"channel": "email", "subject": "Welcome, {{name}}",
+		"html": "<p>Hi {{name}}, your plan is {{plan}}.</p>", "variables": obj{"name": "Ada"}}}},
 	"add-suppressions": {
 		{"single", "Suppress one address", obj{"channel": "email", "address": "unsubscribed@example.com", "reason": "unsubscribe"}},
 		{"bulk", "Import a list", obj{"suppressions": []obj{{"address": "old-bounce@example.com", "reason": "bounce"}, {"address": "+15555550123", "reason": "stop"}}}},

@@ -66,6 +66,9 @@ func checkListQuery(in *listInput) error {
 	if hasNUL(in.Tag) {
 		v.Add(sendoka.FieldInvalidString, "must not contain NUL characters", "tag")
 	}
+	if hasNUL(in.Recipient) {
+		v.Add(sendoka.FieldInvalidString, "must not contain NUL characters", "recipient")
+	}
 	if in.Cursor != "" {
 		if cur, err := sendoka.DecodeCursor(in.Cursor); err == nil && hasNUL(cur.ID) {
 			v.Add(sendoka.FieldInvalid, "malformed cursor", "cursor")

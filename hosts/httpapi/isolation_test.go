@@ -56,8 +56,9 @@ func isolationFixtures() map[string]isolationFixture {
 	}
 	reschedule := map[string]func() any{http.MethodPatch: func() any { return map[string]any{"scheduled_at": future()} }}
 	return map[string]isolationFixture{
-		"/api/v1/emails/{id}": {create: scheduledEmail, body: reschedule},
-		"/api/v1/sms/{id}":    {create: scheduledSMS, body: reschedule},
+		"/api/v1/emails/{id}":     {create: scheduledEmail, body: reschedule},
+		"/api/v1/emails/{id}/raw": {create: scheduledEmail},
+		"/api/v1/sms/{id}":        {create: scheduledSMS, body: reschedule},
 		"/api/v1/templates/{id_or_slug}": {
 			create: func(t *testing.T, b *bundle, o owner) string {
 				var out Template

@@ -25,6 +25,9 @@ func writeBodies() map[string]func() map[string]any {
 		"POST /api/v1/templates": func() map[string]any {
 			return map[string]any{"slug": fmt.Sprintf("ma-%d", time.Now().UnixNano()), "channel": "email", "subject": "Hi", "text": "x"}
 		},
+		"POST /api/v1/templates/preview": func() map[string]any {
+			return map[string]any{"channel": "email", "subject": "Hi {{name}}", "text": "x", "variables": map[string]any{"name": "Ada"}}
+		},
 		"POST /api/v1/phone-numbers": func() map[string]any {
 			return map[string]any{"kind": "long_code", "phone_number": fmt.Sprintf("+1555%07d", 4000000+phoneSeq.Add(1)), "iso_country": "US"}
 		},

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -60,6 +61,7 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	registerScheduling(api, r, h)
 	registerBatch(api, r, h)
 	registerTemplates(api, r, h)
+	registerRawEmail(api, r, h)  // email_raw.go
 	registerAPIKeys(api, r, h)   // apikeys.go
 	registerSenders(r, h)        // senders.go
 	registerTenants(r, h)        // tenants.go
@@ -272,10 +274,23 @@ type listInput struct {
 	Status   string `query:"status" enum:"queued,scheduled,sent,delivered,bounced,failed,canceled" doc:"Only messages in this status"`
 	Tag      string `query:"tag" maxLength:"256" doc:"Only messages with this tag"`
 	TenantID string `query:"tenant_id" maxLength:"64" doc:"Platform mode: only this tenant's (platform-root keys; a tenant-bound key may only name its own)" example:"ten_01HN8Z6Q4V3K2J1M0N9P8Q7R6S"`
+	// Filters beyond the docs' (the dashboard's Messages page uses them).
+	Recipient     string    `query:"recipient" maxLength:"320" doc:"Only messages whose first recipient (to) is this address or number; email addresses compare without case" example:"user@example.com"`
+	Stream        string    `query:"stream" enum:"transactional,broadcast" doc:"Only messages of this stream: transactional (single and batch sends) or broadcast (audience sends)"`
+	CreatedAfter  time.Time `query:"created_after" doc:"Only messages created at or after this time (RFC 3339)" example:"2026-12-01T00:00:00Z"`
+	CreatedBefore time.Time `query:"created_before" doc:"Only messages created before this time (RFC 3339)" example:"2026-12-02T00:00:00Z"`
 }
 
 func (in *listInput) params() sendoka.ListParams {
-	return sendoka.ListParams{Limit: in.Limit, Cursor: in.Cursor, Status: sendoka.Status(in.Status), Tag: in.Tag, TenantID: in.TenantID}
+	lp := sendoka.ListParams{Limit: in.Limit, Cursor: in.Cursor, Status: sendoka.Status(in.Status), Tag: in.Tag, TenantID: in.TenantID,
+		Recipient: in.Recipient, Stream: in.Stream}
+	if !in.CreatedAfter.IsZero() {
+		lp.CreatedAfter = &in.CreatedAfter
+	}
+	if !in.CreatedBefore.IsZero() {
+		lp.CreatedBefore = &in.CreatedBefore
+	}
+	return lp
 }
 
 type emailListOutput struct {

@@ -149,3 +149,33 @@ func TestSendWithTemplateAPI(t *testing.T) {
 		require.True(t, hasField(e, sendoka.FieldRequired, "subject") || hasField(e, sendoka.FieldInvalidType, "subject"), "%+v", e)
 	})
 }
+
+// TestPreviewTemplateAPI: a draft renders with the sample (HTML values escaped), names what
+// the sample lacks, stores nothing, and a draft that does not parse is a 422.
+func TestPreviewTemplateAPI(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := setup(t, db, setupConfig{})
+		var pv TemplatePreview
+		b.do(t, req{method: http.MethodPost, path: "/api/v1/templates/preview", key: b.test, body: map[string]any{
+			"subject": "Welcome, {{name}}", "html": "<p>{{name}} on {{plan}} {{order.id}}</p>", "variables": map[string]any{"name": "<Ada>"},
+		}}).decode(t, http.StatusOK, &pv)
+		require.Equal(t, "Welcome, <Ada>", pv.Subject)
+		require.Equal(t, "<p>&lt;Ada&gt; on  </p>", pv.HTML)
+		require.Equal(t, []string{"name", "plan", "order.id"}, pv.Variables)
+		require.Equal(t, []string{"plan", "order.id"}, pv.Missing)
+
+		b.do(t, req{method: http.MethodPost, path: "/api/v1/templates/preview", key: b.test, body: map[string]any{
+			"channel": "sms", "body": "Code {{code}}", "variables": map[string]any{"code": 1234},
+		}}).decode(t, http.StatusOK, &pv)
+		require.Equal(t, "Code 1234", pv.Body)
+		require.Empty(t, pv.Missing)
+
+		e := b.do(t, req{method: http.MethodPost, path: "/api/v1/templates/preview", key: b.test, body: map[string]any{"html": "Hi {{name"}}).
+			requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
+		require.True(t, hasField(e, sendoka.FieldInvalid, "html"), "%+v", e)
+		var list TemplateList
+		b.do(t, req{method: http.MethodGet, path: "/api/v1/templates", key: b.test}).decode(t, http.StatusOK, &list)
+		require.Empty(t, list.Data, "a preview stores nothing")
+	})
+}

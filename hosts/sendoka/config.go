@@ -35,8 +35,12 @@ type config struct {
 	// insecureWebhooks allows http:// webhook URLs to loopback, for development.
 	insecureWebhooks bool
 	// webhookConns bounds the attempts to one webhook endpoint a process makes at once.
-	webhookConns    int
-	bootstrapKeys   string
+	webhookConns  int
+	bootstrapKeys string
+	// dashboard serves the web UI at /; dashboardEmail is its first owner's email.
+	dashboard       bool
+	dashboardEmail  string
+	dashboardSecure bool
 	bootstrapDomain string
 	domains         domainSettings
 	emailProvider   string
@@ -139,6 +143,9 @@ func (c *config) flags(s *settings) {
 	s.str(&c.snsTopics, "sns-topic-arns", "", "comma-separated ARNs of the SNS topics whose signed messages the provider event routes accept (SES events, SMS events); empty = they accept none")
 	s.str(&c.bootstrapDomain, "bootstrap-domains", "", "comma-separated sender domains to add to the default org as verified, at every start")
 	s.bool(&c.noWorkers, "no-workers", false, "serve the API only; run sendoka worker elsewhere")
+	s.bool(&c.dashboard, "dashboard", true, "serve the web dashboard at /; false = the API only")
+	s.str(&c.dashboardEmail, "dashboard-email", "owner@localhost", "email of the dashboard's first owner, created with a one-time sign-in link on the first start")
+	s.bool(&c.dashboardSecure, "dashboard-secure-cookies", false, "mark the dashboard's cookies Secure even on plain http (behind a proxy that terminates TLS); they are Secure over https anyway")
 	c.http.flags(s)
 
 	s.group(groupDatabase)
@@ -223,6 +230,8 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 		Logger:          log,
 		LogSQL:          c.logSQL,
 	}
+	cfg.DisableDashboard = !c.dashboard
+	cfg.Dashboard.SecureCookies = c.dashboardSecure
 	cfg.Queue.MaxWorkers = c.workers
 	cfg.Queue.FetchCooldown = c.fetchCooldown
 	cfg.Queue.FetchPollInterval = c.fetchPoll

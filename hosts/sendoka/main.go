@@ -4,6 +4,7 @@
 //	sendoka worker    workers only
 //	sendoka migrate   apply database migrations and exit
 //	sendoka keys      create | list | revoke API keys
+//	sendoka users     create | list | link dashboard users
 //	sendoka config    print the effective configuration, or the reference table
 //	sendoka version   print the version
 //
@@ -58,7 +59,8 @@ var commands = []command{
 		return serve(ctx, c, stdout, stderr, false)
 	}},
 	{"migrate", "apply database migrations and exit", []group{groupDatabase, groupProcess}, migrate},
-	{"keys", "create | list | revoke API keys", []group{groupDatabase, groupLimits, groupProcess}, nil}, // keys.go parses its own
+	{"keys", "create | list | revoke API keys", []group{groupDatabase, groupLimits, groupProcess}, nil},                                                     // keys.go parses its own
+	{"users", "create | list | link dashboard users (prints a one-time sign-in link)", []group{groupServer, groupDatabase, groupLimits, groupProcess}, nil}, // users.go parses its own
 	{"backup", "copy the SQLite database to DEST while the server runs (Postgres: use pg_dump)", []group{groupDatabase, groupProcess}, backup},
 	{"healthcheck", "exit 0 if the server on SENDOKA_ADDR answers /readyz with 200 (a container's HEALTHCHECK)", []group{groupServer}, healthcheck},
 	{"config", "print the effective configuration and where each value came from (-reference: the README's table)", nil, printConfig},
@@ -80,6 +82,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "keys":
 		err := keys(ctx, args, stdout, stderr)
+		if errors.Is(err, errHelp) {
+			return nil
+		}
+		return err
+	case "users":
+		err := users(ctx, args, stdout, stderr)
 		if errors.Is(err, errHelp) {
 			return nil
 		}

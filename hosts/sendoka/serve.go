@@ -170,6 +170,16 @@ func bootstrap(ctx context.Context, srv *server.Server, c *config, stdout io.Wri
 		}
 		fmt.Fprintf(stdout, "Try: export SENDOKA_API_KEY=%s\n", res.NewKeys[len(res.NewKeys)-1])
 	}
+	if c.dashboard {
+		link, err := srv.Client.BootstrapOwner(ctx, res.Org.ID, c.dashboardEmail)
+		if err != nil {
+			return fmt.Errorf("dashboard owner: %w", err)
+		}
+		if link != "" {
+			fmt.Fprintf(stdout, "Dashboard: open this one-time link to set the password of %s (valid %s):\n  %s/signin/%s\n",
+				c.dashboardEmail, sendoka.SignInLinkTTL, dashboardURL(c.addr), link)
+		}
+	}
 	return nil
 }
 

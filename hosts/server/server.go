@@ -8,6 +8,9 @@
 //	defer srv.Close(ctx)
 //	srv.Start(ctx)                        // run the delivery workers
 //	http.Handle("/mail/", http.StripPrefix("/mail", srv.Handler))
+//
+// Handler serves the web UI (hosts/dashboard) at its root beside the API, unless
+// Config.DisableDashboard.
 package server
 
 import (
@@ -24,6 +27,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/sendoka/sendoka/hosts/dashboard"
 	"github.com/sendoka/sendoka/hosts/httpapi"
 	"github.com/sendoka/sendoka/hosts/metrics"
 	"github.com/sendoka/sendoka/providers/sandbox"
@@ -99,6 +103,12 @@ type Config struct {
 	Queue riverjobs.Config
 	// HTTP tunes the HTTP API. Zero fields take httpapi's defaults.
 	HTTP httpapi.Options
+	// DisableDashboard leaves the web UI out of Handler. Default: false, Handler serves the
+	// dashboard at / beside the API (dashboard.Options.Fallback is set to the API).
+	DisableDashboard bool
+	// Dashboard tunes the web UI. Zero fields take dashboard's defaults; Logger defaults to
+	// Logger.
+	Dashboard dashboard.Options
 
 	// Clock tells the time. Default: the system clock.
 	Clock sendoka.Clock
@@ -234,6 +244,14 @@ func (s *Server) open(ctx context.Context, cfg Config, obs observers) error {
 	s.Handler = httpapi.New(s.Client, hopts)
 	if obs.wrap != nil {
 		s.Handler = obs.wrap(s.Handler)
+	}
+	if !cfg.DisableDashboard {
+		dopts := cfg.Dashboard
+		dopts.Fallback = s.Handler
+		if dopts.Logger == nil {
+			dopts.Logger = s.log
+		}
+		s.Handler = dashboard.New(s.Client, dopts)
 	}
 	s.Handler = withMetricsRoute(s.Handler, cfg.Metrics, cfg.MetricsToken)
 	if cfg.Metrics != nil {

@@ -123,6 +123,21 @@ func (db *DB) ListMessages(ctx context.Context, scope sendoka.Scope, mq sendoka.
 	if mq.Tag != "" {
 		q = q.Where("EXISTS (SELECT 1 FROM message_tags AS t WHERE t.message_id = m.id AND t.tag = ?)", mq.Tag)
 	}
+	if mq.Recipient != "" {
+		q = q.Where("LOWER(m.recipient) = ?", mq.Recipient)
+	}
+	switch mq.Stream {
+	case sendoka.StreamTransactional:
+		q = q.Where("m.stream IS NULL")
+	case sendoka.StreamBroadcast:
+		q = q.Where("m.stream = ?", mq.Stream)
+	}
+	if mq.CreatedAfter != nil {
+		q = q.Where("m.created_at >= ?", ts(*mq.CreatedAfter))
+	}
+	if mq.CreatedBefore != nil {
+		q = q.Where("m.created_at < ?", ts(*mq.CreatedBefore))
+	}
 	if c := mq.After; c != nil {
 		// (created_at, id) < (c.CreatedAt, c.ID), written so that both databases can use the
 		// first half as an index range: row-value comparisons are not portable index quals.

@@ -201,6 +201,7 @@ var tenantTables = []struct{ table, where string }{
 	{"audiences", "org_id = ? AND COALESCE(tenant_id, '') = ?"},      // contacts too
 	{"inbound_emails", "org_id = ? AND COALESCE(tenant_id, '') = ?"}, // attachments go by foreign key
 	{"inbound_routes", "org_id = ? AND COALESCE(tenant_id, '') = ?"},
+	{"dashboard_users", "org_id = ? AND tenant_id = ?"}, // their tokens go with them (below)
 }
 
 // messageChildren are the tables that hang off a message.
@@ -261,6 +262,11 @@ func (t *Tx) DeleteTenantData(ctx context.Context, orgID, tenantID string, limit
 				}
 			}
 			return len(hashes), nil
+		}
+		if tt.table == "dashboard_users" {
+			if _, err := t.tx.NewDelete().Table("dashboard_tokens").Where("user_id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
+				return 0, err
+			}
 		}
 		res, err := t.tx.NewDelete().Table(tt.table).Where("id IN (?)", bun.In(ids)).Exec(ctx)
 		return rowsAffected(res, err)
