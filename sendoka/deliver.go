@@ -634,7 +634,10 @@ func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, a D
 	// send when they are due: one UPDATE and one INSERT of the events record both. Later
 	// ones (a complaint after the delivery) become jobs that run at their time, so one
 	// send's events apply in the order they happen.
-	due, later, err := c.splitProviderEvents(m, res, now)
+	// Due means stamped by the time the answer is recorded: a provider that reports an
+	// outcome with its answer (the sandbox's delivery) stamps it during the hand-off, after
+	// the attempt began; only later-dated ones (a complaint to come) wait for a job.
+	due, later, err := c.splitProviderEvents(m, res, c.now())
 	if err != nil {
 		return err
 	}
