@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/uptrace/bun"
 
 	"github.com/sendoka/sendoka/sendoka"
@@ -34,6 +35,16 @@ func (t timestamp) Value() (driver.Value, error) {
 		return nil, nil
 	}
 	return t.UTC().Format(timeLayout), nil
+}
+
+// TimestamptzValue implements pgtype.TimestamptzValuer: Postgres (through pgx) takes the time
+// in its binary form, instead of failing to and falling back to parsing the text (an error
+// built and dropped for every time bound to a statement).
+func (t timestamp) TimestamptzValue() (pgtype.Timestamptz, error) {
+	if t.IsZero() {
+		return pgtype.Timestamptz{}, nil // NULL
+	}
+	return pgtype.Timestamptz{Time: t.UTC(), Valid: true}, nil
 }
 
 // Scan implements sql.Scanner: Postgres hands over a time.Time, SQLite the stored text.
