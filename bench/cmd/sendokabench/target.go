@@ -47,6 +47,13 @@ func maxRequestP99(want time.Duration) target {
 	}}
 }
 
+// maxElapsed bounds how long the row's work took (Elapsed).
+func maxElapsed(name string, want time.Duration) target {
+	return target{Label: name + " ≤ " + short(want), Check: func(r *result) (bool, bool, string) {
+		return r.Elapsed <= want, r.Elapsed > 0, fmt.Sprintf("%s in %.2f s", name, r.Elapsed.Seconds())
+	}}
+}
+
 // maxDelay bounds the p-th percentile of the row's delays (accept→provider, or lateness).
 func maxDelay(name string, p float64, want time.Duration) target {
 	return target{Label: name + " ≤ " + short(want), Check: func(r *result) (bool, bool, string) {
