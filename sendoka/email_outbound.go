@@ -36,22 +36,29 @@ func (c *Client) outboundEmail(ctx context.Context, m *Message) (*OutboundEmail,
 		if len(e.Attachments) == 0 {
 			return nil
 		}
-		contents, err := tx.AttachmentContents(ctx, m.ID)
-		if err != nil {
-			return err
-		}
-		if len(contents) != len(e.Attachments) {
-			return fmt.Errorf("message %s: %d attachments described, %d stored", m.ID, len(e.Attachments), len(contents))
-		}
-		out.Attachments = make([]Attachment, len(e.Attachments))
-		for i, a := range e.Attachments {
-			a.Content = contents[i]
-			out.Attachments[i] = a
-		}
-		return nil
+		out.Attachments, err = attachmentsWithContent(ctx, tx, m)
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// attachmentsWithContent returns m's attachments with their stored content, read in tx.
+func attachmentsWithContent(ctx context.Context, tx Tx, m *Message) ([]Attachment, error) {
+	e := m.Email
+	contents, err := tx.AttachmentContents(ctx, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(contents) != len(e.Attachments) {
+		return nil, fmt.Errorf("message %s: %d attachments described, %d stored", m.ID, len(e.Attachments), len(contents))
+	}
+	out := make([]Attachment, len(e.Attachments))
+	for i, a := range e.Attachments {
+		a.Content = contents[i]
+		out[i] = a
 	}
 	return out, nil
 }

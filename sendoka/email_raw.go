@@ -2,7 +2,6 @@ package sendoka
 
 import (
 	"context"
-	"fmt"
 )
 
 // ComposedEmail returns an email as it was composed for its provider, to rebuild its MIME
@@ -33,19 +32,9 @@ func (c *Client) ComposedEmail(ctx context.Context, p *Principal, id string) (*O
 		return out, nil
 	}
 	err = c.inTx(ctx, func(ctx context.Context, tx Tx) error {
-		contents, err := tx.AttachmentContents(ctx, m.ID)
-		if err != nil {
-			return err
-		}
-		if len(contents) != len(e.Attachments) {
-			return fmt.Errorf("message %s: %d attachments described, %d stored", m.ID, len(e.Attachments), len(contents))
-		}
-		out.Attachments = make([]Attachment, len(e.Attachments))
-		for i, a := range e.Attachments {
-			a.Content = contents[i]
-			out.Attachments[i] = a
-		}
-		return nil
+		var err error
+		out.Attachments, err = attachmentsWithContent(ctx, tx, m)
+		return err
 	})
 	if err != nil {
 		return nil, err

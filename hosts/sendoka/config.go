@@ -295,6 +295,19 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	return cfg, nil
 }
 
+// inlineOrFile returns a setting's value, or the content of the file it names after "@".
+func inlineOrFile(name, s string) ([]byte, error) {
+	path, ok := strings.CutPrefix(s, "@")
+	if !ok {
+		return []byte(s), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return b, nil
+}
+
 // parsePlans reads SENDOKA_PLANS: a JSON list of plans, inline or in the file after "@".
 // A plan named like one of sendoka.DefaultPlans replaces it; others are added.
 func parsePlans(s string) ([]sendoka.Plan, error) {
@@ -302,13 +315,9 @@ func parsePlans(s string) ([]sendoka.Plan, error) {
 	if s == "" {
 		return nil, nil
 	}
-	raw := []byte(s)
-	if path, ok := strings.CutPrefix(s, "@"); ok {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("SENDOKA_PLANS: %w", err)
-		}
-		raw = b
+	raw, err := inlineOrFile("SENDOKA_PLANS", s)
+	if err != nil {
+		return nil, err
 	}
 	var given []sendoka.Plan
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -335,13 +344,9 @@ func parseOptOutHints(s string) (sendoka.SMSOptOutHints, error) {
 	if s == "" {
 		return nil, nil
 	}
-	raw := []byte(s)
-	if path, ok := strings.CutPrefix(s, "@"); ok {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("SENDOKA_SMS_OPT_OUT_HINTS: %w", err)
-		}
-		raw = b
+	raw, err := inlineOrFile("SENDOKA_SMS_OPT_OUT_HINTS", s)
+	if err != nil {
+		return nil, err
 	}
 	var h sendoka.SMSOptOutHints
 	if err := json.Unmarshal(raw, &h); err != nil {
