@@ -5,12 +5,13 @@ import (
 	"errors"
 )
 
-// Recording a provider's answer is a transaction per message (its status, events, webhook
-// jobs). Concurrent delivery workers share them instead: the answers that arrive while one
-// transaction commits are recorded together in the next, each worker returning once its
-// own record has committed. A shared transaction that fails is rolled back whole, and each
-// of its members then records again in a transaction of its own, so one message's failure
-// is only its own.
+// A delivery claims its message in one statement and records its provider's answer in one
+// transaction (its status, events, webhook jobs). Concurrent delivery workers share both:
+// the claims that arrive while one is being made go together in the next statement, and the
+// answers that arrive while one is being recorded go together in the next transaction, each
+// worker returning once its own write has committed. A shared record transaction that fails
+// is rolled back whole, and each of its members then records again in a transaction of its
+// own, so one message's failure is only its own.
 
 // maxRecordsPerTx bounds a shared record transaction.
 const maxRecordsPerTx = 100
