@@ -37,33 +37,26 @@ func (c *Client) claimFast(ctx context.Context, id string, jobID int64) (*Messag
 func (c *Client) runClaims(ctx context.Context, calls []*gatherCall[Claim, *Message]) {
 	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
 	defer cancel()
+	// A message twice in one statement (two runs of its job at once) is claimed for its first
+	// caller only; the others look closer, and find it held.
+	first := make(map[string]*gatherCall[Claim, *Message], len(calls))
 	claims := make([]Claim, 0, len(calls))
-	seen := make(map[string]bool, len(calls))
 	for _, call := range calls {
-		// A message twice in one statement (two jobs at once) is claimed for neither here:
-		// the closer look decides which holds it.
-		if !seen[call.req.MessageID] {
+		if first[call.req.MessageID] == nil {
+			first[call.req.MessageID] = call
 			claims = append(claims, call.req)
 		}
-		seen[call.req.MessageID] = true
 	}
 	now := c.now()
 	got, err := c.store.ClaimUnclaimed(ctx, claims, now, now.Add(c.delivery.ClaimLease))
-	byID := make(map[string]*Message, len(got))
-	for _, m := range got {
-		byID[m.ID] = m
-	}
-	given := make(map[string]bool, len(calls))
-	for _, call := range calls {
-		switch {
-		case err != nil:
+	if err != nil {
+		for _, call := range calls {
 			call.err = AsError(err)
-		case given[call.req.MessageID]:
-			// The message's other job in this batch has it; this one looks closer.
-		default:
-			call.res = byID[call.req.MessageID]
-			given[call.req.MessageID] = true
 		}
+		return
+	}
+	for _, m := range got {
+		first[m.ID].res = m
 	}
 }
 

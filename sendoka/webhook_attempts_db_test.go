@@ -51,6 +51,25 @@ func (s *readHoldingStore) GetWebhookDeliveriesAndEndpoints(ctx context.Context,
 	return s.Store.GetWebhookDeliveriesAndEndpoints(ctx, ids...)
 }
 
+// pendingTestWebhooks is a Client on store with one batch of shared trips at a time, an
+// endpoint at a scripted receiver, and n pending test deliveries to it.
+func (b *dbBundle) pendingTestWebhooks(t *testing.T, store sendoka.Store, n int) (*sendoka.Client, *scripted, *sendoka.WebhookEndpoint, []string) {
+	t.Helper()
+	c := b.webhookClient(t, store, sendoka.WebhookConfig{AllowInsecure: true})
+	c.SetSharedTripsInFlight(1)
+	rx := newScripted(t)
+	ctx := context.Background()
+	ep, err := c.CreateWebhookEndpoint(ctx, b.p, &sendoka.WebhookEndpointRequest{URL: rx.srv.URL})
+	require.NoError(t, err)
+	ids := make([]string, n)
+	for i := range ids {
+		d, err := c.SendTestWebhook(ctx, b.p, ep.ID)
+		require.NoError(t, err)
+		ids[i] = d.ID
+	}
+	return c, rx, ep, ids
+}
+
 // TestWebhookAttemptsShareReads: attempts that start while another's delivery is being
 // read are read together, in one statement, and each gets its own delivery and endpoint.
 func TestWebhookAttemptsShareReads(t *testing.T) {
@@ -58,19 +77,9 @@ func TestWebhookAttemptsShareReads(t *testing.T) {
 	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
 		b := newDBBundle(t, db)
 		store := &readHoldingStore{Store: db, entered: make(chan struct{}), release: make(chan struct{})}
-		c := b.webhookClient(t, store, sendoka.WebhookConfig{AllowInsecure: true})
-		c.SetSharedTripsInFlight(1)
-		rx := newScripted(t)
-		ctx := context.Background()
-		ep, err := c.CreateWebhookEndpoint(ctx, b.p, &sendoka.WebhookEndpointRequest{URL: rx.srv.URL})
-		require.NoError(t, err)
 		const n = 9
-		ids := make([]string, n)
-		for i := range ids {
-			d, err := c.SendTestWebhook(ctx, b.p, ep.ID)
-			require.NoError(t, err)
-			ids[i] = d.ID
-		}
+		c, rx, _, ids := b.pendingTestWebhooks(t, store, n)
+		ctx := context.Background()
 		var wg sync.WaitGroup
 		errs := make([]error, n+1)
 		wg.Go(func() { errs[0] = c.DeliverWebhook(ctx, ids[0]) })
@@ -105,19 +114,9 @@ func TestWebhookAttemptsShareWrites(t *testing.T) {
 	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
 		b := newDBBundle(t, db)
 		store := &holdingStore{Store: db, entered: make(chan struct{}), release: make(chan struct{})}
-		c := b.webhookClient(t, store, sendoka.WebhookConfig{AllowInsecure: true})
-		c.SetSharedTripsInFlight(1)
-		rx := newScripted(t)
-		ctx := context.Background()
-		ep, err := c.CreateWebhookEndpoint(ctx, b.p, &sendoka.WebhookEndpointRequest{URL: rx.srv.URL})
-		require.NoError(t, err)
 		const n = 12
-		ids := make([]string, n)
-		for i := range ids {
-			d, err := c.SendTestWebhook(ctx, b.p, ep.ID)
-			require.NoError(t, err)
-			ids[i] = d.ID
-		}
+		c, rx, ep, ids := b.pendingTestWebhooks(t, store, n)
+		ctx := context.Background()
 
 		// The first attempt's write is held open; the others end meanwhile.
 		store.hold.Store(true)

@@ -18,22 +18,20 @@ const defaultMemoryLimit = "150MiB"
 
 // applyMemoryLimit sets the runtime's soft memory limit from SENDOKA_MEMORY_LIMIT ("off",
 // or a size: 150MiB, 1GiB, 512MB, a number of bytes), unless the GOMEMLIMIT environment
-// variable set it already (the runtime read it at start). It returns the limit applied in
-// bytes (0: none).
-func applyMemoryLimit(setting string) (int64, error) {
+// variable set it already (the runtime read it at start).
+func applyMemoryLimit(setting string) error {
 	if os.Getenv("GOMEMLIMIT") != "" {
-		return debug.SetMemoryLimit(-1), nil // the runtime's, from GOMEMLIMIT
+		return nil
 	}
 	n, err := parseMemoryLimit(setting)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if n == 0 {
-		debug.SetMemoryLimit(math.MaxInt64)
-		return 0, nil
+		n = math.MaxInt64 // off: the runtime's default
 	}
 	debug.SetMemoryLimit(n)
-	return n, nil
+	return nil
 }
 
 // parseMemoryLimit reads a size with an optional unit (B, KiB, MiB, GiB, KB, MB, GB), or

@@ -1,11 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -134,15 +134,11 @@ func parseRoutes(env, s string, ch sendoka.Channel, names []string) ([]sendoka.R
 	var raw []routeJSON
 	switch {
 	case strings.HasPrefix(s, "@") || strings.HasPrefix(s, "["):
-		data := []byte(s)
-		if path, ok := strings.CutPrefix(s, "@"); ok {
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", env, err)
-			}
-			data = b
+		data, err := inlineOrFile(env, s)
+		if err != nil {
+			return nil, err
 		}
-		dec := json.NewDecoder(strings.NewReader(string(data)))
+		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&raw); err != nil {
 			return nil, fmt.Errorf("%s: a JSON list of routes: %v", env, err)

@@ -22,7 +22,7 @@ import (
 // ctx ends, then shuts down gracefully: it stops taking requests, finishes those in flight,
 // and lets running jobs finish.
 func serve(ctx context.Context, c *config, stdout, stderr io.Writer, withHTTP bool) error {
-	if _, err := applyMemoryLimit(c.memoryLimit); err != nil {
+	if err := applyMemoryLimit(c.memoryLimit); err != nil {
 		return err
 	}
 	var reg *metrics.Registry
