@@ -77,6 +77,12 @@ func (d *database) close() {
 // count returns how many messages are in status. It reads the database directly: the
 // workers-only role has no API, and the API cannot count.
 func (d *database) count(ctx context.Context, status string) (int, error) {
+	// status is one of the bench's constants; a literal reads the same on both drivers.
+	return d.countRows(ctx, "SELECT count(*) FROM messages WHERE status = '"+status+"'")
+}
+
+// countRows runs a count query of the bench's own (no parameters) on the row's database.
+func (d *database) countRows(ctx context.Context, query string) (int, error) {
 	if d.conn == nil {
 		var err error
 		if d.backend == postgresBackend {
@@ -91,8 +97,7 @@ func (d *database) count(ctx context.Context, status string) (int, error) {
 		d.conn.SetMaxOpenConns(1)
 	}
 	var n int
-	// status is one of the bench's constants; a literal reads the same on both drivers.
-	err := d.conn.QueryRowContext(ctx, "SELECT count(*) FROM messages WHERE status = '"+status+"'").Scan(&n)
+	err := d.conn.QueryRowContext(ctx, query).Scan(&n)
 	return n, err
 }
 
@@ -352,11 +357,16 @@ func postJSON(ctx context.Context, hc *http.Client, url string, body []byte) (in
 
 // postJSONKey is postJSON with an Idempotency-Key, unless key is "".
 func postJSONKey(ctx context.Context, hc *http.Client, url string, body []byte, key string) (int, []byte, error) {
+	return postAs(ctx, hc, benchKey, url, body, key)
+}
+
+// postAs is postJSONKey with apiKey instead of the bench's test key.
+func postAs(ctx context.Context, hc *http.Client, apiKey, url string, body []byte, key string) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+benchKey)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
 	req.Header.Set("Content-Type", "application/json")
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
@@ -372,18 +382,24 @@ func postJSONKey(ctx context.Context, hc *http.Client, url string, body []byte, 
 }
 
 func getJSON(ctx context.Context, hc *http.Client, url string, v any) error {
+	_, err := getAs(ctx, hc, benchKey, url, v)
+	return err
+}
+
+// getAs reads url with apiKey into v and returns the response's headers.
+func getAs(ctx context.Context, hc *http.Client, apiKey, url string, v any) (http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+benchKey)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
 	res, err := hc.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, res.Status)
+		return res.Header, fmt.Errorf("GET %s: %s", url, res.Status)
 	}
-	return json.NewDecoder(res.Body).Decode(v)
+	return res.Header, json.NewDecoder(res.Body).Decode(v)
 }

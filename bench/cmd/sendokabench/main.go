@@ -14,9 +14,23 @@
 //	delivery       a backlog queued by `serve -no-workers`, then delivered by `sendoka worker`
 //	               with the zero-latency sandbox: msg/s
 //	delivery-slow  the same, the sandbox taking 100 ms per hand-off (SENDOKA_SANDBOX_LATENCY)
-//	batch-items, batch-bulk, large, scheduled
-//	               batches of 100 in both shapes, 200 KB emails with attachments, and the
-//	               lateness of 1,000 sends scheduled for the same second
+//	batch-items, batch-bulk
+//	               batches of 100 in both shapes to the API role: msg/s, against the api row's
+//	large, scheduled
+//	               200 KB emails with attachments on one serve process, and the lateness of
+//	               1,000 sends scheduled for the same second
+//	audience, webhooks, inbound
+//	               a 10,000-contact audience send, signed webhook deliveries to a local
+//	               receiver, and received mail through the SMTP listener
+//
+// and beside the api row, against it: api-nolimits (limits off), api-idem (an
+// Idempotency-Key each), prod (every feature at once: an Idempotency-Key each, a live key
+// under a burst limit and a monthly quota that are checked but never reached, a webhook
+// endpoint on every event, open and click tracking, a template with variables; the worker
+// role then delivers the messages and their webhooks) and, on Postgres, api2 (two API-role
+// processes on one database, the clients split); beside the serve row, serve2 (two serve
+// processes on one Postgres). A row set against another reports the ratio of their msg/s,
+// and -only runs the other row too.
 //
 // On Postgres it first runs pgbench on a one-row insert with the same number of clients and
 // reports each throughput as a ratio of it. -only picks rows (ids, backends, backend/id, or
@@ -121,6 +135,32 @@ func (o options) selected(b string, r row) bool {
 	return false
 }
 
+// plan is the rows to run on backend b, in order: those -only picks, and the earlier rows
+// they are set against (a ratio needs both figures of the same run).
+func (o options) plan(b string) []row {
+	need := map[string]bool{}
+	for _, r := range rows() {
+		if r.runsOn(b) && o.selected(b, r) {
+			for _, rel := range r.Relative {
+				need[rel.To] = true
+			}
+		}
+	}
+	var todo []row
+	for _, r := range rows() {
+		if !r.runsOn(b) {
+			continue
+		}
+		if o.selected(b, r) {
+			todo = append(todo, r)
+		} else if need[r.ID] {
+			fmt.Fprintf(os.Stderr, "%s %s: added, rows of -only are set against it\n", b, r.ID)
+			todo = append(todo, r)
+		}
+	}
+	return todo
+}
+
 func run(ctx context.Context, o options) error {
 	rep := &report{
 		Date:    time.Now().UTC().Format(time.RFC3339),
@@ -131,12 +171,7 @@ func run(ctx context.Context, o options) error {
 	}
 	for _, name := range strings.Split(o.backends, ",") {
 		b := &backend{name: strings.TrimSpace(name)}
-		var todo []row
-		for _, r := range rows() {
-			if o.selected(b.name, r) {
-				todo = append(todo, r)
-			}
-		}
+		todo := o.plan(b.name)
 		if len(todo) == 0 {
 			continue
 		}
@@ -207,6 +242,13 @@ func runRow(ctx context.Context, o options, b *backend, r row, prior map[string]
 	}
 	if r.Targets != nil {
 		res.Targets = r.Targets(b.name)
+	}
+	for _, rel := range r.Relative {
+		q := ratio{relative: rel, ref: prior[rel.To]}
+		res.Ratios = append(res.Ratios, q)
+		if q.label() != "" {
+			res.Targets = append(res.Targets, q.target())
+		}
 	}
 	res.Targets = append(res.Targets, rssTarget())
 	return res, nil

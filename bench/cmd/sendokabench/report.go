@@ -75,6 +75,8 @@ func (r *report) markdown() string {
 	b.WriteString("- backlog at end is the messages still `queued` the moment the load stopped, and the same in seconds of the row's traffic (backlog ÷ req/s).\n")
 	b.WriteString("- For delivery rows msg/s is messages delivered (leaving `queued`) per second by `sendoka worker`, and errors counts messages that ended `failed`.\n")
 	b.WriteString("- × pgbench is msg/s ÷ the pgbench tps above. MB are MiB.\n")
+	b.WriteString("- Targets: the benchmark issue's figures apply to Postgres (its single-send row is set against pgbench); SQLite rows keep the SQLite targets of earlier issues; a target against another row of the same run (\"≥ 10× api\") holds on both.\n")
+	r.ratios(&b)
 
 	b.WriteString("\n### Notes per row\n")
 	for _, x := range r.Results {
@@ -103,4 +105,46 @@ func setting(name string, v any) string {
 		return name + " at the server's default"
 	}
 	return fmt.Sprintf("%s=%v", name, v)
+}
+
+// ratios writes the table of rows set against other rows of the same backend and run.
+func (r *report) ratios(b *strings.Builder) {
+	var lines []string
+	for _, x := range r.Results {
+		for _, q := range x.Ratios {
+			against, ref, got, verdict := q.To, "—", "—", "no target"
+			if q.ref != nil {
+				against, ref = q.ref.Name, thousands(q.ref.MsgPerSec())
+			}
+			v, ok := q.value(x)
+			if ok {
+				got = ratioText(v)
+			}
+			switch {
+			case q.label() == "":
+			case !ok:
+				verdict = "not measured"
+			case q.met(v):
+				verdict = "met"
+			default:
+				verdict = "**missed**"
+			}
+			target := q.label()
+			if target == "" {
+				target = "—"
+			}
+			lines = append(lines, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s |\n",
+				x.Backend, x.Name, thousands(x.MsgPerSec()), against, ref, got, target, verdict))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	b.WriteString("\n### Rows against rows of the same run\n\n")
+	b.WriteString("Each ratio is the row's msg/s over the other row's, on the same backend in the same run (for single sends msg/s is req/s).\n\n")
+	b.WriteString("| Backend | Row | msg/s | against | its msg/s | ratio | target | verdict |\n")
+	b.WriteString("|---|---|---:|---|---:|---:|---|---|\n")
+	for _, l := range lines {
+		b.WriteString(l)
+	}
 }

@@ -26,6 +26,8 @@ type scenario struct {
 	// IdempotencyKeys gives every request an Idempotency-Key of its own (Tag and its
 	// index), to measure what keeping the keys costs.
 	IdempotencyKeys bool
+	// APIKey authenticates the requests; "" is the bench's test key.
+	APIKey string
 }
 
 // post sends the i-th request of sc.
@@ -34,7 +36,11 @@ func (sc scenario) post(ctx context.Context, hc *http.Client, base string, i int
 	if sc.IdempotencyKeys {
 		key = fmt.Sprintf("%s-%d", sc.Tag, i)
 	}
-	return postJSONKey(ctx, hc, base+sc.Path, sc.Body(i), key)
+	apiKey := sc.APIKey
+	if apiKey == "" {
+		apiKey = benchKey
+	}
+	return postAs(ctx, hc, apiKey, base+sc.Path, sc.Body(i), key)
 }
 
 // singleEmail is one small email from from per request, tagged so a row can list its own
@@ -76,7 +82,9 @@ type result struct {
 	Paced      bool
 	FirstError string
 	Targets    []target
-	Notes      []string
+	// Ratios set this row against others of the same backend and run (report.go).
+	Ratios []ratio
+	Notes  []string
 }
 
 // ReqPerSec is the accepted requests per second; zero for delivery rows.
@@ -114,12 +122,13 @@ func pct(d []time.Duration, p float64) time.Duration {
 }
 
 // drive runs sc closed-loop: clients keep-alive clients, each sending its next request when
-// the last one is answered, for d.
-func drive(ctx context.Context, hc *http.Client, base string, sc scenario, clients int, d time.Duration) (*result, error) {
+// the last one is answered, for d. With several bases (server processes), client c sends to
+// bases[c % len(bases)]: the clients are split evenly.
+func drive(ctx context.Context, hc *http.Client, bases []string, sc scenario, clients int, d time.Duration) (*result, error) {
 	res := &result{Name: sc.Name, Messages: sc.Messages}
 	// Warm up connections and caches.
 	for i := range clients {
-		if code, body, err := sc.post(ctx, hc, base, -1-i); err != nil || code != http.StatusOK {
+		if code, body, err := sc.post(ctx, hc, bases[i%len(bases)], -1-i); err != nil || code != http.StatusOK {
 			return nil, fmt.Errorf("warm-up request: %d %s %v", code, body, err)
 		}
 	}
@@ -132,7 +141,8 @@ func drive(ctx context.Context, hc *http.Client, base string, sc scenario, clien
 	)
 	deadline := time.Now().Add(d)
 	start := time.Now()
-	for range clients {
+	for c := range clients {
+		base := bases[c%len(bases)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -68,6 +69,64 @@ func maxBacklogSeconds(want float64) target {
 		return got < want, r.BacklogKnown, fmt.Sprintf("backlog %.1f s", got)
 	}}
 }
+
+// relative sets a row's msg/s against another row's of the same backend and run: a
+// target of at least Want times it (more than, with Above), or with Want 0 a ratio the
+// report shows without a target.
+type relative struct {
+	To    string // the other row's id
+	Want  float64
+	Above bool
+}
+
+// ratio is a relative with the result it was measured against: nil when that row did not
+// run or failed.
+type ratio struct {
+	relative
+	ref *result
+}
+
+// value is r's msg/s over the other row's, and whether both were measured.
+func (q ratio) value(r *result) (float64, bool) {
+	if q.ref == nil || q.ref.MsgPerSec() <= 0 || r.MsgPerSec() <= 0 {
+		return 0, false
+	}
+	return r.MsgPerSec() / q.ref.MsgPerSec(), true
+}
+
+// label is the target, "≥ 10× api" or "> 1× serve"; "" for a ratio without a target.
+func (q ratio) label() string {
+	switch {
+	case q.Want <= 0:
+		return ""
+	case q.Above:
+		return fmt.Sprintf("> %g× %s", q.Want, q.To)
+	}
+	return fmt.Sprintf("≥ %g× %s", q.Want, q.To)
+}
+
+// met reports whether got reaches the target.
+func (q ratio) met(got float64) bool {
+	if q.Above {
+		return got > q.Want
+	}
+	return got >= q.Want
+}
+
+// target is q as one of the row's targets.
+func (q ratio) target() target {
+	return target{Label: q.label(), Check: func(r *result) (bool, bool, string) {
+		got, ok := q.value(r)
+		if !ok {
+			return false, false, ""
+		}
+		return q.met(got), true, ratioText(got) + " " + q.To
+	}}
+}
+
+// ratioText is a ratio to two decimals, rounded down, so that a ratio shown as reaching a
+// target does: 0.698 is "0.69×".
+func ratioText(v float64) string { return fmt.Sprintf("%.2f×", math.Floor(v*100)/100) }
 
 func rssTarget() target {
 	return target{Label: "RSS ≤ 200 MB", Check: func(r *result) (bool, bool, string) {

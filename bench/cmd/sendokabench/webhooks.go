@@ -4,14 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/sendoka/sendoka/sendoka"
 )
 
 // webhookDeliveries is how many signed deliveries the webhooks row makes.
@@ -24,42 +20,11 @@ const webhookDeliveries = 10000
 // checks every signature with sendoka.VerifyWebhook. Elapsed runs from the first verified
 // delivery to the last.
 func webhookRow(ctx context.Context, rc *rowContext) (*result, error) {
-	var secret atomic.Value
-	secret.Store("")
-	var ok, bad atomic.Int64
-	// arrived is signalled after each delivery, so the wait below wakes as they come.
-	arrived := make(chan struct{}, 1)
-	signal := func() {
-		select {
-		case arrived <- struct{}{}:
-		default:
-		}
-	}
-	var lastMu sync.Mutex
-	var first, last time.Time
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	rx, err := newReceiver() // receiver.go
 	if err != nil {
 		return nil, err
 	}
-	rx := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if sendoka.VerifyWebhook(body, r.Header.Get(sendoka.HeaderWebhookSignature), secret.Load().(string), 0) != nil {
-			bad.Add(1)
-			signal()
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		ok.Add(1)
-		lastMu.Lock()
-		last = time.Now()
-		if first.IsZero() {
-			first = last
-		}
-		lastMu.Unlock()
-		signal()
-	})}
-	go func() { _ = rx.Serve(ln) }()
-	defer rx.Close()
+	defer rx.close()
 
 	env := []string{"SENDOKA_ALLOW_INSECURE_WEBHOOKS=true", "SENDOKA_LIMITS=off",
 		"SENDOKA_QUEUE_WORKERS=webhooks=200", "SENDOKA_FETCH_COOLDOWN=5ms"}
@@ -69,7 +34,7 @@ func webhookRow(ctx context.Context, rc *rowContext) (*result, error) {
 	}
 	defer p.stop()
 	hc := newClient(rc.o)
-	req, _ := json.Marshal(map[string]any{"url": "http://" + ln.Addr().String() + "/hooks"})
+	req, _ := json.Marshal(map[string]any{"url": rx.url})
 	status, body, err := postJSON(ctx, hc, p.base+"/api/v1/webhooks", req)
 	if err != nil || status != http.StatusOK {
 		return nil, fmt.Errorf("create webhook: %d %s %v", status, body, err)
@@ -81,7 +46,7 @@ func webhookRow(ctx context.Context, rc *rowContext) (*result, error) {
 	if err := json.Unmarshal(body, &ep); err != nil {
 		return nil, err
 	}
-	secret.Store(ep.Secret)
+	rx.setSecret(ep.Secret)
 
 	res := &result{Role: roleWorker, Delivery: true}
 	queueStart := time.Now()
@@ -110,30 +75,18 @@ func webhookRow(ctx context.Context, rc *rowContext) (*result, error) {
 	defer w.stop()
 	begin := time.Now()
 	want := webhookDeliveries - errs.Load()
-	deadline := time.NewTimer(5 * time.Minute)
-	defer deadline.Stop()
-wait:
-	for ok.Load()+bad.Load() < want {
-		select {
-		case <-arrived:
-		case <-deadline.C:
-			break wait
-		case <-ctx.Done():
-			break wait
-		}
-	}
-	lastMu.Lock()
+	rx.waitFor(ctx, want, 5*time.Minute, 5*time.Minute)
+	first, last := rx.span()
 	res.Elapsed = last.Sub(first)
 	if !first.IsZero() {
 		res.Notes = append(res.Notes, fmt.Sprintf("first delivery %.1f s after the worker process started", first.Sub(begin).Seconds()))
 	}
-	lastMu.Unlock()
-	res.Delivered = max(0, int(ok.Load())-1) // the deliveries after the first, over the time between
-	if n := bad.Load(); n > 0 {
+	res.Delivered = max(0, int(rx.ok.Load())-1) // the deliveries after the first, over the time between
+	if n := rx.bad.Load(); n > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d deliveries failed verification", n))
 	}
-	if int(ok.Load()) < int(want) {
-		res.Notes = append(res.Notes, fmt.Sprintf("only %d of %d deliveries arrived", ok.Load(), want))
+	if rx.ok.Load() < want {
+		res.Notes = append(res.Notes, fmt.Sprintf("only %d of %d deliveries arrived", rx.ok.Load(), want))
 	}
 	if err := w.alive(); err != nil {
 		return nil, err
