@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -257,5 +258,46 @@ func TestBroadcastDoesNotDelayTransactional(t *testing.T) {
 		pollUntil(t, func() bool { return b.fake.Count(m.ID) > 0 }, "the transactional email reaches the provider")
 		require.Less(t, broadcasts(), n, "the transactional email did not wait for the broadcast")
 		require.Equal(t, sendoka.StreamTransactional, b.get(t, sendoka.ChannelEmail, m.ID).StreamName())
+	})
+}
+
+// chunkStore records the largest chunk the fan-out asks for.
+type chunkStore struct {
+	*bunstore.DB
+	largest atomic.Int64
+}
+
+func (s *chunkStore) PendingRecipients(ctx context.Context, sendID, after string, limit int) ([]sendoka.PendingRecipient, error) {
+	if int64(limit) > s.largest.Load() {
+		s.largest.Store(int64(limit))
+	}
+	return s.DB.PendingRecipients(ctx, sendID, after, limit)
+}
+
+// TestFanoutChunkFollowsTheWriter: on SQLite, which takes one write at a time, the fan-out
+// writes 100 messages per transaction, so a transactional send never waits long behind one;
+// on Postgres, 500.
+func TestFanoutChunkFollowsTheWriter(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := newAudienceBundle(t, db)
+		ctx := context.Background()
+		store := &chunkStore{DB: db}
+		c, err := sendoka.New(sendoka.Config{Store: store, Queue: b.queue, Clock: b.clock, Email: b.fake, SMS: b.fake,
+			SandboxEmail: b.fake, SandboxSMS: b.fake, Tracking: sendoka.TrackingConfig{BaseURL: publicURL}})
+		require.NoError(t, err)
+		a, _ := b.audience(t, 150)
+		s, err := c.SendToAudience(ctx, b.p, a.ID, &sendoka.AudienceSendRequest{From: "news@sandbox.sendoka.com",
+			Channel: sendoka.ChannelEmail, Template: "news", Variables: map[string]any{"issue": "May"}})
+		require.NoError(t, err)
+		require.NoError(t, c.RunAudienceFanout(ctx, s.ID))
+		msgs, reached := b.broadcastCounts(t, s.ID)
+		require.Equal(t, 150, msgs)
+		require.Equal(t, 150, reached)
+		want := int64(500)
+		if db.Dialect() == bunstore.DialectSQLite {
+			want = 100
+		}
+		require.Equal(t, want, store.largest.Load())
 	})
 }

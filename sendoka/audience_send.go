@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -17,8 +18,28 @@ const MaxAudienceSend = 10000
 // whatever its suppressions.
 const maxAudienceScan = 100000
 
-// fanoutChunk is how many messages one transaction of the fan-out creates.
-const fanoutChunk = 500
+// fanoutChunk is how many messages one transaction of the fan-out creates; on a database
+// that takes one write at a time (OneWriter), fanoutChunkOneWriter, so that a transactional
+// send's writes never wait long behind a chunk.
+const (
+	fanoutChunk          = 500
+	fanoutChunkOneWriter = 100
+)
+
+// OneWriter is implemented by a Store whose database takes one write at a time (SQLite).
+// The core keeps its long write transactions short on such a store.
+type OneWriter interface {
+	// OneWriter reports whether the database takes one write at a time.
+	OneWriter() bool
+}
+
+// fanoutChunkSize is the fan-out's chunk on c's store.
+func (c *Client) fanoutChunkSize() int {
+	if ow, ok := c.store.(OneWriter); ok && ow.OneWriter() {
+		return fanoutChunkOneWriter
+	}
+	return fanoutChunk
+}
 
 // PrefixAudienceSend is the id prefix of audience sends.
 const PrefixAudienceSend = "asd_"
@@ -329,7 +350,7 @@ func (c *Client) broadcastMessage(ctx context.Context, p *Principal, s *Audience
 // errFanoutMoved: another run of the fan-out advanced the send first.
 var errFanoutMoved = errors.New("sendoka: the fan-out was advanced by another run")
 
-// RunAudienceFanout creates the messages of an audience send, fanoutChunk recipients per
+// RunAudienceFanout creates the messages of an audience send, a chunk of recipients per
 // transaction: the chunk's messages, their delivery jobs and the send's new cursor commit
 // together, and a chunk commits only if the cursor is still where it was read. So a run cut
 // short (a crash, a timeout) resumes after the last committed chunk, and two runs at once
@@ -365,7 +386,7 @@ func (c *Client) RunAudienceFanout(ctx context.Context, sendID string) error {
 
 // fanoutChunk handles the next chunk of s and advances s to where it committed.
 func (c *Client) fanoutChunk(ctx context.Context, p *Principal, s *AudienceSend, spec *audienceSendSpec) error {
-	pending, err := c.store.PendingRecipients(ctx, s.ID, s.Cursor, fanoutChunk)
+	pending, err := c.store.PendingRecipients(ctx, s.ID, s.Cursor, c.fanoutChunkSize())
 	if err != nil {
 		return AsError(err)
 	}
@@ -470,15 +491,24 @@ func (c *Client) GetAudienceSend(ctx context.Context, p *Principal, audienceID, 
 	if err := p.require(append(audienceReadPermissions, PermissionEmailsSend, PermissionSMSSend, PermissionEmailsRead, PermissionSMSRead)...); err != nil {
 		return nil, err
 	}
-	a, err := c.getAudience(ctx, p.Scope(), audienceID)
-	if err != nil {
-		return nil, err
+	if !plausibleID(audienceID) || !strings.HasPrefix(audienceID, PrefixAudience) {
+		return nil, NotFound("audience")
 	}
 	if sendID != "" && !plausibleID(sendID) {
+		if _, err := c.getAudience(ctx, p.Scope(), audienceID); err != nil {
+			return nil, err
+		}
 		return nil, NotFound("audience send")
 	}
-	s, err := c.store.GetAudienceSend(ctx, p.Scope(), a.ID, sendID)
+	// The send is read first, scoped like its audience: polling a running send's status
+	// never counts the audience's contacts. Only a miss asks which of the two is missing.
+	s, err := c.store.GetAudienceSend(ctx, p.Scope(), audienceID, sendID)
 	if err != nil {
+		if ErrorCode(err) == CodeNotFound {
+			if _, aerr := c.getAudience(ctx, p.Scope(), audienceID); aerr != nil {
+				return nil, aerr
+			}
+		}
 		return nil, AsError(err)
 	}
 	if s.Statuses, err = c.store.AudienceSendStatuses(ctx, s.ID); err != nil {

@@ -251,6 +251,24 @@ func (c *Client) acceptBatch(ctx context.Context, o sendOptions, bc *batchCache,
 // all of them at once, per (org, tenant, channel), and applies to each message the
 // suppressions of its own recipients. It returns the messages refused, with their errors.
 func (c *Client) checkSuppressedBatch(ctx context.Context, msgs []*Message) (map[*Message]error, error) {
+	of, err := c.recipientSuppressions(ctx, msgs)
+	if err != nil {
+		return nil, AsError(err)
+	}
+	problems := map[*Message]error{}
+	for _, m := range msgs {
+		all, mine := of(m)
+		if err := applySuppressions(m, all, mine); err != nil {
+			problems[m] = err
+		}
+	}
+	return problems, nil
+}
+
+// recipientSuppressions reads the active suppressions of the messages' recipients, one read
+// per org, tenant and channel, and returns what gives each message its recipients and the
+// suppressions among them.
+func (c *Client) recipientSuppressions(ctx context.Context, msgs []*Message) (func(m *Message) (all []string, mine []*Suppression), error) {
 	type group struct {
 		org, tenant string
 		channel     Channel
@@ -269,30 +287,26 @@ func (c *Client) checkSuppressedBatch(ctx context.Context, msgs []*Message) (map
 			}
 		}
 	}
-	found := map[group]map[string]*Suppression{}
+	now := c.now()
+	found := make(map[group]map[string]*Suppression, len(addrs))
 	for g, list := range addrs {
 		sups, err := c.store.GetSuppressions(ctx, g.org, g.tenant, g.channel, list)
 		if err != nil {
-			return nil, AsError(err)
+			return nil, err
 		}
 		found[g] = make(map[string]*Suppression, len(sups))
-		for _, s := range activeOnly(sups, c.now()) {
+		for _, s := range activeOnly(sups, now) {
 			found[g][s.Address] = s
 		}
 	}
-	problems := map[*Message]error{}
-	for _, m := range msgs {
+	return func(m *Message) (all []string, mine []*Suppression) {
 		byAddr := found[group{m.OrgID, m.TenantID, m.Channel}]
-		all := recipients(m)
-		var mine []*Suppression
+		all = recipients(m)
 		for _, a := range all {
 			if s := byAddr[a]; s != nil {
 				mine = append(mine, s)
 			}
 		}
-		if err := applySuppressions(m, all, mine); err != nil {
-			problems[m] = err
-		}
-	}
-	return problems, nil
+		return all, mine
+	}, nil
 }

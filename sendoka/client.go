@@ -113,9 +113,9 @@ type Config struct {
 
 // Client is Sendoka: everything the API does, callable without HTTP.
 type Client struct {
-	optOutHints SMSOptOutHints                                      // Config.SMSOptOutHints (sms_opt_out.go)
-	records     gatherer[func(context.Context, Tx) error, struct{}] // shared record transactions (deliver_shared.go)
-	claims      gatherer[Claim, *Message]                           // shared fast claims (deliver_shared.go)
+	optOutHints SMSOptOutHints              // Config.SMSOptOutHints (sms_opt_out.go)
+	records     gatherer[*record, struct{}] // shared record transactions (deliver_shared.go)
+	claims      gatherer[Claim, claimed]    // shared fast claims (deliver_shared.go)
 	store       Store
 	queue       Queue
 	email       EmailSender // the first live email provider (domain provisioning)

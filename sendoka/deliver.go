@@ -321,12 +321,12 @@ func (c *Client) heldByLiveAttempt(m *Message, now time.Time) error {
 func (c *Client) claim(ctx context.Context, id string, opts DeliverOptions) (*Message, error) {
 	now := c.now()
 	if opts.JobID != 0 {
-		m, err := c.claimFast(ctx, id, opts.JobID)
+		cl, err := c.claimFast(ctx, id, opts.JobID)
 		if err != nil {
 			return nil, err
 		}
-		if m != nil {
-			return c.checkClaimed(ctx, m, *m.ClaimedAt)
+		if cl.m != nil {
+			return c.checkClaimed(ctx, cl, *cl.m.ClaimedAt)
 		}
 		now = c.now()
 	}
@@ -386,12 +386,19 @@ func (c *Client) claim(ctx context.Context, id string, opts DeliverOptions) (*Me
 // a recipient may have opted out or bounced since it was accepted. A message left with no
 // recipient fails, and claim returns nil. The claim is committed already, so the check and
 // its record are retried while the database is unavailable, as a provider's answer is.
-func (c *Client) checkClaimed(ctx context.Context, m *Message, now time.Time) (*Message, error) {
+func (c *Client) checkClaimed(ctx context.Context, cl claimed, now time.Time) (*Message, error) {
+	m := cl.m
+	if cl.checked && cl.suppressed == nil {
+		return m, nil // the shared claim read the suppressions: none applies
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	suppressed := false
 	err := c.retryUnavailable(ctx, func() error {
-		diag, err := suppressedAtDelivery(ctx, c.store, m, c.providerName(m), c.now())
+		diag, err := cl.suppressed, error(nil)
+		if !cl.checked {
+			diag, err = suppressedAtDelivery(ctx, c.store, m, c.providerName(m), c.now())
+		}
 		if err != nil || diag == nil {
 			return err
 		}
@@ -643,7 +650,7 @@ func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, a D
 	}
 	snap := *m
 	snap.DeliveryAttempts = slices.Clone(m.DeliveryAttempts)
-	return c.inRecordTx(ctx, func(ctx context.Context, tx Tx) error {
+	r := &record{fn: func(ctx context.Context, tx Tx) error {
 		// Each run starts from the message as it was before the first (a shared
 		// transaction that rolled back runs this again, alone).
 		*m = snap
@@ -682,7 +689,35 @@ func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, a D
 			}
 		}
 		return nil
-	})
+	}}
+	if len(later) == 0 && !suppressing(m, due) {
+		// The usual answer (sent, and the deliveries the provider already reported) has a
+		// plain form: a shared transaction writes it with the others' in one statement each.
+		try := snap
+		try.DeliveryAttempts = slices.Clone(snap.DeliveryAttempts)
+		events := append([]*Event{sent}, c.applyInMemory(&try, due, now)...)
+		if from == try.Status || canReach(from, try.Status) {
+			r.plain = &plainRecord{update: MessageUpdate{Message: &try, From: from}, events: events, written: func(ctx context.Context) {
+				*m = try
+				c.sawTransition(ctx, m, from)
+			}}
+		}
+	}
+	return c.inRecordTx(ctx, r)
+}
+
+// suppressing reports whether any of the due events of m suppresses an address
+// (suppressOnEvent): a bounce or a complaint of a live message.
+func suppressing(m *Message, due []ProviderEvent) bool {
+	if m.Mode == ModeTest {
+		return false
+	}
+	for _, pe := range due {
+		if pe.Type == ProviderBounced || pe.Type == ProviderComplaint {
+			return true
+		}
+	}
+	return false
 }
 
 // splitProviderEvents splits the events a provider reported with a send into those due now

@@ -33,13 +33,18 @@ func (c *Client) transition(ctx context.Context, tx Tx, m *Message, from Status,
 	if err != nil || !ok {
 		return false, err
 	}
+	c.sawTransition(ctx, m, from)
+	return true, c.recordEvents(ctx, tx, events...)
+}
+
+// sawTransition tells the observer of m's move from from to its status, once written.
+func (c *Client) sawTransition(ctx context.Context, m *Message, from Status) {
 	if c.obs != nil && from != m.Status {
 		if !CanTransition(from, m.Status) {
 			c.sawStatus(ctx, m, via(from, m.Status)) // two edges in one write: both count
 		}
 		c.sawStatus(ctx, m, m.Status)
 	}
-	return true, c.recordEvents(ctx, tx, events...)
 }
 
 // via is the status between from and to when to is two edges of the machine away.

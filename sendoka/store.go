@@ -5,6 +5,13 @@ import (
 	"time"
 )
 
+// MessageUpdate is one message of Tx.UpdateMessages: its delivery fields, written if its
+// stored status is From.
+type MessageUpdate struct {
+	Message *Message
+	From    Status
+}
+
 // Claim names a message a delivery job means to claim (Store.ClaimUnclaimed).
 type Claim struct {
 	MessageID string
@@ -101,6 +108,10 @@ type Tx interface {
 	// NextRetryAt, UpdatedAt, SentAt, CompletedAt) if the stored status is one of from, and
 	// reports whether it did. Content, tags, metadata, ids and CreatedAt are never changed.
 	UpdateMessage(ctx context.Context, m *Message, from ...Status) (bool, error)
+	// UpdateMessages is UpdateMessage for many messages in one statement: each update's
+	// message is written if its stored status is the update's From. It returns how many
+	// were written.
+	UpdateMessages(ctx context.Context, updates []MessageUpdate) (int, error)
 
 	APIKeyTx         // apikey_store.go
 	TemplateTx       // template.go

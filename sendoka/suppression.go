@@ -275,10 +275,16 @@ func suppressedAtDelivery(ctx context.Context, r suppressionReader, m *Message, 
 	if err != nil {
 		return nil, err
 	}
-	if found = activeOnly(found, now); len(found) < len(all) {
-		return nil, nil
+	return suppressedDiagnostic(m, provider, all, activeOnly(found, now)), nil
+}
+
+// suppressedDiagnostic is the failure of m when its active suppressions (found, among the
+// suppressions of its recipients all) cover every recipient, and nil otherwise.
+func suppressedDiagnostic(m *Message, provider string, all []string, found []*Suppression) *Diagnostic {
+	if len(all) == 0 || len(found) < len(all) {
+		return nil
 	}
-	return &Diagnostic{Provider: provider, Code: "suppressed", Message: suppressedMessage(m.Channel, found)}, nil
+	return &Diagnostic{Provider: provider, Code: "suppressed", Message: suppressedMessage(m.Channel, found)}
 }
 
 // suppressionReader is what reads suppressions: the Store, or a Tx.

@@ -123,9 +123,13 @@ func (db *DB) AudienceSendStatuses(ctx context.Context, sendID string) (_ map[se
 // PendingRecipients returns the send's recipients after a contact id, with their contacts.
 func (db *DB) PendingRecipients(ctx context.Context, sendID, after string, limit int) (_ []sendoka.PendingRecipient, err error) {
 	defer classify(ctx, &err)
+	// The chunk is picked before the join: right after a send's recipients are written the
+	// planner's statistics still see an empty table, and with the join first it would look up
+	// every remaining contact to keep fanoutChunk of them.
 	q := "SELECT r.contact_id, r.address, ac.id, ac.audience_id, ac.email, ac.phone, ac.first_name, ac.last_name, ac.data, " +
-		"ac.unsubscribed_at, ac.created_at, ac.updated_at FROM audience_send_recipients r " +
-		"LEFT JOIN audience_contacts ac ON ac.id = r.contact_id WHERE r.send_id = ? AND r.contact_id > ? ORDER BY r.contact_id LIMIT ?"
+		"ac.unsubscribed_at, ac.created_at, ac.updated_at FROM (SELECT contact_id, address FROM audience_send_recipients " +
+		"WHERE send_id = ? AND contact_id > ? ORDER BY contact_id LIMIT ?) r " +
+		"LEFT JOIN audience_contacts ac ON ac.id = r.contact_id ORDER BY r.contact_id"
 	rows, err := db.bun.DB.QueryContext(ctx, bindVars(db.bun.Dialect().Name() == dialect.PG, q), sendID, after, limit)
 	if err != nil {
 		return nil, err
@@ -206,19 +210,20 @@ func (t *Tx) AdvanceAudienceSend(ctx context.Context, s *sendoka.AudienceSend, f
 	pg := t.tx.Dialect().Name() == dialect.PG
 	for start := 0; start < len(outcomes); start += outcomeChunk {
 		chunk := outcomes[start:min(start+outcomeChunk, len(outcomes))]
-		var msgCase, errCase strings.Builder
-		var msgArgs, errArgs, ids []any
-		for _, o := range chunk {
-			msgCase.WriteString(" WHEN ? THEN ?")
-			errCase.WriteString(" WHEN ? THEN ?")
-			msgArgs = append(msgArgs, o.ContactID, nullString(o.MessageID))
-			errArgs = append(errArgs, o.ContactID, nullString(o.Error))
-			ids = append(ids, o.ContactID)
+		var b strings.Builder
+		args := make([]any, 0, 3*len(chunk)+1)
+		b.WriteString("WITH v(contact_id, message_id, error) AS (VALUES ")
+		for i, o := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, CAST(? AS TEXT), CAST(? AS TEXT))")
+			args = append(args, o.ContactID, nullString(o.MessageID), nullString(o.Error))
 		}
-		q := "UPDATE audience_send_recipients SET message_id = CAST(CASE contact_id" + msgCase.String() + " END AS TEXT), " +
-			"error = CAST(CASE contact_id" + errCase.String() + " END AS TEXT) WHERE send_id = ? AND contact_id IN (" + placeholders(len(ids)) + ")"
-		args := append(append(append(msgArgs, errArgs...), s.ID), ids...)
-		if _, err := t.tx.Tx.ExecContext(ctx, bindVars(pg, q), args...); err != nil {
+		b.WriteString(") UPDATE audience_send_recipients SET message_id = v.message_id, error = v.error FROM v " +
+			"WHERE audience_send_recipients.send_id = ? AND audience_send_recipients.contact_id = v.contact_id")
+		args = append(args, s.ID)
+		if _, err := t.tx.Tx.ExecContext(ctx, bindVars(pg, b.String()), args...); err != nil {
 			return false, err
 		}
 	}

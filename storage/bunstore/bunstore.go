@@ -207,6 +207,10 @@ func (db *DB) SQLDB() *sql.DB { return db.bun.DB }
 // Dialect reports which database this is.
 func (db *DB) Dialect() Dialect { return db.dialect }
 
+// OneWriter reports whether the database takes one write at a time: SQLite does
+// (sendoka.OneWriter).
+func (db *DB) OneWriter() bool { return db.dialect == DialectSQLite }
+
 // Ping checks that the database answers. It waits as long as ctx lets it: give it a deadline.
 func (db *DB) Ping(ctx context.Context) error { return db.bun.PingContext(ctx) }
 

@@ -140,6 +140,80 @@ func (t *Tx) UpdateMessage(ctx context.Context, m *sendoka.Message, from ...send
 	return affected(res, err)
 }
 
+// UpdateMessages writes many messages' delivery fields, each if its stored status is its
+// update's From, in one statement per statementSizes chunk, and returns how many it wrote.
+func (t *Tx) UpdateMessages(ctx context.Context, updates []sendoka.MessageUpdate) (int, error) {
+	pg := t.tx.Dialect().Name() == dialect.PG
+	cols := len(deliveryColumns) + 2
+	rows := make([][]any, 0, len(updates))
+	for _, u := range updates {
+		row := &messageRow{ID: u.Message.ID}
+		if err := row.setDelivery(u.Message); err != nil {
+			return 0, err
+		}
+		rows = append(rows, append([]any{u.Message.ID, string(u.From)}, row.deliveryValues()...))
+	}
+	written := 0
+	for len(rows) > 0 {
+		n := statementSizes(rows, cols)[0]
+		args := make([]any, 0, n*cols)
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		res, err := t.tx.Tx.ExecContext(ctx, updateMessagesSQL(n, pg), args...)
+		if err != nil {
+			return written, err
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return written, err
+		}
+		written += int(k)
+		rows = rows[n:]
+	}
+	return written, nil
+}
+
+// deliveryTypes are the Postgres types of deliveryColumns, in order: Postgres types a VALUES
+// column from its first row, so each value is cast there.
+var deliveryTypes = []string{
+	"text", "timestamptz", "timestamptz", "timestamptz", "bigint", "text",
+	"text", "jsonb", "text", "integer", "jsonb",
+	"timestamptz", "timestamptz", "timestamptz", "timestamptz",
+}
+
+// updateMessagesSQL is the UPDATE of n messages: the table joined to a named VALUES list of
+// (id, from status, delivery columns...), which both databases understand (SQLite since 3.33).
+func updateMessagesSQL(n int, pg bool) string {
+	var row strings.Builder
+	row.WriteString("(?, ?")
+	for _, typ := range deliveryTypes {
+		if pg {
+			row.WriteString(", CAST(? AS " + typ + ")")
+		} else {
+			row.WriteString(", ?")
+		}
+	}
+	row.WriteString(")")
+	var b strings.Builder
+	b.WriteString("WITH v(id, from_status, " + strings.Join(deliveryColumns, ", ") + ") AS (VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row.String())
+	}
+	b.WriteString(") UPDATE messages SET ")
+	for i, col := range deliveryColumns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(col + " = v." + col)
+	}
+	b.WriteString(" FROM v WHERE messages.id = v.id AND messages.status = v.from_status")
+	return bindVars(pg, b.String())
+}
+
 func affected(res sql.Result, err error) (bool, error) {
 	if err != nil {
 		return false, err

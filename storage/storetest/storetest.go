@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sendoka.Store) {
 		{"ClaimUnclaimed", testClaimUnclaimed},
 		{"ClaimUnclaimedConcurrent", testClaimUnclaimedConcurrent},
 		{"UpdateMessage", testUpdateMessage},
+		{"UpdateMessages", testUpdateMessages},
 		{"UpdateMessageConcurrent", testUpdateMessageConcurrent},
 		{"InTxRollbackOnError", testInTxRollbackOnError},
 		{"InTxRollbackOnPanic", testInTxRollbackOnPanic},
@@ -908,6 +909,55 @@ func testUpdateMessage(t *testing.T, b *bundle) {
 
 	unknown := newEmail("org_upd", "", b.at(7))
 	require.False(t, update(t, unknown, sendoka.StatusQueued), "unknown id")
+}
+
+// testUpdateMessages: one statement writes each message whose stored status is its update's
+// from, the delivery fields only, and counts what it wrote.
+func testUpdateMessages(t *testing.T, b *bundle) {
+	var ms []*sendoka.Message
+	for i := range 3 {
+		m := newEmail("org_updm", "", b.at(i))
+		m.ClaimedAt = ptr(b.at(10 + i))
+		ms = append(ms, m)
+	}
+	b.insert(t, ms...)
+	var updates []sendoka.MessageUpdate
+	var want []sendoka.Message
+	for i, m := range ms {
+		next := *m
+		next.Email = &sendoka.EmailContent{From: "evil@example.com", Subject: "ignored"} // content is never written
+		next.Status = sendoka.StatusSent
+		next.ClaimedAt, next.LeaseUntil = nil, nil
+		next.Provider, next.ProviderMessageID = "smtp", fmt.Sprintf("<pm%d@relay>", i)
+		next.Attempts = i + 1
+		next.DeliveryAttempts = []sendoka.DeliveryAttempt{{At: b.at(20 + i), Provider: "smtp", Result: sendoka.AttemptSent, DurationMS: int64(i)}}
+		next.UpdatedAt, next.SentAt = b.at(30+i), ptr(b.at(30+i))
+		from := sendoka.StatusQueued
+		if i == 1 {
+			from = sendoka.StatusScheduled // not its stored status: left alone
+		}
+		updates = append(updates, sendoka.MessageUpdate{Message: &next, From: from})
+		want = append(want, next)
+	}
+	var n int
+	b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error {
+		var err error
+		n, err = tx.UpdateMessages(ctx, updates)
+		return err
+	})
+	require.Equal(t, 2, n)
+	for i, m := range ms {
+		got := b.txGet(t, m.ID)
+		if i == 1 {
+			require.Equal(t, m, got, "a stale from writes nothing")
+			continue
+		}
+		w := *m
+		w.Status, w.ClaimedAt, w.LeaseUntil = want[i].Status, nil, nil
+		w.Provider, w.ProviderMessageID, w.Attempts = want[i].Provider, want[i].ProviderMessageID, want[i].Attempts
+		w.DeliveryAttempts, w.UpdatedAt, w.SentAt = want[i].DeliveryAttempts, want[i].UpdatedAt, want[i].SentAt
+		require.Equal(t, &w, got)
+	}
 }
 
 func testUpdateMessageConcurrent(t *testing.T, b *bundle) {
