@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sendoka/sendoka/providers/memsend"
 	"github.com/sendoka/sendoka/providers/smtpemail"
 	"github.com/sendoka/sendoka/providers/smtpemail/smtpemailtest"
 	"github.com/sendoka/sendoka/sendoka"
@@ -332,5 +333,47 @@ func TestPerRecipientRefusals(t *testing.T) {
 			require.Equal(t, sendoka.RecipientFailed, m.Recipients[0].Status)
 			require.Equal(t, "transient", recipientEvents(m, sendoka.EventFailed)["cyd@example.org"].Data["attempt_result"])
 		})
+	})
+}
+
+// TestPerRecipientNoFailoverToOneHandOff: once some recipients have the message, it never
+// goes to a provider that would send it to every recipient again: the relay refuses the
+// last recipient twice, and the second time the backup provider (which cannot send
+// recipient by recipient) is skipped rather than handed the message.
+func TestPerRecipientNoFailoverToOneHandOff(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		srv := smtpemailtest.Start(t, smtpemailtest.Options{Rcpt: func(to string) error {
+			if to == "cyd@example.org" {
+				return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"}
+			}
+			return nil
+		}})
+		relay, err := smtpemail.New(smtpemail.Options{Host: srv.Host, Port: srv.Port, Security: smtpemail.NoTLS})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = relay.Close() })
+		backup := memsend.New()
+		b := &rcptBundle{relay: srv, domBundle: newDomBundle(t, db, func(cfg *sendoka.Config) {
+			cfg.Email = nil
+			cfg.EmailProviders = []sendoka.EmailProvider{{Name: "smtp", Sender: relay}, {Name: "backup", Sender: backup}}
+			cfg.VerifiedDomains = []string{"acme.example"}
+			cfg.Inbound = sendoka.InboundConfig{BounceDomain: "bounce.acme.example"}
+		})}
+		id := b.send(t)
+		require.Error(t, b.deliver(id, false), "cyd refused for now; ada and bob have it: no failover")
+		require.Error(t, b.deliver(id, false), "cyd refused again; the backup is skipped")
+		require.Empty(t, backup.Sent(), "the backup never got the message")
+		require.Equal(t, []int{1, 1, 0}, b.receipts(id))
+		m := b.get(t, id)
+		require.Equal(t, sendoka.StatusQueued, m.Status)
+		require.Len(t, m.DeliveryAttempts, 3)
+		require.Equal(t, []string{"ada@example.org sent", "bob@example.org sent", "cyd@example.org transient"}, results(m.DeliveryAttempts[0]))
+		require.True(t, m.DeliveryAttempts[1].FailedOver)
+		require.Equal(t, "smtp", m.DeliveryAttempts[1].Provider)
+		last := m.DeliveryAttempts[2]
+		require.Equal(t, "backup", last.Provider)
+		require.Equal(t, sendoka.AttemptSkipped, last.Result)
+		require.Equal(t, "sent_per_recipient", last.Diagnostic.Code)
+		require.Equal(t, []string{"cyd@example.org skipped"}, results(last))
 	})
 }
