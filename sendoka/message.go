@@ -255,8 +255,8 @@ type DeliveryAttempt struct {
 // Result is sent (the provider took it), permanent (refused for good: the recipient fails,
 // and is never sent to again), unknown (the data went out and no answer came: never sent
 // again either), transient or throttled (refused for now: the next attempt sends to it), or
-// skipped (not tried: the attempt stopped at an earlier recipient; the next attempt sends
-// to it).
+// skipped (not tried: the attempt stopped at an earlier recipient, or no provider that
+// sends recipient by recipient could be tried; the next attempt sends to it).
 type AttemptRecipient struct {
 	// Address is the normalised address (NormalizeSuppressionAddress).
 	Address    string        `json:"address"`
