@@ -12,11 +12,17 @@ import (
 )
 
 // VERP: mail sent with Config.Inbound.BounceDomain set leaves with the return path
-// bounces+<token>@<bounce domain>. The token is signed and names the message and, for a
-// message with one recipient, that recipient (a message goes out in one SMTP transaction,
-// so one return path serves all its recipients; the DSN's Final-Recipient then says which
-// one bounced). A report that comes back to that address is matched to its message by the
-// token alone, whatever its own text says.
+// bounces+<token>@<bounce domain>. The token is signed and names the message and the
+// recipient the transaction went to, so a report that comes back to that address is
+// matched to its message and recipient by the token alone, whatever its own text says.
+//
+// A message with one recipient goes out in one transaction, whose token names that
+// recipient. A message with several goes out in one transaction per recipient when its
+// provider can send that way (PerRecipientSender: SMTP), each with its own return path
+// whose token names its recipient (deliver_recipients.go says how the attempts go and what
+// is recorded); a provider that cannot (SES) gets the message in one hand-off, with a token
+// that names the message only (the recipient byte is verpAnyRecipient), and the report's
+// Final-Recipient then says which recipient it is about.
 
 const (
 	tokenVERP = 'b'
@@ -24,7 +30,9 @@ const (
 	// 16 bytes of the message's ULID, 1 recipient byte and the MAC make 28 bytes, 45 base32
 	// characters, 53 with "bounces+".
 	verpMACLen = 10
-	// verpAnyRecipient in the recipient byte: the token names the message only.
+	// verpAnyRecipient in the recipient byte: the token names the message only. Any other
+	// value is the recipient's position in recipients(m) (MaxEmailRecipientsTotal is far
+	// below it).
 	verpAnyRecipient = 0xff
 	// VERPPrefix starts the local part of every VERP return path.
 	VERPPrefix = "bounces+"
@@ -35,9 +43,21 @@ const (
 // verpEncoding is lower-case base32: some MTAs fold the case of local parts.
 var verpEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-// ReturnPath returns the VERP return path of a message (bounces+<token>@<bounce domain>),
-// or "" when no bounce domain is configured or the id is not a message id.
+// ReturnPath returns the VERP return path of a message sent in one transaction
+// (bounces+<token>@<bounce domain>): its token names the message and, when the message has
+// one recipient, that recipient. It returns "" when no bounce domain is configured or the id
+// is not a message id.
 func (c *Client) ReturnPath(ctx context.Context, m *Message) (string, error) {
+	rcpt := verpAnyRecipient
+	if len(recipients(m)) == 1 {
+		rcpt = 0
+	}
+	return c.returnPath(ctx, m, rcpt)
+}
+
+// returnPath returns the VERP return path whose token names m and its recipient at
+// position rcpt of recipients(m) (verpAnyRecipient: none), or "" as ReturnPath does.
+func (c *Client) returnPath(ctx context.Context, m *Message, rcpt int) (string, error) {
 	if c.inbound.BounceDomain == "" || !strings.HasPrefix(m.ID, PrefixMessage) {
 		return "", nil
 	}
@@ -45,18 +65,17 @@ func (c *Client) ReturnPath(ctx context.Context, m *Message) (string, error) {
 	if err != nil {
 		return "", nil
 	}
+	if rcpt < 0 || rcpt > verpAnyRecipient {
+		rcpt = verpAnyRecipient
+	}
 	key, err := c.tracking.hmacKey(ctx, c.store)
 	if err != nil {
 		return "", err
 	}
-	rcpt := byte(verpAnyRecipient)
-	if len(recipients(m)) == 1 {
-		rcpt = 0
-	}
 	b := make([]byte, 0, 1+16+1+verpMACLen)
 	b = append(b, tokenVERP)
 	b = append(b, id[:]...)
-	b = append(b, rcpt)
+	b = append(b, byte(rcpt))
 	mac := hmac.New(sha256.New, key)
 	mac.Write(b)
 	b = append(b, mac.Sum(nil)[:verpMACLen]...)
@@ -133,9 +152,10 @@ type DeliveryReport struct {
 
 // ReportRecipient is what a report says of one recipient.
 type ReportRecipient struct {
-	// Address is the recipient named by the report; "" or an address that is not one of the
-	// message's recipients (a redacted complaint) falls back to the recipient the VERP token
-	// names, or the message's only recipient.
+	// Address is the recipient named by the report. The recipient the VERP token names,
+	// when it names one, wins over it (that return path went out to that recipient alone);
+	// otherwise "" or an address that is not one of the message's recipients (a redacted
+	// complaint) falls back to the message's only recipient.
 	Address    string
 	Kind       ReportKind
 	Action     string
@@ -159,7 +179,8 @@ type ReportResult struct {
 
 // HandleDeliveryReport applies a report about a message Sendoka sent, in one transaction.
 // The message is the one the VERP token of ReturnPath names (checked), else the one whose
-// id is the left part of OriginalMessageID. Each recipient's report becomes an event:
+// id is the left part of OriginalMessageID; the recipient is the one the token names, when
+// it names one (ReportRecipient.Address). Each recipient's report becomes an event:
 //
 //   - hard: message.bounced for the recipient; the message becomes bounced once every
 //     recipient has an outcome (IngestProviderNotification's rules), and the address is
@@ -230,18 +251,20 @@ func (c *Client) HandleDeliveryReport(ctx context.Context, r *DeliveryReport) (R
 	return res, nil
 }
 
-// reportAddress is the recipient of m a report's line is about: the address it names when
-// that is a recipient, else the one the VERP token names, else m's only recipient, else "".
+// reportAddress is the recipient of m a report's line is about: the one the VERP token
+// names (the transaction that return path went out with had that recipient alone, so the
+// report is about mail for it, whatever address it names: a forwarded one, say), else the
+// address it names when that is a recipient, else m's only recipient, else "".
 func (c *Client) reportAddress(m *Message, all []string, named string, rcptPos int) string {
+	if rcptPos >= 0 && rcptPos < len(all) {
+		return all[rcptPos]
+	}
 	if a, ok := NormalizeSuppressionAddress(m.Channel, named); ok && named != "" {
 		for _, r := range all {
 			if r == a {
 				return a
 			}
 		}
-	}
-	if rcptPos >= 0 && rcptPos < len(all) {
-		return all[rcptPos]
 	}
 	if len(all) == 1 {
 		return all[0]

@@ -92,6 +92,8 @@ func (c *Client) Deliver(ctx context.Context, id string, opts DeliverOptions) er
 func (h *handOffResult) attempts() []DeliveryAttempt {
 	last := DeliveryAttempt{Provider: h.provider, Result: AttemptSent}
 	switch {
+	case h.recorded != "":
+		last.Result = h.recorded
 	case h.skipped:
 		last.Result = AttemptSkipped
 	case h.err != nil:
@@ -116,15 +118,30 @@ func (c *Client) handOff(ctx context.Context, m *Message, held *liveProvider, re
 		return h
 	}
 	var email *OutboundEmail
+	var plan *recipientPlan // recipient by recipient (deliver_recipients.go), or nil
 	if m.Channel == ChannelEmail {
 		var err error
-		if email, err = c.outboundEmail(ctx, m); err != nil { // email_outbound.go
+		if email, err = c.outboundEmail(ctx, m); err == nil { // email_outbound.go
+			plan, err = c.planRecipients(ctx, m)
+		}
+		if err != nil {
 			h.provider, h.at, h.err = route[0].name, c.now(), err
+			return h
+		}
+		if plan != nil && plan.started && len(plan.envelopes) == 0 {
+			// Every recipient is settled already: nothing to hand over, the record settles it.
+			h.provider, h.at, h.perRecipient = route[0].name, c.now(), true
 			return h
 		}
 	}
 	for i, p := range route {
 		now := c.now()
+		perRecipient := plan != nil && sendsPerRecipient(p.sender)
+		if plan != nil && plan.started && !perRecipient {
+			// It would send the message to every recipient again.
+			h.skip(p, now, partialDiagnostic(p.name), 0)
+			continue
+		}
 		if !p.breaker.allow(now) {
 			h.skip(p, now, circuitOpenDiagnostic(p.name), p.breaker.reopensIn(now))
 			continue
@@ -148,9 +165,19 @@ func (c *Client) handOff(ctx context.Context, m *Message, held *liveProvider, re
 		if h.tried || h.skipped {
 			h.failOver()
 		}
+		out := email
+		if perRecipient {
+			cp := *email
+			cp.Envelopes = plan.envelopes
+			out = &cp
+		}
 		started := time.Now()
-		res, err := c.sendTo(ctx, m, p, email)
+		res, err := c.sendTo(ctx, m, p, out)
 		took := time.Since(started)
+		stop, taken := err, false
+		if perRecipient {
+			err, taken = recipientsError(res, err), takenByAny(res)
+		}
 		kind := ProviderErrorKind("")
 		if err != nil {
 			kind = ProviderErrorKindOf(err)
@@ -159,9 +186,11 @@ func (c *Client) handOff(ctx context.Context, m *Message, held *liveProvider, re
 		c.observeProviderCall(ctx, m, p.name, started, took, err)
 		h.tried, h.skipped = true, false
 		h.provider, h.res, h.err, h.at, h.took = p.name, res, err, now, took
-		// Only a refusal known to leave the message untaken moves it on; a job whose
-		// context ended stops here (the next provider could not be reached either).
-		if !knownNotTaken(err) || i == len(route)-1 || ctx.Err() != nil {
+		h.perRecipient, h.stop = perRecipient, stop
+		// Only a refusal known to leave the message untaken moves it on (recipient by
+		// recipient: for every recipient); a job whose context ended stops here (the next
+		// provider could not be reached either).
+		if taken || !knownNotTaken(err) || i == len(route)-1 || ctx.Err() != nil {
 			break
 		}
 	}
@@ -205,6 +234,14 @@ type handOffResult struct {
 	skipped bool
 	retryIn time.Duration
 	diag    *Diagnostic
+	// perRecipient: the last provider got the message recipient by recipient
+	// (OutboundEmail.Envelopes); err then stands for every recipient's answer
+	// (recipientsError), and stop is the provider's own error, the one it stopped with.
+	perRecipient bool
+	stop         error
+	// recorded is the result recordRecipientAttempt recorded for the last step, when it
+	// differs from what err says.
+	recorded AttemptResult
 }
 
 // skip records that provider p was not tried.
@@ -214,6 +251,7 @@ func (h *handOffResult) skip(p *liveProvider, now time.Time, diag *Diagnostic, r
 	}
 	h.tried, h.skipped = false, true
 	h.provider, h.at, h.took, h.res, h.err = p.name, now, 0, SendResult{}, nil
+	h.perRecipient, h.stop = false, nil
 	h.diag = diag
 	if h.retryIn == 0 || retryIn < h.retryIn {
 		h.retryIn = retryIn
@@ -230,6 +268,7 @@ func (h *handOffResult) failOver() {
 	}
 	h.prior = append(h.prior, a)
 	h.tried, h.skipped = false, false
+	h.perRecipient, h.stop = false, nil
 }
 
 // attemptResultOf is the result of an attempt that failed with an error of kind k.
@@ -471,6 +510,9 @@ func (c *Client) recordAttempt(ctx context.Context, m *Message, h *handOffResult
 	}
 	m.Provider = h.provider
 	a := DeliveryAttempt{At: now, Provider: h.provider, DurationMS: h.took.Milliseconds()}
+	if h.perRecipient || len(settledRecipients(m)) > 0 {
+		return c.recordRecipientAttempt(ctx, m, h, a, opts) // deliver_recipients.go
+	}
 	sendErr := h.err
 	if h.skipped {
 		// No provider could be tried: the round counts as a transient failure, and the next
@@ -493,7 +535,7 @@ func (c *Client) recordAttempt(ctx context.Context, m *Message, h *handOffResult
 		a.Result = AttemptSent
 		c.log.LogAttrs(ctx, slog.LevelInfo, "handed off", slog.String("message_id", m.ID), slog.String("provider", m.Provider),
 			slog.String("provider_message_id", h.res.ProviderMessageID), slog.Int64("duration_ms", a.DurationMS))
-		return nil, c.recordSent(ctx, m, h.res, a, now)
+		return nil, c.recordSent(ctx, m, h.res, a, now, nil)
 	}
 	kind := ProviderErrorKindOf(sendErr)
 	diag := diagnosticOf(m.Provider, sendErr)
@@ -516,15 +558,28 @@ func (c *Client) recordAttempt(ctx context.Context, m *Message, h *handOffResult
 
 // transientFailures counts m's earlier attempts that count towards the final one: the
 // rounds that ended with a transient failure, or with no provider to try. An attempt that
-// failed over to the next provider is part of its round and does not count.
+// failed over to the next provider is part of its round and does not count; nor does one
+// that settled some recipient of a message sent recipient by recipient: it made progress
+// (each such attempt settles one recipient at least, so they are few), and the recipients
+// left get as many tries as a message of their own would.
 func (c *Client) transientFailures(m *Message) int {
 	n := 0
 	for _, a := range m.DeliveryAttempts {
-		if !a.FailedOver && (a.Result == AttemptTransient || a.Result == AttemptSkipped) {
+		if !a.FailedOver && (a.Result == AttemptTransient || a.Result == AttemptSkipped) && !settledSome(a) {
 			n++
 		}
 	}
 	return n
+}
+
+// settledSome reports whether attempt a settled a recipient (deliver_recipients.go).
+func settledSome(a DeliveryAttempt) bool {
+	for _, r := range a.Recipients {
+		if settles(r.Result) {
+			return true
+		}
+	}
+	return false
 }
 
 // recordDeferred gives the message back for its next attempt, records the attempt and a
@@ -627,10 +682,15 @@ func (c *Client) deduplicates(m *Message) bool {
 	return ok && d.Deduplicates()
 }
 
-func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, a DeliveryAttempt, now time.Time) error {
+// recordSent records m as sent. after, when not nil, records more in the same transaction,
+// on m as sent.
+func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, a DeliveryAttempt, now time.Time,
+	after func(ctx context.Context, tx Tx, m *Message) error) error {
 	from := m.Status
 	m.Status = StatusSent
-	m.ProviderMessageID = res.ProviderMessageID
+	if res.ProviderMessageID != "" {
+		m.ProviderMessageID = res.ProviderMessageID
+	}
 	m.Attempts++
 	m.DeliveryAttempts = append(m.DeliveryAttempts, a)
 	m.Diagnostic, m.NextRetryAt, m.LeaseUntil = nil, nil, nil
@@ -681,6 +741,11 @@ func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, a D
 				if err := c.applyProviderEvent(ctx, tx, m, pe, at); err != nil {
 					return err
 				}
+			}
+		}
+		if after != nil {
+			if err := after(ctx, tx, m); err != nil {
+				return err
 			}
 		}
 		if len(later) > 0 {

@@ -62,7 +62,11 @@
 // The queue's workers run the jobs: queue.Start(ctx, client) starts them, and each calls
 // Client.Deliver, which claims the message, hands it to its provider at most once, and
 // records the outcome (retrying transient failures as Config.Delivery says). Start them in
-// every process that should deliver; queue.Stop lets running deliveries finish.
+// every process that should deliver; queue.Stop lets running deliveries finish. With a VERP
+// bounce domain (Config.Inbound), an email with several recipients goes to a provider that
+// can (PerRecipientSender: SMTP) in one transaction per recipient, and the at-most-once rule
+// holds per recipient: each attempt records every recipient's answer, and a retry sends only
+// to the recipients not yet settled (deliver_recipients.go).
 //
 // # Read
 //

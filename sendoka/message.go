@@ -242,6 +242,26 @@ type DeliveryAttempt struct {
 	// same delivery attempt: this provider refused it without taking it (transient,
 	// throttled) or was skipped.
 	FailedOver bool `json:"failed_over,omitempty"`
+	// Recipients, for a message sent recipient by recipient (one SMTP transaction each,
+	// PerRecipientSender), is what this attempt did for each recipient it was to send to;
+	// recipients an earlier attempt settled are not listed, since no later attempt sends to
+	// them. Empty for a message sent in one hand-off.
+	Recipients []AttemptRecipient `json:"recipients,omitempty"`
+}
+
+// AttemptRecipient is what one delivery attempt did for one recipient of a message sent
+// recipient by recipient.
+//
+// Result is sent (the provider took it), permanent (refused for good: the recipient fails,
+// and is never sent to again), unknown (the data went out and no answer came: never sent
+// again either), transient or throttled (refused for now: the next attempt sends to it), or
+// skipped (not tried: the attempt stopped at an earlier recipient, or no provider that
+// sends recipient by recipient could be tried; the next attempt sends to it).
+type AttemptRecipient struct {
+	// Address is the normalised address (NormalizeSuppressionAddress).
+	Address    string        `json:"address"`
+	Result     AttemptResult `json:"result"`
+	Diagnostic *Diagnostic   `json:"diagnostic,omitempty"`
 }
 
 // Diagnostic is a provider's explanation of a bounce or failure.

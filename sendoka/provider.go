@@ -36,6 +36,14 @@ type OutboundEmail struct {
 	// bounces the inbound listener matches to this message. A provider that writes the
 	// envelope itself (SMTP) uses it; the others ignore it.
 	ReturnPath string
+	// Envelopes, when not empty, asks for one transaction per envelope instead of one for
+	// every recipient: the same message (headers, body, signature), each time with the
+	// envelope's return path and its one recipient. The core sets it only for a provider
+	// that is a PerRecipientSender reporting true, and then it lists only the recipients
+	// still to send to: those an earlier attempt delivered to, left with an unknown outcome
+	// or saw refused for good are left out (To, Cc and Bcc still name every recipient, as
+	// the headers must). See PerRecipientSender for what the provider reports.
+	Envelopes []Envelope
 	// DKIM, when not nil, is the key to sign the message with before it leaves: the core
 	// sets it for live mail from a verified domain whose key Sendoka holds (a domain
 	// provisioned by a DomainProvisioner never has one). A provider that writes the message
@@ -45,6 +53,18 @@ type OutboundEmail struct {
 	// ignores it. A provider that cannot sign returns a Permanent error rather than send
 	// the message unsigned.
 	DKIM *DKIMKey
+}
+
+// Envelope is one transaction of a message sent recipient by recipient
+// (OutboundEmail.Envelopes).
+type Envelope struct {
+	// Recipient is the address to send to (RCPT TO), as the message's To, Cc or Bcc
+	// write it.
+	Recipient string
+	// ReturnPath is the envelope sender (MAIL FROM) of this transaction: a VERP address
+	// whose token names the message and this recipient. "" means OutboundEmail.ReturnPath,
+	// or From's address when that is "" too.
+	ReturnPath string
 }
 
 // DKIMKey is a DKIM signing key of a domain: a signature made with it names the domain (d=)
@@ -73,6 +93,22 @@ type SendResult struct {
 	// Events are outcomes the provider already knows (a simulated delivery, for instance).
 	// The core records them durably and applies them after the send is recorded.
 	Events []ProviderEvent
+	// Recipients are the envelopes of OutboundEmail.Envelopes the provider tried, in the
+	// order it tried them, each with its own answer; empty for a message sent in one
+	// transaction. See PerRecipientSender.
+	Recipients []RecipientResult
+}
+
+// RecipientResult is a provider's answer for one envelope of a message sent recipient by
+// recipient.
+type RecipientResult struct {
+	// Recipient is the envelope's Recipient, as it was given.
+	Recipient string
+	// Err is nil when the provider took the message for this recipient, else a
+	// *ProviderError classified as SendEmail's errors are: Transient or Throttled (not
+	// taken, may go again), Permanent (refused for good), Unknown (the data went out and
+	// no answer came: the recipient must never be sent the message again).
+	Err error
 }
 
 // EmailSender hands emails to a provider. Implementations: providers/sesemail,
@@ -101,6 +137,27 @@ type Namer interface {
 // between the call and the record of its result) instead of failing it.
 type Deduplicator interface {
 	Deduplicates() bool
+}
+
+// PerRecipientSender is implemented by email providers that write the SMTP envelope
+// themselves (providers/smtpemail) and can send a message in one transaction per
+// recipient, each with a return path of its own, so that a bounce names its recipient by
+// the address it comes back to. The core uses it when a VERP bounce domain is configured
+// and a message has several recipients (and, after that, for every later attempt of the
+// message); a provider without it always gets the whole message in one hand-off, and never
+// gets a message some of whose recipients an earlier attempt already sent to.
+//
+// Given OutboundEmail.Envelopes, SendEmail sends one transaction per envelope, in order,
+// and reports each envelope it tried in SendResult.Recipients with its own answer. It
+// carries on after a refusal of one recipient (a 4xx or 5xx reply), and may stop early when
+// it cannot go on (a lost connection, throttling, an unknown outcome, an ended context, too
+// little time left to finish another transaction): the envelopes it did not try are absent
+// from Recipients, and the error it returns says why it stopped. It returns a nil error when
+// it tried every envelope, whatever their answers, and SendResult.ProviderMessageID whenever
+// it tried at least one. The core records each recipient's answer with the attempt and
+// never gives an envelope that was taken, refused for good or left unknown to a later one.
+type PerRecipientSender interface {
+	SendsPerRecipient() bool
 }
 
 // ConcurrencyLimiter is implemented by providers that hand off a bounded number of messages

@@ -176,9 +176,9 @@ func recipients(m *Message) []string {
 	}
 	switch {
 	case m.Email != nil:
-		add(m.Email.To...)
-		add(m.Email.Cc...)
-		add(m.Email.Bcc...)
+		for _, r := range emailRecipients(m.Email) { // deliver_recipients.go
+			out = append(out, r.addr)
+		}
 	case m.SMS != nil:
 		add(m.SMS.To)
 	}
@@ -265,10 +265,12 @@ func suppressedMessage(ch Channel, found []*Suppression) string {
 // claiming transaction: a recipient may have opted out (or bounced) after the message was
 // accepted, for example while it waited for its scheduled time. It returns the diagnostic to
 // fail the message with when every recipient is now suppressed, or nil. An email that still
-// has a recipient goes out as accepted.
+// has a recipient goes out as accepted, and so does one an earlier attempt already sent to
+// some of its recipients (deliver_recipients.go): a suppression that the bounce of one of
+// those caused must not fail a message on its way.
 func suppressedAtDelivery(ctx context.Context, r suppressionReader, m *Message, provider string, now time.Time) (*Diagnostic, error) {
 	all := recipients(m)
-	if len(all) == 0 {
+	if len(all) == 0 || sentToSome(m) {
 		return nil, nil
 	}
 	found, err := r.GetSuppressions(ctx, m.OrgID, m.TenantID, m.Channel, all)

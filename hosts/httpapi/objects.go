@@ -75,13 +75,25 @@ type DeliveryAttempt struct {
 	Diagnostic  *MessageDiagnostic `json:"diagnostic" doc:"The provider's answer when it was not a yes; null otherwise"`
 	DurationMS  int64              `json:"duration_ms" doc:"How long the provider took to answer"`
 	NextRetryAt *string            `json:"next_retry_at" format:"date-time" doc:"When the next attempt runs, after a transient or throttled result; null otherwise"`
+	Recipients  []AttemptRecipient `json:"recipients" nullable:"false" doc:"For an email sent recipient by recipient (SMTP with a bounce domain, several recipients: one transaction each, with its own VERP return path), what this attempt did for each recipient it was to send to; recipients an earlier attempt settled are not listed, and no later attempt sends to them. Empty for a message sent in one hand-off"`
+}
+
+// AttemptRecipient is what one delivery attempt did for one recipient.
+type AttemptRecipient struct {
+	Address    string             `json:"address" example:"ada@example.com"`
+	Result     string             `json:"result" enum:"sent,transient,throttled,permanent,unknown,skipped" doc:"sent: taken; permanent: refused for good (the recipient fails); unknown: the data went out and no answer came (never sent again); transient and throttled: refused for now, the next attempt sends to it; skipped: not tried (the attempt stopped at an earlier recipient, or no provider that sends recipient by recipient could be tried), the next attempt sends to it"`
+	Diagnostic *MessageDiagnostic `json:"diagnostic" doc:"The provider's answer when it was not a yes; null otherwise"`
 }
 
 func deliveryAttempts(as []sendoka.DeliveryAttempt) []DeliveryAttempt {
 	out := make([]DeliveryAttempt, len(as))
 	for i, a := range as {
 		out[i] = DeliveryAttempt{At: formatTime(a.At), Provider: a.Provider, Result: string(a.Result),
-			Diagnostic: diagnostic(a.Diagnostic), DurationMS: a.DurationMS, NextRetryAt: formatTimePtr(a.NextRetryAt), FailedOver: a.FailedOver}
+			Diagnostic: diagnostic(a.Diagnostic), DurationMS: a.DurationMS, NextRetryAt: formatTimePtr(a.NextRetryAt), FailedOver: a.FailedOver,
+			Recipients: make([]AttemptRecipient, len(a.Recipients))}
+		for j, r := range a.Recipients {
+			out[i].Recipients[j] = AttemptRecipient{Address: r.Address, Result: string(r.Result), Diagnostic: diagnostic(r.Diagnostic)}
+		}
 	}
 	return out
 }

@@ -4,8 +4,10 @@
 //   - Reports about mail Sendoka sent, to a VERP return path (bounces+<token>@<bounce
 //     domain>, sendoka.Client.ReturnPath) or to fbl@, abuse@ or postmaster@ the bounce
 //     domain: DSNs, free-text bounces and ARF complaints, read by package bounce and applied
-//     with sendoka.Client.HandleDeliveryReport (a hard bounce makes the message bounced and
-//     suppresses the address; a complaint suppresses it).
+//     with sendoka.Client.HandleDeliveryReport to the message and the recipient the VERP
+//     token names (each recipient of a message with several had a return path of its own),
+//     whatever address the report itself names: a hard bounce makes the recipient bounced
+//     and suppresses its address; a complaint suppresses it.
 //   - Mail to unsubscribe+<token>@<bounce domain>, the mailto of a broadcast's
 //     List-Unsubscribe: the contact is unsubscribed (sendoka.Client.UnsubscribeByMail).
 //   - Mail to an inbound route's address: stored as an inbound email of the route's

@@ -24,6 +24,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sendoka/sendoka/hosts/smtpin"
+	"github.com/sendoka/sendoka/providers/smtpemail"
+	"github.com/sendoka/sendoka/providers/smtpemail/smtpemailtest"
 	"github.com/sendoka/sendoka/sendoka"
 	"github.com/sendoka/sendoka/sendoka/sendokatest"
 	"github.com/sendoka/sendoka/storage/bunstore"
@@ -44,6 +46,8 @@ type setupOptions struct {
 	dbURL    string
 	tls      *tls.Config
 	maxBytes int64
+	// email, when set, takes live email (an SMTP relay) in place of the fake.
+	email sendoka.EmailSender
 }
 
 func setup(t *testing.T, o setupOptions) *bundle {
@@ -53,6 +57,7 @@ func setup(t *testing.T, o setupOptions) *bundle {
 		Inbound:  sendoka.InboundConfig{BounceDomain: bounceDomain, Domains: []string{inboundDomain}},
 		Tracking: sendoka.TrackingConfig{BaseURL: "https://mail.example.com"},
 		Webhooks: sendoka.WebhookConfig{AllowInsecure: true, RetryDelays: []time.Duration{50 * time.Millisecond}},
+		Email:    o.email,
 	})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -213,6 +218,59 @@ func TestBounce(t *testing.T) {
 			}
 		}
 		require.Equal(t, 1, n)
+	})
+}
+
+// TestBounceOfOneOfSeveral: over a real SMTP relay, a message with three recipients (to, cc,
+// bcc) goes out in three transactions, each with its own VERP return path. A DSN sent back
+// to the second one's, about an address that is none of the message's (the forwarded one
+// that failed), is the second recipient's bounce: exactly that address is suppressed, and
+// the message waits for the others' outcomes.
+func TestBounceOfOneOfSeveral(t *testing.T) {
+	t.Parallel()
+	eachDB(t, func(t *testing.T, dbURL string) {
+		relay := smtpemailtest.Start(t, smtpemailtest.Options{})
+		sender, err := smtpemail.New(smtpemail.Options{Host: relay.Host, Port: relay.Port, Security: smtpemail.NoTLS})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = sender.Close() })
+		b := setup(t, setupOptions{dbURL: dbURL, email: sender})
+		ctx := context.Background()
+		rcpts := []string{"ada@example.org", "bob@example.org", "cyd@example.org"}
+		m, err := b.env.Client.SendEmail(ctx, b.env.Live, &sendoka.EmailRequest{From: "hello@example.com",
+			To: rcpts[:1], Cc: rcpts[1:2], Bcc: rcpts[2:], Subject: "Welcome", Text: "Hi"})
+		require.NoError(t, err)
+		got := relay.WaitFor(t, 3)
+		b.env.WaitStatus(t, sendoka.ChannelEmail, m.ID, sendoka.StatusSent)
+		require.Len(t, got, 3)
+		paths := map[string]string{} // recipient -> return path
+		for _, g := range got {
+			require.Len(t, g.To, 1)
+			require.True(t, strings.HasPrefix(g.From, "bounces+") && strings.HasSuffix(g.From, "@"+bounceDomain), g.From)
+			paths[g.To[0]] = g.From
+		}
+		require.Len(t, paths, 3)
+		require.NotEqual(t, paths[rcpts[0]], paths[rcpts[1]])
+		require.NotEqual(t, paths[rcpts[1]], paths[rcpts[2]])
+
+		report := dsn("b.smith@mailhost.example.net", "failed", "5.1.1", "550 5.1.1 User unknown")
+		require.NotContains(t, report, "bob")
+		require.NoError(t, b.deliver("", []string{paths[rcpts[1]]}, report))
+
+		ev := b.event(t, m.ID, sendoka.EventBounced)
+		require.Equal(t, rcpts[1], ev.Recipient)
+		require.Equal(t, "b.smith@mailhost.example.net", ev.Data["reported_recipient"])
+		got2 := b.message(t, m.ID)
+		require.Equal(t, sendoka.StatusSent, got2.Status, "ada and cyd have no outcome yet")
+		require.Len(t, got2.Recipients, 1)
+		require.Equal(t, rcpts[1], got2.Recipients[0].Address)
+		require.Equal(t, sendoka.RecipientBounced, got2.Recipients[0].Status)
+		s, err := b.env.Client.GetSuppression(ctx, b.env.Live, sendoka.ChannelEmail, rcpts[1])
+		require.NoError(t, err)
+		require.Equal(t, sendoka.SuppressionBounce, s.Reason)
+		for _, other := range []string{rcpts[0], rcpts[2], "b.smith@mailhost.example.net"} {
+			_, err := b.env.Client.GetSuppression(ctx, b.env.Live, sendoka.ChannelEmail, other)
+			require.Equal(t, sendoka.CodeNotFound, sendoka.ErrorCode(err), other)
+		}
 	})
 }
 

@@ -75,6 +75,11 @@ type ReceivedEmail struct {
 	// Raw is the message as the peer received it (ParseMessage sets it); needed with
 	// Features.SignsDKIM.
 	Raw []byte
+	// EnvelopeTo are the recipients the peer was asked to deliver to (ParseMessage's
+	// envelope), and ReturnPath the envelope sender (SMTP MAIL FROM) when the harness knows
+	// it; both needed with Features.SendsPerRecipient.
+	EnvelopeTo []string
+	ReturnPath string
 }
 
 // ReceivedAttachment is one attachment or inline part as the peer saw it.
@@ -111,6 +116,7 @@ func RunEmail(t *testing.T, h EmailHarness) {
 		{"InlineImages", s.inlineImages},
 		{"Headers", s.headers},
 		{"DKIM", s.dkim},                       // dkim.go
+		{"PerRecipient", s.perRecipient},       // per_recipient.go
 		{"HeaderInjection", s.headerInjection}, // email_injection.go
 		{"Concurrent", s.concurrent},
 		{"Dedupe", s.dedupe},
@@ -479,6 +485,7 @@ func cloneEmail(m *sendoka.OutboundEmail) *sendoka.OutboundEmail {
 	c := *m
 	c.To, c.Cc, c.Bcc = slices.Clone(m.To), slices.Clone(m.Cc), slices.Clone(m.Bcc)
 	c.ReplyTo, c.Tags = slices.Clone(m.ReplyTo), slices.Clone(m.Tags)
+	c.Envelopes = slices.Clone(m.Envelopes)
 	c.Headers = maps.Clone(m.Headers)
 	c.Attachments = slices.Clone(m.Attachments)
 	for i := range c.Attachments {

@@ -26,7 +26,7 @@ func ParseMessage(t *testing.T, raw []byte, envelope []string) ReceivedEmail {
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
 	require.NoError(t, err, "the peer got a message net/mail cannot read")
 	dec := new(mime.WordDecoder)
-	got := ReceivedEmail{Raw: raw}
+	got := ReceivedEmail{Raw: raw, EnvelopeTo: envelope}
 	got.Header = mail.Header{}
 	for k, vs := range msg.Header {
 		for _, v := range vs {

@@ -70,6 +70,12 @@ type Features struct {
 	// message with a key must go out as any other (the provider signs for the domain
 	// itself, or delivers nothing).
 	SignsDKIM bool
+	// SendsPerRecipient (email only): the provider implements sendoka.PerRecipientSender
+	// reporting true, and given OutboundEmail.Envelopes the peer gets one hand-off per
+	// envelope, with its return path and its one recipient, and SendResult.Recipients
+	// reports each; the harness's ReceivedEmail.ReturnPath and EnvelopeTo are set. Without
+	// it, the provider must not claim to send per recipient.
+	SendsPerRecipient bool
 }
 
 // Stall makes every later hand-off hang at the peer until the caller's context ends, so the

@@ -19,7 +19,8 @@ import (
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	providertest.RunEmail(t, providertest.EmailHarness{
-		Features: providertest.Features{ReportsName: true, CanForceFailures: true, Attachments: true, InlineImages: true, Headers: true, SignsDKIM: true},
+		Features: providertest.Features{ReportsName: true, CanForceFailures: true, Attachments: true, InlineImages: true, Headers: true,
+			SignsDKIM: true, SendsPerRecipient: true},
 		New: func(t *testing.T) *providertest.EmailSetup {
 			var (
 				mu      sync.Mutex
@@ -73,7 +74,9 @@ func TestConformance(t *testing.T) {
 					var out []providertest.ReceivedEmail
 					for _, m := range srv.Messages() {
 						if messageIDOf(m.Data) == id {
-							out = append(out, providertest.ParseMessage(t, m.Data, m.To))
+							got := providertest.ParseMessage(t, m.Data, m.To)
+							got.ReturnPath = m.From
+							out = append(out, got)
 						}
 					}
 					return out

@@ -22,6 +22,29 @@
 // when the core sets one: a VERP address, bounces+<token>@<bounce domain>, whose bounces the
 // inbound listener (hosts/smtpin) matches to the message. The From header is unchanged.
 //
+// # One transaction per recipient
+//
+// The Sender is a sendoka.PerRecipientSender. When the core sets
+// sendoka.OutboundEmail.Envelopes (a VERP bounce domain is configured and the message has
+// several recipients), the message goes out in one transaction per envelope, in order, on
+// the pooled connection it took: the same bytes each time (one build, one DKIM signature),
+// with MAIL FROM the envelope's own return path, whose token names its recipient, and one
+// RCPT TO. A bounce then comes back to an address that says which recipient it is about.
+// Each recipient's answer is reported in sendoka.SendResult.Recipients, classified as
+// below:
+//
+//   - A refusal of one recipient (a 4xx or 5xx reply to MAIL FROM, RCPT TO, DATA or the
+//     final ".") is that recipient's answer; the next recipient goes on the same
+//     connection (after RSET; on a new one when the relay dropped it).
+//   - A failure that leaves no connection in step with the relay (a network failure, a
+//     timeout), throttling, an unknown outcome or an ended context stops the send there:
+//     the envelopes not tried are left out of Recipients, and SendEmail returns the error
+//     it stopped with. The core sends to them on its next attempt, and never again to a
+//     recipient that was taken, refused with a 5xx or left unknown.
+//
+// Each transaction has the phase bounds below. Without Envelopes, or with one, a message
+// goes out in one transaction to all its recipients.
+//
 // # Timeouts
 //
 // Each phase of a send has its own bound, counted from the start of that phase, never
@@ -54,8 +77,8 @@
 // problem, not the message's, and failing every queued message for it would lose mail the
 // fixed credentials could send.
 //
-// Recipients are all or nothing: when the server refuses one RCPT TO, the message is not
-// sent to the others either (RSET), and the refusal decides the outcome.
+// In one transaction, recipients are all or nothing: when the server refuses one RCPT TO,
+// the message is not sent to the others either (RSET), and the refusal decides the outcome.
 package smtpemail
 
 import (
@@ -325,12 +348,22 @@ func (s *Sender) MaxConcurrency() int { return s.opts.MaxConns }
 // needs it: a context that ends before the data is written fails the send as Transient and
 // it goes again, but one that ends while the reply to the final "." is awaited makes the
 // outcome Unknown where waiting would have told.
+//
+// A message sent recipient by recipient (sendoka.OutboundEmail.Envelopes) takes one
+// transaction per recipient, each within the same bounds, so in the worst case longer than
+// this. A relay that slow is cut off by the context: the recipients not tried by then go on
+// the core's next attempt, and the one whose reply was awaited, if any, is Unknown.
 func (s *Sender) MaxSendDuration() time.Duration {
 	commands := time.Duration(sendoka.MaxEmailRecipientsTotal + 3)
 	return s.opts.DialTimeout + commands*s.opts.CommandTimeout + s.opts.DataTimeout + s.opts.FinalReplyTimeout
 }
 
-// SendEmail sends m through the relay.
+// SendsPerRecipient reports true: the Sender sends one transaction per envelope when
+// given sendoka.OutboundEmail.Envelopes (see the package doc).
+func (s *Sender) SendsPerRecipient() bool { return true }
+
+// SendEmail sends m through the relay: in one transaction, or in one per envelope when
+// m.Envelopes is set.
 func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendoka.SendResult, error) {
 	if err := ctx.Err(); err != nil {
 		return sendoka.SendResult{}, s.transient("canceled", err)
@@ -362,6 +395,9 @@ func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendo
 		return sendoka.SendResult{}, s.transient("canceled", ctx.Err())
 	}
 	defer func() { <-s.sem }()
+	if len(m.Envelopes) > 0 {
+		return s.sendEach(ctx, m, from, raw)
+	}
 
 	c, err := s.take(ctx)
 	if err != nil {
@@ -377,6 +413,52 @@ func (s *Sender) SendEmail(ctx context.Context, m *sendoka.OutboundEmail) (sendo
 		return sendoka.SendResult{}, err
 	}
 	return sendoka.SendResult{ProviderMessageID: mimemail.MessageID(m)}, nil
+}
+
+// sendEach sends raw once per envelope of m, in order, each with the envelope's return path
+// (from when it has none) and its one recipient, on one pooled connection (a new one when a
+// refusal left it unusable). It stops at the first failure it cannot get past (goOn).
+func (s *Sender) sendEach(ctx context.Context, m *sendoka.OutboundEmail, from string, raw []byte) (sendoka.SendResult, error) {
+	res := sendoka.SendResult{Recipients: make([]sendoka.RecipientResult, 0, len(m.Envelopes))}
+	var c *conn
+	defer func() {
+		if c != nil {
+			s.put(c)
+		}
+	}()
+	for _, env := range m.Envelopes {
+		if c == nil {
+			var err error
+			if c, err = s.take(ctx); err != nil {
+				return res, err
+			}
+		}
+		returnPath := from
+		if env.ReturnPath != "" {
+			returnPath = env.ReturnPath
+		}
+		reusable, err := s.send(ctx, c, returnPath, []string{env.Recipient}, raw)
+		if !reusable {
+			s.discard(c, false)
+			c = nil
+		}
+		res.ProviderMessageID = mimemail.MessageID(m)
+		res.Recipients = append(res.Recipients, sendoka.RecipientResult{Recipient: env.Recipient, Err: err})
+		if err != nil && !goOn(err) {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// goOn reports whether a send recipient by recipient carries on after err, one recipient's
+// failure: yes after the relay's refusal (a reply, 4xx or 5xx, that is not throttling), no
+// after a failure that says nothing of the recipient (the connection, the context) or that
+// the next recipient would meet too (throttling), nor after an unknown outcome.
+func goOn(err error) bool {
+	var pe *sendoka.ProviderError
+	var tp *textproto.Error
+	return errors.As(err, &pe) && (pe.Kind == sendoka.Permanent || pe.Kind == sendoka.Transient) && errors.As(err, &tp)
 }
 
 // send runs one MAIL/RCPT/DATA exchange, each phase under its own deadline. It reports

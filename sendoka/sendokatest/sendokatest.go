@@ -2,7 +2,8 @@
 // River: a *sendoka.Client on a real database (SQLite in t.TempDir() by default) with real
 // River workers, and one providers/memsend fake in place of every provider: live email and
 // SMS, and the sandbox that takes test-key messages and mail from the sandbox domain. Every
-// message a test sends reaches the fake, whichever principal or sender domain it uses.
+// message a test sends reaches the fake, whichever principal or sender domain it uses
+// (unless Options.Email gives live email a provider of its own).
 //
 // New bootstraps an org and gives its live and test principals (and API keys); WaitSent and
 // WaitStatus wait, with a deadline, for what the workers do in the background:
@@ -88,6 +89,10 @@ type Options struct {
 	// Fake is the provider of every channel and mode. Give your own to set it up before the
 	// Client is built (memsend's LimitConcurrency must be). Default: memsend.New().
 	Fake *memsend.Sender
+	// Email, when set, takes live email in place of Fake (sendoka.Config.Email): an
+	// smtpemail.Sender on an smtpemailtest server, say, to test the whole way over SMTP.
+	// Test-key mail and mail from the sandbox domain still reach Fake. Default: Fake.
+	Email sendoka.EmailSender
 	// WaitTimeout bounds each WaitSent and WaitStatus. Default: DefaultWaitTimeout (10 s).
 	WaitTimeout time.Duration
 	// Logger receives the logs of the core, the queue and the database. Default: quiet.
@@ -225,9 +230,13 @@ func (e *Env) start(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	var email sendoka.EmailSender = e.Fake
+	if o.Email != nil {
+		email = o.Email
+	}
 	e.Client, err = sendoka.New(sendoka.Config{
 		Store: e.DB, Queue: e.Queue,
-		Email: e.Fake, SMS: e.Fake, SandboxEmail: e.Fake, SandboxSMS: e.Fake,
+		Email: email, SMS: e.Fake, SandboxEmail: e.Fake, SandboxSMS: e.Fake,
 		SandboxDomain: o.SandboxDomain, VerifiedDomains: o.VerifiedDomains, DNS: e.DNS,
 		Delivery: o.Delivery, Clock: o.Clock, Logger: o.Logger, Inbound: o.Inbound, Tracking: o.Tracking, Webhooks: o.Webhooks,
 	})

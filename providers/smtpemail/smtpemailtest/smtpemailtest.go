@@ -15,7 +15,9 @@
 // It can also play a slow or broken relay after the data: Options.ReplyDelay holds the
 // reply to the final ".", and Options.Data may return ErrNoReply (never answer) or
 // ErrHangUp (close the connection instead of answering). Received counts every message
-// whose data arrived, whatever the answer, to catch a message delivered twice.
+// whose data arrived, whatever the answer, to catch a message delivered twice, and
+// ReceivedFor counts them by envelope recipient, to catch a recipient sent a message twice
+// when it goes out in one transaction per recipient.
 package smtpemailtest
 
 import (
@@ -111,6 +113,7 @@ type Server struct {
 	mu       sync.Mutex
 	msgs     []Message
 	received map[string]int // by Message-ID
+	byRcpt   map[rcptKey]int
 	conns    int
 	notify   chan struct{}
 	stopped  chan struct{} // closed when the test ends
@@ -120,7 +123,7 @@ type Server struct {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	s := &Server{
-		Host: "127.0.0.1", opts: opts, received: map[string]int{},
+		Host: "127.0.0.1", opts: opts, received: map[string]int{}, byRcpt: map[rcptKey]int{},
 		notify: make(chan struct{}, 1), stopped: make(chan struct{}),
 	}
 	cert, roots := selfSigned(t)
@@ -192,6 +195,18 @@ func (s *Server) Received(messageID string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.received[strings.Trim(strings.TrimSpace(messageID), "<>")]
+}
+
+// rcptKey is a Message-ID (without angle brackets) and an envelope recipient (lower case).
+type rcptKey struct{ messageID, rcpt string }
+
+// ReceivedFor counts the messages with this Message-ID whose data the server read in full
+// with rcpt among their envelope recipients (RCPT TO), whatever it answered, as Received
+// does. More than one means rcpt was handed the message more than once.
+func (s *Server) ReceivedFor(messageID, rcpt string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byRcpt[rcptKey{strings.Trim(strings.TrimSpace(messageID), "<>"), strings.ToLower(rcpt)}]
 }
 
 // Receipts returns Received for every Message-ID seen (without angle brackets).
@@ -334,6 +349,9 @@ func (ss *session) Data(r io.Reader) error {
 	ss.s.mu.Lock()
 	if m.MessageID != "" {
 		ss.s.received[m.MessageID]++
+		for _, to := range m.To {
+			ss.s.byRcpt[rcptKey{m.MessageID, strings.ToLower(to)}]++
+		}
 	}
 	ss.s.mu.Unlock()
 	ss.s.signal()
