@@ -755,7 +755,7 @@ func (c *Client) recordSent(ctx context.Context, m *Message, res SendResult, a D
 		}
 		return nil
 	}}
-	if len(later) == 0 && !suppressing(m, due) {
+	if after == nil && len(later) == 0 && !suppressing(m, due) {
 		// The usual answer (sent, and the deliveries the provider already reported) has a
 		// plain form: a shared transaction writes it with the others' in one statement each.
 		try := snap

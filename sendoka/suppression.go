@@ -283,7 +283,7 @@ func suppressedAtDelivery(ctx context.Context, r suppressionReader, m *Message, 
 // suppressedDiagnostic is the failure of m when its active suppressions (found, among the
 // suppressions of its recipients all) cover every recipient, and nil otherwise.
 func suppressedDiagnostic(m *Message, provider string, all []string, found []*Suppression) *Diagnostic {
-	if len(all) == 0 || len(found) < len(all) {
+	if len(all) == 0 || sentToSome(m) || len(found) < len(all) {
 		return nil
 	}
 	return &Diagnostic{Provider: provider, Code: "suppressed", Message: suppressedMessage(m.Channel, found)}
