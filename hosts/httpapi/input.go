@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/validation"
@@ -128,6 +129,16 @@ func location(path []any) string {
 // left to the schema, and the keys of maps are free. Anything that is not JSON yields nil:
 // the decoder reports it.
 func miscasedKeys(raw []byte, t reflect.Type) [][]any {
+	if lowerCaseFields(t) && plainKeys(raw) {
+		// Every field name is lower-case ASCII and so is every key: a key that folds to a
+		// name is that name. (The usual body: no walk.)
+		return nil
+	}
+	return walkMiscased(raw, t)
+}
+
+// walkMiscased is miscasedKeys without its shortcut: it walks every key of raw.
+func walkMiscased(raw []byte, t reflect.Type) [][]any {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	var out [][]any
 	if err := walkKeys(dec, t, []any{}, &out); err != nil {
@@ -229,10 +240,93 @@ func foldsToField(fields map[string]reflect.Type, key string) bool {
 	return false
 }
 
+// plainKeys reports whether every object key of raw, a JSON document, is lower-case ASCII
+// written without escapes. It reads strings only: a string followed by ':' is a key.
+func plainKeys(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '"' {
+			continue
+		}
+		plain := true
+		j := i + 1
+		for ; j < len(raw) && raw[j] != '"'; j++ {
+			switch c := raw[j]; {
+			case c == '\\':
+				plain = false
+				j++ // the escaped byte, '"' included
+			case c >= 0x80 || ('A' <= c && c <= 'Z'):
+				plain = false
+			}
+		}
+		k := j + 1
+		for k < len(raw) && (raw[k] == ' ' || raw[k] == '\t' || raw[k] == '\n' || raw[k] == '\r') {
+			k++
+		}
+		if !plain && k < len(raw) && raw[k] == ':' {
+			return false
+		}
+		i = j
+	}
+	return true
+}
+
+// lowerCase caches lowerCaseFields per type.
+var lowerCase sync.Map // reflect.Type -> bool
+
+// lowerCaseFields reports whether every field name that the keys of a JSON document decoded
+// into a t are checked against (t's fields, those of the structs in them, at any depth) is
+// lower-case ASCII.
+func lowerCaseFields(t reflect.Type) bool {
+	if v, ok := lowerCase.Load(t); ok {
+		return v.(bool)
+	}
+	ok := lowerCaseWalk(t, map[reflect.Type]bool{})
+	lowerCase.Store(t, ok)
+	return ok
+}
+
+func lowerCaseWalk(t reflect.Type, seen map[reflect.Type]bool) bool {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || seen[t] || t.Kind() == reflect.Interface || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return true
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array, reflect.Map:
+		return lowerCaseWalk(t.Elem(), seen)
+	case reflect.Struct:
+		for name, ft := range jsonFields(t) {
+			for _, c := range []byte(name) {
+				if c >= 0x80 || ('A' <= c && c <= 'Z') {
+					return false
+				}
+			}
+			if !lowerCaseWalk(ft, seen) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// fieldsOf caches jsonFields per struct type.
+var fieldsOf sync.Map // reflect.Type -> map[string]reflect.Type
+
 // jsonFields returns the JSON names of a struct's fields and their types, as encoding/json
 // sees them: the tag's name or the Go name, "-" skipped, untagged embedded structs flattened
-// (a shallower field wins over a deeper one of the same name).
+// (a shallower field wins over a deeper one of the same name). The map is shared: read only.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if v, ok := fieldsOf.Load(t); ok {
+		return v.(map[string]reflect.Type)
+	}
+	out := structFields(t)
+	fieldsOf.Store(t, out)
+	return out
+}
+
+func structFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	seen := map[reflect.Type]bool{}
 	for level := []reflect.Type{t}; len(level) > 0; {

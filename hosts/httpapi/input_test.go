@@ -176,3 +176,41 @@ func TestMiscasedKeys(t *testing.T) {
 		jsonFields(reflect.TypeFor[outer]()))
 	require.Equal(t, [][]any{{"name"}, {"TO"}}, miscasedKeys([]byte(`{"Name":"x","name":"y","TO":[],"skip":1}`), reflect.TypeFor[*outer]()))
 }
+
+// TestPlainKeys: the shortcut of miscasedKeys sees a key that is not lower-case ASCII
+// written plainly, and only keys: values are free.
+func TestPlainKeys(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]bool{
+		`{"to":["A@B.C"],"subject":"Hello \"World\": yes","html":"<B>:</B>"}`: true,
+		`{"to":[],"Cc":[]}`:                      false,
+		`{"to":[], "c\u0063" :[]}`:               false, // an escape may spell anything
+		`{"ſubject":"x"}`:                        false, // folds to "subject"
+		"{\"subject\"\n\t:\"x\",\"To\"\r\n : 1}": false,
+		`["Cc", "Bcc"]`:                          true, // strings that are not keys
+		`{"a":"b\\","Cc":1}`:                     false,
+	} {
+		require.Equal(t, want, plainKeys([]byte(raw)), raw)
+	}
+	require.True(t, lowerCaseFields(reflect.TypeFor[sendoka.EmailRequest]()), "the API's own fields are snake_case")
+	type mixed struct {
+		Inner []struct {
+			Name string
+		} `json:"inner"`
+	}
+	require.False(t, lowerCaseFields(reflect.TypeFor[mixed]()), "a Go name deeper down")
+	require.Equal(t, [][]any{{"inner", 0, "name"}}, miscasedKeys([]byte(`{"inner":[{"name":"x"}]}`), reflect.TypeFor[mixed]()),
+		"no shortcut for a type with an upper-case name")
+}
+
+// FuzzMiscasedKeys: the shortcut never hides a miscased key the walk finds.
+func FuzzMiscasedKeys(f *testing.F) {
+	for _, seed := range []string{`{"to":[],"from":"x"}`, `{"Cc":[]}`, `{"c\u0043":1}`, `{"attachments":[{"CONTENT":"x"}]}`,
+		`{"ſubject":"x"}`, `{"subject":"\"Cc\":"}`, `{"subject":"x\\","To":1}`} {
+		f.Add([]byte(seed))
+	}
+	emailType := reflect.TypeFor[sendoka.EmailRequest]()
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		require.Equal(t, walkMiscased(raw, emailType), miscasedKeys(raw, emailType))
+	})
+}
