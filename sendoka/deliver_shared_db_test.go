@@ -203,6 +203,18 @@ func (s *claimHoldingStore) ClaimUnclaimed(ctx context.Context, claims []sendoka
 	return s.Store.ClaimUnclaimed(ctx, claims, at, until)
 }
 
+// claimHoldingClient is a client on a claimHoldingStore over b's database, one shared trip
+// of a kind at a time.
+func (b *dbBundle) claimHoldingClient(t *testing.T) (*sendoka.Client, *claimHoldingStore) {
+	t.Helper()
+	store := &claimHoldingStore{Store: b.db, entered: make(chan struct{}), release: make(chan struct{})}
+	c, err := sendoka.New(sendoka.Config{Store: store, Queue: b.queue, Clock: b.clock,
+		Email: b.fake, SMS: b.fake, SandboxEmail: b.fake, SandboxSMS: b.fake})
+	require.NoError(t, err)
+	c.SetSharedTripsInFlight(1)
+	return c, store
+}
+
 // TestDeliveryClaimsShareStatements: deliveries that start while another's claim is being
 // made claim together, in one statement; a message named twice in that statement (two
 // runs of its job at once) is sent once.
@@ -211,11 +223,7 @@ func TestDeliveryClaimsShareStatements(t *testing.T) {
 	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
 		b := newDBBundle(t, db)
 		ctx := context.Background()
-		store := &claimHoldingStore{Store: db, entered: make(chan struct{}), release: make(chan struct{})}
-		c, err := sendoka.New(sendoka.Config{Store: store, Queue: b.queue, Clock: b.clock,
-			Email: b.fake, SMS: b.fake, SandboxEmail: b.fake, SandboxSMS: b.fake})
-		require.NoError(t, err)
-		c.SetSharedTripsInFlight(1)
+		c, store := b.claimHoldingClient(t)
 		const n = 6
 		msgs := make([]*sendoka.Message, n)
 		for i := range msgs {
@@ -259,11 +267,7 @@ func TestSharedClaimReadsSuppressions(t *testing.T) {
 	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
 		b := newDBBundle(t, db)
 		ctx := context.Background()
-		store := &claimHoldingStore{Store: db, entered: make(chan struct{}), release: make(chan struct{})}
-		c, err := sendoka.New(sendoka.Config{Store: store, Queue: b.queue, Clock: b.clock,
-			Email: b.fake, SMS: b.fake, SandboxEmail: b.fake, SandboxSMS: b.fake})
-		require.NoError(t, err)
-		c.SetSharedTripsInFlight(1)
+		c, store := b.claimHoldingClient(t)
 		const n = 5
 		msgs := make([]*sendoka.Message, n)
 		for i := range msgs {
@@ -271,7 +275,7 @@ func TestSharedClaimReadsSuppressions(t *testing.T) {
 			require.NoError(t, err)
 			msgs[i] = m
 		}
-		_, err = b.client.Suppress(ctx, b.p, sendoka.ChannelEmail, "reader3@example.com")
+		_, err := b.client.Suppress(ctx, b.p, sendoka.ChannelEmail, "reader3@example.com")
 		require.NoError(t, err)
 		var wg sync.WaitGroup
 		errs := make([]error, n)
