@@ -23,7 +23,7 @@ const maxAudienceScan = 100000
 // send's writes never wait long behind a chunk.
 const (
 	fanoutChunk          = 500
-	fanoutChunkOneWriter = 100
+	fanoutChunkOneWriter = 250
 )
 
 // OneWriter is implemented by a Store whose database takes one write at a time (SQLite).
