@@ -1,0 +1,13 @@
+package main
+
+import "errors"
+
+func runHandoff(*env) error        { return errors.New("todo") }
+func runSlowRelay(*env) error      { return errors.New("todo") }
+func runProviderOutage(*env) error { return errors.New("todo") }
+func runDBOutage(*env) error       { return errors.New("todo") }
+func runWebhooks(*env) error       { return errors.New("todo") }
+func runTwoServers(*env) error     { return errors.New("todo") }
+func runFailover(*env) error       { return errors.New("todo") }
+func runDiskFull(*env) error       { return errors.New("todo") }
+func runFanout(*env) error         { return errors.New("todo") }
