@@ -19,10 +19,10 @@ type result struct {
 	// as sent with outcome "unknown" (their hand-off was cut short), of which
 	// UnknownUnreceived never reached the recorder.
 	Accepted, Delivered, Duplicates, Lost int
-	Unknown, UnknownUnreceived          int
-	Failures                            []string // checks that did not hold
-	Notes                               []string // what the run saw, for the report
-	Took                                time.Duration
+	Unknown, UnknownUnreceived            int
+	Failures                              []string // checks that did not hold
+	Notes                                 []string // what the run saw, for the report
+	Took                                  time.Duration
 }
 
 func (r *result) fail(format string, args ...any) {
