@@ -2,7 +2,6 @@ package main
 
 import "errors"
 
-func runHandoff(*env) error        { return errors.New("todo") }
 func runSlowRelay(*env) error      { return errors.New("todo") }
 func runProviderOutage(*env) error { return errors.New("todo") }
 func runDBOutage(*env) error       { return errors.New("todo") }

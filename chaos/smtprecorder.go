@@ -30,6 +30,7 @@ type smtpRecorder struct {
 	down     chan struct{} // closed by stop: delayed replies give up
 	byID     map[string]int
 	byRcpt   map[string]int
+	holding  map[string]int // messages received whose reply is still delayed
 	total    int
 	unparsed int // messages without a Message-ID the suite can read
 }
@@ -40,7 +41,7 @@ func startSMTPRecorder(e *env, replyDelay func(id string) time.Duration) (*smtpR
 	if err != nil {
 		return nil, err
 	}
-	r := &smtpRecorder{addr: ln.Addr().String(), replyDelay: replyDelay, byID: map[string]int{}, byRcpt: map[string]int{}}
+	r := &smtpRecorder{addr: ln.Addr().String(), replyDelay: replyDelay, byID: map[string]int{}, byRcpt: map[string]int{}, holding: map[string]int{}}
 	r.host, r.port = "127.0.0.1", ln.Addr().(*net.TCPAddr).Port
 	r.serve(ln)
 	e.cl.add(r.stop)
@@ -132,6 +133,18 @@ func (r *smtpRecorder) rcptCounts() map[string]int {
 	return out
 }
 
+// held returns the messages received whose delayed reply has not gone out yet: the
+// relay has them, the sender does not know it.
+func (r *smtpRecorder) held() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ids []string
+	for id := range r.holding {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // received returns how many messages arrived in all.
 func (r *smtpRecorder) received() int {
 	r.mu.Lock()
@@ -202,7 +215,15 @@ func (s *recorderSession) Data(body io.Reader) error {
 	}
 	s.r.mu.Lock()
 	down := s.r.down
+	s.r.holding[id]++
 	s.r.mu.Unlock()
+	defer func() {
+		s.r.mu.Lock()
+		if s.r.holding[id]--; s.r.holding[id] <= 0 {
+			delete(s.r.holding, id)
+		}
+		s.r.mu.Unlock()
+	}()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
