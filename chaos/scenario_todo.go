@@ -2,7 +2,6 @@ package main
 
 import "errors"
 
-func runSlowRelay(*env) error      { return errors.New("todo") }
 func runProviderOutage(*env) error { return errors.New("todo") }
 func runDBOutage(*env) error       { return errors.New("todo") }
 func runWebhooks(*env) error       { return errors.New("todo") }
