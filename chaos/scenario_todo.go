@@ -2,7 +2,6 @@ package main
 
 import "errors"
 
-func runTwoServers(*env) error     { return errors.New("todo") }
 func runFailover(*env) error       { return errors.New("todo") }
 func runDiskFull(*env) error       { return errors.New("todo") }
 func runFanout(*env) error         { return errors.New("todo") }
