@@ -1,5 +1,0 @@
-package main
-
-import "errors"
-
-func runFanout(*env) error         { return errors.New("todo") }
