@@ -81,18 +81,32 @@ func (c *apiClient) postJSON(ctx context.Context, url string, body, v any, heade
 	return c.sendJSON(ctx, http.MethodPost, url, body, v, headers...)
 }
 
+// sendJSON sends a scenario's setup request (creating a template, an audience…) and
+// decodes a 200 or 201 answer into v (when not nil). Like any client it retries for a
+// while on no answer, a 5xx, a 409 or a 429 (a loaded machine can make the database
+// slower than the API's 4 s): the setup is not what the scenario tests. Setup requests
+// are safe to repeat, or carry an Idempotency-Key.
 func (c *apiClient) sendJSON(ctx context.Context, method, url string, body, v any, headers ...string) error {
-	a := c.do(ctx, method, url, body, headers...)
-	if a.err != nil {
-		return a.err
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		a := c.do(ctx, method, url, body, headers...)
+		if a.status == http.StatusOK || a.status == http.StatusCreated {
+			if v == nil {
+				return nil
+			}
+			return json.Unmarshal(a.body, v)
+		}
+		_, wait, done := classifyAnswer(a)
+		if done || time.Now().After(deadline) {
+			if a.err != nil {
+				return a.err
+			}
+			return fmt.Errorf("%s %s: %d %s", method, url, a.status, a.body)
+		}
+		if !sleepCtx(ctx, wait) {
+			return ctx.Err()
+		}
 	}
-	if a.status != http.StatusOK && a.status != http.StatusCreated {
-		return fmt.Errorf("%s %s: %d %s", method, url, a.status, a.body)
-	}
-	if v == nil {
-		return nil
-	}
-	return json.Unmarshal(a.body, v)
 }
 
 // envelope is the docs' error envelope.
