@@ -134,9 +134,11 @@ func idempotencyMiddleware(c *sendoka.Client, opts Options) func(huma.Context, f
 		if !call.InTx() || call.Committed() || !st.failed || st.resetHeld == nil {
 			return
 		}
-		// The send failed (its key taken, say): the key decides the answer.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx.Context()), timeout)
-		defer cancel()
+		// The send failed (its key taken, say): the key decides the answer, looked up within
+		// what is left of the request's database time. A send that failed on that deadline
+		// (the database is down or frozen) answers its 503 now rather than wait as long again.
+		sctx, end := requestBudget(ctx.Context(), opts.DatabaseTimeout).span(context.WithoutCancel(ctx.Context()))
+		defer end()
 		r, rerun, err := call.Settle(sctx)
 		switch {
 		case r != nil:
