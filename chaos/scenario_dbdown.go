@@ -17,8 +17,8 @@ const answerBound = 6 * time.Second
 // past a few seconds, never answer 500; nothing accepted may be lost; the workers must
 // carry on by themselves.
 func runDBOutage(e *env) error {
-	n, stream := sized(e, 3000, 600), sized(e, 60*time.Second, 25*time.Second)
-	outageAt, outage := sized(e, 15*time.Second, 6*time.Second), sized(e, 20*time.Second, 8*time.Second)
+	n, stream := sized(e, 3000, 400), sized(e, 60*time.Second, 16*time.Second)
+	outageAt, outage := sized(e, 15*time.Second, 4*time.Second), sized(e, 20*time.Second, 6*time.Second)
 	pg, err := startCluster(e.ctx, e.dir, e.cl)
 	if err != nil {
 		return err

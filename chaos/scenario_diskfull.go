@@ -24,9 +24,10 @@ func runDiskFull(e *env) error {
 	if os.Geteuid() != 0 {
 		return errors.New("needs root: it mounts a tmpfs under the data dir to fill it")
 	}
-	n, stream := sized(e, 1500, 400), sized(e, 60*time.Second, 24*time.Second)
-	lockAt, lockFor := sized(e, 8*time.Second, 3*time.Second), sized(e, 8*time.Second, 5*time.Second)
-	fullAt, fullFor := sized(e, 25*time.Second, 11*time.Second), sized(e, 15*time.Second, 6*time.Second)
+	n, stream := sized(e, 1500, 340), sized(e, 60*time.Second, 18*time.Second)
+	// The lock outlasts the API's database timeout (4 s), so requests meet it whole.
+	lockAt, lockFor := sized(e, 8*time.Second, 2*time.Second), sized(e, 8*time.Second, 6*time.Second)
+	fullAt, fullFor := sized(e, 25*time.Second, 10*time.Second), sized(e, 15*time.Second, 5*time.Second)
 	data := filepath.Join(e.dir, "data")
 	if err := mountTmpfs(e, data, "64m"); err != nil {
 		return err

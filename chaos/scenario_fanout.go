@@ -19,16 +19,15 @@ func runFanout(e *env) error {
 	if err != nil {
 		return err
 	}
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	// Broadcast mail carries an unsubscribe link: it needs the server's public URL.
+	// Broadcast mail carries an unsubscribe link: it needs the server's public URL. The
+	// short form lets recovery take a fan-out for dead after 5 s without progress, not 30 s.
+	stall := sized(e, 30*time.Second, 5*time.Second)
 	srv, err := newServer(e, "serve", append(rec.env(), "SENDOKA_DATABASE_URL="+pg.url(), "SENDOKA_SMTP_MAX_CONNS="+itoa(relayConns),
-		"SENDOKA_PUBLIC_URL=http://127.0.0.1:"+itoa(port))...)
+		"SENDOKA_FANOUT_STALL="+stall.String())...)
 	if err != nil {
 		return err
 	}
+	srv.env = append(srv.env, "SENDOKA_PUBLIC_URL="+srv.base)
 	if err := srv.start(e.ctx); err != nil {
 		return err
 	}
@@ -164,7 +163,7 @@ func runFanout(e *env) error {
 	e.r.check(len(notReceived) == 0, "%d contacts' messages never reached the relay: %s", len(notReceived), sample(notReceived))
 	e.r.check(len(rows) == n, "%d messages for %d contacts", len(rows), n)
 	e.r.check(e.r.Unknown <= len(kills)*relayConns, "%d unknown outcomes: more than %d kills can catch mid-hand-off", e.r.Unknown, len(kills))
-	e.r.note("an audience of %d contacts sent a template; kill -9 and restart while the fan-out made the messages (%s), then while they went out (%s)", n, kills[0], kills[1])
+	e.r.note("an audience of %d contacts sent a template; kill -9 and restart while the fan-out made the messages (%s), then while they went out (%s); SENDOKA_FANOUT_STALL=%s", n, kills[0], kills[1], stall)
 	e.r.note("the fan-out finished %s after the send, the last message went out %s after it; %d messages ended with an unknown outcome, %d of them never reached the relay",
 		finished.Round(time.Second), drained.Round(time.Second), e.r.Unknown, e.r.UnknownUnreceived)
 	return nil

@@ -13,8 +13,8 @@ import (
 // retries left; and the messages that met the outage show their retries (attempts,
 // delivery_attempts with the transient failures, then the success).
 func runProviderOutage(e *env) error {
-	n, stream := sized(e, 600, 150), sized(e, 2*time.Minute, 30*time.Second)
-	outageAt, outage := sized(e, 20*time.Second, 8*time.Second), sized(e, 60*time.Second, 10*time.Second)
+	n, stream := sized(e, 600, 100), sized(e, 2*time.Minute, 20*time.Second)
+	outageAt, outage := sized(e, 20*time.Second, 5*time.Second), sized(e, 60*time.Second, 8*time.Second)
 	pg, err := startCluster(e.ctx, e.dir, e.cl)
 	if err != nil {
 		return err
