@@ -144,7 +144,7 @@ func runScenario(ctx context.Context, o options, bin string, s scenario, cl *cle
 	defer func() {
 		sc.run()
 		release()
-		if o.keep || len(r.Failures) > 0 {
+		if o.keep || len(r.Failures) > 0 && ctx.Err() == nil { // an interrupted run's are no clue
 			r.note("files kept in %s", dir)
 			return
 		}
