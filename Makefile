@@ -4,7 +4,7 @@ PKGS := ./...
 BIN := bin/sendoka
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run build test test-race vet fmt fuzz bench clean compose-check screenshots
+.PHONY: run build test test-race vet fmt fuzz bench chaos chaos-short clean compose-check screenshots
 
 ## run: build and start the server on the embedded default (SQLite in ./sendoka-data, sandbox providers)
 run: build
@@ -41,6 +41,14 @@ fuzz:
 ## bench: measure the server (SQLite, and Postgres when SENDOKA_BENCH_DATABASE_URL or a local server is there); writes bench/results.md
 bench: build
 	$(GO) run ./bench/cmd/sendokabench -bin ./$(BIN) -out bench/results.md
+
+## chaos: the fault-injection suite at full size (as root: its own Postgres clusters, a tmpfs; about 30 minutes); writes bench/chaos.md
+chaos:
+	$(GO) run ./chaos -out bench/chaos.md
+
+## chaos-short: the suite's short form (smaller counts, shorter outages; under 5 minutes), as .ci/run runs it
+chaos-short:
+	$(GO) run ./chaos -short
 
 clean:
 	rm -rf bin sendoka-data

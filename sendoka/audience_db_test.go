@@ -169,6 +169,69 @@ func TestAudienceFanout(t *testing.T) {
 	})
 }
 
+// TestRecoverStalledFanout: the process running a fan-out died (its job is left running in
+// the queue, which rescues it only after the job timeout and a minute). Recovery queues the
+// fan-out again once its send has made no progress for FanoutStalledAfter, not before, and
+// gives the new job as long again; the new job and the old one together give every contact
+// exactly one message. The chaos suite (scenario 9) found such a send stalled for the
+// queue's 16 minutes.
+func TestRecoverStalledFanout(t *testing.T) {
+	t.Parallel()
+	bunstoretest.EachDB(t, func(t *testing.T, db *bunstore.DB) {
+		b := newAudienceBundle(t, db)
+		ctx := context.Background()
+		const n = 700 // two chunks
+		a, contacts := b.audience(t, n)
+		s, err := b.c.SendToAudience(ctx, b.p, a.ID, &sendoka.AudienceSendRequest{From: "news@sandbox.sendoka.com",
+			Channel: sendoka.ChannelEmail, Template: "news", Variables: map[string]any{"issue": "May"}})
+		require.NoError(t, err)
+		fanoutJobs := func() int {
+			var k int
+			require.NoError(t, db.SQLDB().QueryRowContext(ctx, "SELECT COUNT(*) FROM river_job WHERE kind = 'audience_fanout'").Scan(&k))
+			return k
+		}
+		require.Equal(t, 1, fanoutJobs())
+
+		// Nothing runs the send's job (the queue is not started): its process died.
+		recovered := func() int {
+			r, err := b.c.RecoverDeliveries(ctx)
+			require.NoError(t, err)
+			return r.Fanouts
+		}
+		require.Zero(t, recovered(), "first seen")
+		b.clock.set(sendoka.DefaultFanoutStall - time.Second)
+		require.Zero(t, recovered(), "not stalled yet")
+		b.clock.set(sendoka.DefaultFanoutStall + time.Second)
+		require.Equal(t, 1, recovered(), "stalled: queued again")
+		require.Equal(t, 2, fanoutJobs())
+		require.Zero(t, recovered(), "the new job has its own time")
+		require.Equal(t, 2, fanoutJobs())
+
+		// Both jobs run: one message per contact.
+		b.start(t)
+		deliveries, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		require.NoError(t, b.fake.WaitFor(deliveries, n))
+		var got *sendoka.AudienceSend
+		pollUntil(t, func() bool {
+			got, err = b.c.GetAudienceSend(ctx, b.p, a.ID, s.ID)
+			require.NoError(t, err)
+			return got.FinishedAt != nil && got.Statuses[sendoka.StatusSent]+got.Statuses[sendoka.StatusDelivered] == n
+		}, "not all sent: %v", lazy(func() string { return fmt.Sprint(got.Statuses) }))
+		msgs, reached := b.broadcastCounts(t, s.ID)
+		require.Equal(t, n, msgs, "one message per recipient")
+		require.Equal(t, n, reached)
+		byAddr := map[string]int{}
+		for _, sent := range b.fake.Sent() {
+			byAddr[sent.Email.To[0]]++
+		}
+		for _, c := range contacts {
+			require.Equal(t, 1, byAddr[c.Email], "%s", c.Email)
+		}
+		require.Zero(t, recovered(), "a finished send is left alone")
+	})
+}
+
 // messageTo finds the memsend record to an address and reads its message.
 func (b *audienceBundle) messageTo(t *testing.T, addr string) *sendoka.Message {
 	t.Helper()

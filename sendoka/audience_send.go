@@ -131,6 +131,9 @@ type AudienceSendStore interface {
 	// PendingRecipients returns at most limit recipients of the send whose contact id sorts
 	// after after, ordered by contact id, each with its contact as it is now.
 	PendingRecipients(ctx context.Context, sendID, after string, limit int) ([]PendingRecipient, error)
+	// UnfinishedAudienceSends returns at most limit sends whose fan-out has not finished
+	// (FinishedAt nil), whatever their scope, oldest first. Statuses is not filled.
+	UnfinishedAudienceSends(ctx context.Context, limit int) ([]*AudienceSend, error)
 }
 
 // AudienceSendTx is the part of Tx that writes audience sends.

@@ -138,6 +138,7 @@ type Client struct {
 	pools             poolCursors   // round-robin turns of the phone pools (pool.go)
 	tracking          *tracker      // open and click tracking (tracking.go)
 	delivery          DeliveryConfig
+	fanouts           fanoutWatch      // unfinished audience sends' progress, for recovery (recover_fanout.go)
 	slots             providerSlots    // provider concurrency (provider_slots.go)
 	keys              *keyCache        // API key lookups (apikey_cache.go)
 	tenants           tenantCache      // tenants ForTenant found (tenant_scope.go)

@@ -38,6 +38,10 @@ type DeliveryConfig struct {
 	// recovery takes it for one held by a dead process and queues the message again. It
 	// must exceed SlotWait. Default: SlotWait + 10s.
 	StalledAfter time.Duration
+	// FanoutStalledAfter is how long an unfinished audience send may make no progress before
+	// recovery takes its fan-out job for one a dead process held and queues another (two
+	// runs at once are harmless). Default: DefaultFanoutStall (30s).
+	FanoutStalledAfter time.Duration
 	// RetryDelays is the wait after each transient failure, in order; the attempt after the
 	// last delay is the final one, and its transient failure fails the message. Default:
 	// DefaultRetryDelays.
@@ -57,6 +61,9 @@ func (d DeliveryConfig) withDefaults() (DeliveryConfig, error) {
 	if d.StalledAfter == 0 {
 		d.StalledAfter = d.SlotWait + DefaultStallGrace
 	}
+	if d.FanoutStalledAfter == 0 {
+		d.FanoutStalledAfter = DefaultFanoutStall
+	}
 	if d.RetryDelays == nil {
 		d.RetryDelays = DefaultRetryDelays
 	}
@@ -70,6 +77,8 @@ func (d DeliveryConfig) withDefaults() (DeliveryConfig, error) {
 		return d, errors.New("sendoka: Delivery.SlotWait must not be negative")
 	case d.StalledAfter <= d.SlotWait:
 		return d, errors.New("sendoka: Delivery.StalledAfter must exceed SlotWait")
+	case d.FanoutStalledAfter < 0:
+		return d, errors.New("sendoka: Delivery.FanoutStalledAfter must not be negative")
 	case d.ThrottleDelay < 0:
 		return d, errors.New("sendoka: Delivery.ThrottleDelay must not be negative")
 	}

@@ -15,6 +15,9 @@ type Recovered struct {
 	// Requeued counts messages given a new delivery job: their job stalled before it claimed
 	// them, or their lapsed claim was on a provider that deduplicates.
 	Requeued int
+	// Fanouts counts unfinished audience sends given a new fan-out job: theirs made no
+	// progress for DeliveryConfig.FanoutStalledAfter (its process died).
+	Fanouts int
 }
 
 // RecoverDeliveries settles the deliveries that a dead process left behind, in seconds
@@ -30,6 +33,9 @@ type Recovered struct {
 //     DeliveryConfig.StalledAfter without claiming its message (a process that fetched it
 //     died before the hand-off began). Its message, still queued, gets a new job at once;
 //     the old job, should it ever run, finds it is no longer the message's job.
+//   - A stalled fan-out: an unfinished audience send that has not advanced for
+//     DeliveryConfig.FanoutStalledAfter gets a new fan-out job, which resumes after the
+//     last chunk committed (recover_fanout.go).
 func (c *Client) RecoverDeliveries(ctx context.Context) (Recovered, error) {
 	var r Recovered
 	now := c.now()
@@ -66,6 +72,9 @@ func (c *Client) RecoverDeliveries(ctx context.Context) (Recovered, error) {
 		if ok {
 			r.Requeued++
 		}
+	}
+	if r.Fanouts, err = c.recoverFanouts(ctx, now); err != nil {
+		return r, err
 	}
 	if r.Unknown > 0 || r.Requeued > 0 {
 		c.log.InfoContext(ctx, "recovered deliveries", "outcome_unknown", r.Unknown, "requeued", r.Requeued)

@@ -130,13 +130,15 @@ func idempotencyMiddleware(c *sendoka.Client, opts Options) func(huma.Context, f
 			timeout = DefaultDatabaseTimeout
 		}
 		st.idem = &idemState{call: call, timeout: timeout}
-		next(&bodyCtx{humaContext: ctx, body: bytes.NewReader(body)})
+		next(&bodyCtx{humaContext: ctx, body: bytes.NewReader(body), read: true})
 		if !call.InTx() || call.Committed() || !st.failed || st.resetHeld == nil {
 			return
 		}
-		// The send failed (its key taken, say): the key decides the answer.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx.Context()), timeout)
-		defer cancel()
+		// The send failed (its key taken, say): the key decides the answer, looked up within
+		// what is left of the request's database time. A send that failed on that deadline
+		// (the database is down or frozen) answers its 503 now rather than wait as long again.
+		sctx, end := requestBudget(ctx.Context(), opts.DatabaseTimeout).span(context.WithoutCancel(ctx.Context()))
+		defer end()
 		r, rerun, err := call.Settle(sctx)
 		switch {
 		case r != nil:
@@ -145,7 +147,7 @@ func idempotencyMiddleware(c *sendoka.Client, opts Options) func(huma.Context, f
 			// The key was stale (expired, or held by a request that died) and is free now:
 			// run once more, as its new holder. Nothing was written: the failure was held.
 			st.resetHeld()
-			next(&bodyCtx{humaContext: ctx, body: bytes.NewReader(body)})
+			next(&bodyCtx{humaContext: ctx, body: bytes.NewReader(body), read: true})
 		case err != nil && sendoka.ErrorCode(err) != sendoka.CodeUnavailable:
 			st.err, st.idem = sendoka.AsError(err), nil
 		}
@@ -231,9 +233,25 @@ func readBody(r io.Reader, max int64) (body []byte, rest io.Reader, whole bool) 
 type bodyCtx struct {
 	humaContext
 	body io.Reader
+	// read: the whole body was read from the connection already.
+	read bool
 }
 
 func (c *bodyCtx) BodyReader() io.Reader { return c.body }
+
+// SetReadDeadline leaves the connection alone once its body has been read whole. Huma sets
+// a deadline (BodyReadTimeout from now) before it reads the body, here from memory; on the
+// connection, net/http reads in the background from the end of the body on, to notice a
+// client that hangs up, and that deadline passing there (a handler slower than the body
+// read timeout: a database that is locked or down) would cancel the context of the
+// connection: of this request, and of every later request on the connection, each then
+// failing at once.
+func (c *bodyCtx) SetReadDeadline(t time.Time) error {
+	if c.read {
+		return nil
+	}
+	return c.humaContext.SetReadDeadline(t)
+}
 
 // Unwrap lets humago.Unwrap and other adapters reach the router's context.
 func (c *bodyCtx) Unwrap() huma.Context { return c.humaContext }

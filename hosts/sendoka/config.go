@@ -62,6 +62,7 @@ type config struct {
 	claimLease      time.Duration
 	slotWait        time.Duration
 	recovery        time.Duration
+	fanoutStall     time.Duration
 	shutdownTimeout time.Duration
 	noWorkers       bool
 	pprofAddr       string
@@ -183,6 +184,7 @@ func (c *config) flags(s *settings) {
 	s.int(&c.webhookConns, "webhook-endpoint-concurrency", 16, "webhook attempts to one endpoint a process makes at once; a delivery that finds them all busy waits a moment, so a slow endpoint never takes every webhook worker")
 	s.bool(&c.insecureWebhooks, "allow-insecure-webhooks", false, "development only: allow http:// webhook URLs to loopback, and webhook connections to loopback; private and link-local addresses stay refused")
 	s.duration(&c.recovery, "recovery-interval", riverjobs.DefaultRecoveryInterval, "how often the leader recovers deliveries a dead process left")
+	s.duration(&c.fanoutStall, "fanout-stall", sendoka.DefaultFanoutStall, "how long an audience send's fan-out may make no progress before the leader takes it for one a dead process left and runs it again")
 
 	s.group(groupLimits)
 	s.str(&c.plans, "plans", "", "plans as JSON, inline or @file: [{\"name\":\"pro\",\"burst_per_minute\":600,\"monthly_emails\":10000,\"monthly_sms\":1000,\"overage\":true}]; a plan named like a default replaces it, others are added")
@@ -245,6 +247,7 @@ func (c *config) serverConfig(log *slog.Logger) (server.Config, error) {
 	cfg.Queue.RecoveryInterval = c.recovery
 	cfg.Delivery.ClaimLease = c.claimLease
 	cfg.Delivery.SlotWait = c.slotWait
+	cfg.Delivery.FanoutStalledAfter = c.fanoutStall
 	cfg.Webhooks.AllowInsecure = c.insecureWebhooks
 	cfg.Inbound = sendoka.InboundConfig{BounceDomain: c.inbound.bounceDomain, Domains: splitList(c.inbound.domains),
 		MaxMessageBytes: int64(c.inbound.maxBytes)}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sendoka/sendoka/hosts/httpapi"
 	"github.com/sendoka/sendoka/hosts/server"
 	"github.com/sendoka/sendoka/providers/memsend"
 	"github.com/sendoka/sendoka/queue/riverjobs"
@@ -51,6 +53,12 @@ func setup(t *testing.T, dsn string) *bundle {
 // setupQueue is setup with the queue's settings given.
 func setupQueue(t *testing.T, dsn string, q riverjobs.Config) *bundle {
 	t.Helper()
+	return setupHTTP(t, dsn, q, httpapi.Options{})
+}
+
+// setupHTTP is setupQueue with the HTTP API's settings given.
+func setupHTTP(t *testing.T, dsn string, q riverjobs.Config, h httpapi.Options) *bundle {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	fake := memsend.New()
@@ -60,6 +68,7 @@ func setupQueue(t *testing.T, dsn string, q riverjobs.Config) *bundle {
 		SMS:             fake,
 		VerifiedDomains: []string{"example.com"},
 		Queue:           q,
+		HTTP:            h,
 		Database:        bunstore.Options{MaxOpenConns: bunstoretest.MaxOpenConns},
 	})
 	require.NoError(t, err)
@@ -92,15 +101,16 @@ type response struct {
 	elapsed time.Duration
 }
 
-func (b *bundle) do(t *testing.T, method, path string, body any) *response {
+func (b *bundle) do(t *testing.T, method, path string, body any, headers ...string) *response {
 	t.Helper()
-	res, err := b.try(method, path, body)
+	res, err := b.try(method, path, body, headers...)
 	require.NoError(t, err)
 	return res
 }
 
 // try is do for other goroutines: it returns its failure instead of failing the test.
-func (b *bundle) try(method, path string, body any) (*response, error) {
+// headers are name, value pairs.
+func (b *bundle) try(method, path string, body any, headers ...string) (*response, error) {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -118,6 +128,9 @@ func (b *bundle) try(method, path string, body any) (*response, error) {
 	req.Header.Set("Authorization", "Bearer "+b.key)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	start := time.Now()
 	res, err := http.DefaultClient.Do(req)
@@ -289,6 +302,35 @@ func TestFrozenPostgres(t *testing.T) {
 	b.requireAllSent(t)
 }
 
+// TestFrozenPostgresIdempotentSend: a send with an Idempotency-Key to a database that does
+// not answer gets its 503 within the database timeout too. The chaos suite (scenario 8) saw
+// such sends take the timeout twice: after the send failed, the key was looked up (to replay
+// a response another request stored) with a timeout of its own, not what was left.
+func TestFrozenPostgresIdempotentSend(t *testing.T) {
+	t.Parallel()
+	dsn := bunstoretest.DSN(t, bunstore.DialectPostgres) // skips without Postgres
+	proxy := bunstoretest.NewProxy(t, bunstoretest.PostgresTarget(t, dsn))
+	b := setupHTTP(t, bunstoretest.ProxyDSN(t, dsn, proxy), riverjobs.Config{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond},
+		httpapi.Options{DatabaseTimeout: time.Second})
+	b.send(t, 2) // the key is cached
+	b.requireAllSent(t)
+
+	proxy.Freeze()
+	res := b.do(t, http.MethodPost, "/api/v1/emails", email(9), "Idempotency-Key", "frozen-1")
+	requireUnavailable(t, res, 1500*time.Millisecond)
+
+	proxy.Thaw()
+	b.waitReady(t)
+	res = b.do(t, http.MethodPost, "/api/v1/emails", email(9), "Idempotency-Key", "frozen-1")
+	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
+	var sent struct{ ID string }
+	require.NoError(t, json.Unmarshal(res.body, &sent))
+	b.mu.Lock()
+	b.accepted = append(b.accepted, sent.ID)
+	b.mu.Unlock()
+	b.requireAllSent(t)
+}
+
 func TestStoppedPostgres(t *testing.T) {
 	t.Parallel()
 	dsn := bunstoretest.DSN(t, bunstore.DialectPostgres) // skips without Postgres
@@ -340,6 +382,72 @@ func TestLockedSQLite(t *testing.T) {
 	_, err = conn.ExecContext(ctx, "ROLLBACK")
 	require.NoError(t, err)
 	b.send(t, 2)
+	b.requireAllSent(t)
+}
+
+// TestSlowDatabaseKeepsTheConnection: a send with an Idempotency-Key that waits on a locked
+// database for longer than the body read timeout answers 503, and the next request on the
+// same keep-alive connection is served. The chaos suite (scenario 8) found such a send
+// answered 500, and every later request on its connection too, at once: a read deadline
+// Huma set after the idempotency middleware had read the body fired in net/http's
+// background read, which cancels the connection's context.
+func TestSlowDatabaseKeepsTheConnection(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "sendoka.db")
+	b := setupHTTP(t, "sqlite:"+path, riverjobs.Config{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond},
+		httpapi.Options{BodyReadTimeout: 100 * time.Millisecond, DatabaseTimeout: time.Second})
+	b.send(t, 1) // the key is cached: authentication does not wait on the lock below
+
+	hc := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}}
+	t.Cleanup(hc.CloseIdleConnections)
+	post := func(key string) (*response, bool) {
+		t.Helper()
+		raw, err := json.Marshal(email(7))
+		require.NoError(t, err)
+		reused := false
+		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+			GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused },
+		})
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+"/api/v1/emails", bytes.NewReader(raw))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+b.key)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+		start := time.Now()
+		res, err := hc.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return &response{status: res.StatusCode, header: res.Header, body: body, elapsed: time.Since(start)}, reused
+	}
+
+	other, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+	require.NoError(t, err)
+	defer other.Close()
+	ctx := context.Background()
+	conn, err := other.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, "BEGIN IMMEDIATE")
+	require.NoError(t, err)
+	_, err = conn.ExecContext(ctx, "CREATE TABLE other_process (x int)")
+	require.NoError(t, err)
+
+	res, _ := post("slow-1")
+	require.Greater(t, res.elapsed, 100*time.Millisecond, "the send outlasted the body read timeout")
+	requireUnavailable(t, res, 5*time.Second)
+
+	_, err = conn.ExecContext(ctx, "ROLLBACK")
+	require.NoError(t, err)
+	res, reused := post("slow-1")
+	require.True(t, reused, "the retry came on the same connection")
+	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
+	var sent struct{ ID string }
+	require.NoError(t, json.Unmarshal(res.body, &sent))
+	b.mu.Lock()
+	b.accepted = append(b.accepted, sent.ID)
+	b.mu.Unlock()
 	b.requireAllSent(t)
 }
 

@@ -100,6 +100,23 @@ func (db *DB) GetAudienceSendByID(ctx context.Context, id string) (_ *sendoka.Au
 	return row.send(), nil
 }
 
+// UnfinishedAudienceSends returns the sends whose fan-out has not finished, oldest first.
+// The table holds a row per send, few unfinished at any time: recovery reads it every few
+// seconds on one node.
+func (db *DB) UnfinishedAudienceSends(ctx context.Context, limit int) (_ []*sendoka.AudienceSend, err error) {
+	defer classify(ctx, &err)
+	var rows []audienceSendRow
+	if err := db.bun.NewSelect().Model(&rows).Where("asd.finished_at IS NULL").
+		OrderExpr("asd.created_at, asd.id").Limit(int64(limit)).Scan(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]*sendoka.AudienceSend, len(rows))
+	for i := range rows {
+		out[i] = rows[i].send()
+	}
+	return out, nil
+}
+
 // AudienceSendStatuses counts a send's messages by status.
 func (db *DB) AudienceSendStatuses(ctx context.Context, sendID string) (_ map[sendoka.Status]int, err error) {
 	defer classify(ctx, &err)

@@ -71,8 +71,9 @@ func classify(ctx context.Context, err *error) {
 // Outages are: ctx's deadline passing during the call; a connection refused, reset or
 // cut (EOF); a failed pgx connect; Postgres SQLSTATE class 08 (connection exception),
 // 57P01-57P03 (shutdown, crash, starting up), class 53 (insufficient resources, too many
-// connections), 57014 (statement_timeout) and 55P03 (lock_timeout); SQLite's SQLITE_BUSY
-// and SQLITE_LOCKED ("database is locked").
+// connections, disk full), 57014 (statement_timeout) and 55P03 (lock_timeout); SQLite's
+// SQLITE_BUSY and SQLITE_LOCKED ("database is locked") and SQLITE_FULL ("database or disk
+// is full").
 func unavailable(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
@@ -117,6 +118,10 @@ func unavailableRetry(err error) (int, bool) {
 		switch liteErr.Code() & 0xff {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 			return retryBusy, true
+		case sqlite3.SQLITE_FULL:
+			// The disk (or max_page_count) is full: nothing can be written until space
+			// returns, which the database does not tell; the write did not happen.
+			return retryDown, true
 		}
 		return 0, false
 	}
@@ -129,8 +134,12 @@ func unavailableRetry(err error) (int, bool) {
 		return retryDown, true
 	}
 	// A driver above us (River's, for one) may have flattened a SQLite error into text.
-	if msg := err.Error(); strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY") {
+	msg := err.Error()
+	if strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY") {
 		return retryBusy, true
+	}
+	if strings.Contains(msg, "database or disk is full") {
+		return retryDown, true
 	}
 	return 0, false
 }

@@ -48,6 +48,7 @@ func TestUnavailable(t *testing.T) {
 		{"bad conn", driver.ErrBadConn, down},
 		{"conn done", sql.ErrConnDone, down},
 		{"sqlite locked, as text", errors.New("riversqlite: database is locked (5) (SQLITE_BUSY)"), busy},
+		{"sqlite full, as text", errors.New("Error committing transaction: database or disk is full (13)"), down},
 
 		{"pg unique violation", pg("23505"), 0},
 		{"pg syntax error", pg("42601"), 0},

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,6 +202,38 @@ func TestUnavailableSQLite(t *testing.T) {
 		requireUnavailable(t, err, 1)
 		require.True(t, errors.Is(err, context.DeadlineExceeded), "error: %v", err)
 		require.Less(t, time.Since(start), 2*time.Second, "not the minute of the busy timeout")
+	})
+
+	// The chaos suite (scenario 8) found a full disk answered 500: SQLITE_FULL was no outage.
+	t.Run("full", func(t *testing.T) {
+		t.Parallel()
+		_, path := open(t, nil)
+		// The database may not grow past its size now (max_page_count): SQLite's own disk
+		// full, without filling a disk.
+		probe, err := sql.Open("sqlite", path)
+		require.NoError(t, err)
+		var pages int
+		require.NoError(t, probe.QueryRow("PRAGMA page_count").Scan(&pages))
+		require.NoError(t, probe.Close())
+		db, err := bunstore.Open(context.Background(), fmt.Sprintf("sqlite:%s?_pragma=max_page_count(%d)", path, pages), nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = db.Close() })
+		big := strings.Repeat("x", 4000) // an org a page long fills the last free pages fast
+		for i := 0; ; i++ {
+			require.Less(t, i, 1000, "the database never filled up")
+			err = db.InTx(context.Background(), func(ctx context.Context, tx sendoka.Tx) error {
+				return tx.InsertOrg(ctx, &sendoka.Org{ID: sendoka.NewID(sendoka.PrefixOrg, time.Now()), Name: big, CreatedAt: time.Now().UTC()})
+			})
+			if err != nil {
+				break
+			}
+		}
+		requireUnavailable(t, err, 5)
+		var liteErr *sqlite.Error
+		require.ErrorAs(t, err, &liteErr)
+		require.Equal(t, sqlite3.SQLITE_FULL, liteErr.Code()&0xff)
+		_, err = db.ListOrgs(context.Background())
+		require.NoError(t, err, "a full database still reads")
 	})
 
 	t.Run("reads go on beside a writer", func(t *testing.T) {

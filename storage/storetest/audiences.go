@@ -374,6 +374,7 @@ func testAudienceSends(t *testing.T, b *bundle) {
 	byID, err := b.store.GetAudienceSendByID(ctx, s.ID)
 	require.NoError(t, err)
 	require.Equal(t, s.ID, byID.ID)
+	require.Contains(t, unfinishedSends(t, b), s.ID, "recovery sees the send until its fan-out finishes")
 
 	// Contact 3 is deleted before the fan-out reaches it.
 	b.inTx(t, func(ctx context.Context, tx sendoka.Tx) error { return tx.DeleteContact(ctx, a.ID, c3.ID) })
@@ -410,6 +411,7 @@ func testAudienceSends(t *testing.T, b *bundle) {
 	require.Equal(t, 2, stored.Processed)
 	require.Equal(t, 1, stored.Refused)
 	require.Equal(t, b.at(41), *stored.FinishedAt)
+	require.NotContains(t, unfinishedSends(t, b), s.ID, "a finished send is not unfinished")
 	pending, err = b.store.PendingRecipients(ctx, s.ID, stored.Cursor, 10)
 	require.NoError(t, err)
 	require.Empty(t, pending)
@@ -424,4 +426,21 @@ func testAudienceSends(t *testing.T, b *bundle) {
 	latest, err := b.store.GetAudienceSend(ctx, scope, a.ID, "")
 	require.NoError(t, err)
 	require.Equal(t, later.ID, latest.ID)
+}
+
+// unfinishedSends lists the ids UnfinishedAudienceSends returns (of every test's sends), and
+// checks they come oldest first, each unfinished.
+func unfinishedSends(t *testing.T, b *bundle) []string {
+	t.Helper()
+	sends, err := b.store.UnfinishedAudienceSends(b.ctx(t), 10000)
+	require.NoError(t, err)
+	ids := make([]string, len(sends))
+	for i, s := range sends {
+		require.Nil(t, s.FinishedAt)
+		if i > 0 {
+			require.False(t, s.CreatedAt.Before(sends[i-1].CreatedAt), "oldest first")
+		}
+		ids[i] = s.ID
+	}
+	return ids
 }
