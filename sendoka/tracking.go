@@ -106,7 +106,9 @@ func parseToken(key []byte, token string) (kind byte, messageID string, pos int,
 	if len(token) > 200 {
 		return 0, "", 0, false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
+	// Strict: a last character whose unused low bits are set would decode to the same
+	// bytes, so one token would have several spellings that all pass.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(b) < 2+tokenMACLen {
 		return 0, "", 0, false
 	}
