@@ -106,10 +106,10 @@ func parseToken(key []byte, token string) (kind byte, messageID string, pos int,
 	if len(token) > 200 {
 		return 0, "", 0, false
 	}
-	// Strict: a last character whose unused low bits are set would decode to the same
-	// bytes, so one token would have several spellings that all pass.
-	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
-	if err != nil || len(b) < 2+tokenMACLen {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	// Only the token's own spelling: the decoder skips line breaks, and ignores the unused
+	// low bits of the last character, so other strings would decode to the same bytes.
+	if err != nil || len(b) < 2+tokenMACLen || base64.RawURLEncoding.EncodeToString(b) != token {
 		return 0, "", 0, false
 	}
 	payload, sum := b[:len(b)-tokenMACLen], b[len(b)-tokenMACLen:]
