@@ -20,7 +20,7 @@ type fixtures struct {
 	// Keys made through the API: one that may only read email, one bound to a CIDR the
 	// attack never comes from, one revoked, and one the api-keys routes are aimed at.
 	readOnly, cidr, revoked, target string
-	targetID                       string
+	targetID                        string
 	// ids of the resources, by what names them in a path ("emails", "audiences", ...).
 	ids map[string]string
 	// problems are fixtures that could not be made: the attack still runs (their routes

@@ -211,7 +211,7 @@ func startServer(ctx context.Context, bin, dir, dsn, live, test string) (*proces
 	cmd := exec.Command(bin, append(append([]string{"serve", "-addr", "127.0.0.1:0"}, db...),
 		"-bootstrap-keys", live+","+test, "-no-workers", "-limits", "off",
 		"-read-header-timeout", readHeaderTimeout.String(), "-body-read-timeout", bodyReadTimeout.String(),
-		"-read-timeout", (writeTimeout + bodyReadTimeout).String(), "-write-timeout", writeTimeout.String(),
+		"-read-timeout", (writeTimeout+bodyReadTimeout).String(), "-write-timeout", writeTimeout.String(),
 		"-idle-timeout", idleTimeout.String(),
 		"-smtp-inbound-domains", "in.example.com", "-smtp-inbound-bounce-domain", "bounces.example.com",
 		"-log-format", "json", "-log-level", "info")...)

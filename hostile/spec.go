@@ -27,9 +27,9 @@ type operation struct {
 	Method   string
 	Path     string // the template, /api/v1/emails/{id}
 	Params   []*param
-	Body     *schema         // the JSON body's schema, nil when the operation takes none
-	Examples []any           // example bodies from the document, valid as far as it knows
-	Secured  bool            // takes an API key
+	Body     *schema              // the JSON body's schema, nil when the operation takes none
+	Examples []any                // example bodies from the document, valid as far as it knows
+	Secured  bool                 // takes an API key
 	Statuses map[string]*response // by status code ("200", "404") or "default"
 	Hidden   bool                 // served but not in the document (listed by hand)
 }
