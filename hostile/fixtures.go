@@ -111,7 +111,8 @@ func makeFixtures(c *apiClient, live, test string, now time.Time) *fixtures {
 			}
 		}
 		if out := create("audience send", "/api/v1/audiences/"+f.ids["audiences"]+"/send", map[string]any{
-			"channel": "email", "from": "news@sandbox.sendoka.com", "subject": "News", "html": "<p>News</p>"}); out != nil {
+			"channel": "email", "from": "news@sandbox.sendoka.com", "template": "hostile-welcome",
+			"variables": map[string]any{"name": "reader"}}); out != nil {
 			f.ids["sends"] = str(out, "send_id")
 		}
 	}

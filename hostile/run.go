@@ -131,6 +131,21 @@ func run(ctx context.Context, t *target, o options) (*report, error) {
 		logf("%-60s %4d requests %s", rs.route, rs.requests, statusList(rs.statuses))
 	}
 
+	// Racing clients: the same thing created, or the same key sent, by several at once.
+	tag := raceTag()
+	for _, r := range races(f, tag) {
+		statuses, v := runRace(t, j, r)
+		rs := &routeStats{route: "(race) " + r.name, statuses: statuses, requests: racers}
+		rep.routes = append(rep.routes, rs)
+		rep.requests += racers
+		for _, d := range v {
+			rs.violations = append(rs.violations, violation{route: rs.route, attack: "racing clients", detail: d})
+		}
+	}
+	if _, err := w.changed(ctx); err != nil { // what the races made is the new baseline
+		return nil, err
+	}
+
 	// The server itself: slow and oversized clients, all at once.
 	var mu sync.Mutex
 	var wg sync.WaitGroup

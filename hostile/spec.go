@@ -228,6 +228,28 @@ func (sp *spec) resolve(s *schema) *schema {
 	return s
 }
 
+// match returns the operation a request to path with method reaches, or nil.
+func (sp *spec) match(method, path string) *operation {
+	segs := strings.Split(path, "/")
+	for _, op := range sp.ops {
+		tmpl := strings.Split(op.Path, "/")
+		if op.Method != method || len(tmpl) != len(segs) {
+			continue
+		}
+		ok := true
+		for i, t := range tmpl {
+			if t != segs[i] && !strings.HasPrefix(t, "{") {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return op
+		}
+	}
+	return nil
+}
+
 // documented reports whether status is one of the operation's documented answers.
 func (op *operation) documented(status int) bool {
 	_, ok := op.Statuses[strconv.Itoa(status)]
