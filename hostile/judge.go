@@ -72,6 +72,16 @@ func (j *judge) check(r *request, res *result) []string {
 	if res.status >= 500 && !(res.status == 503 && op != nil && op.documented(503)) {
 		v = append(v, fmt.Sprintf("server error %d", res.status))
 	}
+	if res.status < 400 && op != nil && r.method != http.MethodHead {
+		if d := op.responseFor(res.status); d != nil && d.Schema != nil {
+			var body any
+			if err := json.Unmarshal(res.body, &body); err != nil {
+				v = append(v, fmt.Sprintf("%d body is not JSON: %q", res.status, clip(string(res.body), 80)))
+			} else if msg := j.sp.validate(d.Schema, body, ""); msg != "" {
+				v = append(v, fmt.Sprintf("%d does not match its schema: %s", res.status, msg))
+			}
+		}
+	}
 	if res.status < 400 || r.method == http.MethodHead {
 		return v
 	}

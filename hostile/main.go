@@ -12,8 +12,10 @@
 // server itself: headers and bodies sent a byte at a time, idle and oversized clients.
 //
 // Every answer must be: never a 5xx (but a documented 503), never later than the server's
-// write timeout, a documented status, and for an error the docs' envelope (Resend's error
-// on the drop-in) with a code of the docs' table and the request id of X-Request-Id. A
+// write timeout, a documented status with a body of its documented schema, and for an error
+// the docs' envelope (Resend's error on the drop-in) with a code of the docs' table and the
+// request id of X-Request-Id. Racing clients (the same name created, the same
+// Idempotency-Key sent, by eight at once) must get one success and documented refusals. A
 // refused request must write nothing to the database (the record of a refused
 // Idempotency-Key aside). Requests malformed as HTTP may be answered by Go's net/http
 // itself (a plain-text 400, 431, 501 or 505), as the README says.

@@ -99,6 +99,22 @@ func run(ctx context.Context, t *target, o options) (*report, error) {
 
 	j := &judge{sp: sp, hang: t.writeTimeout + 5*time.Second}
 	g := &generator{sp: sp, f: f, rng: rand.New(rand.NewPCG(o.seed, 0x5e4d0ca)), now: now, maxBody: t.maxBody, big: o.big}
+	// Racing clients first, while every fixture is there: the same thing created, or the
+	// same key sent, by several at once.
+	tag := raceTag()
+	for _, r := range races(f, tag) {
+		statuses, v := runRace(t, j, r)
+		rs := &routeStats{route: "(race) " + r.name, statuses: statuses, requests: racers}
+		rep.routes = append(rep.routes, rs)
+		rep.requests += racers
+		for _, d := range v {
+			rs.violations = append(rs.violations, violation{route: rs.route, attack: "racing clients", detail: d})
+		}
+	}
+	if _, err := w.changed(ctx); err != nil { // what the races made is the new baseline
+		return nil, err
+	}
+
 	for _, op := range sp.ops {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -129,21 +145,6 @@ func run(ctx context.Context, t *target, o options) (*report, error) {
 			}
 		}
 		logf("%-60s %4d requests %s", rs.route, rs.requests, statusList(rs.statuses))
-	}
-
-	// Racing clients: the same thing created, or the same key sent, by several at once.
-	tag := raceTag()
-	for _, r := range races(f, tag) {
-		statuses, v := runRace(t, j, r)
-		rs := &routeStats{route: "(race) " + r.name, statuses: statuses, requests: racers}
-		rep.routes = append(rep.routes, rs)
-		rep.requests += racers
-		for _, d := range v {
-			rs.violations = append(rs.violations, violation{route: rs.route, attack: "racing clients", detail: d})
-		}
-	}
-	if _, err := w.changed(ctx); err != nil { // what the races made is the new baseline
-		return nil, err
 	}
 
 	// The server itself: slow and oversized clients, all at once.

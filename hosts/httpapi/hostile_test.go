@@ -156,3 +156,40 @@ func TestOperationsDocumentTheirTransportErrors(t *testing.T) {
 	}
 	require.Greater(t, n, 300)
 }
+
+// TestDocumentSaysWhatCanBeNull: answer fields that are null when empty (a message's
+// diagnostic, a batch row's error, a contact's data) were documented as plain objects, so
+// a strict client failed on the answers; they are anyOf [$ref, null] or object|null. Request
+// schemas keep refusing null.
+func TestDocumentSaysWhatCanBeNull(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite(t), setupConfig{})
+	res := b.do(t, req{method: http.MethodGet, path: "/api/v1/openapi.json"})
+	require.Equal(t, http.StatusOK, res.status)
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Ref   string `json:"$ref"`
+					Type  any    `json:"type"`
+					AnyOf []struct {
+						Ref  string `json:"$ref"`
+						Type string `json:"type"`
+					} `json:"anyOf"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	require.NoError(t, json.Unmarshal(res.body, &doc))
+	s := doc.Components.Schemas
+	for _, sp := range [][2]string{{"EmailMessage", "diagnostic"}, {"SMSMessage", "diagnostic"}, {"BatchRow", "error"},
+		{"MessageEvent", "diagnostic"}} {
+		p := s[sp[0]].Properties[sp[1]]
+		require.Len(t, p.AnyOf, 2, "%s.%s", sp[0], sp[1])
+		require.NotEmpty(t, p.AnyOf[0].Ref, "%s.%s", sp[0], sp[1])
+		require.Equal(t, "null", p.AnyOf[1].Type, "%s.%s", sp[0], sp[1])
+	}
+	require.Equal(t, []any{"object", "null"}, s["Contact"].Properties["data"].Type)
+	require.Equal(t, "object", s["EmailRequest"].Properties["headers"].Type, "a request's map stays non-null")
+	require.Equal(t, "object", s["EmailRequest"].Properties["metadata"].Type)
+}

@@ -85,6 +85,7 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	addExamples(api)             // examples.go
 	r.jsonOnly()
 	documentTransportErrors(api, before) // responses.go
+	documentNulls(api)                   // responses.go
 }
 
 // newRegistrar returns the registrar of Register's operations on api.

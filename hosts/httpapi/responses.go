@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 )
@@ -70,5 +72,101 @@ func addErrorResponses(op *huma.Operation, statuses []int) {
 			continue
 		}
 		op.Responses[code] = &huma.Response{Description: http.StatusText(status), Headers: like.Headers, Content: like.Content}
+	}
+}
+
+// documentNulls marks in the document the answer fields that can be null: Huma writes a
+// pointer to a struct as a plain $ref and a map as a plain object (it supports null only
+// for scalars and arrays), though encoding/json writes null for a nil one that has no
+// omitempty. Such a property of a schema of ours that answers use, and no request body
+// does, becomes anyOf [the $ref, null], or an object or null: the document then says what
+// the descriptions ("…, or null") already do, and a strict client decodes the answers.
+func documentNulls(api huma.API) {
+	reg := api.OpenAPI().Components.Schemas
+	inResponses, inRequests := map[string]bool{}, map[string]bool{}
+	for _, pi := range api.OpenAPI().Paths {
+		for _, op := range []*huma.Operation{pi.Get, pi.Post, pi.Put, pi.Patch, pi.Delete} {
+			if op == nil {
+				continue
+			}
+			for _, r := range op.Responses {
+				for _, mt := range r.Content {
+					reachable(reg, mt.Schema, inResponses)
+				}
+			}
+			if op.RequestBody != nil {
+				for _, mt := range op.RequestBody.Content {
+					reachable(reg, mt.Schema, inRequests)
+				}
+			}
+		}
+	}
+	for name := range inResponses {
+		s := reg.Map()[name]
+		t := reg.TypeFromRef(schemaRef + name)
+		if inRequests[name] || s == nil || t == nil || !strings.HasPrefix(t.PkgPath(), "github.com/sendoka/sendoka/") {
+			continue
+		}
+		nullableFields(t, s)
+	}
+}
+
+const schemaRef = "#/components/schemas/"
+
+// reachable adds to seen the names of the component schemas s refers to, directly or not.
+func reachable(reg huma.Registry, s *huma.Schema, seen map[string]bool) {
+	if s == nil {
+		return
+	}
+	if name, ok := strings.CutPrefix(s.Ref, schemaRef); ok {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		reachable(reg, reg.Map()[name], seen)
+		return
+	}
+	for _, ps := range s.Properties {
+		reachable(reg, ps, seen)
+	}
+	reachable(reg, s.Items, seen)
+	if ap, ok := s.AdditionalProperties.(*huma.Schema); ok {
+		reachable(reg, ap, seen)
+	}
+	for _, alt := range append(append([]*huma.Schema{}, s.AnyOf...), s.OneOf...) {
+		reachable(reg, alt, seen)
+	}
+}
+
+// nullableFields marks the properties of s (the schema of struct type t) whose fields
+// encoding/json can write as null.
+func nullableFields(t reflect.Type, s *huma.Schema) {
+	if t.Kind() != reflect.Struct {
+		return
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			nullableFields(f.Type, s) // Huma flattens embedded structs
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" || strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero") {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		ps := s.Properties[name]
+		if ps == nil {
+			continue
+		}
+		switch {
+		case f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct && ps.Ref != "":
+			s.Properties[name] = &huma.Schema{Description: ps.Description,
+				AnyOf: []*huma.Schema{{Ref: ps.Ref}, {Type: "null"}}}
+		case f.Type.Kind() == reflect.Map && ps.Type == huma.TypeObject:
+			ps.Nullable = true
+		}
 	}
 }
