@@ -542,3 +542,104 @@ func FuzzRewriteLinks(f *testing.F) {
 		require.Equal(t, len(urls), n, "rewritten links found again in %q", out)
 	})
 }
+
+// FuzzRenderTemplate: a template without "{{" renders to itself; with every variable given
+// a value, HTML rendering adds no markup character of the value's (no "<", ">", quote or
+// apostrophe beyond the template's own text and raw {{{…}}} parts), and a value that looks
+// like a reference is inserted as it is, never rendered again.
+func FuzzRenderTemplate(f *testing.F) {
+	for _, s := range [][2]string{{"Hi {{name}}", "<script>alert(1)</script>"}, {"{{{raw}}} {{a.b}}", `"'&`},
+		{"plain text", "x"}, {"{{a}}{{a}}", "{{a}}"}, {"<p title=\"{{t}}\">", `" onload="x`}, {"{{ a }} and {{a.b}}", "v"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, src, value string) {
+		ct, err := compileTemplate(src)
+		if err != nil {
+			return
+		}
+		if !strings.Contains(src, "{{") {
+			out, missing := ct.render(nil, true)
+			require.Equal(t, src, out)
+			require.Empty(t, missing)
+			return
+		}
+		vars := map[string]any{}
+		names := ct.variables(map[string]bool{}, nil)
+		for _, name := range names {
+			setPathTo(vars, name, value)
+		}
+		_, missing := ct.render(map[string]any{}, true)
+		require.ElementsMatch(t, names, dedupeStrings(missing), "with no values, every variable is missing")
+		for _, a := range names {
+			for _, b := range names {
+				if strings.HasPrefix(b, a+".") {
+					return // a name that is both a leaf and a parent ("a" and "a.b"): one of them is a map
+				}
+			}
+		}
+		out, missing := ct.render(vars, true)
+		require.Empty(t, missing)
+		var literal strings.Builder
+		refs, raw := 0, false
+		for _, p := range ct.parts {
+			if p.path == nil {
+				literal.WriteString(p.text)
+				continue
+			}
+			refs++
+			raw = raw || p.raw
+		}
+		if !raw {
+			for _, c := range []string{"<", ">", `"`, "'"} {
+				require.Equal(t, strings.Count(literal.String(), c), strings.Count(out, c), "%q in %q from %q with %q", c, out, src, value)
+			}
+		}
+		// Without escaping, each reference is the value as it is: rendering with a marker and
+		// then putting the value in the marker's place gives the same text.
+		const marker = "\x00MARK\x00"
+		if strings.Contains(src, marker) {
+			return
+		}
+		marked := map[string]any{}
+		for _, name := range names {
+			setPathTo(marked, name, marker)
+		}
+		withMarker, _ := ct.render(marked, false)
+		require.Equal(t, refs, strings.Count(withMarker, marker))
+		plain, _ := ct.render(vars, false)
+		require.Equal(t, strings.ReplaceAll(withMarker, marker, value), plain, "from %q with %q", src, value)
+	})
+}
+
+func setPathTo(m map[string]any, dotted string, v any) {
+	path, _ := parseVariablePath(dotted)
+	for i, seg := range path {
+		if i == len(path)-1 {
+			if _, ok := m[seg]; !ok {
+				m[seg] = v
+			}
+			return
+		}
+		next, ok := m[seg].(map[string]any)
+		if !ok {
+			if _, taken := m[seg]; taken {
+				return
+			}
+			next = map[string]any{}
+			m[seg] = next
+		}
+		m = next
+	}
+}
+
+func dedupeStrings(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
