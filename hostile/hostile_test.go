@@ -45,7 +45,7 @@ func TestHostile(t *testing.T) {
 			handler = srv.Handler
 
 			tg := &target{base: base, addr: hs.Listener.Addr().String(), dsn: dsn, live: live, test: test,
-				readHeaderTimeout: time.Second, bodyReadTimeout: bodyRead, writeTimeout: 10 * time.Second,
+				readHeaderTimeout: 2 * time.Second, bodyReadTimeout: bodyRead, writeTimeout: 10 * time.Second,
 				idleTimeout: 2 * time.Second, maxBody: httpapi.DefaultMaxBodyBytes}
 			hs.Config.ReadHeaderTimeout = tg.readHeaderTimeout
 			hs.Config.ReadTimeout = tg.writeTimeout
