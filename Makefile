@@ -4,7 +4,7 @@ PKGS := ./...
 BIN := bin/sendoka
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run build test test-race vet fmt fuzz bench chaos chaos-short clean compose-check screenshots
+.PHONY: run build test test-race vet fmt fuzz hostile bench chaos chaos-short clean compose-check screenshots
 
 ## run: build and start the server on the embedded default (SQLite in ./sendoka-data, sandbox providers)
 run: build
@@ -37,6 +37,12 @@ fuzz:
 	    echo "== $$spec $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$spec || exit 1; \
 	  done; \
 	done
+
+## hostile: start a real server and send every route of its OpenAPI document hostile requests (go run ./hostile -h);
+## HOSTILE_FLAGS=-short is the CI's run; SENDOKA_HOSTILE_DATABASE_URL=postgres://… runs it on Postgres
+HOSTILE_FLAGS ?=
+hostile:
+	$(GO) run ./hostile $(HOSTILE_FLAGS)
 
 ## bench: measure the server (SQLite, and Postgres when SENDOKA_BENCH_DATABASE_URL or a local server is there); writes bench/results.md
 bench: build

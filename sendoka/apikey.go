@@ -349,6 +349,16 @@ func validateKeyLimits(v *Validation, name *string, perms *[]Permission, cidrs, 
 	}
 }
 
+// plainPrefix is an allowed_cidrs entry in the form callers' addresses are compared in
+// (they are unmapped): an IPv4-mapped IPv6 prefix of 96 bits or more
+// (::ffff:10.0.0.0/104) is the IPv4 prefix it maps (10.0.0.0/8).
+func plainPrefix(p netip.Prefix) netip.Prefix {
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p
+}
+
 // ipAllowed reports whether ip falls in one of cidrs (an empty list allows every address).
 func ipAllowed(cidrs []string, ip netip.Addr) bool {
 	if len(cidrs) == 0 {
@@ -356,7 +366,7 @@ func ipAllowed(cidrs []string, ip netip.Addr) bool {
 	}
 	ip = ip.Unmap()
 	for _, c := range cidrs {
-		if pfx, err := netip.ParsePrefix(c); err == nil && pfx.Contains(ip) {
+		if pfx, err := netip.ParsePrefix(c); err == nil && plainPrefix(pfx).Contains(ip) {
 			return true
 		}
 	}

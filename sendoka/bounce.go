@@ -85,8 +85,11 @@ func (c *Client) returnPath(ctx context.Context, m *Message, rcpt int) (string, 
 // parseVERP checks the token of a VERP local part (without its prefix) and returns the
 // message id and recipient position it names (-1 for any recipient).
 func (c *Client) parseVERP(ctx context.Context, token string) (messageID string, rcpt int, ok bool, err error) {
-	b, derr := verpEncoding.DecodeString(strings.ToLower(token))
-	if derr != nil || len(b) != 1+16+1+verpMACLen || b[0] != tokenVERP {
+	token = strings.ToLower(token)
+	b, derr := verpEncoding.DecodeString(token)
+	// The last character holds unused bits, which the decoder ignores: only the encoding
+	// we make is a return path, not its variants.
+	if derr != nil || len(b) != 1+16+1+verpMACLen || b[0] != tokenVERP || verpEncoding.EncodeToString(b) != token {
 		return "", 0, false, nil
 	}
 	key, err := c.tracking.hmacKey(ctx, c.store)

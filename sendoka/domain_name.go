@@ -2,6 +2,7 @@ package sendoka
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -35,6 +36,9 @@ func NormalizeDomainName(s string) (string, string) {
 		return "", "a domain name such as example.com, not an address or a URL"
 	case strings.TrimSpace(s) != s || hasControl(s) || strings.ContainsAny(s, " \t"):
 		return "", "must not contain spaces or control characters"
+	case !utf8.ValidString(s):
+		// IDNA would map each bad byte to U+FFFD and make a punycode label of it.
+		return "", "must be valid UTF-8"
 	}
 	ascii, err := domainIDNA.ToASCII(s)
 	if err != nil {

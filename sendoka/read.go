@@ -156,6 +156,21 @@ var (
 	maxCursorTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
 )
 
+// validCursorID reports whether id can be a cursor's id: 1 to 64 printable ASCII characters,
+// as every id Sendoka makes is. Anything else (NUL, invalid UTF-8) names no row, and some
+// databases refuse to compare with it (Postgres: "invalid byte sequence").
+func validCursorID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
 // DecodeCursor parses a cursor made by EncodeCursor (padded base64url is accepted too). A
 // cursor whose time, in UTC, falls outside 1970-01-01 to 9999-12-31 is malformed: EncodeCursor
 // never makes one, and a database may refuse to compare with it.
@@ -165,7 +180,7 @@ func DecodeCursor(s string) (*Cursor, error) {
 		return nil, err
 	}
 	ts, id, ok := strings.Cut(string(raw), "|")
-	if !ok || id == "" || len(id) > 64 {
+	if !ok || !validCursorID(id) {
 		return nil, Errorf(CodeValidation, "malformed cursor")
 	}
 	t, err := time.Parse(time.RFC3339Nano, ts)

@@ -72,6 +72,7 @@ func FuzzDecodeCursor(f *testing.F) {
 		if err != nil {
 			return
 		}
+		require.True(t, validCursorID(c.ID), "%q", c.ID)
 		again, err := DecodeCursor(EncodeCursor(*c))
 		require.NoError(t, err)
 		require.True(t, c.CreatedAt.Equal(again.CreatedAt))

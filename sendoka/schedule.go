@@ -79,8 +79,8 @@ func loadLocation(name string) (*time.Location, error) {
 
 func parseHHMM(s string) (int, int, bool) {
 	h, m, ok := strings.Cut(s, ":")
-	if !ok || len(h) != 2 || len(m) != 2 {
-		return 0, 0, false
+	if !ok || len(h) != 2 || len(m) != 2 || strings.Trim(h+m, "0123456789") != "" {
+		return 0, 0, false // two digits each: Atoi alone would take "+9:-0"
 	}
 	hh, err1 := strconv.Atoi(h)
 	mm, err2 := strconv.Atoi(m)

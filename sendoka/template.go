@@ -113,7 +113,7 @@ const (
 )
 
 // CreateTemplate validates and stores a new template. Every content field must parse; the
-// variables it uses are returned in Variables.
+// variables it uses are returned in Variables. A slug already taken is CodeConflict.
 func (c *Client) CreateTemplate(ctx context.Context, p *Principal, req *TemplateRequest) (*Template, error) {
 	if err := p.require(PermissionTemplatesWrite); err != nil {
 		return nil, err
@@ -138,7 +138,7 @@ func (c *Client) CreateTemplate(ctx context.Context, p *Principal, req *Template
 	}
 	err = c.inTx(ctx, func(ctx context.Context, tx Tx) error { return tx.InsertTemplate(ctx, t) })
 	if err != nil {
-		return nil, slugConflict(err)
+		return nil, slugConflict(err, t.Slug)
 	}
 	return t, nil
 }
@@ -218,7 +218,7 @@ func (c *Client) ListTemplates(ctx context.Context, p *Principal, lp TemplateLis
 }
 
 // UpdateTemplate changes the fields u sets. Messages already accepted keep the content they
-// were rendered with; later sends use the new content.
+// were rendered with; later sends use the new content. A slug already taken is CodeConflict.
 func (c *Client) UpdateTemplate(ctx context.Context, p *Principal, idOrSlug string, u *TemplateUpdate) (*Template, error) {
 	if err := p.require(PermissionTemplatesWrite); err != nil {
 		return nil, err
@@ -245,7 +245,7 @@ func (c *Client) UpdateTemplate(ctx context.Context, p *Principal, idOrSlug stri
 			return err
 		})
 		if err != nil {
-			return nil, slugConflict(err)
+			return nil, slugConflict(err, t.Slug)
 		}
 		if ok {
 			c.templates.forget(t.ID)
@@ -368,14 +368,13 @@ func validSlug(s string) bool {
 	return true
 }
 
-// slugConflict turns the store's unique-slug conflict into the field error a caller can act on.
-func slugConflict(err error) error {
+// slugConflict names the slug in the store's unique-slug conflict: CodeConflict, as for
+// every name already taken (a sender, a domain, a tenant slug).
+func slugConflict(err error, slug string) error {
 	if ErrorCode(err) != CodeConflict {
 		return err
 	}
-	var v Validation
-	v.Add(FieldInvalid, "a template with this slug already exists", "slug")
-	return v.Err()
+	return &Error{Code: CodeConflict, Message: "a template with slug " + slug + " already exists", Err: err}
 }
 
 // compiledSet is a template's content, parsed.

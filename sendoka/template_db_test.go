@@ -37,12 +37,16 @@ func TestTemplateCRUD(t *testing.T) {
 			require.Equal(t, tpl, got)
 		}
 
-		// Save-time errors are 422s with the field's path.
+		// A taken slug is a conflict, as every taken name is (README, "Errors").
+		_, err = c.CreateTemplate(ctx, b.p, &sendoka.TemplateRequest{Slug: "welcome-v2", Channel: sendoka.ChannelEmail, HTML: "x"})
+		requireCode(t, sendoka.CodeConflict, err)
+		require.Contains(t, err.Error(), "welcome-v2")
+
+		// Other save-time errors are 422s with the field's path.
 		bad := []struct {
 			req  sendoka.TemplateRequest
 			path []any
 		}{
-			{sendoka.TemplateRequest{Slug: "welcome-v2", Channel: sendoka.ChannelEmail, HTML: "x"}, []any{"slug"}}, // taken
 			{sendoka.TemplateRequest{Slug: "Bad Slug", Channel: sendoka.ChannelEmail, HTML: "x"}, []any{"slug"}},
 			{sendoka.TemplateRequest{Slug: "x", Channel: "fax", HTML: "x"}, []any{"channel"}},
 			{sendoka.TemplateRequest{Slug: "x", Channel: sendoka.ChannelEmail, HTML: "Hi {{name"}, []any{"html"}},
@@ -75,7 +79,7 @@ func TestTemplateCRUD(t *testing.T) {
 		_, err = c.CreateTemplate(ctx, b.p, &sendoka.TemplateRequest{Slug: "other", Channel: sendoka.ChannelSMS, Body: "hi"})
 		require.NoError(t, err)
 		_, err = c.UpdateTemplate(ctx, b.p, tpl.ID, &sendoka.TemplateUpdate{Slug: ptr("other")})
-		require.Equal(t, [][]any{{"slug"}}, paths(requireCode(t, sendoka.CodeValidation, err)))
+		requireCode(t, sendoka.CodeConflict, err)
 		_, err = c.UpdateTemplate(ctx, b.p, tpl.ID, &sendoka.TemplateUpdate{Slug: ptr("welcome-v3")})
 		require.NoError(t, err)
 		_, err = c.GetTemplate(ctx, b.p, "welcome-v2")

@@ -107,7 +107,9 @@ func parseToken(key []byte, token string) (kind byte, messageID string, pos int,
 		return 0, "", 0, false
 	}
 	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) < 2+tokenMACLen {
+	// Only the token's own spelling: the decoder skips line breaks, and ignores the unused
+	// low bits of the last character, so other strings would decode to the same bytes.
+	if err != nil || len(b) < 2+tokenMACLen || base64.RawURLEncoding.EncodeToString(b) != token {
 		return 0, "", 0, false
 	}
 	payload, sum := b[:len(b)-tokenMACLen], b[len(b)-tokenMACLen:]

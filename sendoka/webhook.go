@@ -356,7 +356,8 @@ func (c *Client) checkWebhookURL(raw string) string {
 	if u.User != nil {
 		return "must not carry credentials"
 	}
-	host := strings.ToLower(u.Hostname())
+	// A name's trailing dot ("localhost.", "10.0.0.1.") is the same name to a resolver.
+	host := strings.TrimRight(strings.ToLower(u.Hostname()), ".")
 	insecure := c.webhooks.cfg.AllowInsecure
 	loopback := host == "localhost" || strings.HasSuffix(host, ".localhost")
 	if ip, err := netip.ParseAddr(host); err == nil {

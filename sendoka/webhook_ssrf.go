@@ -14,22 +14,30 @@ import (
 // connects to (see webhookAddrAllowed).
 var ErrWebhookAddressRefused = errors.New("sendoka: webhook address refused")
 
-// refusedPrefixes are ranges no webhook may reach beyond what netip's predicates name:
-// "this network", CGNAT, IETF protocol assignments, benchmarking, the reserved class E and
-// broadcast, NAT64 and 6to4 (which can embed any IPv4 address), and documentation ranges.
+// refusedPrefixes are ranges no webhook may reach beyond what netip's predicates name: the
+// IANA special-purpose registries' ranges that are not globally reachable ("this network",
+// CGNAT, IETF protocol assignments (2001::/23, Teredo among them), benchmarking, the
+// reserved class E and broadcast, documentation, SRv6 SIDs), the deprecated 6to4 relay
+// anycast, and the IPv6 forms that can embed any IPv4 address (NAT64, 6to4, and the
+// deprecated IPv4-compatible ::/96, which a sit tunnel would carry).
 var refusedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("100.64.0.0/10"),
 	netip.MustParsePrefix("192.0.0.0/24"),
 	netip.MustParsePrefix("192.0.2.0/24"),
+	netip.MustParsePrefix("192.88.99.0/24"),
 	netip.MustParsePrefix("198.18.0.0/15"),
 	netip.MustParsePrefix("198.51.100.0/24"),
 	netip.MustParsePrefix("203.0.113.0/24"),
 	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("::/96"),
 	netip.MustParsePrefix("64:ff9b::/96"),
 	netip.MustParsePrefix("64:ff9b:1::/48"),
 	netip.MustParsePrefix("2002::/16"),
+	netip.MustParsePrefix("2001::/23"),
 	netip.MustParsePrefix("2001:db8::/32"),
+	netip.MustParsePrefix("3fff::/20"),
+	netip.MustParsePrefix("5f00::/16"),
 	netip.MustParsePrefix("100::/64"),
 }
 

@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sendoka/sendoka/internal/cleanpath"
 	"github.com/sendoka/sendoka/sendoka"
 )
 
@@ -170,8 +171,12 @@ func (h *handler) routes() {
 
 // ServeHTTP sends every dashboard response with the security headers, and the rest to the
 // fallback.
+//
+// A path not in canonical form goes to the fallback too, rather than to the mux's redirect
+// to its cleaned form: "/t/o/../.." is a malformed API path (the API answers 404 in its
+// envelope), not a link to the dashboard's root.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := h.mux.Handler(r); pattern == "" {
+	if _, pattern := h.mux.Handler(r); pattern == "" || !cleanpath.IsCanonical(r.URL.EscapedPath()) {
 		if h.o.Fallback != nil {
 			h.o.Fallback.ServeHTTP(w, r)
 			return

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -200,8 +201,7 @@ type humaError struct {
 // body too large...) into a core error. Its 400 for unparseable JSON and 415 for a foreign
 // Content-Type become VALIDATION_ERROR (422), as the docs promise for every malformed body.
 func fromHuma(status int, body []byte) *sendoka.Error {
-	var he humaError
-	_ = json.Unmarshal(body, &he) // best effort: the status alone still gives a sound envelope
+	he := decodeHumaError(body) // best effort: the status alone still gives a sound envelope
 	switch status {
 	case http.StatusBadRequest:
 		if strings.Contains(he.Detail, "body is required") {
@@ -243,7 +243,100 @@ func fromHuma(status int, body []byte) *sendoka.Error {
 	if status >= 400 && status < 500 {
 		return &sendoka.Error{Code: CodeInvalidRequest, Message: http.StatusText(status)}
 	}
+	if status == http.StatusInternalServerError && he.Detail == humaBodyReadFailed {
+		// The body stopped short of its framing (broken chunked encoding, a client that hung
+		// up mid-body): the request is malformed, nothing failed here.
+		return &sendoka.Error{Code: CodeInvalidRequest, Message: "Request body could not be read: its framing is broken or it ended early"}
+	}
 	return sendoka.Internal(fmt.Errorf("huma error %d: %s", status, he.Detail))
+}
+
+// humaBodyReadFailed is Huma's detail when reading a request body fails other than by
+// timing out (a 500 in Huma's eyes).
+const humaBodyReadFailed = "cannot read request body"
+
+// decodeHumaError reads Huma's error model from its JSON by tokens, skipping each error's
+// "value": Huma echoes the request's value at the error's location, which can be nested
+// deeper than json.Unmarshal takes (10,000 levels), and the envelope never shows it.
+func decodeHumaError(body []byte) humaError {
+	var he humaError
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return he
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return he
+		}
+		switch key {
+		case "status":
+			err = dec.Decode(&he.Status)
+		case "title":
+			err = dec.Decode(&he.Title)
+		case "detail":
+			err = dec.Decode(&he.Detail)
+		case "errors":
+			err = decodeHumaDetails(dec, &he)
+		default:
+			err = skipAny(dec)
+		}
+		if err != nil {
+			return he
+		}
+	}
+	return he
+}
+
+// decodeHumaDetails reads Huma's errors array: the message and location of each.
+func decodeHumaDetails(dec *json.Decoder, he *humaError) error {
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return fmt.Errorf("errors: not an array")
+	}
+	for dec.More() {
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			return fmt.Errorf("errors: not an object")
+		}
+		var d struct{ Message, Location string }
+		for dec.More() {
+			key, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			switch key {
+			case "message":
+				err = dec.Decode(&d.Message)
+			case "location":
+				err = dec.Decode(&d.Location)
+			default:
+				err = skipAny(dec)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil { // '}'
+			return err
+		}
+		he.Errors = append(he.Errors, struct {
+			Message  string `json:"message"`
+			Location string `json:"location"`
+		}{d.Message, d.Location})
+	}
+	_, err := dec.Token() // ']'
+	return err
+}
+
+// skipAny reads one value of any kind, however deep, without decoding it.
+func skipAny(dec *json.Decoder) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok == json.Delim('[') || tok == json.Delim('{') {
+		return skipValue(dec)
+	}
+	return nil
 }
 
 // validationFromHuma converts Huma's schema validation errors into field errors.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sendoka/sendoka/sendoka"
 	"github.com/sendoka/sendoka/storage/bunstore/bunstoretest"
 )
@@ -71,4 +73,82 @@ func FuzzSMSBody(f *testing.F) {
 		`{"to":"+1","body":""}`,
 		`{"to":["+15559876543"],"body":1}`,
 		`{`, `{}`, `0`)
+}
+
+// FuzzParseIdempotencyKey: a key the header parser accepts is 1 to 255 printable ASCII
+// characters; a key sent bare, or as an RFC 8941 string (quoted, with \" and \\ escaped),
+// comes out as it went in.
+func FuzzParseIdempotencyKey(f *testing.F) {
+	for _, s := range []string{"welcome:user_12345:signup", `"quoted \"key\""`, `"unterminated`, `"bad \x"`, "",
+		" padded\t", "\x00", "caf\u00e9", "a\r\nX-Injected: 1", strings.Repeat("k", 256), `""`, `"\\"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		key, err := parseIdempotencyKey([]string{header})
+		if err == nil {
+			require.NoError(t, sendoka.ValidateIdempotencyKey(key))
+		} else {
+			require.Equal(t, sendoka.CodeValidation, sendoka.ErrorCode(err))
+		}
+		if sendoka.ValidateIdempotencyKey(header) != nil {
+			return
+		}
+		if !strings.HasPrefix(header, `"`) && strings.Trim(header, " \t") == header {
+			got, err := parseIdempotencyKey([]string{header})
+			require.NoError(t, err)
+			require.Equal(t, header, got)
+		}
+		quoted := `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(header) + `"`
+		got, err := parseIdempotencyKey([]string{quoted})
+		require.NoError(t, err, quoted)
+		require.Equal(t, header, got)
+		_, err = parseIdempotencyKey([]string{header, header})
+		require.Error(t, err, "two headers")
+	})
+}
+
+// FuzzBearerToken: a token taken from an Authorization header is what follows "Bearer "
+// (any case), trimmed, and never empty.
+func FuzzBearerToken(f *testing.F) {
+	for _, s := range []string{"Bearer sok_live_abc", "bearer  x ", "Basic dXNlcjpwdw==", "Bearer", "Bearer ", "Bearer\tx",
+		"Token x", " Bearer a b ", "Bearer\x00x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		token, ok := bearerToken(header)
+		if !ok {
+			require.Empty(t, token)
+			return
+		}
+		if strings.TrimSpace(header) == "" {
+			require.Empty(t, token)
+			return
+		}
+		require.NotEmpty(t, token)
+		require.Equal(t, strings.TrimSpace(token), token)
+		scheme, rest, _ := strings.Cut(strings.TrimSpace(header), " ")
+		require.True(t, strings.EqualFold(scheme, "Bearer"))
+		require.Equal(t, strings.TrimSpace(rest), token)
+	})
+}
+
+// FuzzParseIP: an entry of X-Forwarded-For (or a peer address) that parses is a valid
+// address in its plain form (IPv4 unmapped), with or without a port.
+func FuzzParseIP(f *testing.F) {
+	for _, s := range []string{"203.0.113.9", " 203.0.113.9:443 ", "[2001:db8::1]:8080", "::ffff:10.0.0.1", "[::1]", "fe80::1%eth0",
+		"unknown", "10.0.0.1, 10.0.0.2", "1.2.3.4:99999", "0x7f.1", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ip, ok := parseIP(s)
+		if !ok {
+			require.False(t, ip.IsValid())
+			return
+		}
+		require.True(t, ip.IsValid())
+		require.False(t, ip.Is4In6(), "%s from %q", ip, s)
+		again, ok := parseIP(ip.String())
+		require.True(t, ok)
+		require.Equal(t, ip, again)
+	})
 }

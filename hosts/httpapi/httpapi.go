@@ -48,6 +48,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/sendoka/sendoka/internal/cleanpath"
 	"github.com/sendoka/sendoka/providers/snsnotify"
 	"github.com/sendoka/sendoka/sendoka"
 )
@@ -300,10 +301,15 @@ func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
 
 // routeErrors answers requests that match no route with the envelope: 404 NOT_FOUND, or
 // 405 METHOD_NOT_ALLOWED with the mux's Allow header when the path exists.
+//
+// A path that is not in canonical form ("/api/v1/emails/..", "//org", "/t/o/./x") is 404
+// NOT_FOUND too, where the mux would redirect to its cleaned form: an id of ".." names
+// nothing, and a client that follows the redirect would send its request (a DELETE, say)
+// to another resource than it named.
 func routeErrors(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
-		if pattern != "" {
+		if pattern != "" && (r.Method == http.MethodConnect || cleanpath.IsCanonical(r.URL.EscapedPath())) {
 			mux.ServeHTTP(w, r)
 			return
 		}

@@ -169,7 +169,7 @@ const audienceSMSTemplate = "audience-sms"
 func createSMSAudienceFixture(t *testing.T, b *bundle, o owner) string {
 	res := b.do(t, req{method: http.MethodPost, path: "/api/v1/templates", key: o.key,
 		body: map[string]any{"slug": audienceSMSTemplate, "channel": "sms", "body": "Hi {{first_name}}, {{data.plan}} news"}})
-	require.Contains(t, []int{http.StatusOK, http.StatusUnprocessableEntity}, res.status, "%s", res.body) // 422: it exists
+	require.Contains(t, []int{http.StatusOK, http.StatusConflict}, res.status, "%s", res.body) // 409: it exists
 	var out Audience
 	b.do(t, req{method: http.MethodPost, path: "/api/v1/audiences", key: o.key, body: map[string]any{"name": "sms"}}).
 		decode(t, http.StatusOK, &out)

@@ -21,6 +21,12 @@ import (
 // app's own responses; Sendoka's operations still set X-Request-Id themselves.
 func Register(api huma.API, c *sendoka.Client, opts Options) {
 	opts = opts.withDefaults()
+	before := map[*huma.Operation]bool{} // the app's own operations, if any
+	for _, pi := range api.OpenAPI().Paths {
+		for _, op := range []*huma.Operation{pi.Get, pi.Post, pi.Put, pi.Patch, pi.Delete} {
+			before[op] = true
+		}
+	}
 	r := newRegistrar(api, c, opts)
 	h := &handlers{c: c}
 	oapi := api.OpenAPI()
@@ -78,6 +84,8 @@ func Register(api huma.API, c *sendoka.Client, opts Options) {
 	registerResend(api, r, c)    // resend.go
 	addExamples(api)             // examples.go
 	r.jsonOnly()
+	documentTransportErrors(api, before) // responses.go
+	documentNulls(api)                   // responses.go
 }
 
 // newRegistrar returns the registrar of Register's operations on api.

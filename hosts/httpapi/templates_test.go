@@ -37,8 +37,9 @@ func TestTemplatesAPI(t *testing.T) {
 		// Save-time errors.
 		e := post(map[string]any{"slug": "x", "channel": "email", "html": "Hi {{name"}).requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
 		require.True(t, hasField(e, sendoka.FieldInvalid, "html"), "%+v", e)
-		e = post(map[string]any{"slug": "welcome-v2", "channel": "email", "html": "x"}).requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
-		require.True(t, hasField(e, sendoka.FieldInvalid, "slug"), "%+v", e)
+		// A taken slug is 409 CONFLICT, as every taken name is.
+		e = post(map[string]any{"slug": "welcome-v2", "channel": "email", "html": "x"}).requireError(t, http.StatusConflict, sendoka.CodeConflict)
+		require.Contains(t, e.Message, "welcome-v2")
 		post(map[string]any{"slug": "x", "channel": "fax", "body": "x"}).requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
 		post(map[string]any{"slug": "x", "channel": "sms", "body": "x", "extra": 1}).requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
 		post(map[string]any{"channel": "sms", "body": "x"}).requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)

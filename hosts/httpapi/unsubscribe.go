@@ -51,7 +51,8 @@ func registerUnsubscribe(r *registrar, c *sendoka.Client) {
 }
 
 type unsubscribeInput struct {
-	Token string `path:"token" maxLength:"200" doc:"Signed unsubscribe token"`
+	// No maxLength: a token too long to be one is 404 like any other that is not one.
+	Token string `path:"token" doc:"Signed unsubscribe token"`
 }
 
 type htmlOutput struct {
