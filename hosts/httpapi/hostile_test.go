@@ -193,3 +193,26 @@ func TestDocumentSaysWhatCanBeNull(t *testing.T) {
 	require.Equal(t, "object", s["EmailRequest"].Properties["headers"].Type, "a request's map stays non-null")
 	require.Equal(t, "object", s["EmailRequest"].Properties["metadata"].Type)
 }
+
+// TestBatchNumberOutOfRange: a number beyond float64's range (1e999) is valid JSON that does
+// not decode; in a batch it was a 500 (bulk shape) or a row failed with INTERNAL_ERROR
+// (per-item shape). It is the row's, or the call's, VALIDATION_ERROR.
+func TestBatchNumberOutOfRange(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite(t), setupConfig{})
+	for _, path := range []string{"/api/v1/emails/batch", "/api/v1/sms/batch"} {
+		for _, body := range []string{`{"to":["a@example.com",1e999]}`, `{"to":1e999}`} {
+			b.do(t, req{method: http.MethodPost, path: path, key: b.live, body: body}).
+				requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
+		}
+	}
+	res := b.do(t, req{method: http.MethodPost, path: "/api/v1/emails/batch", key: b.live,
+		body: `[{"from":"a@sandbox.sendoka.com","to":["b@example.com"],"subject":"s","text":"t"},1e999,{"to":-1e999}]`})
+	var out BatchResponse
+	res.decode(t, http.StatusOK, &out)
+	require.Equal(t, 1, out.Succeeded)
+	for _, row := range out.Data[1:] {
+		require.NotNil(t, row.Error)
+		require.Equal(t, string(sendoka.CodeValidation), row.Error.Code)
+	}
+}
