@@ -8,7 +8,8 @@
 // requests: no key, bad, revoked and under-scoped keys, path traversal and very long ids,
 // garbage cursors and wrong-typed query parameters, bodies that are not JSON, wrong types,
 // huge and deeply nested values, NUL, invalid UTF-8 and CRLF in every string, unknown and
-// duplicate fields, oversized bodies, broken framing and odd headers. Then it attacks the
+// duplicate fields, oversized bodies, broken framing, odd headers, templates that repeat a
+// large variable 100,000 times, and other keys' tenants and domains. Then it attacks the
 // server itself: headers and bodies sent a byte at a time, idle and oversized clients.
 //
 // Every answer must be: never a 5xx (but a documented 503), never later than the server's

@@ -216,3 +216,24 @@ func TestBatchNumberOutOfRange(t *testing.T) {
 		require.Equal(t, string(sendoka.CodeValidation), row.Error.Code)
 	}
 }
+
+// TestTemplateAmplificationIsRefused: a template that repeats a variable 100,000 times,
+// previewed or sent with a value of 10 KB, would render to 1 GB; rendering stops past the
+// largest field a message may have, and the call is a 422 at the field.
+func TestTemplateAmplificationIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite(t), setupConfig{})
+	html := strings.Repeat("{{a}}", 100000) // 500 KB: a template may have 512 KiB
+	big := strings.Repeat("x", 10<<10)
+	e := b.do(t, req{method: http.MethodPost, path: "/api/v1/templates/preview", key: b.live,
+		body: map[string]any{"channel": "email", "subject": "s", "html": html, "variables": map[string]any{"a": big}}}).
+		requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
+	require.True(t, hasField(e, sendoka.FieldTooBig, "html"), "%+v", e)
+
+	b.do(t, req{method: http.MethodPost, path: "/api/v1/templates", key: b.live,
+		body: map[string]any{"channel": "email", "slug": "amplify", "subject": "s", "html": html}}).decode(t, http.StatusOK, &Template{})
+	e = b.do(t, req{method: http.MethodPost, path: "/api/v1/emails", key: b.live,
+		body: map[string]any{"from": "a@sandbox.sendoka.com", "to": []string{"b@example.com"}, "template": "amplify",
+			"variables": map[string]any{"a": big}}}).requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
+	require.True(t, hasField(e, sendoka.FieldTooBig, "html"), "%+v", e)
+}
