@@ -18,9 +18,10 @@ import (
 type fixtures struct {
 	live, test string // the bootstrap keys (every scope)
 	// Keys made through the API: one that may only read email, one bound to a CIDR the
-	// attack never comes from, one revoked, and one the api-keys routes are aimed at.
-	readOnly, cidr, revoked, target string
-	targetID                        string
+	// attack never comes from, one revoked, one bound to the fixture tenant, one that may
+	// send only from the fixture domain, and one the api-keys routes are aimed at.
+	readOnly, cidr, revoked, tenant, domain, target string
+	targetID                                        string
 	// ids of the resources, by what names them in a path ("emails", "audiences", ...).
 	ids map[string]string
 	// problems are fixtures that could not be made: the attack still runs (their routes
@@ -100,6 +101,10 @@ func makeFixtures(c *apiClient, live, test string, now time.Time) *fixtures {
 		"subject": "Hi {{name}}", "html": "<p>Hello {{name}}, <a href=\"https://example.com/\">go</a></p>"}); out != nil {
 		f.ids["templates"] = "hostile-welcome"
 	}
+	// A template that repeats a variable 100,000 times: sent with a large value it would
+	// render to gigabytes.
+	create("amplifying template", "/api/v1/templates", map[string]any{"channel": "email", "slug": amplifyingTemplate,
+		"subject": "{{a}}", "html": strings.Repeat("{{a}}", 100000)})
 	if out := create("audience", "/api/v1/audiences", map[string]any{"name": "Hostile audience"}); out != nil {
 		f.ids["audiences"] = str(out, "id")
 		if out := create("contacts", "/api/v1/audiences/"+f.ids["audiences"]+"/contacts", []map[string]any{
@@ -122,9 +127,11 @@ func makeFixtures(c *apiClient, live, test string, now time.Time) *fixtures {
 	}
 	if out := create("tenant", "/api/v1/tenants", map[string]any{"name": "Hostile Corp", "slug": "hostile"}); out != nil {
 		f.ids["tenants"] = str(out, "id")
+		f.tenant, _ = key("tenant-bound", map[string]any{"mode": "live", "name": "hostile tenant", "tenant_id": f.ids["tenants"]})
 	}
 	if out := create("domain", "/api/v1/domains", map[string]any{"name": "hostile.example.com"}); out != nil {
 		f.ids["domains"] = str(out, "id")
+		f.domain, _ = key("domain-limited", map[string]any{"mode": "live", "name": "hostile domain", "allowed_domain_ids": []string{f.ids["domains"]}})
 	}
 	if out := create("phone number", "/api/v1/phone-numbers", map[string]any{"kind": "alphanumeric", "sender_id": "Hostile", "iso_country": "GB"}); out != nil {
 		f.ids["phone-numbers"] = str(out, "id")
@@ -148,6 +155,9 @@ func makeFixtures(c *apiClient, live, test string, now time.Time) *fixtures {
 	}
 	return f
 }
+
+// amplifyingTemplate is the slug of the template that repeats its variable.
+const amplifyingTemplate = "hostile-amplify"
 
 // madeUp are well-formed ids of nothing, for the routes whose fixture could not be made or
 // that name things the attack cannot make (inbound emails, webhook deliveries).

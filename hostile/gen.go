@@ -45,6 +45,8 @@ var attacks = []attack{
 	{"revoked key", (*generator).revokedKey},
 	{"key without scope", (*generator).readOnlyKey},
 	{"key from another network", (*generator).cidrKey},
+	{"key of another tenant", (*generator).tenantKey},
+	{"key limited to another domain", (*generator).domainKey},
 	{"oversized key", (*generator).hugeKey},
 	{"control bytes in key", (*generator).ctlKey},
 	{"path traversal", (*generator).traversal},
@@ -65,6 +67,7 @@ var attacks = []attack{
 	{"huge string", (*generator).hugeString},
 	{"huge number", (*generator).hugeNumber},
 	{"long array", (*generator).longArray},
+	{"template amplification", (*generator).amplify},
 	{"trailing garbage", (*generator).trailingGarbage},
 	{"oversized body", (*generator).oversizedBody},
 	{"wrong content type", (*generator).contentType},
@@ -306,6 +309,20 @@ func (g *generator) cidrKey(op *operation) *request {
 		return nil
 	}
 	return g.withKey(op, "Bearer "+g.f.cidr)
+}
+
+func (g *generator) tenantKey(op *operation) *request {
+	if g.f.tenant == "" {
+		return nil
+	}
+	return g.withKey(op, "Bearer "+g.f.tenant)
+}
+
+func (g *generator) domainKey(op *operation) *request {
+	if g.f.domain == "" {
+		return nil
+	}
+	return g.withKey(op, "Bearer "+g.f.domain)
 }
 
 func (g *generator) hugeKey(op *operation) *request {
@@ -595,6 +612,32 @@ func (g *generator) longArray(op *operation) *request {
 		}
 		return g.encodeWith(v, path, []byte("["+strings.Join(items, ",")+"]"))
 	})
+}
+
+// amplify sends a template that repeats a variable 100,000 times (the preview's draft, or
+// the fixture template) with a value of 10 KB: a gigabyte, were it rendered whole.
+func (g *generator) amplify(op *operation) *request {
+	if op.Body == nil || op.Body.Properties["variables"] == nil {
+		return nil
+	}
+	v, ok := g.exampleBody(op).(map[string]any)
+	if !ok {
+		return nil
+	}
+	r := g.base(op)
+	v["variables"] = map[string]any{"a": strings.Repeat("x", 10<<10)}
+	if _, draft := op.Body.Properties["html"]; draft && op.Body.Properties["template"] == nil {
+		v["channel"], v["subject"], v["html"] = "email", "{{a}}", strings.Repeat("{{a}}", 100000)
+		delete(v, "body")
+		delete(v, "text")
+	} else {
+		v["template"] = amplifyingTemplate
+		for _, k := range []string{"subject", "html", "text", "body"} {
+			delete(v, k)
+		}
+	}
+	r.body = g.encode(v)
+	return r
 }
 
 func (g *generator) trailingGarbage(op *operation) *request {

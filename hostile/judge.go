@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -71,6 +72,9 @@ func (j *judge) check(r *request, res *result) []string {
 	}
 	if res.status >= 500 && !(res.status == 503 && op != nil && op.documented(503)) {
 		v = append(v, fmt.Sprintf("server error %d", res.status))
+	}
+	if res.status < 300 && bytes.Contains(res.body, []byte(`"INTERNAL_ERROR"`)) {
+		v = append(v, fmt.Sprintf("a %d answer carries INTERNAL_ERROR (a batch row's error, say)", res.status))
 	}
 	if res.status < 400 && op != nil && r.method != http.MethodHead {
 		if d := op.responseFor(res.status); d != nil && d.Schema != nil {

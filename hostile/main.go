@@ -3,12 +3,13 @@
 //
 // It builds the sendoka binary (./hosts/sendoka), starts `sendoka serve` on a fresh SQLite
 // data directory (or, with -database-url or SENDOKA_HOSTILE_DATABASE_URL, on a fresh schema
-// of that Postgres database), makes an API key and a resource of every kind through the API,
+// of that Postgres database), makes API keys and a resource of every kind through the API,
 // reads the OpenAPI document the server serves, and sends every operation in it -n hostile
 // requests: no key, bad, revoked and under-scoped keys, path traversal and very long ids,
 // garbage cursors and wrong-typed query parameters, bodies that are not JSON, wrong types,
 // huge and deeply nested values, NUL, invalid UTF-8 and CRLF in every string, unknown and
-// duplicate fields, oversized bodies, broken framing and odd headers. Then it attacks the
+// duplicate fields, oversized bodies, broken framing, odd headers, templates that repeat a
+// large variable 100,000 times, and other keys' tenants and domains. Then it attacks the
 // server itself: headers and bodies sent a byte at a time, idle and oversized clients.
 //
 // Every answer must be: never a 5xx (but a documented 503), never later than the server's
@@ -20,8 +21,9 @@
 // Idempotency-Key aside). Requests malformed as HTTP may be answered by Go's net/http
 // itself (a plain-text 400, 431, 501 or 505), as the README says.
 //
-// It prints a table (route, requests, violations, statuses seen) and the violations with
-// the request that found each, and exits 1 if there is any.
+// It prints a table (route, requests, violations, slowest answer, statuses seen) and the
+// violations with the request that found each, and exits 1 if there is any (2 if the attack
+// could not run).
 //
 //	go run ./hostile            # 40 requests per route (make hostile)
 //	go run ./hostile -short     # the CI's run: fewer, no multi-megabyte bodies

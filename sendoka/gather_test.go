@@ -28,10 +28,10 @@ func TestGathererInFlight(t *testing.T) {
 	}}
 	var wg sync.WaitGroup
 	results := make([]int, 7)
-	for i := range 2 {
-		wg.Go(func() { results[i], _ = g.do(context.Background(), i) })
-	}
+	// One call at a time, each waited for: two calls made together could share a batch.
+	wg.Go(func() { results[0], _ = g.do(context.Background(), 0) })
 	require.Equal(t, 1, <-started, "the first call's batch starts at once")
+	wg.Go(func() { results[1], _ = g.do(context.Background(), 1) })
 	require.Equal(t, 1, <-started, "and the second's beside it")
 	for i := 2; i < 7; i++ {
 		wg.Go(func() { results[i], _ = g.do(context.Background(), i) })

@@ -50,6 +50,14 @@ func (c *Client) PreviewTemplate(ctx context.Context, p *Principal, draft *Templ
 	out.HTML = render(cs.html, true)
 	out.Text = render(cs.text, false)
 	out.Body = render(cs.body, false)
+	for _, f := range []struct{ name, s string }{{"subject", out.Subject}, {"html", out.HTML}, {"text", out.Text}, {"body", out.Body}} {
+		if len(f.s) > maxRenderedBytes {
+			v.Add(FieldTooBig, "renders to more than 1 MiB with these variables", f.name)
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
 	for _, name := range missing {
 		if !slices.Contains(out.Missing, name) {
 			out.Missing = append(out.Missing, name)

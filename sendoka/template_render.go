@@ -120,14 +120,30 @@ func (t *compiledTemplate) variables(seen map[string]bool, out []string) []strin
 	return out
 }
 
+// maxRenderedBytes bounds what one template field renders to: the largest field a message
+// may have (MaxHTMLBytes). Rendering stops a byte past it, so a template that repeats a
+// large variable (100,000 references to a value of a megabyte) cannot make the server build
+// a string without bound; the field, over every limit, is then refused as too large.
+const maxRenderedBytes = MaxHTMLBytes
+
 // render substitutes vars. With escapeHTML, {{name}} values are HTML-escaped ({{{name}}} never
-// is). It returns the dotted names that vars does not supply.
+// is). It returns the dotted names that vars does not supply. The text is cut at
+// maxRenderedBytes+1 bytes: longer than any field may be.
 func (t *compiledTemplate) render(vars map[string]any, escapeHTML bool) (string, []string) {
 	var b strings.Builder
 	var missing []string
+	write := func(s string) {
+		if room := maxRenderedBytes + 1 - b.Len(); len(s) > room {
+			s = s[:max(room, 0)]
+		}
+		b.WriteString(s)
+	}
 	for _, p := range t.parts {
+		full := b.Len() > maxRenderedBytes
 		if p.path == nil {
-			b.WriteString(p.text)
+			if !full {
+				write(p.text)
+			}
 			continue
 		}
 		v, ok := lookupVariable(vars, p.path)
@@ -135,11 +151,14 @@ func (t *compiledTemplate) render(vars map[string]any, escapeHTML bool) (string,
 			missing = append(missing, strings.Join(p.path, "."))
 			continue
 		}
+		if full {
+			continue // only the missing names are still looked for
+		}
 		s := variableString(v)
 		if escapeHTML && !p.raw {
 			s = html.EscapeString(s)
 		}
-		b.WriteString(s)
+		write(s)
 	}
 	return b.String(), missing
 }

@@ -1,6 +1,7 @@
 package sendoka
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -92,4 +93,18 @@ func setPath(m map[string]any, dotted string) {
 		}
 		m = next
 	}
+}
+
+// TestRenderStopsPastTheLimit: a template that repeats a large value renders a byte past
+// maxRenderedBytes, no further, and still names every missing variable.
+func TestRenderStopsPastTheLimit(t *testing.T) {
+	t.Parallel()
+	ct, err := compileTemplate(strings.Repeat("<p>{{a}}</p>", 100000) + "{{b}} {{{c}}}")
+	require.NoError(t, err)
+	out, missing := ct.render(map[string]any{"a": strings.Repeat("é<", 1000)}, true)
+	require.Len(t, out, maxRenderedBytes+1)
+	require.Equal(t, []string{"b", "c"}, missing)
+	small, missing := ct.render(map[string]any{"a": "x", "b": 1, "c": "<i>"}, true)
+	require.Empty(t, missing)
+	require.True(t, strings.HasSuffix(small, "<p>x</p>1 <i>"), "under the limit nothing is cut")
 }

@@ -227,7 +227,8 @@ func recipients(bulk json.RawMessage) (int, bool) {
 func (b *batcher) decodeRow(raw json.RawMessage, schema *huma.Schema, dst any) error {
 	var parsed any
 	if err := json.Unmarshal(raw, &parsed); err != nil {
-		return sendoka.Internal(err) // raw came out of valid JSON
+		// Valid JSON that does not decode: a number beyond float64's range (1e999).
+		return fieldErr(sendoka.FieldInvalid, strings.TrimPrefix(err.Error(), "json: "))
 	}
 	res := &huma.ValidateResult{}
 	pb := huma.NewPathBuffer(make([]byte, 0, 64), 0)

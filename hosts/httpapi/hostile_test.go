@@ -193,3 +193,47 @@ func TestDocumentSaysWhatCanBeNull(t *testing.T) {
 	require.Equal(t, "object", s["EmailRequest"].Properties["headers"].Type, "a request's map stays non-null")
 	require.Equal(t, "object", s["EmailRequest"].Properties["metadata"].Type)
 }
+
+// TestBatchNumberOutOfRange: a number beyond float64's range (1e999) is valid JSON that does
+// not decode; in a batch it was a 500 (bulk shape) or a row failed with INTERNAL_ERROR
+// (per-item shape). It is the row's, or the call's, VALIDATION_ERROR.
+func TestBatchNumberOutOfRange(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite(t), setupConfig{})
+	for _, path := range []string{"/api/v1/emails/batch", "/api/v1/sms/batch"} {
+		for _, body := range []string{`{"to":["a@example.com",1e999]}`, `{"to":1e999}`} {
+			b.do(t, req{method: http.MethodPost, path: path, key: b.live, body: body}).
+				requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
+		}
+	}
+	res := b.do(t, req{method: http.MethodPost, path: "/api/v1/emails/batch", key: b.live,
+		body: `[{"from":"a@sandbox.sendoka.com","to":["b@example.com"],"subject":"s","text":"t"},1e999,{"to":-1e999}]`})
+	var out BatchResponse
+	res.decode(t, http.StatusOK, &out)
+	require.Equal(t, 1, out.Succeeded)
+	for _, row := range out.Data[1:] {
+		require.NotNil(t, row.Error)
+		require.Equal(t, string(sendoka.CodeValidation), row.Error.Code)
+	}
+}
+
+// TestTemplateAmplificationIsRefused: a template that repeats a variable 100,000 times,
+// previewed or sent with a value of 10 KB, would render to 1 GB; rendering stops past the
+// largest field a message may have, and the call is a 422 at the field.
+func TestTemplateAmplificationIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite(t), setupConfig{})
+	html := strings.Repeat("{{a}}", 100000) // 500 KB: a template may have 512 KiB
+	big := strings.Repeat("x", 10<<10)
+	e := b.do(t, req{method: http.MethodPost, path: "/api/v1/templates/preview", key: b.live,
+		body: map[string]any{"channel": "email", "subject": "s", "html": html, "variables": map[string]any{"a": big}}}).
+		requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
+	require.True(t, hasField(e, sendoka.FieldTooBig, "html"), "%+v", e)
+
+	b.do(t, req{method: http.MethodPost, path: "/api/v1/templates", key: b.live,
+		body: map[string]any{"channel": "email", "slug": "amplify", "subject": "s", "html": html}}).decode(t, http.StatusOK, &Template{})
+	e = b.do(t, req{method: http.MethodPost, path: "/api/v1/emails", key: b.live,
+		body: map[string]any{"from": "a@sandbox.sendoka.com", "to": []string{"b@example.com"}, "template": "amplify",
+			"variables": map[string]any{"a": big}}}).requireError(t, http.StatusUnprocessableEntity, sendoka.CodeValidation)
+	require.True(t, hasField(e, sendoka.FieldTooBig, "html"), "%+v", e)
+}
