@@ -25,9 +25,9 @@ type smtpRecorder struct {
 	// replyDelay, when set, is how long the reply to the final "." of message id waits.
 	replyDelay func(id string) time.Duration
 
-	mu       sync.Mutex
-	srv      *smtp.Server
-	down     chan struct{} // closed by stop: delayed replies give up
+	mu      sync.Mutex
+	srv     *smtp.Server
+	down    chan struct{}  // closed by stop: delayed replies give up
 	byID    map[string]int // "": messages without a Message-ID the suite can read
 	byRcpt  map[string]int
 	holding map[string]int // messages received whose reply is still delayed
