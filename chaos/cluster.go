@@ -146,11 +146,15 @@ func (c *cluster) url() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
 }
 
-// version is the server's version string.
-func (c *cluster) version(ctx context.Context) string {
-	out, err := c.cmd(ctx, "postgres", "--version").Output()
+// postgresVersion is the version of the Postgres server binaries, for the report.
+func postgresVersion(ctx context.Context) string {
+	bin, err := postgresBin()
 	if err != nil {
-		return "postgres"
+		return "none found"
+	}
+	out, err := exec.CommandContext(ctx, filepath.Join(bin, "postgres"), "--version").Output()
+	if err != nil {
+		return "unknown"
 	}
 	return strings.TrimSpace(string(out))
 }

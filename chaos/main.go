@@ -100,7 +100,7 @@ func run(o options) int {
 			return 1
 		}
 	}
-	rep := &report{Command: commandLine(o), Date: started.UTC().Format(time.RFC3339), Machine: machine(), Short: o.short}
+	rep := &report{Command: commandLine(o), Date: started.UTC().Format(time.RFC3339), Machine: machine(), Postgres: postgresVersion(ctx), Short: o.short}
 	for _, s := range todo {
 		if ctx.Err() != nil {
 			break

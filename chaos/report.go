@@ -56,9 +56,11 @@ type report struct {
 	Command string
 	Date    string
 	Machine string
-	Short   bool
-	Results []*result
-	Took    time.Duration
+	// Postgres is the version of the server binaries the clusters run.
+	Postgres string
+	Short    bool
+	Results  []*result
+	Took     time.Duration
 }
 
 func (rep *report) passed() bool {
@@ -109,6 +111,7 @@ func (rep *report) markdown() string {
 	if rep.Short {
 		form = "short (-short)"
 	}
+	fmt.Fprintf(&b, "- Postgres: %s, a throw-away cluster per scenario (initdb on a free port, fsync off)\n", rep.Postgres)
 	fmt.Fprintf(&b, "- Form: %s; took %s\n\n", form, rep.Took.Round(time.Second))
 	b.WriteString("| Scenario | Accepted | Delivered | Duplicates | Lost | Unknown outcome | Verdict |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---|\n")
@@ -129,15 +132,26 @@ func (rep *report) markdown() string {
 	return b.String()
 }
 
-const columnsNote = `**Accepted**: messages the API answered 200 for (scenario 5: the events each healthy webhook
+// columnsNote explains the table; ¦ stands for a backquote.
+var columnsNote = strings.ReplaceAll(`**Accepted**: messages the API answered 200 for (scenario 5: the events each healthy webhook
 endpoint must get). **Delivered**: accepted messages a recorder received. **Duplicates**:
 receipts beyond a message's first. **Lost**: accepted messages never received and not
 reported as an unknown outcome. **Unknown outcome**: messages a kill or a timeout caught
-mid-hand-off, which Sendoka reports as ` + "`sent`" + ` with ` + "`outcome: \"unknown\"`" + ` and never resends (at-most-once:
-no relay deduplicates, so resending could deliver twice); "unreceived" are those the relay
+mid-hand-off, which Sendoka reports as ¦sent¦ with ¦outcome: "unknown"¦ and never
+resends (at-most-once: no relay deduplicates, so resending could deliver twice); "unreceived" are those the relay
 never got, because the process died before the final "." went out. They are bounded by the
 relay connections of the processes killed, and checked against that bound.
-`
+
+Every row also checks that every accepted message is stored, that none is left queued or
+scheduled, none failed, and that nothing reached a recorder that the database does not
+hold. The servers run with ¦SENDOKA_CLAIM_LEASE=6s¦, ¦SENDOKA_RECOVERY_INTERVAL=1s¦ and
+¦SENDOKA_SLOT_WAIT=5s¦ (recovery after a kill in seconds; the defaults are 30 s, 5 s and
+15 s) and ¦SENDOKA_SMTP_MAX_CONNS=4¦; everything else is the binary's default unless a
+scenario says otherwise. The short form (¦-short¦, run by ¦.ci/run¦) uses smaller counts and
+shorter outages, and scales scenario 3's times down (replies 1 s late, the slow ones 8 s,
+against a final-reply timeout of 4 s instead of 3 s, 11 min and 10 min) and scenario 9's
+¦SENDOKA_FANOUT_STALL¦ (5 s instead of 30 s).
+`, "¦", "`")
 
 // machine describes where the run happened.
 func machine() string {

@@ -146,19 +146,6 @@ func (s *server) kill() {
 	<-s.done
 }
 
-// stop asks the process to stop (SIGTERM) and kills it if it takes more than 20 s.
-func (s *server) stop() {
-	if !s.running() {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(20 * time.Second):
-		s.kill()
-	}
-}
-
 // ownGroup puts a child in a process group of its own, so a Ctrl-C in the terminal reaches
 // the suite, which stops its children in order, rather than every child at once.
 func ownGroup() *syscall.SysProcAttr {

@@ -25,14 +25,13 @@ type smtpRecorder struct {
 	// replyDelay, when set, is how long the reply to the final "." of message id waits.
 	replyDelay func(id string) time.Duration
 
-	mu       sync.Mutex
-	srv      *smtp.Server
-	down     chan struct{} // closed by stop: delayed replies give up
-	byID     map[string]int
-	byRcpt   map[string]int
-	holding  map[string]int // messages received whose reply is still delayed
-	total    int
-	unparsed int // messages without a Message-ID the suite can read
+	mu      sync.Mutex
+	srv     *smtp.Server
+	down    chan struct{}  // closed by stop: delayed replies give up
+	byID    map[string]int // "": messages without a Message-ID the suite can read
+	byRcpt  map[string]int
+	holding map[string]int // messages received whose reply is still delayed
+	total   int
 }
 
 // startSMTPRecorder starts a recorder on a free port of 127.0.0.1; cl stops it.
@@ -104,13 +103,6 @@ func (r *smtpRecorder) restart() error {
 	return nil
 }
 
-// count returns how many times the message with Sendoka id id arrived.
-func (r *smtpRecorder) count(id string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.byID[id]
-}
-
 // counts returns a copy of the receipts by message id.
 func (r *smtpRecorder) counts() map[string]int {
 	r.mu.Lock()
@@ -157,11 +149,7 @@ func (r *smtpRecorder) record(raw []byte, rcpts []string) (id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.total++
-	if id == "" {
-		r.unparsed++
-	} else {
-		r.byID[id]++
-	}
+	r.byID[id]++ // an unreadable one under "", which no stored message matches
 	for _, to := range rcpts {
 		r.byRcpt[strings.ToLower(to)]++
 	}
