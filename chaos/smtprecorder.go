@@ -88,19 +88,23 @@ func (r *smtpRecorder) stop() {
 
 // restart brings a stopped relay back on its port.
 func (r *smtpRecorder) restart() error {
-	var ln net.Listener
-	var err error
-	for range 50 { // the port was ours a moment ago; a closing socket may hold it briefly
-		if ln, err = net.Listen("tcp", r.addr); err == nil {
-			break
+	// The port was ours a moment ago; a closing socket may hold it briefly: poll for it, up to
+	// a deadline.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for {
+		ln, err := net.Listen("tcp", r.addr)
+		if err == nil {
+			r.serve(ln)
+			return nil
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-deadline:
+			return err
+		case <-tick.C:
+		}
 	}
-	if err != nil {
-		return err
-	}
-	r.serve(ln)
-	return nil
 }
 
 // counts returns a copy of the receipts by message id.
