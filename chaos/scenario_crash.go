@@ -16,25 +16,11 @@ const relayConns = 4
 func runCrash(e *env) error {
 	n, kills := sized(e, 2000, 500), 5
 	up := sized(e, [2]time.Duration{time.Second, 4 * time.Second}, [2]time.Duration{500 * time.Millisecond, 2 * time.Second})
-	pg, err := startCluster(e.ctx, e.dir, e.cl)
+	st, err := startRelayStack(e, nil)
 	if err != nil {
 		return err
 	}
-	rec, err := startSMTPRecorder(e, nil)
-	if err != nil {
-		return err
-	}
-	srv, err := newServer(e, "serve", append(rec.env(), "SENDOKA_DATABASE_URL="+pg.url(), "SENDOKA_SMTP_MAX_CONNS="+itoa(relayConns))...)
-	if err != nil {
-		return err
-	}
-	if err := srv.start(e.ctx); err != nil {
-		return err
-	}
-	db, err := openPostgres(e, pg.url())
-	if err != nil {
-		return err
-	}
+	rec, srv, db := st.rec, st.srv, st.db
 
 	ld := &load{n: n, clients: 50, client: newAPIClient(liveKey, 5*time.Second),
 		url:  func(int, int) string { return srv.base },

@@ -19,25 +19,11 @@ const answerBound = 6 * time.Second
 func runDBOutage(e *env) error {
 	n, stream := sized(e, 3000, 400), sized(e, 60*time.Second, 16*time.Second)
 	outageAt, outage := sized(e, 15*time.Second, 4*time.Second), sized(e, 20*time.Second, 6*time.Second)
-	pg, err := startCluster(e.ctx, e.dir, e.cl)
+	st, err := startRelayStack(e, nil)
 	if err != nil {
 		return err
 	}
-	rec, err := startSMTPRecorder(e, nil)
-	if err != nil {
-		return err
-	}
-	srv, err := newServer(e, "serve", append(rec.env(), "SENDOKA_DATABASE_URL="+pg.url(), "SENDOKA_SMTP_MAX_CONNS="+itoa(relayConns))...)
-	if err != nil {
-		return err
-	}
-	if err := srv.start(e.ctx); err != nil {
-		return err
-	}
-	db, err := openPostgres(e, pg.url())
-	if err != nil {
-		return err
-	}
+	pg, rec, srv, db := st.pg, st.rec, st.srv, st.db
 
 	var mu sync.Mutex
 	var slowest time.Duration

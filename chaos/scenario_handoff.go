@@ -14,25 +14,11 @@ import (
 func runHandoff(e *env) error {
 	n, kills := sized(e, 60, 24), sized(e, 3, 2)
 	delay := sized(e, 2*time.Second, time.Second)
-	pg, err := startCluster(e.ctx, e.dir, e.cl)
+	st, err := startRelayStack(e, func(string) time.Duration { return delay })
 	if err != nil {
 		return err
 	}
-	rec, err := startSMTPRecorder(e, func(string) time.Duration { return delay })
-	if err != nil {
-		return err
-	}
-	srv, err := newServer(e, "serve", append(rec.env(), "SENDOKA_DATABASE_URL="+pg.url(), "SENDOKA_SMTP_MAX_CONNS="+itoa(relayConns))...)
-	if err != nil {
-		return err
-	}
-	if err := srv.start(e.ctx); err != nil {
-		return err
-	}
-	db, err := openPostgres(e, pg.url())
-	if err != nil {
-		return err
-	}
+	rec, srv, db := st.rec, st.srv, st.db
 	ld := &load{n: n, clients: 8, client: newAPIClient(liveKey, 5*time.Second),
 		url:  func(int, int) string { return srv.base },
 		body: func(i int) any { return emailBody("2", i) },

@@ -15,25 +15,11 @@ import (
 func runProviderOutage(e *env) error {
 	n, stream := sized(e, 600, 100), sized(e, 2*time.Minute, 20*time.Second)
 	outageAt, outage := sized(e, 20*time.Second, 5*time.Second), sized(e, 60*time.Second, 8*time.Second)
-	pg, err := startCluster(e.ctx, e.dir, e.cl)
+	st, err := startRelayStack(e, nil)
 	if err != nil {
 		return err
 	}
-	rec, err := startSMTPRecorder(e, nil)
-	if err != nil {
-		return err
-	}
-	srv, err := newServer(e, "serve", append(rec.env(), "SENDOKA_DATABASE_URL="+pg.url(), "SENDOKA_SMTP_MAX_CONNS="+itoa(relayConns))...)
-	if err != nil {
-		return err
-	}
-	if err := srv.start(e.ctx); err != nil {
-		return err
-	}
-	db, err := openPostgres(e, pg.url())
-	if err != nil {
-		return err
-	}
+	rec, srv, db := st.rec, st.srv, st.db
 	api := newAPIClient(liveKey, 5*time.Second)
 	ld := &load{n: n, clients: 8, client: api, rate: float64(n) / stream.Seconds(),
 		url:  func(int, int) string { return srv.base },
